@@ -1,0 +1,136 @@
+"""What to say, to whom and when: campaign intent, sequence steps, enrollments."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        ARCHIVED = "archived", "Archived"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Manual list"
+        MILESTONE = "milestone", "Milestone rule"
+        API = "api", "Enrolled through the API"
+
+    class SenderMode(models.TextChoices):
+        OWNER = "owner", "Recipient's relationship owner"
+        NAMED = "named", "A named team member"
+        ROUND_ROBIN = "round_robin", "Round-robin across a team"
+
+    name = models.CharField(max_length=200)
+    goal = models.TextField(blank=True)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
+    trigger_description = models.TextField(blank=True)
+    target_description = models.TextField(blank=True)
+    target_filter = models.JSONField(default=dict, blank=True, help_text="Saved filter over recipients.")
+    key_message = models.TextField(blank=True)
+    call_to_action = models.CharField(max_length=300, blank=True)
+    persona_tone = models.CharField(max_length=200, blank=True, help_text="Overrides the sender's default tone.")
+    persona_role = models.TextField(blank=True)
+    sender_mode = models.CharField(max_length=12, choices=SenderMode.choices, default=SenderMode.OWNER)
+    named_sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    round_robin_senders = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    open_tracking = models.BooleanField(default=False)
+    suppression_lists = models.ManyToManyField("outreach.SuppressionList", blank=True, related_name="campaigns")
+    complete_on_send_failure = models.BooleanField(default=False)
+    exit_on_reply = models.BooleanField(default=True)
+    exit_condition_prompt = models.TextField(blank=True)
+    send_window = models.JSONField(
+        default=dict, blank=True, help_text='e.g. {"days": [0,1,2,3,4], "start": "09:00", "end": "17:00"}'
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="campaigns_created"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SequenceStep(models.Model):
+    """One email of a sequence: a fixed template with variables, or a prompt for the engine."""
+
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="steps")
+    enrollment = models.ForeignKey(
+        "Enrollment",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="ad_hoc_steps",
+        help_text="Set for ad-hoc steps given for one recipient.",
+    )
+    position = models.PositiveIntegerField()
+    delay_days = models.PositiveIntegerField(default=0, help_text="Days after the previous send.")
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True, help_text="Fixed body with {{ variables }}.")
+    prompt = models.TextField(blank=True, help_text="Instruction for the drafting engine.")
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(campaign__isnull=False) | Q(enrollment__isnull=False), name="step_belongs_somewhere"
+            ),
+        ]
+
+
+class Enrollment(models.Model):
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        WAITING_REVIEW = "waiting_review", "Waiting for review"
+        WAITING_DELAY = "waiting_delay", "Waiting for delay"
+        COMPLETED = "completed", "Completed"
+        EXITED_REPLY = "exited_reply", "Exited on reply"
+        EXITED_CONDITION = "exited_condition", "Exited on condition"
+        SUPPRESSED = "suppressed", "Suppressed"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    LIVE_STATES = (State.ACTIVE, State.WAITING_REVIEW, State.WAITING_DELAY)
+
+    class Kind(models.TextChoices):
+        TEMPLATE = "template", "Campaign sequence"
+        AD_HOC = "ad_hoc", "Ad hoc"
+        TRIGGERED = "triggered", "Triggered by a rule"
+
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="enrollments")
+    recipient = models.ForeignKey("outreach.Recipient", on_delete=models.CASCADE, related_name="enrollments")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEMPLATE)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.ACTIVE, db_index=True)
+    current_step = models.PositiveIntegerField(default=0, help_text="Position of the next step to draft.")
+    next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    exit_on_reply = models.BooleanField(default=True)
+    source = models.JSONField(default=dict, blank=True, help_text="The message or event that started it.")
+    occurrence_key = models.CharField(
+        max_length=200, blank=True, help_text="Rule + occurrence, so a rule enrolls once."
+    )
+    state_reason = models.TextField(blank=True)
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "recipient", "occurrence_key"],
+                condition=~Q(occurrence_key=""),
+                name="enrollment_once_per_occurrence",
+            ),
+        ]

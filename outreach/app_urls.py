@@ -1,0 +1,13 @@
+from django.urls import path
+
+from outreach import views
+
+urlpatterns = [
+    path("recipients/", views.recipient_list, name="recipient_list"),
+    path("recipients/<int:recipient_id>/", views.recipient_detail, name="recipient_detail"),
+    path("suppression/", views.suppression_index, name="suppression_index"),
+    path("suppression/add/", views.suppression_add_view, name="suppression_add"),
+    path("suppression/bulk/", views.suppression_bulk_view, name="suppression_bulk"),
+    path("suppression/<int:entry_id>/remove/", views.suppression_remove_view, name="suppression_remove"),
+    path("suppression/check/", views.suppression_check_view, name="suppression_check"),
+]

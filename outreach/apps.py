@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class OutreachConfig(AppConfig):
+    name = "outreach"
+    verbose_name = "Outreach"
+
+    def ready(self) -> None:
+        from . import roles
+
+        roles.connect_signals()

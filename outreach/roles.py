@@ -1,0 +1,85 @@
+"""Roles are Django groups with permissions: rep < csm < admin.
+
+The groups and their permissions are (re)created after every migrate, so a fresh database and
+an upgraded one agree on what each role may do.
+"""
+
+from __future__ import annotations
+
+from django.apps import apps as global_apps
+from django.db.models.signals import post_migrate
+
+REP, CSM, ADMIN = "rep", "csm", "admin"
+ROLES = (REP, CSM, ADMIN)
+
+# app_label.codename for each role; admin gets every permission of the three apps.
+REP_PERMISSIONS = {
+    "outreach.view_recipient",
+    "outreach.view_account",
+    "outreach.view_fact",
+    "outreach.view_outboundmessage",
+    "outreach.view_engagementevent",
+    "review.view_draft",
+    "review.change_draft",
+    "review.add_draft",
+    "campaigns.view_campaign",
+}
+CSM_PERMISSIONS = REP_PERMISSIONS | {
+    "outreach.add_recipient",
+    "outreach.change_recipient",
+    "outreach.add_account",
+    "outreach.change_account",
+    "outreach.add_fact",
+    "outreach.change_fact",
+    "outreach.add_importjob",
+    "outreach.view_importjob",
+    "review.view_draftedit",
+    "campaigns.add_campaign",
+    "campaigns.change_campaign",
+    "campaigns.add_sequencestep",
+    "campaigns.change_sequencestep",
+    "campaigns.delete_sequencestep",
+    "campaigns.view_enrollment",
+    "campaigns.add_enrollment",
+    "campaigns.change_enrollment",
+}
+PROJECT_APPS = ("outreach", "review", "campaigns")
+
+
+def ensure_role_groups(**kwargs) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    def perms(codes: set[str]) -> list[Permission]:
+        wanted = {tuple(code.split(".", 1)) for code in codes}
+        found = Permission.objects.filter(content_type__app_label__in=PROJECT_APPS).select_related("content_type")
+        return [p for p in found if (p.content_type.app_label, p.codename) in wanted]
+
+    every = list(Permission.objects.filter(content_type__app_label__in=PROJECT_APPS))
+    for name, granted in ((REP, perms(REP_PERMISSIONS)), (CSM, perms(CSM_PERMISSIONS)), (ADMIN, every)):
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(granted)
+
+
+def connect_signals() -> None:
+    post_migrate.connect(ensure_role_groups, sender=global_apps.get_app_config("outreach"), dispatch_uid="roles")
+
+
+def role_of(user) -> str | None:
+    """The highest role a user holds (superusers are admins)."""
+    if not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return ADMIN
+    names = {g.name for g in user.groups.all()}
+    for role in (ADMIN, CSM, REP):
+        if role in names:
+            return role
+    return None
+
+
+def is_admin(user) -> bool:
+    return role_of(user) == ADMIN
+
+
+def is_csm_or_admin(user) -> bool:
+    return role_of(user) in (CSM, ADMIN)

@@ -1,0 +1,17 @@
+"""Project wiring: every app's URLs; nothing imports this module."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from outreach import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("", include("outreach.app_urls")),
+    path("review/", include("review.urls")),
+    path("campaigns/", include("campaigns.urls")),
+]

@@ -1,0 +1,172 @@
+"""The human checkpoint: a draft, its versions, and every decision taken on it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Draft(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        DRAFTING = "drafting", "Drafting"
+        READY = "ready", "Ready for review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+        SUPERSEDED = "superseded", "Superseded"
+
+    OPEN_STATES = (State.QUEUED, State.DRAFTING, State.READY, State.FAILED)
+
+    recipient = models.ForeignKey("outreach.Recipient", on_delete=models.CASCADE, related_name="drafts")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="drafts_to_send")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="drafts_to_review",
+        help_text="Assigned reviewer, when someone other than the sender reviews.",
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="drafts"
+    )
+    enrollment = models.ForeignKey(
+        "campaigns.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="drafts"
+    )
+    step = models.ForeignKey(
+        "campaigns.SequenceStep", null=True, blank=True, on_delete=models.SET_NULL, related_name="drafts"
+    )
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED, db_index=True)
+    # Optimistic lock: every decision must name the version it saw.
+    version = models.PositiveIntegerField(default=1)
+    cc = models.JSONField(default=list, blank=True)
+    bcc = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    preview_text = models.CharField(max_length=300, blank=True)
+    body_html = models.TextField(blank=True)
+    body_text = models.TextField(blank=True)
+    cited_fact_ids = models.JSONField(default=list, blank=True)
+    grounding = models.JSONField(default=list, blank=True, help_text="Claims with supported/unsupported and fact ids.")
+    unsupported_claim_count = models.PositiveIntegerField(default=0)
+    facts_snapshot = models.JSONField(default=list, blank=True, help_text="The facts as given to the engine.")
+    instruction = models.TextField(blank=True, help_text="Reviewer's instruction for a regeneration.")
+    provider = models.CharField(max_length=30, blank=True)
+    model_name = models.CharField(max_length=100, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=0)
+    failure_reason = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    drafting_started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["ready_at", "id"]
+        indexes = [
+            models.Index(fields=["state", "sender", "ready_at"]),
+            models.Index(fields=["state", "reviewer", "ready_at"]),
+        ]
+        constraints = [
+            # One open draft per recipient per campaign.
+            models.UniqueConstraint(
+                fields=["recipient", "campaign"],
+                condition=Q(state__in=["queued", "drafting", "ready", "failed"]) & Q(campaign__isnull=False),
+                name="draft_one_open_per_recipient_campaign",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Draft #{self.pk} to {self.recipient_id} ({self.state})"
+
+
+class DraftVersion(models.Model):
+    """Every text a draft has had: generated, regenerated or edited."""
+
+    class Origin(models.TextChoices):
+        GENERATED = "generated", "Generated"
+        REGENERATED = "regenerated", "Regenerated"
+        EDITED = "edited", "Edited by reviewer"
+
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    origin = models.CharField(max_length=12, choices=Origin.choices)
+    subject = models.CharField(max_length=300)
+    body_html = models.TextField()
+    body_text = models.TextField()
+    instruction = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["draft", "number"]
+        constraints = [models.UniqueConstraint(fields=["draft", "number"], name="draft_version_unique_number")]
+
+
+class DraftDecision(models.Model):
+    """Who decided what on a draft, when, and why: approve, edit+approve, reject, regenerate, skip."""
+
+    class Action(models.TextChoices):
+        APPROVE = "approve", "Approved"
+        EDIT_APPROVE = "edit_approve", "Edited and approved"
+        REJECT = "reject", "Rejected"
+        REGENERATE = "regenerate", "Regenerate requested"
+        SKIP = "skip", "Skipped for now"
+        RETRY = "retry", "Retry requested"
+
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="decisions")
+    action = models.CharField(max_length=14, choices=Action.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.CharField(max_length=40, blank=True)
+    note = models.TextField(blank=True)
+    via = models.CharField(max_length=10, default="web", help_text="web or api")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class DraftEdit(models.Model):
+    """A reviewer's change to a draft, with its edit distance: the signal for tuning prompts."""
+
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="edits")
+    editor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    subject_before = models.CharField(max_length=300)
+    subject_after = models.CharField(max_length=300)
+    body_before = models.TextField()
+    body_after = models.TextField()
+    char_distance = models.PositiveIntegerField()
+    normalized_similarity = models.FloatField(help_text="0..1, 1 = unchanged.")
+    word_distance = models.PositiveIntegerField()
+    changed_parts = models.JSONField(default=list, help_text="Which parts changed: subject, body, cc, bcc.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class DraftSkip(models.Model):
+    """A draft that was not created, and why: suppressed, already open, no sender."""
+
+    recipient = models.ForeignKey("outreach.Recipient", on_delete=models.CASCADE, related_name="draft_skips")
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="skips"
+    )
+    enrollment = models.ForeignKey(
+        "campaigns.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="skips"
+    )
+    code = models.CharField(max_length=30)
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]

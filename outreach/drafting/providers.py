@@ -1,0 +1,168 @@
+"""Providers turn a (clean) DraftRequest into a RawDraft: Anthropic over HTTP, or an offline template."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from typing import Any, Protocol
+
+import anthropic
+
+from . import prompt
+from .errors import DraftingError
+from .offline import OfflineProvider
+from .types import DraftRequest, RawDraft
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AnthropicProvider", "OfflineProvider", "Provider", "get_provider"]
+
+
+class Provider(Protocol):
+    name: str
+
+    def generate(self, request: DraftRequest) -> RawDraft:
+        """Write a draft or raise DraftingError."""
+        ...
+
+
+class AnthropicProvider:
+    """Claude through the official SDK, with a strict tool so the answer always parses.
+
+    The SDK retries 408/409/429/5xx (including 529 overloaded) and connection errors with
+    exponential backoff, honouring retry-after; `max_retries` bounds it, so we add no retry loop.
+    """
+
+    name = "anthropic"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str,
+        base_url: str | None = None,
+        timeout: float = 60,
+        max_retries: int = 2,
+        client: anthropic.Anthropic | None = None,
+    ) -> None:
+        self.model = model
+        self._client = client
+        self._client_kwargs: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "timeout": timeout,
+            "max_retries": max_retries,
+        }
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> anthropic.Anthropic:
+        # One client (and connection pool) per provider, created on first use; thread-safe.
+        with self._lock:
+            if self._client is None:
+                self._client = anthropic.Anthropic(**self._client_kwargs)
+            return self._client
+
+    def generate(self, request: DraftRequest) -> RawDraft:
+        params = prompt.message_params(request, self.model)
+        try:
+            message = self.client.messages.create(**params)
+        except anthropic.APITimeoutError as exc:
+            raise DraftingError("timeout: the model did not answer in time", retryable=True) from exc
+        except anthropic.APIConnectionError as exc:
+            raise DraftingError("connection error: could not reach the model API", retryable=True) from exc
+        except anthropic.RateLimitError as exc:
+            raise DraftingError("rate limited: still limited after retries", retryable=True) from exc
+        except anthropic.APIStatusError as exc:
+            raise _status_error(exc) from exc
+        return self._parse(message)
+
+    def _parse(self, message: Any) -> RawDraft:
+        if message.stop_reason == "refusal":
+            raise DraftingError("refusal: the model declined to write this email", retryable=False)
+        if message.stop_reason == "max_tokens":
+            raise DraftingError("invalid response: the answer was cut off (max_tokens)", retryable=True)
+        blocks = [b for b in message.content or [] if getattr(b, "type", None) == "tool_use"]
+        block = next((b for b in blocks if b.name == prompt.TOOL_NAME), None)
+        if block is None:
+            raise DraftingError(f"invalid response: no {prompt.TOOL_NAME} tool call", retryable=True)
+        data = validate_tool_input(block.input)
+        usage = message.usage
+        return RawDraft(
+            subject=data["subject"],
+            preview_text=data["preview_text"],
+            body_text=data["body_text"],
+            cited_fact_ids=tuple(data["cited_fact_ids"]),
+            provider=self.name,
+            model=message.model or self.model,
+            input_tokens=usage.input_tokens or 0,
+            output_tokens=usage.output_tokens or 0,
+            cache_read_tokens=usage.cache_read_input_tokens or 0,
+            cache_write_tokens=usage.cache_creation_input_tokens or 0,
+        )
+
+
+def _status_error(exc: anthropic.APIStatusError) -> DraftingError:
+    status = exc.status_code
+    if status == 529:
+        return DraftingError("overloaded: the model API is overloaded (529) after retries", retryable=True)
+    if status >= 500:
+        return DraftingError(f"server error: the model API failed ({status}) after retries", retryable=True)
+    if status in (401, 403):
+        return DraftingError(f"authentication failed ({status}): check ANTHROPIC_API_KEY", retryable=False)
+    if status in (408, 409):
+        return DraftingError(f"api error ({status}) after retries", retryable=True)
+    return DraftingError(f"api error ({status}): the request was rejected", retryable=False)
+
+
+def validate_tool_input(data: Any) -> dict[str, Any]:
+    """The tool input, checked by hand: strict mode should guarantee it, but we store what we check."""
+    if not isinstance(data, dict):
+        raise DraftingError("invalid response: tool input is not an object", retryable=True)
+    for key in ("subject", "body_text"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise DraftingError(f"invalid response: missing or empty {key}", retryable=True)
+    preview = data.get("preview_text", "")
+    if not isinstance(preview, str):
+        raise DraftingError("invalid response: preview_text is not a string", retryable=True)
+    cited = data.get("cited_fact_ids", [])
+    if not isinstance(cited, list) or not all(isinstance(i, str) for i in cited):
+        raise DraftingError("invalid response: cited_fact_ids is not a list of strings", retryable=True)
+    return {
+        "subject": data["subject"],
+        "preview_text": preview,
+        "body_text": data["body_text"],
+        "cited_fact_ids": cited,
+    }
+
+
+@functools.lru_cache(maxsize=4)
+def _anthropic_provider(
+    api_key: str, model: str, base_url: str | None, timeout: float, max_retries: int
+) -> AnthropicProvider:
+    # Cached per configuration so a worker reuses one HTTP connection pool across drafts.
+    return AnthropicProvider(api_key=api_key, model=model, base_url=base_url, timeout=timeout, max_retries=max_retries)
+
+
+def get_provider() -> Provider:
+    """The provider the settings ask for (DRAFTING_PROVIDER, ANTHROPIC_*)."""
+    from django.conf import settings
+
+    choice = getattr(settings, "DRAFTING_PROVIDER", "offline")
+    if choice == "offline":
+        return OfflineProvider()
+    if choice == "anthropic":
+        api_key = getattr(settings, "ANTHROPIC_API_KEY", "")
+        if not api_key:
+            raise DraftingError(
+                "configuration: DRAFTING_PROVIDER is anthropic but ANTHROPIC_API_KEY is empty", retryable=False
+            )
+        return _anthropic_provider(
+            api_key,
+            settings.ANTHROPIC_MODEL,
+            getattr(settings, "ANTHROPIC_BASE_URL", None) or None,
+            float(settings.ANTHROPIC_TIMEOUT_SECONDS),
+            int(settings.ANTHROPIC_MAX_RETRIES),
+        )
+    raise DraftingError(f"configuration: unknown DRAFTING_PROVIDER {choice!r}", retryable=False)

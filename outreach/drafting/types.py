@@ -1,0 +1,120 @@
+"""Plain, frozen data that goes into and comes out of the drafting engine (no ORM here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+Fact = dict[str, Any]
+"""A recipient fact: ``id`` (str), ``kind``, ``text``, optional ``value`` and ``observed_at`` (ISO date)."""
+
+Claim = dict[str, Any]
+"""A grounding claim: ``text``, ``start``, ``end``, ``supported``, ``fact_ids`` (plus ``kind``, ``field``)."""
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What the campaign wants to say; written by a team member, so trusted."""
+
+    goal: str
+    key_message: str
+    call_to_action: str
+    trigger_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Persona:
+    """The sender the email speaks for."""
+
+    name: str
+    role: str = ""
+    company: str = ""
+    tone: str = ""
+    signature: str = ""
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    """An earlier email of the thread, or the message that enrolled the recipient."""
+
+    direction: str  # "outbound" (we sent it) or "inbound" (they sent it)
+    subject: str
+    body_text: str
+    sent_at: str = ""  # ISO date or datetime
+
+
+@dataclass(frozen=True)
+class EditExample:
+    """A reviewer's edit of an approved draft: learn the style from `before` -> `after`."""
+
+    before: str
+    after: str
+
+
+def _tuple(value: Sequence[Any] | None) -> tuple[Any, ...]:
+    return tuple(value or ())
+
+
+@dataclass(frozen=True)
+class DraftRequest:
+    """Everything the engine may use to write one email. Lists are stored as tuples."""
+
+    intent: Intent
+    persona: Persona
+    facts: Sequence[Mapping[str, Any]]
+    today: date
+    thread: Sequence[ThreadMessage] = ()
+    source_message: ThreadMessage | None = None
+    instruction: str = ""
+    edit_examples: Sequence[EditExample] = ()
+
+    def __post_init__(self) -> None:
+        # Frozen all the way down: copy caller-owned lists and dicts.
+        object.__setattr__(self, "facts", tuple(dict(f) for f in self.facts))
+        object.__setattr__(self, "thread", _tuple(self.thread))
+        object.__setattr__(self, "edit_examples", _tuple(self.edit_examples))
+
+    @property
+    def is_follow_up(self) -> bool:
+        return any(m.direction == "outbound" for m in self.thread)
+
+
+@dataclass(frozen=True)
+class RawDraft:
+    """What a provider returns, before the engine sanitizes and checks it."""
+
+    subject: str
+    preview_text: str
+    body_text: str
+    cited_fact_ids: tuple[str, ...]
+    provider: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    """A sanitized, grounding-checked draft. It has no recipient, sender or header fields on purpose:
+    those never come from model output."""
+
+    subject: str
+    preview_text: str
+    body_html: str
+    body_text: str
+    cited_fact_ids: tuple[str, ...]
+    claims: tuple[Claim, ...]
+    unsupported_count: int
+    provider: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: Decimal = Decimal("0")
+    removed_links: tuple[str, ...] = field(default=())

@@ -10,4 +10,6 @@ urlpatterns = [
     path("suppression/bulk/", views.suppression_bulk_view, name="suppression_bulk"),
     path("suppression/<int:entry_id>/remove/", views.suppression_remove_view, name="suppression_remove"),
     path("suppression/check/", views.suppression_check_view, name="suppression_check"),
+    # Public: the link in every email. GET confirms, POST (RFC 8058 one-click) unsubscribes.
+    path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
 ]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
@@ -161,3 +161,9 @@ def suppression_check_view(request: HttpRequest) -> HttpResponse:
     return render(
         request, "outreach/suppression.html#check-result", {"address": address, "hit": hit, "checked": bool(address)}
     )
+
+
+@login_not_required
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """Placeholder until engagement lands: the route exists so links can be built."""
+    raise Http404("unsubscribe is not wired yet")

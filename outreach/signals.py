@@ -9,3 +9,6 @@ from django.dispatch import Signal
 engagement_recorded = Signal()
 # kwargs: entry (Suppression)
 suppression_added = Signal()
+# kwargs: message (OutboundMessage) — sent on commit when a message ends as sent, failed, skipped
+# or unknown; campaigns uses it to move a sequence on.
+outbound_message_finished = Signal()

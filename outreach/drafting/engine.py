@@ -93,7 +93,12 @@ def grounding_facts(request: DraftRequest) -> list[Fact]:
     add("campaign:trigger_reason", "campaign_trigger_reason", intent.trigger_reason)
     add("reviewer:instruction", "reviewer_instruction", request.instruction)
     for n, message in enumerate(request.thread, start=1):
-        add(f"thread:{n}", f"thread_{message.direction}", f"{message.subject}\n{message.body_text}", message.sent_at[:10])
+        add(
+            f"thread:{n}",
+            f"thread_{message.direction}",
+            f"{message.subject}\n{message.body_text}",
+            message.sent_at[:10],
+        )
     if request.source_message:
         m = request.source_message
         add("source_message", "source_message", f"{m.subject}\n{m.body_text}", m.sent_at[:10])

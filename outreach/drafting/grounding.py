@@ -627,10 +627,7 @@ def parse_number(text: str, mult: str | None = None) -> Decimal | None:
         return Decimal(NUMBER_WORDS[raw])
     if raw.startswith("a couple"):
         return Decimal(2)
-    if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", raw):
-        raw = raw.replace(",", "")
-    else:
-        raw = raw.replace(",", ".")
+    raw = raw.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", raw) else raw.replace(",", ".")
     try:
         value = Decimal(raw)
     except InvalidOperation:
@@ -710,8 +707,10 @@ class DateSpan:
             years = {other.start.year, other.end.year}
             return any((span := self.in_year(y)) is not None and span.contains(other) for y in years)
         assert self.start and self.end
-        years = range(self.start.year, self.end.year + 1)
-        return any((span := other.in_year(y)) is not None and self.contains(span) for y in years)
+        return any(
+            (span := other.in_year(y)) is not None and self.contains(span)
+            for y in range(self.start.year, self.end.year + 1)
+        )
 
 
 def _day(d: date) -> DateSpan:
@@ -1151,7 +1150,7 @@ def _supports(fact: IndexedFact, claim: Candidate, today: date | None) -> bool:
     if kind == "weekday":
         name = calendar.day_name[value].lower()
         return name in fact.words or any(
-            d.concrete and d.start == d.end and d.start.weekday() == value for d in fact.dates
+            d.start is not None and d.start == d.end and d.start.weekday() == value for d in fact.dates
         )
     if kind in {"time"}:
         return value in _literal(fact.text)

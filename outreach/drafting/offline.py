@@ -8,6 +8,7 @@ not pretend to be more personal than the facts allow, and says which template wr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from .types import DraftRequest, RawDraft
@@ -21,7 +22,7 @@ BASIC_KINDS = frozenset(
 SENDER_KIND_PREFIX = "sender"
 
 
-def _first_name(facts: tuple[dict[str, Any], ...]) -> str:
+def _first_name(facts: tuple[Mapping[str, Any], ...]) -> str:
     for fact in facts:
         if str(fact.get("kind", "")).lower() in FIRST_NAME_KINDS:
             name = str(fact.get("value") or fact.get("text") or "").strip()
@@ -37,7 +38,7 @@ def _sentence(text: str) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
-def _event_facts(facts: tuple[dict[str, Any], ...], limit: int) -> list[dict[str, Any]]:
+def _event_facts(facts: tuple[Mapping[str, Any], ...], limit: int) -> list[Mapping[str, Any]]:
     candidates = [
         f
         for f in facts
@@ -56,7 +57,7 @@ class OfflineProvider:
 
     def generate(self, request: DraftRequest) -> RawDraft:
         facts = tuple(request.facts)
-        intent, persona = request.intent, request.persona
+        intent = request.intent
         shorter = "short" in request.instruction.lower()
         first_name = _first_name(facts)
         used = _event_facts(facts, 1 if shorter else 2)

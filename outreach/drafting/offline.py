@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .sanitize import LINK_RE
 from .types import DraftRequest, RawDraft
 
 MODEL = "offline-template-v1"
@@ -45,6 +46,8 @@ def _event_facts(facts: tuple[Mapping[str, Any], ...], limit: int) -> list[Mappi
         if str(f.get("kind", "")).lower() not in BASIC_KINDS
         and not str(f.get("kind", "")).lower().startswith(SENDER_KIND_PREFIX)
         and str(f.get("text", "")).strip()
+        # Never repeat an address or link from our records in a template email.
+        and not LINK_RE.search(str(f.get("text", "")))
     ]
     # Newest first, ties by id: the same facts always give the same email.
     candidates.sort(key=lambda f: (str(f.get("observed_at") or ""), str(f.get("id"))), reverse=True)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from .models import Recipient, Suppression, SuppressionList
+from .models import ImportJob, Recipient, Suppression, SuppressionList
 from .normalize import normalize_domain, normalize_email, parent_domains
 
 # Recipients per query in the bulk check: keeps the IN lists under SQLite's variable limit.
@@ -141,3 +141,11 @@ def normalize_suppression_value(kind: str, value: str) -> str:
     if kind == Suppression.Kind.DOMAIN:
         return normalize_domain(value)
     return str(value).strip()
+
+
+def import_jobs_for_user(user) -> QuerySet[ImportJob]:
+    """CSV imports a user may see: admins see every import, others their own."""
+    from .roles import is_admin
+
+    qs = ImportJob.objects.select_related("created_by")
+    return qs if is_admin(user) else qs.filter(created_by=user)

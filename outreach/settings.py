@@ -167,6 +167,10 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# --- CSV import ------------------------------------------------------------------------------
+# Largest CSV accepted in the browser; the import streams it, so this only bounds disk use.
+IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 200)
+
 # --- Background tasks (django-q2, ORM broker: nothing extra to run) --------------------------
 # timeout < retry, both above the longest task (a drafting call: SDK timeout x retries), so a
 # task still running is never handed to a second worker.

@@ -20,7 +20,7 @@ def anthropic_stub() -> Iterator[AnthropicStub]:
 @pytest.fixture
 def stub_provider(anthropic_stub: AnthropicStub) -> AnthropicProvider:
     return AnthropicProvider(
-        api_key="test-key", model="claude-sonnet-4-5", base_url=anthropic_stub.url, timeout=2, max_retries=2
+        api_key="test-key", model="claude-sonnet-4-6", base_url=anthropic_stub.url, timeout=2, max_retries=2
     )
 
 

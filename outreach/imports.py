@@ -785,7 +785,11 @@ def import_job_create(*, file: File, user=None, name: str = "") -> ImportJob:
     opened = _read_header(raw)
     remembered = mapping_remembered(headers=opened.raw_headers)
     guess = recognize_headers(opened.headers)
-    mapping = {h: remembered.mapping.get(h, guess[h]) for h in opened.headers} if remembered else guess
+    mapping = guess
+    if remembered:
+        # The signature ignores case, so match the remembered columns the same way.
+        saved = {h.lower(): t for h, t in remembered.mapping.items()}
+        mapping = {h: saved.get(h.lower(), guess[h]) for h in opened.headers}
     file.seek(0)
     job = ImportJob(
         created_by=user,

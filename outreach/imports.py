@@ -100,7 +100,15 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     F.TITLE: ("job title", "title", "role", "position", "job role"),
     F.COUNTRY: ("country", "country code", "country/region", "country region"),
     F.TIME_ZONE: ("time zone", "timezone", "tz"),
-    F.OWNER: ("owner", "contact owner", "account owner", "record owner", "owned by", "owner email", "relationship owner"),
+    F.OWNER: (
+        "owner",
+        "contact owner",
+        "account owner",
+        "record owner",
+        "owned by",
+        "owner email",
+        "relationship owner",
+    ),
     F.LABELS: ("labels", "label", "tags", "tag"),
     F.LIFECYCLE_STAGE: ("lifecycle stage", "lifecycle", "stage"),
     F.CONSENT_DATE: ("consent date", "consent recorded", "consent recorded at", "consent"),
@@ -524,7 +532,7 @@ _DOMAIN_RE = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+")
 
 
 def _max_length(model: type[models.Model], name: str) -> int:
-    return model._meta.get_field(name).max_length  # type: ignore[return-value]
+    return model._meta.get_field(name).max_length  # type: ignore[union-attr,return-value]
 
 
 _LIMITS = {
@@ -771,9 +779,7 @@ def import_preview(*, job: ImportJob, mapping: dict[str, str] | None = None, lim
         if row is not None:
             preview_row.action = "update" if row.email in existing else "create"
     samples = {h: [r.values[i] for r in rows[:3] if i < len(r.values) and r.values[i]] for i, h in enumerate(headers)}
-    return Preview(
-        opened.fmt, headers, mapping, problems, rows, samples, remembered.updated_at if remembered else None
-    )
+    return Preview(opened.fmt, headers, mapping, problems, rows, samples, remembered.updated_at if remembered else None)
 
 
 # --- Jobs: create, map, confirm, run --------------------------------------------------------
@@ -970,9 +976,7 @@ def _import_batch(job_id: int, *, start: int, records: list[Record], rules: RowR
                 room = MAX_STORED_ERRORS - len(job.errors)
                 if room > 0 and errors:
                     job.errors = job.errors + errors[:room]
-                job.save(
-                    update_fields=["processed_rows", "created_count", "updated_count", "error_count", "errors"]
-                )
+                job.save(update_fields=["processed_rows", "created_count", "updated_count", "error_count", "errors"])
                 return job
         except IntegrityError:
             # Someone else created one of these recipients or accounts meanwhile: look up again.
@@ -1155,13 +1159,14 @@ def _write_facts(merged: dict[str, _Merged], recipient_ids: dict[str, int]) -> N
     texts = {f["text"] for _, f in wanted}
     existing: dict[tuple, Fact] = {}
     latest: dict[tuple, Fact] = {}
-    for fact in Fact.objects.filter(recipient_id__in=rids, text__in=texts).order_by("observed_at"):
-        existing[(fact.recipient_id, fact.kind, fact.text, fact.observed_at)] = fact
-        latest[(fact.recipient_id, fact.kind, fact.text)] = fact
+    for known in Fact.objects.filter(recipient_id__in=rids, text__in=texts).order_by("observed_at"):
+        existing[(known.recipient_id, known.kind, known.text, known.observed_at)] = known
+        latest[(known.recipient_id, known.kind, known.text)] = known
     today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     to_create: dict[tuple, Fact] = {}
     to_update: dict[int, Fact] = {}
     for rid, spec in wanted:
+        fact: Fact | None
         if spec["observed_at"] is None:
             # No date: the same text of the same kind is the same fact; a new one is dated today.
             fact = latest.get((rid, spec["kind"], spec["text"]))

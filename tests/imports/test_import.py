@@ -34,7 +34,11 @@ def test_it_imports_a_recipient_with_account_owner_labels_fact_and_properties(te
     assert (account.name, account.domain, account.plan) == ("NewCo", "newco.example", "Growth")
     assert (account.renewal_date, account.state) == (date(2026, 3, 1), Account.State.AT_RISK)
     fact = ann.facts.get()
-    assert (fact.kind, fact.text, fact.source) == ("milestone_reached", "Connected the CRM integration", "product analytics")
+    assert (fact.kind, fact.text, fact.source) == (
+        "milestone_reached",
+        "Connected the CRM integration",
+        "product analytics",
+    )
     assert fact.observed_at == datetime(2025, 11, 2, tzinfo=UTC)
 
 
@@ -68,12 +72,7 @@ def test_malformed_rows_are_reported_by_line_and_the_valid_rows_still_import(tea
 
 
 def test_line_numbers_count_quoted_newlines_and_blank_lines():
-    content = (
-        'Email,Fact\n'
-        'ann@a.example,"Said:\n""call me in March""\nthen left"\n'
-        "\n"
-        "broken,x\n"
-    )
+    content = 'Email,Fact\nann@a.example,"Said:\n""call me in March""\nthen left"\n\nbroken,x\n'
     job = run_import(content)
     assert Fact.objects.get().text == 'Said:\n"call me in March"\nthen left'
     assert job.errors == [{"line": 6, "reason": "'broken' is not a valid email address"}]
@@ -94,7 +93,9 @@ def test_reimporting_the_same_file_updates_instead_of_duplicating(team):
 
 def test_a_reimport_changes_what_the_file_changed_and_keeps_what_it_leaves_empty():
     ann = RecipientFactory(email="ann@a.example", first_name="Ann", title="CTO", properties={"Size": "10"})
-    run_import("Email,First Name,Job Title,Team Size,Note\nANN@a.example,Annie,,50,new\n", mapping={"Team Size": F.PROPERTY})
+    run_import(
+        "Email,First Name,Job Title,Team Size,Note\nANN@a.example,Annie,,50,new\n", mapping={"Team Size": F.PROPERTY}
+    )
     ann.refresh_from_db()
     assert (ann.first_name, ann.title) == ("Annie", "CTO")
     assert ann.properties == {"Size": "10", "Team Size": "50", "Note": "new"}
@@ -120,7 +121,9 @@ def test_a_fact_is_updated_by_the_fact_unique_constraint_not_added_again():
     FactFactory(
         recipient=ann, kind="usage", text="42 active seats", value="40", observed_at=datetime(2025, 10, 1, tzinfo=UTC)
     )
-    job = run_import("Email,Fact,Fact Kind,Fact Date,Fact Value\nann@a.example,42 active seats,Usage figure,2025-10-01,42\n")
+    job = run_import(
+        "Email,Fact,Fact Kind,Fact Date,Fact Value\nann@a.example,42 active seats,Usage figure,2025-10-01,42\n"
+    )
     assert job.error_count == 0
     assert ann.facts.get().value == "42"
 

@@ -98,9 +98,7 @@ def test_a_field_may_be_mapped_from_only_one_column():
 
 
 def test_fact_details_need_a_fact_column():
-    problems = imports.mapping_problems(
-        headers=["Email", "When"], mapping={"Email": F.EMAIL, "When": F.FACT_DATE}
-    )
+    problems = imports.mapping_problems(headers=["Email", "When"], mapping={"Email": F.EMAIL, "When": F.FACT_DATE})
     assert problems == ["Fact kind, date, source and value need a column mapped to Fact."]
 
 

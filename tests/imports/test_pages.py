@@ -131,7 +131,9 @@ def test_the_progress_poll_uses_a_constant_number_of_queries(csm, csm_client, dj
     assert response.content.decode().count("not a valid email address") == 300
 
 
-def test_the_preview_and_the_import_list_use_a_constant_number_of_queries(csm, csm_client, django_assert_max_num_queries):
+def test_the_preview_and_the_import_list_use_a_constant_number_of_queries(
+    csm, csm_client, django_assert_max_num_queries
+):
     for _ in range(5):
         job = imports.import_job_create(file=csv_upload(CONTENT), user=csm)
     with django_assert_max_num_queries(8):

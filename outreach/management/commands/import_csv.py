@@ -26,7 +26,9 @@ class Command(BaseCommand):
             f"or Header=field,Header=field. Fields: {', '.join(imports.ImportField.values)}",
         )
         parser.add_argument("--user", help="username recorded as who ran the import")
-        parser.add_argument("--preview", action="store_true", help="show the mapping and the first rows; import nothing")
+        parser.add_argument(
+            "--preview", action="store_true", help="show the mapping and the first rows; import nothing"
+        )
         parser.add_argument("--batch-size", type=int, default=imports.BATCH_SIZE)
 
     def handle(self, *args, **options):

@@ -887,8 +887,9 @@ def import_job_run(
     batch_size: int = BATCH_SIZE,
     on_progress: Callable[[ImportJob], None] | None = None,
 ) -> bool:
-    """Import a confirmed job's rows in batches. Returns False if it stopped early to let a fresh
-    task continue (time budget spent, or another run got ahead), True when there is nothing left.
+    """Import a confirmed job's rows in batches. Returns False when the time budget ran out and a
+    fresh task should continue; True when this run has nothing more to do (the job is finished,
+    failed, or another run of it got ahead and carries on).
 
     Safe to run twice: each batch commits its rows together with the job's counters, and a run
     starts after the rows the job says are done.
@@ -916,7 +917,7 @@ def import_job_run(
                 if len(batch) >= batch_size:
                     job = _import_batch(job.pk, start=done, records=batch, rules=rules)
                     if job is None:
-                        return False
+                        return True  # another run got ahead; it carries on
                     done += len(batch)
                     batch = []
                     if on_progress:
@@ -926,7 +927,7 @@ def import_job_run(
             if batch:
                 job = _import_batch(job.pk, start=done, records=batch, rules=rules)
                 if job is None:
-                    return False
+                    return True
                 if on_progress:
                     on_progress(job)
     except ApplicationError as exc:

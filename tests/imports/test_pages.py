@@ -140,3 +140,8 @@ def test_the_preview_and_the_import_list_use_a_constant_number_of_queries(
         assert csm_client.get(reverse("import_index")).status_code == 200
     with django_assert_max_num_queries(11):
         assert csm_client.get(reverse("import_detail", args=[job.pk])).status_code == 200
+
+
+def test_the_import_pages_require_login(client):
+    response = client.get(reverse("import_index"))
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))

@@ -511,12 +511,18 @@ def _time_zones() -> dict[str, str]:
     return {name.lower(): name for name in zoneinfo.available_timezones()} | {"utc": "UTC"}
 
 
-def _choice(value: str, choices: type[models.TextChoices]) -> str | None:
-    key = value.strip().lower()
+@lru_cache(maxsize=8)
+def _choice_index(choices: type[models.TextChoices]) -> dict[str, str]:
+    """Accepted spellings of each choice: its value, its label, the value with spaces."""
+    index = {}
     for member in choices:
-        if key in (member.value, str(member.label).lower(), member.value.replace("_", " ")):
-            return member.value
-    return None
+        for spelling in (member.value, str(member.label).lower(), member.value.replace("_", " ")):
+            index.setdefault(spelling, member.value)
+    return index
+
+
+def _choice(value: str, choices: type[models.TextChoices]) -> str | None:
+    return _choice_index(choices).get(value.strip().lower())
 
 
 def domain_from(value: str) -> str:

@@ -514,7 +514,7 @@ def _time_zones() -> dict[str, str]:
 @lru_cache(maxsize=8)
 def _choice_index(choices: type[models.TextChoices]) -> dict[str, str]:
     """Accepted spellings of each choice: its value, its label, the value with spaces."""
-    index = {}
+    index: dict[str, str] = {}
     for member in choices:
         for spelling in (member.value, str(member.label).lower(), member.value.replace("_", " ")):
             index.setdefault(spelling, member.value)

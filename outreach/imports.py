@@ -39,6 +39,9 @@ from .normalize import normalize_domain, normalize_email
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
+# A batch is written early when its rows carry this much text (long notes or facts), so memory
+# stays bounded by this rather than by 1,000 times the longest cell.
+MAX_BATCH_CHARS = 4_000_000
 PREVIEW_ROWS = 20
 # Errors kept on the job for display; error_count keeps counting past the cap.
 MAX_STORED_ERRORS = 1000
@@ -914,24 +917,25 @@ def import_job_run(
             )
             done = job.processed_rows
             index = 0
-            batch: list[Record] = []
+            batch = _Batch(start=done)
             for record in opened.records:
                 index += 1
                 if index <= done:
                     continue  # committed by an earlier run
-                batch.append(record)
-                if len(batch) >= batch_size:
-                    job = _import_batch(job.pk, start=done, records=batch, rules=rules)
+                # Parse at once: a batch keeps only the parsed rows, never the raw records.
+                batch.add(record, rules)
+                if batch.size >= batch_size or batch.chars >= MAX_BATCH_CHARS:
+                    job = _import_batch(job.pk, batch)
                     if job is None:
                         return True  # another run got ahead; it carries on
-                    done += len(batch)
-                    batch = []
+                    done += batch.size
+                    batch = _Batch(start=done)
                     if on_progress:
                         on_progress(job)
                     if deadline and time.monotonic() > deadline:
                         return False
-            if batch:
-                job = _import_batch(job.pk, start=done, records=batch, rules=rules)
+            if batch.size:
+                job = _import_batch(job.pk, batch)
                 if job is None:
                     return True
                 if on_progress:
@@ -955,34 +959,44 @@ def import_job_run(
     return True
 
 
-def _import_batch(job_id: int, *, start: int, records: list[Record], rules: RowRules) -> ImportJob | None:
-    """Validate and write one batch and advance the job, all in one transaction.
+@dataclass
+class _Batch:
+    start: int  # records before this batch
+    size: int = 0
+    chars: int = 0  # text the parsed rows hold, roughly
+    rows: list[ParsedRow] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+
+    def add(self, record: Record, rules: RowRules) -> None:
+        self.size += 1
+        row, reason = parse_row(record, rules)
+        if row is None:
+            self.errors.append({"line": record.line, "reason": reason})
+        else:
+            self.rows.append(row)
+            self.chars += sum(len(v) for v in row.properties.values()) + len((row.fact or {}).get("text", ""))
+
+
+def _import_batch(job_id: int, batch: _Batch) -> ImportJob | None:
+    """Write one batch and advance the job's counters, in one transaction.
 
     None when another run already wrote this batch (the job's counter moved on): nothing is written twice.
     """
-    rows: list[ParsedRow] = []
-    errors: list[dict] = []
-    for record in records:
-        row, reason = parse_row(record, rules)
-        if row is None:
-            errors.append({"line": record.line, "reason": reason})
-        else:
-            rows.append(row)
     for attempt in (1, 2):
         try:
             with transaction.atomic():
                 # Lock the job: a second run of the same job waits here, then sees the batch is done.
                 job = ImportJob.objects.select_for_update().get(pk=job_id)
-                if job.status != ImportJob.Status.RUNNING or job.processed_rows != start:
+                if job.status != ImportJob.Status.RUNNING or job.processed_rows != batch.start:
                     return None
-                created, updated = write_rows(rows)
-                job.processed_rows += len(records)
+                created, updated = write_rows(batch.rows)
+                job.processed_rows += batch.size
                 job.created_count += created
                 job.updated_count += updated
-                job.error_count += len(errors)
+                job.error_count += len(batch.errors)
                 room = MAX_STORED_ERRORS - len(job.errors)
-                if room > 0 and errors:
-                    job.errors = job.errors + errors[:room]
+                if room > 0 and batch.errors:
+                    job.errors = job.errors + batch.errors[:room]
                 job.save(update_fields=["processed_rows", "created_count", "updated_count", "error_count", "errors"])
                 return job
         except IntegrityError:

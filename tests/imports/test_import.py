@@ -312,3 +312,13 @@ def test_the_task_runs_the_import():
     import_job_run(job.pk)
     job.refresh_from_db()
     assert job.status == ImportJob.Status.DONE and Recipient.objects.filter(email="a@a.example").exists()
+
+
+def test_a_batch_with_much_text_is_written_early(monkeypatch):
+    monkeypatch.setattr(imports, "MAX_BATCH_CHARS", 250)
+    seen = []
+    notes = "".join(f"p{i}@a.example,{'n' * 100}\n" for i in range(6))
+    job = imports.import_job_create(file=csv_upload("Email,Notes\n" + notes))
+    imports.import_job_confirm(job=job, mapping=job.mapping, enqueue=False)
+    imports.import_job_run(job_id=job.pk, on_progress=lambda j: seen.append(j.processed_rows))
+    assert seen == [3, 6, 6]

@@ -31,7 +31,7 @@ def test_a_large_file_imports_in_bounded_memory(tmp_path):
 
     tracemalloc.start()
     try:
-        imports.import_job_run(job_id=job.pk, batch_size=250)
+        imports.import_job_run(job_id=job.pk)  # batches of 1,000 rows
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

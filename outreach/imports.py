@@ -611,6 +611,8 @@ def parse_row(record: Record, rules: RowRules) -> tuple[ParsedRow | None, str]:
     for header, raw_value in zip(rules.headers, values, strict=False):
         target = rules.mapping.get(header, F.IGNORE)
         value = raw_value.strip()
+        if "\r" in value:  # quoted newlines from Windows files
+            value = value.replace("\r\n", "\n")
         if target == F.PROPERTY:
             if value:
                 properties[header] = value
@@ -638,8 +640,13 @@ def parse_row(record: Record, rules: RowRules) -> tuple[ParsedRow | None, str]:
         if cells.get(target):
             fields[target.value] = cells[target]
     if cells.get(F.FULL_NAME):
-        first, _, last = cells[F.FULL_NAME].partition(" ")
-        fields.setdefault("first_name", first[: _LIMITS[F.FIRST_NAME]])
+        full = cells[F.FULL_NAME]
+        if "," in full:  # "Archer, Ann"
+            last, _, first = (part.strip() for part in full.partition(","))
+        else:
+            first, _, last = full.partition(" ")
+        if first.strip():
+            fields.setdefault("first_name", first.strip()[: _LIMITS[F.FIRST_NAME]])
         if last.strip():
             fields.setdefault("last_name", last.strip()[: _LIMITS[F.LAST_NAME]])
     if cells.get(F.COUNTRY):

@@ -184,9 +184,15 @@ def test_unknown_kinds_states_and_time_zones_are_row_errors():
 
 
 def test_a_full_name_column_is_split_into_first_and_last_name():
-    run_import("Name,Email\nMary Ann Smith,mary@a.example\n")
-    mary = Recipient.objects.get()
+    run_import('Name,Email\nMary Ann Smith,mary@a.example\n"Archer, Ann",ann@a.example\n')
+    mary, ann = Recipient.objects.get(email="mary@a.example"), Recipient.objects.get(email="ann@a.example")
     assert (mary.first_name, mary.last_name) == ("Mary", "Ann Smith")
+    assert (ann.first_name, ann.last_name) == ("Ann", "Archer")
+
+
+def test_quoted_windows_newlines_become_plain_newlines():
+    run_import('Email,Fact\r\nann@a.example,"two\r\nlines"\r\n')
+    assert Fact.objects.get().text == "two\nlines"
 
 
 # --- Encodings and delimiters ---------------------------------------------------------------

@@ -12,4 +12,8 @@ urlpatterns = [
     path("suppression/check/", views.suppression_check_view, name="suppression_check"),
     # Public: the link in every email. GET confirms, POST (RFC 8058 one-click) unsubscribes.
     path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    # Engagement: replies, one message's timeline, a campaign's rates chart (fragment).
+    path("messages/replies/", views.replies, name="replies"),
+    path("messages/<int:message_id>/", views.message_timeline, name="message_timeline"),
+    path("messages/rates/<int:campaign_id>/", views.campaign_rates, name="campaign_rates"),
 ]

@@ -6,6 +6,7 @@ class OutreachConfig(AppConfig):
     verbose_name = "Outreach"
 
     def ready(self) -> None:
-        from . import roles
+        from . import roles, tracking
 
         roles.connect_signals()
+        tracking.connect_signals()

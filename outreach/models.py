@@ -371,18 +371,31 @@ class EngagementEvent(models.Model):
         SOFT_BOUNCED = "soft_bounced", "Soft bounce"
         COMPLAINED = "complained", "Complained"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        DEFERRED = "deferred", "Delivery delayed"
+        REJECTED = "rejected", "Rejected by provider"
 
     message = models.ForeignKey(OutboundMessage, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
     recipient = models.ForeignKey(Recipient, null=True, blank=True, on_delete=models.CASCADE, related_name="engagement")
     kind = models.CharField(max_length=15, choices=Kind.choices)
     provider_event_id = models.CharField(max_length=255, blank=True)
+    provider = models.CharField(
+        max_length=50, blank=True, help_text="Where the event came from: resend, postmark, imap, unsubscribe link…"
+    )
+    email = models.CharField(max_length=254, blank=True, help_text="The address the event is about.")
     occurred_at = models.DateTimeField()
     payload = models.JSONField(default=dict, blank=True)
     reply_text = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Side effects (suppression, the engagement_recorded signal) are done once this is set; the
+    # sweeper re-enqueues rows left without it.
+    processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-occurred_at"]
+        indexes = [
+            models.Index(fields=["message", "kind"], name="engagement_message_kind"),
+            models.Index(fields=["kind", "occurred_at"], name="engagement_kind_time"),
+        ]
         constraints = [
             # Providers redeliver webhooks; one row per provider event.
             models.UniqueConstraint(

@@ -98,3 +98,54 @@ class SuppressionFactory(factory.django.DjangoModelFactory):
     kind = Suppression.Kind.ADDRESS
     value = factory.Sequence(lambda n: f"blocked{n}@example.com")
     reason = Suppression.Reason.MANUAL
+
+
+# --- Drafts, campaigns and sent messages (engagement tests; others may reuse) -----------------
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.Campaign"
+
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    status = "active"
+
+
+class DraftFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "review.Draft"
+
+    recipient = factory.SubFactory(RecipientFactory)
+    sender = factory.SubFactory(UserFactory, role="rep")
+    state = "approved"
+    subject = "Quick question about your rollout"
+    body_text = "Hi there,\n\nHow is the rollout going?\n\nRita"
+    body_html = "<p>Hi there,</p><p>How is the rollout going?</p><p>Rita</p>"
+    ready_at = factory.LazyFunction(timezone.now)
+    decided_at = factory.LazyFunction(timezone.now)
+
+
+class OutboundMessageFactory(factory.django.DjangoModelFactory):
+    """A message as the outbox holds it after a successful send (state sent)."""
+
+    class Meta:
+        model = "outreach.OutboundMessage"
+
+    draft = factory.SubFactory(DraftFactory)
+    recipient = factory.LazyAttribute(lambda m: m.draft.recipient)
+    sender = factory.LazyAttribute(lambda m: m.draft.sender)
+    campaign = factory.LazyAttribute(lambda m: m.draft.campaign)
+    approved_by = factory.LazyAttribute(lambda m: m.draft.sender)
+    from_email = factory.LazyAttribute(lambda m: m.sender.email)
+    reply_to = factory.LazyAttribute(lambda m: m.sender.email)
+    to_email = factory.LazyAttribute(lambda m: m.recipient.email)
+    subject = factory.LazyAttribute(lambda m: m.draft.subject)
+    body_text = factory.LazyAttribute(lambda m: m.draft.body_text)
+    body_html = factory.LazyAttribute(lambda m: m.draft.body_html)
+    content_hash = "0" * 64
+    message_id = factory.Sequence(lambda n: f"<msg{n}.test@team.example>")
+    idempotency_key = factory.Sequence(lambda n: f"idem-{n:08d}")
+    state = "sent"
+    provider = "resend"
+    provider_message_id = factory.Sequence(lambda n: f"re_{n:06d}")
+    sent_at = factory.LazyFunction(timezone.now)

@@ -223,6 +223,13 @@ ANYMAIL = {
     "POSTMARK_SERVER_TOKEN": env_str("POSTMARK_SERVER_TOKEN") or None,
 }
 ANYMAIL = {k: v for k, v in ANYMAIL.items() if v is not None}
+# Replies for SMTP setups: `manage.py poll_replies` reads unseen mail from this IMAP mailbox.
+IMAP_HOST = env_str("IMAP_HOST")
+IMAP_PORT = env_int("IMAP_PORT", 993)
+IMAP_SSL = env_bool("IMAP_SSL", True)
+IMAP_USER = env_str("IMAP_USER")
+IMAP_PASSWORD = env_str("IMAP_PASSWORD")
+IMAP_FOLDER = env_str("IMAP_FOLDER", "INBOX")
 
 # --- Suppression ----------------------------------------------------------------------------
 # Recipients in these countries (ISO 3166-1 alpha-2) need recorded consent to be contacted.

@@ -116,7 +116,8 @@ class DraftFactory(factory.django.DjangoModelFactory):
         model = "review.Draft"
 
     recipient = factory.SubFactory(RecipientFactory)
-    sender = factory.SubFactory(UserFactory, role="rep")
+    # No password: hashing one per draft would dominate the test time.
+    sender = factory.SubFactory(UserFactory, role="rep", password=None)
     state = "approved"
     subject = "Quick question about your rollout"
     body_text = "Hi there,\n\nHow is the rollout going?\n\nRita"

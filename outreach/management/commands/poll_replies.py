@@ -33,7 +33,7 @@ def poll_mailbox(client: imaplib.IMAP4, *, folder: str, limit: int = 200) -> tup
     status, _ = client.select(folder)
     if status != "OK":
         raise CommandError(f"IMAP folder {folder!r} cannot be selected")
-    status, data = client.uid("SEARCH", None, "UNSEEN")
+    status, data = client.uid("SEARCH", "UNSEEN")
     uids = data[0].split()[:limit] if status == "OK" and data and data[0] else []
     recorded = 0
     for uid in uids:

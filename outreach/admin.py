@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin
 
 from .models import (
     Account,
+    EngagementEvent,
     Fact,
     ImportJob,
     Label,
@@ -71,3 +72,12 @@ class SuppressionAdmin(admin.ModelAdmin):
 admin.site.register(Label)
 admin.site.register(ImportJob)
 admin.site.register(OutboundMessage)
+
+
+@admin.register(EngagementEvent)
+class EngagementEventAdmin(admin.ModelAdmin):
+    list_display = ("kind", "email", "message", "provider", "occurred_at", "processed_at")
+    list_filter = ("kind", "provider")
+    search_fields = ("email", "provider_event_id", "reply_text")
+    list_select_related = ("message",)
+    raw_id_fields = ("message", "recipient")

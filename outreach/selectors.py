@@ -253,8 +253,8 @@ class RateBar:
 
     @property
     def bar_width(self) -> float:
-        """Length in the chart's 250-unit track."""
-        return round(self.rate * 250, 1)
+        """Length in the chart's 180-unit track."""
+        return round(self.rate * 180, 1)
 
 
 @dataclass(frozen=True)
@@ -265,7 +265,7 @@ class CampaignRates:
 
     @property
     def chart_height(self) -> int:
-        return len(self.bars) * 10
+        return len(self.bars) * 12
 
     def get(self, key: str) -> RateBar:
         return next(bar for bar in self.bars if bar.key == key)

@@ -316,3 +316,34 @@ def test_a_real_http_post_to_the_running_server_records_the_bounce(live_server, 
         urllib.request.urlopen(forged, timeout=10)
     assert refused.value.code == 400
     assert EngagementEvent.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_deliveries_of_one_event_racing_each_other_record_one_row():
+    import threading
+
+    from django.db import connection
+
+    message = OutboundMessageFactory()
+    barrier = threading.Barrier(2)
+    results: list = []
+
+    def deliver():
+        try:
+            barrier.wait()
+            event = AnymailTrackingEvent(
+                event_type="complained", event_id="evt_race", message_id=message.provider_message_id
+            )
+            results.append(tracking.tracking_event_receive(event=event, esp_name="Resend"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert EngagementEvent.objects.filter(provider_event_id="resend:evt_race").count() == 1
+    assert sum(result is not None for result in results) == 1
+    assert Suppression.objects.filter(reason="complaint").count() == 1

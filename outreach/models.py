@@ -372,7 +372,7 @@ class OutboundMessage(models.Model):
         return f"Message #{self.pk} to {self.to_email} ({self.state})"
 
     # success | failure | skipped, as one-to-one send tools report an outcome.
-    _STATUS_BY_STATE = {
+    _STATUS_BY_STATE: dict[str, str] = {
         State.SENT: "success",
         State.FAILED: "failure",
         State.SKIPPED: "skipped",
@@ -492,7 +492,9 @@ class OutboundMessageLog(models.Model):
     to_state = models.CharField(max_length=10)
     code = models.CharField(max_length=40, blank=True)
     note = models.TextField(blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -95,7 +95,11 @@ def outbound_message_create(*, draft, approved_by) -> OutboundMessage:
     except ValidationError as exc:
         raise ApplicationError("; ".join(exc.messages)) from exc
     message.save()
-    note = f"approved; waits for the send window until {message.not_before:%Y-%m-%d %H:%M} UTC" if message.not_before else "approved"
+    note = (
+        f"approved; waits for the send window until {message.not_before:%Y-%m-%d %H:%M} UTC"
+        if message.not_before
+        else "approved"
+    )
     OutboundMessageLog.objects.create(message=message, to_state=message.state, note=note, actor=approved_by)
     transaction.on_commit(lambda: outbound_message_enqueue(message.pk))
     return message

@@ -20,6 +20,7 @@ import logging
 import smtplib
 import socket
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -172,7 +173,12 @@ def _move(
         created_at=now,
     )
     logger.info(
-        "outbound message %s: %s -> %s %s %s", message.pk, previous, to_state, message.code, note or message.error_message
+        "outbound message %s: %s -> %s %s %s",
+        message.pk,
+        previous,
+        to_state,
+        message.code,
+        note or message.error_message,
     )
     if to_state in FINAL_STATES:
         transaction.on_commit(lambda: outbound_message_finished.send(sender=OutboundMessage, message=message))
@@ -209,7 +215,9 @@ def _duplicate_of(message: OutboundMessage, now: datetime) -> OutboundMessage | 
         OutboundMessage.objects.filter(recipient_id=message.recipient_id)
         .exclude(pk=message.pk)
         .filter(same)
-        .filter(Q(state=State.SENT, sent_at__gte=since) | Q(state__in=[State.SENDING, State.UNKNOWN], updated_at__gte=since))
+        .filter(
+            Q(state=State.SENT, sent_at__gte=since) | Q(state__in=[State.SENDING, State.UNKNOWN], updated_at__gte=since)
+        )
         .order_by("-created_at")
         .first()
     )
@@ -228,7 +236,9 @@ def _daily_limit_deferral(message: OutboundMessage, now: datetime) -> datetime |
     used = (
         OutboundMessage.objects.filter(sender_id=message.sender_id)
         .exclude(pk=message.pk)
-        .filter(Q(state=State.SENT, sent_at__gte=since) | Q(state__in=[State.SENDING, State.UNKNOWN], updated_at__gte=since))
+        .filter(
+            Q(state=State.SENT, sent_at__gte=since) | Q(state__in=[State.SENDING, State.UNKNOWN], updated_at__gte=since)
+        )
     )
     if used.count() < profile.daily_send_limit:
         return None
@@ -433,7 +443,9 @@ def _deliver(message: OutboundMessage) -> dict:
             "recipients": {addr: s.status for addr, s in (status.recipients or {}).items()},
         }
         if status.status <= {"rejected", "invalid", "failed"}:
-            raise SendFailure(f"The provider did not accept the email: {sorted(status.status)}", transient=False, response=response)
+            raise SendFailure(
+                f"The provider did not accept the email: {sorted(status.status)}", transient=False, response=response
+            )
         return response
     if not count:
         raise SendFailure("The backend reported that nothing was sent.", transient=False)
@@ -537,7 +549,8 @@ def outbound_message_recover(*, limit: int = 500) -> dict[str, int]:
             if message is None:
                 continue
             path = backend_path(message.sender_config)
-            started = message.lease_expires_at - timedelta(seconds=settings.SEND_LEASE_SECONDS)
+            lease_end = message.lease_expires_at or now
+            started = lease_end - timedelta(seconds=settings.SEND_LEASE_SECONDS)
             window = IDEMPOTENT_BACKENDS.get(path)
             # Leave an hour's margin inside the provider's deduplication window.
             if window is not None and now - started < window - timedelta(hours=1):
@@ -550,7 +563,7 @@ def outbound_message_recover(*, limit: int = 500) -> dict[str, int]:
                     lease_expires_at=None,
                     error_message="A worker stopped mid-send; resent with the same idempotency key.",
                 )
-                transaction.on_commit(lambda pk=pk: outbound_message_enqueue(pk))
+                transaction.on_commit(partial(outbound_message_enqueue, pk))
                 outcome["requeued"] += 1
             else:
                 _move(

@@ -42,7 +42,11 @@ class CapturingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
+        self.received.append(
+            Received(
+                envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)
+            )
+        )
         return "250 Message accepted for delivery"
 
 

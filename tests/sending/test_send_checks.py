@@ -49,7 +49,10 @@ def test_a_campaigns_own_suppression_list_applies_at_send_time(approve, mailoutb
     campaign.suppression_lists.add(own_list)
     message = approve(ApprovedDraftFactory(recipient=recipient, campaign=campaign))
     suppression_add(
-        kind=Suppression.Kind.ADDRESS, value=recipient.email, reason=Suppression.Reason.MANUAL, suppression_list=own_list
+        kind=Suppression.Kind.ADDRESS,
+        value=recipient.email,
+        reason=Suppression.Reason.MANUAL,
+        suppression_list=own_list,
     )
     assert _send(message).code == Code.SUPPRESSED
 

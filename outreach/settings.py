@@ -222,6 +222,9 @@ ANYMAIL = {
     "RESEND_API_KEY": env_str("RESEND_API_KEY") or None,
     "RESEND_SIGNING_SECRET": env_str("RESEND_SIGNING_SECRET") or None,
     "POSTMARK_SERVER_TOKEN": env_str("POSTMARK_SERVER_TOKEN") or None,
+    "SENDGRID_API_KEY": env_str("SENDGRID_API_KEY") or None,
+    "MAILGUN_API_KEY": env_str("MAILGUN_API_KEY") or None,
+    "MAILGUN_SENDER_DOMAIN": env_str("MAILGUN_SENDER_DOMAIN") or None,
 }
 ANYMAIL = {k: v for k, v in ANYMAIL.items() if v is not None}
 

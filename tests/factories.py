@@ -100,6 +100,21 @@ class SuppressionFactory(factory.django.DjangoModelFactory):
     reason = Suppression.Reason.MANUAL
 
 
+class ApprovedDraftFactory(factory.django.DjangoModelFactory):
+    """A draft a reviewer approved, ready for outbound_message_create (sending tests)."""
+
+    class Meta:
+        model = "review.Draft"
+
+    recipient = factory.SubFactory(RecipientFactory)
+    sender = factory.SubFactory(UserFactory, role="rep")
+    state = "approved"
+    subject = "Your October usage"
+    body_text = "Hi there,\n\nYou logged in 14 times in October. Want a quick tour of reports?\n\nRita"
+    body_html = factory.LazyAttribute(lambda d: "<p>" + d.body_text.replace("\n\n", "</p><p>") + "</p>")
+    decided_at = factory.LazyFunction(timezone.now)
+
+
 # --- Drafts, campaigns and sent messages (engagement tests; others may reuse) -----------------
 
 

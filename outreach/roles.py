@@ -6,6 +6,7 @@ an upgraded one agree on what each role may do.
 
 from __future__ import annotations
 
+from django.apps import apps as global_apps
 from django.db.models.signals import post_migrate
 
 REP, CSM, ADMIN = "rep", "csm", "admin"
@@ -60,9 +61,9 @@ def ensure_role_groups(**kwargs) -> None:
 
 
 def connect_signals() -> None:
-    # After every app's migrate, not only outreach's: campaigns' and review's permissions are
-    # created by their own post_migrate, after outreach's has run.
-    post_migrate.connect(ensure_role_groups, dispatch_uid="roles")
+    # After the last project app's migrate: by then the review and campaigns permissions exist
+    # (Django creates each app's permissions in that app's own post_migrate).
+    post_migrate.connect(ensure_role_groups, sender=global_apps.get_app_config(PROJECT_APPS[-1]), dispatch_uid="roles")
 
 
 def role_of(user) -> str | None:

@@ -91,3 +91,20 @@ def test_a_token_naming_another_recipient_cannot_be_forged_by_editing_it(client,
     response = one_click(f"/u/{payload.rstrip('=')}:abc:def/")
     assert response.status_code == 400
     assert not Suppression.objects.exists()
+
+
+def test_the_same_message_always_gets_the_same_link():
+    from outreach.unsubscribe import read_unsubscribe_token
+
+    first = unsubscribe_token(recipient_id=7, message_id=3)
+    assert unsubscribe_token(recipient_id=7, message_id=3) == first
+    assert read_unsubscribe_token(first) == (7, 3)
+
+
+def test_a_link_issued_with_a_timestamped_token_still_works(client, message, django_capture_on_commit_callbacks):
+    from django.core import signing
+
+    old = signing.dumps({"r": message.recipient_id, "m": message.pk}, salt="outreach.unsubscribe.v1", compress=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert one_click(f"/u/{old}/").status_code == 200
+    assert Suppression.objects.get().reason == "unsubscribed"

@@ -179,8 +179,10 @@ def _recipient_facts(draft: Draft) -> list[dict]:
         if account.renewal_date:
             iso = account.renewal_date.isoformat()
             add("account:renewal", "account_renewal", f"Contract renews on {iso}", iso)
-    facts.extend(f.as_dict() for f in recipient.facts.all()[:60])
-    return facts
+    recorded = [f.as_dict() for f in recipient.facts.all()[:60]]
+    # A recorded fact wins over the same statement derived from the profile.
+    texts = {f["text"] for f in recorded}
+    return [f for f in facts if f["text"] not in texts] + recorded
 
 
 def _intent(draft: Draft):

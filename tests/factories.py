@@ -130,8 +130,8 @@ class DraftFactory(factory.django.DjangoModelFactory):
     body_html = "<p>Hi Liu,</p><p>You logged in 14 times in October.</p><p>Best,<br>Rita</p>"
     grounding = factory.LazyFunction(
         lambda: [
-            {"text": "14", "start": 24, "end": 26, "supported": True, "fact_ids": ["1"], "field": "body_text"},
-            {"text": "October", "start": 36, "end": 43, "supported": False, "fact_ids": [], "field": "body_text"},
+            {"text": "14", "start": 23, "end": 25, "supported": True, "fact_ids": ["1"], "field": "body_text"},
+            {"text": "October", "start": 35, "end": 42, "supported": False, "fact_ids": [], "field": "body_text"},
         ]
     )
     unsupported_claim_count = 1

@@ -186,6 +186,6 @@ def test_review_queue_benchmark(settings, uninstrumented_templates):
         print(
             f"{name:30} {len(times):5d} {statistics.median(times):7.1f} {p95:7.1f} {max(times):7.1f}"
             f" {statistics.median(cpu):8.1f} {_pct(cpu, 95):8.1f} {queries:8d}"
-            f" {'<= %d ms' % target:>11} {'ok' if p95 <= target else 'MISSED'}"
+            f" {f'<= {target:.0f} ms':>11} {'ok' if p95 <= target else 'MISSED'}"
         )
     assert Draft.objects.filter(state=Draft.State.APPROVED).count() == APPROVE_RUNS + WARMUP

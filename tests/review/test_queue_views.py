@@ -74,9 +74,10 @@ def test_the_queue_filters_by_campaign_and_unsupported_claims(rep, rep_client):
     assert f"queue-item-{in_campaign.pk}" in page and f"queue-item-{flagged.pk}" not in page
     page = rep_client.get(reverse("review_queue"), {"unsupported": "1"}).content.decode()
     assert f"queue-item-{flagged.pk}" in page and f"queue-item-{in_campaign.pk}" not in page
-    assert '<option value="%d" selected>Renewals</option>' % campaign.pk in rep_client.get(
-        reverse("review_queue"), {"campaign": campaign.pk}
-    ).content.decode()
+    assert (
+        f'<option value="{campaign.pk}" selected>Renewals</option>'
+        in rep_client.get(reverse("review_queue"), {"campaign": campaign.pk}).content.decode()
+    )
 
 
 def test_the_page_shows_counts_per_state(rep, rep_client):

@@ -240,3 +240,14 @@ def test_approve_uses_a_constant_number_of_queries(n, rep, rep_client, django_as
     with django_assert_max_num_queries(24):
         response = rep_client.post(reverse("draft_approve", args=[drafts[0].pk]), {"version": 1}, **HTMX)
     assert response.status_code == 200
+
+
+def test_a_rep_requests_a_draft_from_the_recipient_page_and_lands_on_the_queue(rep, rep_client):
+    from tests.factories import RecipientFactory
+
+    recipient = RecipientFactory(owner=rep)
+    page = rep_client.get(reverse("recipient_detail", args=[recipient.pk])).content.decode()
+    assert "Draft an email" in page
+    response = rep_client.post(reverse("review_request"), {"recipient": recipient.pk})
+    assert response.status_code == 302 and response.url == reverse("review_queue")
+    assert Draft.objects.get().recipient == recipient

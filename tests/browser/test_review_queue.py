@@ -132,7 +132,7 @@ def test_a_stale_approve_shows_a_readable_message_in_place(page, live_server):
     draft_approve(draft=draft, user=rep, expected_version=1)
     page.keyboard.press("a")
     alert = page.wait_for_selector("#detail [role=alert]")
-    assert "changed since you opened it" in alert.inner_text()
+    assert "already approved by" in alert.inner_text() and "nothing is sent twice" in alert.inner_text()
 
 
 def test_the_help_dialog_opens_with_question_mark(page, live_server):

@@ -14,9 +14,6 @@ from django.utils import timezone
 from review.models import Draft, DraftDecision, DraftEdit
 from tests.factories import DEFAULT_PASSWORD, DraftFactory, RecipientFactory, UserFactory
 
-# live_server runs Django in a thread while Playwright's sync API runs an event loop in this one.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -24,7 +21,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
-def page(live_server) -> Iterator:
+def page(live_server, monkeypatch) -> Iterator:
+    # Playwright's sync API runs an event loop in this thread, and the test reads the database
+    # from it. Set for this test only: the variable must never reach a deployment check.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         message = f"Chromium not found at {CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)"
         if os.environ.get("CI"):

@@ -166,22 +166,19 @@ def draft_state_counts(*, user, campaign_id: int | None = None) -> dict[str, int
             base.filter(reviewer=user).exclude(sender=user).order_by().values_list("state").annotate(n=Count("state"))
         )
         rows = list(mine.union(assigned, all=True))
-    counts = {state: 0 for state in Draft.State.values}
+    counts = dict.fromkeys(Draft.State.values, 0)
     for state, n in rows:
         counts[state] += n
     return counts
 
 
 def draft_detail(*, draft_id: int, user) -> Draft | None:
-    return (
-        drafts_visible_to(user)
-        .select_related(*DETAIL_RELATED)
-        .filter(pk=draft_id)
-        .first()
-    )
+    return drafts_visible_to(user).select_related(*DETAIL_RELATED).filter(pk=draft_id).first()
 
 
-def recipient_history(*, recipient_id: int, exclude_draft_id: int | None = None, limit: int = 5) -> list[OutboundMessage]:
+def recipient_history(
+    *, recipient_id: int, exclude_draft_id: int | None = None, limit: int = 5
+) -> list[OutboundMessage]:
     """Earlier emails to this recipient with their engagement events (two queries)."""
     qs = OutboundMessage.objects.filter(recipient_id=recipient_id)
     if exclude_draft_id:
@@ -215,7 +212,7 @@ def drafting_progress(*, user, campaign_id: int | None = None, since=None) -> Dr
         qs = qs.filter(campaign_id=campaign_id)
     if since is not None:
         qs = qs.filter(created_at__gte=since)
-    counts = {state: 0 for state in Draft.State.values}
+    counts = dict.fromkeys(Draft.State.values, 0)
     cost = Decimal("0")
     generated = 0
     for row in qs.order_by().values("state").annotate(n=Count("id"), cost=Sum("cost_usd")):

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -107,7 +108,7 @@ class BulkRequestResult:
 def draft_request_bulk(
     *,
     recipients: Sequence[Recipient],
-    sender_for: Callable[[Recipient], object | None],
+    sender_for: Callable[[Recipient], Any],
     campaign=None,
     reviewer=None,
 ) -> BulkRequestResult:
@@ -149,10 +150,17 @@ def draft_request_bulk(
         with transaction.atomic():
             result.created = Draft.objects.bulk_create(drafts)
     except IntegrityError:
-        raise ApplicationError("Another request created drafts for these recipients at the same time; try again.") from None
+        raise ApplicationError(
+            "Another request created drafts for these recipients at the same time; try again."
+        ) from None
     DraftSkip.objects.bulk_create(skips)
     ids = [d.pk for d in result.created]
-    transaction.on_commit(lambda: [_enqueue_generation(pk) for pk in ids])
+
+    def enqueue_all() -> None:
+        for pk in ids:
+            _enqueue_generation(pk)
+
+    transaction.on_commit(enqueue_all)
     return result
 
 
@@ -213,9 +221,11 @@ def _persona(draft: Draft):
     name = profile.display_name if profile else draft.sender.get_full_name() or draft.sender.get_username()
     return Persona(
         name=name,
-        role=(campaign.persona_role if campaign and campaign.persona_role else "") or (profile.title if profile else ""),
+        role=(campaign.persona_role if campaign and campaign.persona_role else "")
+        or (profile.title if profile else ""),
         company=profile.company if profile else "",
-        tone=(campaign.persona_tone if campaign and campaign.persona_tone else "") or (profile.persona_tone if profile else ""),
+        tone=(campaign.persona_tone if campaign and campaign.persona_tone else "")
+        or (profile.persona_tone if profile else ""),
         signature=profile.signature if profile else "",
     )
 
@@ -231,17 +241,19 @@ def _thread(draft: Draft):
         .exclude(draft_id=draft.pk)
         .order_by("created_at")[:10]
     )
-    replies = EngagementEvent.objects.filter(
-        message__in=messages, kind=EngagementEvent.Kind.REPLIED
-    ).order_by("occurred_at")
-    by_message: dict[int, list] = {}
+    replies = EngagementEvent.objects.filter(message__in=messages, kind=EngagementEvent.Kind.REPLIED).order_by(
+        "occurred_at"
+    )
+    by_message: dict[int | None, list] = {}
     for event in replies:
         by_message.setdefault(event.message_id, []).append(event)
     thread = []
     for message in messages:
         sent = message.sent_at or message.created_at
         thread.append(
-            ThreadMessage(direction="outbound", subject=message.subject, body_text=message.body_text, sent_at=sent.isoformat())
+            ThreadMessage(
+                direction="outbound", subject=message.subject, body_text=message.body_text, sent_at=sent.isoformat()
+            )
         )
         for reply in by_message.get(message.pk, []):
             if reply.reply_text:
@@ -271,9 +283,12 @@ def _edit_examples(draft: Draft):
     """A few recent edits of this sender's drafts in this campaign: the engine learns the style."""
     from outreach.drafting import EditExample
 
-    edits = DraftEdit.objects.filter(draft__sender_id=draft.sender_id, draft__campaign_id=draft.campaign_id).exclude(
-        body_before=F("body_after")
-    )[:EDIT_EXAMPLES]
+    edits = DraftEdit.objects.filter(draft__sender_id=draft.sender_id)
+    if draft.campaign_id is None:
+        edits = edits.filter(draft__campaign__isnull=True)
+    else:
+        edits = edits.filter(draft__campaign_id=draft.campaign_id)
+    edits = edits.exclude(body_before=F("body_after"))[:EDIT_EXAMPLES]
     return [EditExample(before=e.body_before, after=e.body_after) for e in edits]
 
 
@@ -320,9 +335,9 @@ def draft_generate(*, draft_id: int, provider=None) -> Draft | None:
     )
     if not claimed:
         return None
-    draft = Draft.objects.select_related(
-        "recipient__account", "sender__sender", "campaign", "step", "enrollment"
-    ).get(pk=draft_id)
+    draft = Draft.objects.select_related("recipient__account", "sender__sender", "campaign", "step", "enrollment").get(
+        pk=draft_id
+    )
     try:
         request = draft_compose_request(draft=draft)
         result = compose(request, provider)
@@ -440,13 +455,19 @@ def _lock(draft: Draft, *, expected_version: int, states: Sequence[str]) -> Draf
     """Lock the draft row and check the version the user saw: the second click gets a 409."""
     locked = (
         Draft.objects.select_for_update(of=("self",))
-        .select_related("recipient", "sender__sender", "campaign")
+        .select_related("recipient", "sender__sender", "campaign", "decided_by")
         .get(pk=draft.pk)
     )
+    if locked.state in (Draft.State.APPROVED, Draft.State.REJECTED) and locked.state not in states:
+        who = f" by {locked.decided_by.get_full_name() or locked.decided_by}" if locked.decided_by else ""
+        raise DraftConflict(
+            f"This draft was already {locked.get_state_display().lower()}{who}. Nothing was done "
+            "and nothing is sent twice; press j for the next draft."
+        )
     if locked.version != expected_version:
         raise DraftConflict(
-            f"This draft changed since you opened it ({locked.get_state_display().lower()} now, "
-            f"version {locked.version}). Nothing was done; the next draft is loaded."
+            f"This draft changed since you opened it (now {locked.get_state_display().lower()}, "
+            f"version {locked.version}). Nothing was done; open it again to see the current text."
         )
     if locked.state not in states:
         raise DraftConflict(f"This draft is {locked.get_state_display().lower()}; it can no longer be changed here.")
@@ -547,9 +568,7 @@ def draft_approve(
 
 
 @transaction.atomic
-def draft_reject(
-    *, draft: Draft, user, expected_version: int, reason: str, note: str = "", via: str = "web"
-) -> Draft:
+def draft_reject(*, draft: Draft, user, expected_version: int, reason: str, note: str = "", via: str = "web") -> Draft:
     """Reject with a reason; "do not contact this person" also suppresses the recipient."""
     from outreach.services import suppression_add
 

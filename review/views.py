@@ -273,7 +273,7 @@ def request_drafts(request: HttpRequest) -> HttpResponse:
         campaign = get_object_or_404(apps.get_model("campaigns", "Campaign"), pk=int(raw_campaign))
     recipients = Recipient.objects.filter(pk__in=ids)
     if not request.user.has_perm("outreach.change_recipient"):
-        recipients = recipients.filter(owner=request.user)  # reps draft for the people they own
+        recipients = recipients.filter(owner_id=request.user.pk)  # reps draft for the people they own
     recipients_list = list(recipients)
     if not recipients_list:
         return HttpResponseBadRequest("Choose at least one of your recipients.", content_type="text/plain")

@@ -54,7 +54,7 @@ def test_approving_a_version_the_user_did_not_see_is_refused(draft, rep):
 
 def test_a_double_click_approves_once_and_the_second_gets_a_conflict(draft, rep):
     services.draft_approve(draft=draft, user=rep, expected_version=1)
-    with pytest.raises(services.DraftConflict):
+    with pytest.raises(services.DraftConflict, match="already approved by"):
         services.draft_approve(draft=draft, user=rep, expected_version=1)
     assert OutboundMessage.objects.count() == 1
     assert DraftDecision.objects.filter(action="approve").count() == 1
@@ -129,9 +129,7 @@ def test_an_approved_draft_cannot_then_be_rejected(draft, rep):
         services.draft_reject(draft=draft, user=rep, expected_version=2, reason="tone")
 
 
-def test_decisions_send_draft_decided_on_commit_with_the_edit(
-    draft, rep, decided, django_capture_on_commit_callbacks
-):
+def test_decisions_send_draft_decided_on_commit_with_the_edit(draft, rep, decided, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.draft_approve(draft=draft, user=rep, expected_version=1, subject="New subject")
     assert decided == []  # nothing before the commit

@@ -74,9 +74,10 @@ def test_the_queue_filters_by_campaign_and_unsupported_claims(rep, rep_client):
     assert f"queue-item-{in_campaign.pk}" in page and f"queue-item-{flagged.pk}" not in page
     page = rep_client.get(reverse("review_queue"), {"unsupported": "1"}).content.decode()
     assert f"queue-item-{flagged.pk}" in page and f"queue-item-{in_campaign.pk}" not in page
-    assert '<option value="%d" selected>Renewals</option>' % campaign.pk in rep_client.get(
-        reverse("review_queue"), {"campaign": campaign.pk}
-    ).content.decode()
+    assert (
+        f'<option value="{campaign.pk}" selected>Renewals</option>'
+        in rep_client.get(reverse("review_queue"), {"campaign": campaign.pk}).content.decode()
+    )
 
 
 def test_the_page_shows_counts_per_state(rep, rep_client):
@@ -127,7 +128,7 @@ def test_a_second_approve_gets_a_readable_409_and_no_second_message(rep, rep_cli
     response = rep_client.post(reverse("draft_approve", args=[draft.pk]), {"version": 1}, **HTMX)
     assert response.status_code == 409
     assert response["Content-Type"].startswith("text/plain")
-    assert "changed since you opened it" in response.content.decode()
+    assert "already approved by" in response.content.decode()
     assert OutboundMessage.objects.count() == 1
 
 
@@ -239,3 +240,14 @@ def test_approve_uses_a_constant_number_of_queries(n, rep, rep_client, django_as
     with django_assert_max_num_queries(24):
         response = rep_client.post(reverse("draft_approve", args=[drafts[0].pk]), {"version": 1}, **HTMX)
     assert response.status_code == 200
+
+
+def test_a_rep_requests_a_draft_from_the_recipient_page_and_lands_on_the_queue(rep, rep_client):
+    from tests.factories import RecipientFactory
+
+    recipient = RecipientFactory(owner=rep)
+    page = rep_client.get(reverse("recipient_detail", args=[recipient.pk])).content.decode()
+    assert "Draft an email" in page
+    response = rep_client.post(reverse("review_request"), {"recipient": recipient.pk})
+    assert response.status_code == 302 and response.url == reverse("review_queue")
+    assert Draft.objects.get().recipient == recipient

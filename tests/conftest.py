@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from .factories import DEFAULT_PASSWORD, UserFactory
+from .factories import UserFactory
 
 
 def pytest_collection_modifyitems(config, items):
@@ -38,7 +38,7 @@ def admin_user(db):
 
 def _client_for(user) -> Client:
     client = Client()
-    assert client.login(username=user.username, password=DEFAULT_PASSWORD)
+    client.force_login(user)
     return client
 
 

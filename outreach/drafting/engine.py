@@ -93,7 +93,12 @@ def grounding_facts(request: DraftRequest) -> list[Fact]:
     add("campaign:trigger_reason", "campaign_trigger_reason", intent.trigger_reason)
     add("reviewer:instruction", "reviewer_instruction", request.instruction)
     for n, message in enumerate(request.thread, start=1):
-        add(f"thread:{n}", f"thread_{message.direction}", f"{message.subject}\n{message.body_text}", message.sent_at[:10])
+        add(
+            f"thread:{n}",
+            f"thread_{message.direction}",
+            f"{message.subject}\n{message.body_text}",
+            message.sent_at[:10],
+        )
     if request.source_message:
         m = request.source_message
         add("source_message", "source_message", f"{m.subject}\n{m.body_text}", m.sent_at[:10])
@@ -101,10 +106,11 @@ def grounding_facts(request: DraftRequest) -> list[Fact]:
 
 
 def _cited(model_ids: tuple[str, ...], claims: list[Claim], request: DraftRequest) -> tuple[str, ...]:
-    """Recipient facts the model says it used plus those the grounding check traced, in fact order."""
+    """Recipient facts the model says it used, plus, for a supported claim none of those explain,
+    the facts the grounding check traced it to; in the order of the request's facts."""
     known = [str(f["id"]) for f in request.facts]
     wanted: set[Any] = set(model_ids)
     for claim in claims:
-        if claim["supported"]:
+        if claim["supported"] and not wanted.intersection(claim["fact_ids"]):
             wanted.update(claim["fact_ids"])
     return tuple(fact_id for fact_id in known if fact_id in wanted)

@@ -8,8 +8,10 @@ not pretend to be more personal than the facts allow, and says which template wr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from .sanitize import LINK_RE
 from .types import DraftRequest, RawDraft
 
 MODEL = "offline-template-v1"
@@ -21,7 +23,7 @@ BASIC_KINDS = frozenset(
 SENDER_KIND_PREFIX = "sender"
 
 
-def _first_name(facts: tuple[dict[str, Any], ...]) -> str:
+def _first_name(facts: tuple[Mapping[str, Any], ...]) -> str:
     for fact in facts:
         if str(fact.get("kind", "")).lower() in FIRST_NAME_KINDS:
             name = str(fact.get("value") or fact.get("text") or "").strip()
@@ -37,13 +39,15 @@ def _sentence(text: str) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
-def _event_facts(facts: tuple[dict[str, Any], ...], limit: int) -> list[dict[str, Any]]:
+def _event_facts(facts: tuple[Mapping[str, Any], ...], limit: int) -> list[Mapping[str, Any]]:
     candidates = [
         f
         for f in facts
         if str(f.get("kind", "")).lower() not in BASIC_KINDS
         and not str(f.get("kind", "")).lower().startswith(SENDER_KIND_PREFIX)
         and str(f.get("text", "")).strip()
+        # Never repeat an address or link from our records in a template email.
+        and not LINK_RE.search(str(f.get("text", "")))
     ]
     # Newest first, ties by id: the same facts always give the same email.
     candidates.sort(key=lambda f: (str(f.get("observed_at") or ""), str(f.get("id"))), reverse=True)
@@ -56,7 +60,7 @@ class OfflineProvider:
 
     def generate(self, request: DraftRequest) -> RawDraft:
         facts = tuple(request.facts)
-        intent, persona = request.intent, request.persona
+        intent = request.intent
         shorter = "short" in request.instruction.lower()
         first_name = _first_name(facts)
         used = _event_facts(facts, 1 if shorter else 2)

@@ -17,11 +17,11 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-import bleach
+import bleach  # type: ignore[import-untyped]
 
 from .types import DraftRequest, EditExample, Fact, Intent, Persona, ThreadMessage
 
@@ -84,7 +84,7 @@ def truncate(text: str, max_len: int) -> str:
     return cut.rstrip() + "…"
 
 
-def clean_fact(fact: Fact, index: int) -> Fact:
+def clean_fact(fact: Mapping[str, Any], index: int) -> Fact:
     value = fact.get("value")
     if value is not None and not isinstance(value, int | float):
         value = clean_text(value, MAX_FACT_TEXT)

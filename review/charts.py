@@ -323,8 +323,6 @@ def _trend_chart(id: str, title: str, trend: Trend, what: str) -> LineChart:
 
 
 def signals_charts(signals: Signals) -> dict[str, BarChart | LineChart]:
-    weeks = [row.key[0] for row in signals.by_week]
-    week_dates = [w.date() if hasattr(w, "date") else w for w in weeks]
     return {
         "campaign": _rates_chart("chart-campaign", "Signals per campaign", signals.by_campaign, "campaign"),
         "sender": _rates_chart("chart-sender", "Signals per sender", signals.by_sender, "sender"),
@@ -336,7 +334,7 @@ def signals_charts(signals: Signals) -> dict[str, BarChart | LineChart]:
                 "Lines over weeks: approval rate, edit rate and median edit distance, on a scale of 0 to 1. "
                 "Weeks without decisions leave a gap. The table below has every value."
             ),
-            x_values=week_dates,
+            x_values=[row.key[0] for row in signals.by_week],
             series=RATE_SERIES,
             values=[
                 [row.approval_rate for row in signals.by_week],

@@ -299,10 +299,12 @@ def _weekly_rows(rows: list[SignalRow], flt: SignalsFilter) -> list[SignalRow]:
     last = _monday(flt.end) if flt.end else max(by_week)
     if by_week:
         first, last = min(first, min(by_week)), max(last, max(by_week))
-    return [
-        by_week.get(week) or SignalRow(key=(week,), label=f"week of {week:%Y-%m-%d}")
-        for week in _weeks_between(first, last)
-    ]
+    rows = []
+    for week in _weeks_between(first, last):
+        row = by_week.get(week) or SignalRow(key=(week,), label=f"week of {week:%Y-%m-%d}")
+        row.key = (week,)  # a date, whatever the database's week truncation returned
+        rows.append(row)
+    return rows
 
 
 def signal_campaigns() -> list[SimpleNamespace]:

@@ -98,3 +98,79 @@ class SuppressionFactory(factory.django.DjangoModelFactory):
     kind = Suppression.Kind.ADDRESS
     value = factory.Sequence(lambda n: f"blocked{n}@example.com")
     reason = Suppression.Reason.MANUAL
+
+
+# ---------------------------------------------------------------------------------------------
+# Drafts, decisions and edits (review). DraftFactory may also come from the review-queue branch:
+# keep one definition when merging.
+# ---------------------------------------------------------------------------------------------
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.Campaign"
+
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    goal = "Book a short call"
+
+
+class DraftFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "review.Draft"
+
+    recipient = factory.SubFactory(RecipientFactory)
+    sender = factory.SubFactory(UserFactory, role="rep")
+    state = "ready"
+    subject = "Quick question about your rollout"
+    body_text = "Hi there,\n\nI noticed your team logged in 14 times in October.\n\nBest"
+    body_html = factory.LazyAttribute(lambda d: "<p>" + d.body_text.replace("\n\n", "</p><p>") + "</p>")
+    provider = "offline"
+    model_name = "offline-template-1"
+    ready_at = factory.LazyFunction(timezone.now)
+
+
+class DraftDecisionFactory(factory.django.DjangoModelFactory):
+    """DraftDecisionFactory(created_at=...) backdates the decision (auto_now_add ignores it otherwise)."""
+
+    class Meta:
+        model = "review.DraftDecision"
+
+    draft = factory.SubFactory(DraftFactory)
+    action = "approve"
+    user = factory.LazyAttribute(lambda d: d.draft.sender)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        created_at = kwargs.pop("created_at", None)
+        obj = super()._create(model_class, *args, **kwargs)
+        if created_at is not None:
+            model_class.objects.filter(pk=obj.pk).update(created_at=created_at)
+            obj.created_at = created_at
+        return obj
+
+
+class DraftEditFactory(factory.django.DjangoModelFactory):
+    """An edit with given figures (not computed): DraftEditFactory(normalized_similarity=0.8, created_at=...)."""
+
+    class Meta:
+        model = "review.DraftEdit"
+
+    draft = factory.SubFactory(DraftFactory)
+    editor = factory.LazyAttribute(lambda e: e.draft.sender)
+    subject_before = factory.LazyAttribute(lambda e: e.draft.subject)
+    subject_after = factory.LazyAttribute(lambda e: e.draft.subject)
+    body_before = factory.LazyAttribute(lambda e: e.draft.body_text)
+    body_after = factory.LazyAttribute(lambda e: e.draft.body_text + "\nThanks")
+    char_distance = 7
+    normalized_similarity = 0.9
+    word_distance = 1
+    changed_parts = factory.LazyFunction(lambda: ["body"])
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        created_at = kwargs.pop("created_at", None)
+        obj = super()._create(model_class, *args, **kwargs)
+        if created_at is not None:
+            model_class.objects.filter(pk=obj.pk).update(created_at=created_at)
+            obj.created_at = created_at
+        return obj

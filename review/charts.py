@@ -165,6 +165,7 @@ def bar_chart(
     value_format=percent,
     value_formats: Sequence | None = None,
     tick_format=percent,
+    integer_ticks: bool = False,
     width: int = 640,
     label_width: int = 190,
     bar_height: int = 14,
@@ -202,7 +203,12 @@ def bar_chart(
             )
         groups.append(BarGroup(label=label, label_y=y0 + (bar_height * len(chosen)) / 2 + 4, bars=bars))
     plot_bottom = top_pad + len(groups) * group_height
-    ticks = [Tick(position=round(plot_left + plot_width * i / 4, 1), label=tick_format(top * i / 4)) for i in range(5)]
+    # Counts get whole-number ticks (0, 1, 2 … rather than 1.25); fractions get quarters.
+    intervals = next((n for n in (4, 5, 2, 1) if (top / n).is_integer()), 4) if integer_ticks else 4
+    ticks = [
+        Tick(position=round(plot_left + plot_width * i / intervals, 1), label=tick_format(top * i / intervals))
+        for i in range(intervals + 1)
+    ]
     return BarChart(
         id=id,
         title=title,
@@ -235,7 +241,8 @@ def line_chart(
     max_x_labels: int = 8,
 ) -> LineChart:
     """Lines over weeks: values[series][week]; a None breaks the line (nothing measured that week)."""
-    plot_left, plot_right, plot_top, plot_bottom = 48.0, float(width - 16), 12.0, float(height - 32)
+    # Room on the right for the last week's label, which is centred on its point.
+    plot_left, plot_right, plot_top, plot_bottom = 48.0, float(width - 30), 12.0, float(height - 32)
     plot_width, plot_height = plot_right - plot_left, plot_bottom - plot_top
     n = len(x_values)
 
@@ -330,6 +337,7 @@ def signals_charts(signals: Signals) -> dict[str, BarChart | LineChart]:
         "weekly": line_chart(
             id="chart-weekly",
             title="Signals per week",
+            width=900,
             desc=(
                 "Lines over weeks: approval rate, edit rate and median edit distance, on a scale of 0 to 1. "
                 "Weeks without decisions leave a gap. The table below has every value."
@@ -353,6 +361,7 @@ def signals_charts(signals: Signals) -> dict[str, BarChart | LineChart]:
             values=[(n,) for _, n in signals.reasons],
             value_format=lambda v: "–" if v is None else f"{v:.0f}",
             tick_format=lambda v: f"{v:g}",
+            integer_ticks=True,
         ),
         "trend_campaign": _trend_chart(
             "chart-trend-campaign", "Learning from edits: per campaign", signals.trend_by_campaign, "campaigns"

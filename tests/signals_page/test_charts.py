@@ -8,7 +8,9 @@ from review.charts import bar_chart, line_chart
 
 
 def test_bars_are_proportional_to_their_values():
-    chart = bar_chart(id="c", title="t", desc="d", labels=["a", "b"], series=["s"], values=[(0.5,), (1.0,)], scale_max=1.0)
+    chart = bar_chart(
+        id="c", title="t", desc="d", labels=["a", "b"], series=["s"], values=[(0.5,), (1.0,)], scale_max=1.0
+    )
     short, full = chart.groups[0].bars[0], chart.groups[1].bars[0]
     assert full.width == chart.plot_right - chart.plot_left
     assert short.width == full.width / 2

@@ -62,11 +62,11 @@ def test_the_export_follows_the_campaign_filter(csm_client, world):
 
 
 def test_cells_that_a_spreadsheet_would_run_as_formulas_are_quoted(csm_client, db):
-    campaign = CampaignFactory(name="=HYPERLINK(\"http://evil.example\",\"x\")")
+    campaign = CampaignFactory(name='=HYPERLINK("http://evil.example","x")')
     draft = DraftFactory(campaign=campaign, model_name="@SUM(A1:A9)", state="rejected")
     DraftDecisionFactory(draft=draft, action="reject", reason="+1+1", note="-2+3 cmd|' /C calc'!A0")
     row = _rows(csm_client.get(EXPORT))[0]
-    assert row["campaign"] == "'=HYPERLINK(\"http://evil.example\",\"x\")"
+    assert row["campaign"] == '\'=HYPERLINK("http://evil.example","x")'
     assert row["model"] == "'@SUM(A1:A9)"
     assert row["reason"] == "'+1+1"
     assert row["note"] == "'-2+3 cmd|' /C calc'!A0"

@@ -36,7 +36,10 @@ def test_the_page_shows_the_figures_of_the_period(csm_client, world):
 def test_every_chart_is_an_accessible_svg_with_title_and_description(csm_client, world):
     page = csm_client.get(SIGNALS).content.decode()
     for chart_id in ("chart-weekly", "chart-trend-campaign", "chart-campaign", "chart-sender", "chart-model"):
-        assert f'<svg id="{chart_id}" class="chart-svg" role="img" aria-labelledby="{chart_id}-title {chart_id}-desc"' in page
+        assert (
+            f'<svg id="{chart_id}" class="chart-svg" role="img" aria-labelledby="{chart_id}-title {chart_id}-desc"'
+            in page
+        )
         assert f'<title id="{chart_id}-title">' in page
         assert f'<desc id="{chart_id}-desc">' in page
 

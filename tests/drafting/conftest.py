@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -9,12 +8,6 @@ from outreach.drafting import AnthropicProvider, DraftRequest, Intent, Persona
 from tests.anthropic_stub import AnthropicStub
 
 NOV_12 = date(2026, 11, 12)
-
-
-@pytest.fixture
-def anthropic_stub() -> Iterator[AnthropicStub]:
-    with AnthropicStub() as stub:
-        yield stub
 
 
 @pytest.fixture

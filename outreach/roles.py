@@ -61,8 +61,8 @@ def ensure_role_groups(**kwargs) -> None:
 
 
 def connect_signals() -> None:
-    # After the last project app's post_migrate: each app's permissions are created by its own
-    # post_migrate, so at outreach's the review and campaigns permissions do not exist yet.
+    # After the last project app's migrate: by then the review and campaigns permissions exist
+    # (Django creates each app's permissions in that app's own post_migrate).
     post_migrate.connect(ensure_role_groups, sender=global_apps.get_app_config(PROJECT_APPS[-1]), dispatch_uid="roles")
 
 

@@ -100,10 +100,7 @@ class SuppressionFactory(factory.django.DjangoModelFactory):
     reason = Suppression.Reason.MANUAL
 
 
-# ---------------------------------------------------------------------------------------------
-# Drafts, decisions and edits (review). DraftFactory may also come from the review-queue branch:
-# keep one definition when merging.
-# ---------------------------------------------------------------------------------------------
+# --- review (drafts) ----------------------------------------------------------------------------
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):
@@ -111,22 +108,41 @@ class CampaignFactory(factory.django.DjangoModelFactory):
         model = "campaigns.Campaign"
 
     name = factory.Sequence(lambda n: f"Campaign {n}")
-    goal = "Book a short call"
+    goal = "Book renewal conversations"
+    key_message = "The forecasting module is included in your renewal"
+    call_to_action = "Would a 20-minute call next week help?"
+    trigger_description = "Renewal due soon"
+    status = "active"
 
 
 class DraftFactory(factory.django.DjangoModelFactory):
+    """A ready draft with text and a grounding result, as the drafting task leaves it."""
+
     class Meta:
         model = "review.Draft"
 
     recipient = factory.SubFactory(RecipientFactory)
     sender = factory.SubFactory(UserFactory, role="rep")
     state = "ready"
-    subject = "Quick question about your rollout"
-    body_text = "Hi there,\n\nI noticed your team logged in 14 times in October.\n\nBest"
-    body_html = factory.LazyAttribute(lambda d: "<p>" + d.body_text.replace("\n\n", "</p><p>") + "</p>")
+    subject = "Your October usage"
+    preview_text = "A short note"
+    body_text = "Hi Liu,\n\nYou logged in 14 times in October.\n\nBest,\nRita"
+    body_html = "<p>Hi Liu,</p><p>You logged in 14 times in October.</p><p>Best,<br>Rita</p>"
+    grounding = factory.LazyFunction(
+        lambda: [
+            {"text": "14", "start": 23, "end": 25, "supported": True, "fact_ids": ["1"], "field": "body_text"},
+            {"text": "October", "start": 35, "end": 42, "supported": False, "fact_ids": [], "field": "body_text"},
+        ]
+    )
+    unsupported_claim_count = 1
+    facts_snapshot = factory.LazyFunction(lambda: [{"id": "1", "kind": "usage", "text": "Logged in 14 times"}])
+    cited_fact_ids = factory.LazyFunction(lambda: ["1"])
     provider = "offline"
-    model_name = "offline-template-1"
+    model_name = "offline-template-v1"
     ready_at = factory.LazyFunction(timezone.now)
+
+
+# --- signals page: decisions and edits -----------------------------------------------------------
 
 
 class DraftDecisionFactory(factory.django.DjangoModelFactory):

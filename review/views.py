@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import permission_required
@@ -62,8 +63,14 @@ def signals(request: HtmxHttpRequest) -> HttpResponse:
     form, flt = _signals_filter(request)
     data = selectors.edit_signals(flt=flt)
     today = timezone.localdate()
+    # Quick ranges keep the chosen campaign.
     ranges = [
-        (label, urlencode({"start": selectors.SignalsFilter.default(today=today, weeks=weeks).start, "end": today}))
+        (
+            label,
+            _filter_query(
+                replace(selectors.SignalsFilter.default(today=today, weeks=weeks), campaign_id=flt.campaign_id)
+            ),
+        )
         for label, weeks in (("Last 4 weeks", 4), ("Last 12 weeks", 12), ("Last 52 weeks", 52))
     ]
     context = {

@@ -120,3 +120,8 @@ def test_a_rep_may_not_open_a_diff(rep_client, hostile_edit):
 
 def test_a_diff_that_does_not_exist_is_not_found(csm_client, db):
     assert csm_client.get(reverse("signals_edit_detail", args=[999999])).status_code == 404
+
+
+def test_quick_ranges_keep_the_chosen_campaign(csm_client, world):
+    page = csm_client.get(SIGNALS, {"campaign": world.webinar.pk}).content.decode()
+    assert page.count(f"&amp;campaign={world.webinar.pk}") >= 4  # three quick ranges and the export link

@@ -35,7 +35,7 @@ def test_overall_median_edit_distance_is_one_minus_the_median_similarity(signals
 
 
 def test_rejection_reasons_are_counted_most_frequent_first(signals):
-    assert signals.reasons == [("wrong_facts", 2), ("tone", 1)]
+    assert signals.reasons == [("Wrong or invented facts", 2), ("Wrong tone or voice", 1)]
 
 
 def test_signals_per_campaign(signals):
@@ -44,11 +44,11 @@ def test_signals_per_campaign(signals):
     assert renewals.approval_rate == pytest.approx(3 / 4)
     assert renewals.edit_rate == pytest.approx(2 / 3)
     assert renewals.median_distance == pytest.approx(0.2)  # median of .9 and .7 is .8
-    assert renewals.reasons == [("wrong_facts", 1)]
+    assert renewals.reasons == [("Wrong or invented facts", 1)]
     assert webinar.approval_rate == pytest.approx(2 / 4)
     assert webinar.edit_rate == pytest.approx(1 / 2)
     assert webinar.median_distance == pytest.approx(0.5)
-    assert webinar.reasons == [("tone", 1), ("wrong_facts", 1)]
+    assert webinar.reasons == [("Wrong or invented facts", 1), ("Wrong tone or voice", 1)]
 
 
 def test_signals_per_sender_use_the_sender_profile_name(signals):

@@ -30,7 +30,7 @@ def test_the_page_shows_the_figures_of_the_period(csm_client, world):
     assert ">62%<" in page  # approval rate 5/8
     assert ">60%<" in page  # edit rate 3/5
     assert ">0.30<" in page  # median edit distance
-    assert "wrong_facts (1)" in page  # a reason in the per-campaign table
+    assert "Wrong or invented facts (1)" in page  # a reason in the per-campaign table
 
 
 def test_every_chart_is_an_accessible_svg_with_title_and_description(csm_client, world):

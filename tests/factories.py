@@ -157,30 +157,7 @@ class ApprovedDraftFactory(factory.django.DjangoModelFactory):
     decided_at = factory.LazyFunction(timezone.now)
 
 
-# --- Drafts, campaigns and sent messages (engagement tests; others may reuse) -----------------
-
-
-class CampaignFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = "campaigns.Campaign"
-
-    name = factory.Sequence(lambda n: f"Campaign {n}")
-    status = "active"
-
-
-class DraftFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = "review.Draft"
-
-    recipient = factory.SubFactory(RecipientFactory)
-    # No password: hashing one per draft would dominate the test time.
-    sender = factory.SubFactory(UserFactory, role="rep", password=None)
-    state = "approved"
-    subject = "Quick question about your rollout"
-    body_text = "Hi there,\n\nHow is the rollout going?\n\nRita"
-    body_html = "<p>Hi there,</p><p>How is the rollout going?</p><p>Rita</p>"
-    ready_at = factory.LazyFunction(timezone.now)
-    decided_at = factory.LazyFunction(timezone.now)
+# --- Sent messages (engagement tests; others may reuse) -------------------------------------
 
 
 class OutboundMessageFactory(factory.django.DjangoModelFactory):
@@ -189,7 +166,10 @@ class OutboundMessageFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "outreach.OutboundMessage"
 
-    draft = factory.SubFactory(DraftFactory)
+    # No password on the sender: hashing one per message would dominate the test time.
+    draft = factory.SubFactory(
+        DraftFactory, state="approved", sender=factory.SubFactory(UserFactory, role="rep", password=None)
+    )
     recipient = factory.LazyAttribute(lambda m: m.draft.recipient)
     sender = factory.LazyAttribute(lambda m: m.draft.sender)
     campaign = factory.LazyAttribute(lambda m: m.draft.campaign)
@@ -207,3 +187,53 @@ class OutboundMessageFactory(factory.django.DjangoModelFactory):
     provider = "resend"
     provider_message_id = factory.Sequence(lambda n: f"re_{n:06d}")
     sent_at = factory.LazyFunction(timezone.now)
+
+
+# --- signals page: decisions and edits -----------------------------------------------------------
+
+
+class DraftDecisionFactory(factory.django.DjangoModelFactory):
+    """DraftDecisionFactory(created_at=...) backdates the decision (auto_now_add ignores it otherwise)."""
+
+    class Meta:
+        model = "review.DraftDecision"
+
+    draft = factory.SubFactory(DraftFactory)
+    action = "approve"
+    user = factory.LazyAttribute(lambda d: d.draft.sender)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        created_at = kwargs.pop("created_at", None)
+        obj = super()._create(model_class, *args, **kwargs)
+        if created_at is not None:
+            model_class.objects.filter(pk=obj.pk).update(created_at=created_at)
+            obj.created_at = created_at
+        return obj
+
+
+class DraftEditFactory(factory.django.DjangoModelFactory):
+    """An edit with given figures (not computed): DraftEditFactory(normalized_similarity=0.8, created_at=...)."""
+
+    class Meta:
+        model = "review.DraftEdit"
+
+    draft = factory.SubFactory(DraftFactory)
+    editor = factory.LazyAttribute(lambda e: e.draft.sender)
+    subject_before = factory.LazyAttribute(lambda e: e.draft.subject)
+    subject_after = factory.LazyAttribute(lambda e: e.draft.subject)
+    body_before = factory.LazyAttribute(lambda e: e.draft.body_text)
+    body_after = factory.LazyAttribute(lambda e: e.draft.body_text + "\nThanks")
+    char_distance = 7
+    normalized_similarity = 0.9
+    word_distance = 1
+    changed_parts = factory.LazyFunction(lambda: ["body"])
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        created_at = kwargs.pop("created_at", None)
+        obj = super()._create(model_class, *args, **kwargs)
+        if created_at is not None:
+            model_class.objects.filter(pk=obj.pk).update(created_at=created_at)
+            obj.created_at = created_at
+        return obj

@@ -1,0 +1,188 @@
+"""Fault injection: a real django-q2 cluster (`manage.py qcluster`) in a subprocess against the
+pytest database, killed with SIGKILL, cut off from the database, or fed a failing provider.
+
+The cluster sees only committed rows, so these tests use `transactional_db`. Recovery moves the
+clock rather than waiting: leases, the broker's retry time and the sweepers' grace periods are
+shifted into the past (`time_passes`), then the real recovery services run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.db import connection
+from django.utils import timezone
+
+from tests.sending.conftest import CapturingHandler, Received, _free_port
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+# Every wait in these tests is bounded by this.
+WAIT_SECONDS = 30
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float = WAIT_SECONDS, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "", safe="")
+    if s.get("PASSWORD"):
+        auth += ":" + quote(s["PASSWORD"], safe="")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@dataclass
+class Cluster:
+    """`manage.py qcluster` in its own process group, so SIGKILL reaches every worker."""
+
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+    log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="qcluster-", suffix=".log")[1]))
+    starts: int = 0
+
+    def start(self) -> Cluster:
+        assert self.process is None, "already running"
+        self.starts += 1
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "qcluster"],
+                cwd=BASE_DIR,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def kill(self) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture
+def cluster_env():
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DEBUG": "1",
+        "Q_WORKERS": "2",
+        "CONN_MAX_AGE": "0",
+        "LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return env
+
+
+@pytest.fixture
+def cluster(cluster_env):
+    """cluster(**env) -> a Cluster (not started); every cluster is killed when the test ends."""
+    made: list[Cluster] = []
+
+    def _make(**extra: str) -> Cluster:
+        c = Cluster(env={**cluster_env, **extra})
+        made.append(c)
+        return c
+
+    yield _make
+    for c in made:
+        c.kill()
+        c.log.unlink(missing_ok=True)
+
+
+def terminate_other_connections() -> int:
+    """Drop every other session on the test database (the cluster's), as a failover would."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def time_passes(delta: timedelta) -> None:
+    """Move every clock the recovery code reads back by delta: leases run out, the broker's
+    retry time for tasks a dead cluster held passes, the sweepers' grace periods end."""
+    from django_q.models import OrmQ
+
+    from outreach.models import OutboundMessage
+    from review.models import Draft
+
+    OrmQ.objects.exclude(lock=None).update(lock=timezone.now() - delta - timedelta(hours=1))
+    for row in OutboundMessage.objects.exclude(lease_expires_at=None):
+        OutboundMessage.objects.filter(pk=row.pk).update(lease_expires_at=row.lease_expires_at - delta)
+    for row in OutboundMessage.objects.all():
+        OutboundMessage.objects.filter(pk=row.pk).update(updated_at=row.updated_at - delta)
+    for draft in Draft.objects.all():
+        Draft.objects.filter(pk=draft.pk).update(
+            updated_at=draft.updated_at - delta,
+            drafting_started_at=draft.drafting_started_at - delta if draft.drafting_started_at else None,
+        )
+
+
+@dataclass
+class SlowHandler(CapturingHandler):
+    """Accepts every message after `delay` seconds in DATA: a kill lands mid-send. A message
+    whose DATA was fully transmitted counts as received even if the client is gone by then (the
+    server has it, exactly the case where the sender cannot know)."""
+
+    delay: float = 0.0
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+    def per_message_id(self) -> Counter:
+        return Counter(str(r.message["Message-ID"]) for r in self.received)
+
+    def per_recipient(self) -> Counter:
+        return Counter(addr for r in self.received for addr in r.rcpt_tos)
+
+
+@pytest.fixture
+def slow_smtp(cluster_env):
+    """A local SMTP server whose DATA takes 1 s; the cluster's backend points at it."""
+    handler = SlowHandler(delay=1.0)
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    cluster_env.update(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(controller.port),
+        EMAIL_USE_TLS="0",
+        EMAIL_USE_SSL="0",
+    )
+    yield handler
+    controller.stop()
+
+
+__all__ = ["Received"]

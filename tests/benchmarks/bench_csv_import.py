@@ -73,7 +73,7 @@ def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kilobytes
 
 
-def test_import_100k_rows(tmp_path, settings):
+def test_import_100k_rows(tmp_path, settings, bench_report):
     from django.db import connection
 
     from outreach.models import Account, Fact, Recipient
@@ -110,6 +110,8 @@ def test_import_100k_rows(tmp_path, settings):
             f"  {label:34s} {seconds:7.1f} s  {ROWS / seconds:8.0f} rows/s  "
             f"created {job.created_count:,} updated {job.updated_count:,}  {memory}"
         )
+        bench_report.add(f"CSV import {ROWS // 1000}k rows: {label}", f"{seconds:.0f} s, {ROWS / seconds:,.0f} rows/s")
+        bench_report.add(f"CSV import {ROWS // 1000}k rows: {label}, memory", memory)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ from tests.factories import DEFAULT_PASSWORD, CampaignFactory, UserFactory
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.django_db]
 
-TOTAL_DRAFTS = 10_000
+# The scaling line: the same measures at each size (BENCH_DRAFT_SIZES="1000,10000,100000").
+SIZES = [int(n) for n in os.environ.get("BENCH_DRAFT_SIZES", "1000,10000,100000").split(",")]
 PAGE_RUNS = 300
 APPROVE_RUNS = 300
 WARMUP = 20
@@ -43,7 +44,7 @@ BODY = (
 )
 
 
-def _seed(rep, others) -> None:
+def _seed(rep, others, total: int) -> None:
     campaigns = [CampaignFactory(name=f"Bench campaign {i}") for i in range(5)]
     accounts = Account.objects.bulk_create(
         [Account(name=f"Bench account {i}", domain=f"b{i}.example") for i in range(50)]
@@ -53,7 +54,7 @@ def _seed(rep, others) -> None:
             Recipient(
                 email=f"p{i}@b{i % 50}.example", first_name=f"First{i}", last_name="Last", account=accounts[i % 50]
             )
-            for i in range(TOTAL_DRAFTS)
+            for i in range(total)
         ],
         batch_size=2000,
     )
@@ -84,9 +85,9 @@ def _seed(rep, others) -> None:
             cited_fact_ids=["1", "2"],
             provider="offline",
             model_name="offline-template-v1",
-            ready_at=now - timedelta(seconds=TOTAL_DRAFTS - i),
+            ready_at=now - timedelta(seconds=total - i),
         )
-        for i in range(TOTAL_DRAFTS)
+        for i in range(total)
     ]
     Draft.objects.bulk_create(drafts, batch_size=2000)
 
@@ -122,12 +123,15 @@ def uninstrumented_templates(monkeypatch):
     monkeypatch.setattr(Template, "_render", _TestState.saved_data.template_render)
 
 
-def test_review_queue_benchmark(settings, uninstrumented_templates):
+@pytest.mark.parametrize("total", SIZES, ids=lambda n: f"{n // 1000}k")
+def test_review_queue_benchmark(settings, uninstrumented_templates, bench_report, total):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.DEBUG = False
     rep = UserFactory(username="bench-rep", role="rep")
     others = [UserFactory(username=f"bench-other{i}", role="rep") for i in range(3)]
-    _seed(rep, others)
+    seed_started = time.perf_counter()
+    _seed(rep, others, total)
+    seed_seconds = time.perf_counter() - seed_started
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("ANALYZE")
@@ -167,15 +171,19 @@ def test_review_queue_benchmark(settings, uninstrumented_templates):
             profiler.disable()
             pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(45)
         return
+    approve_runs = min(APPROVE_RUNS, len(ids) - WARMUP - 1)
     page_times, page_cpu, page_queries = _measure(page, PAGE_RUNS)
-    approve_times, approve_cpu, approve_queries = _measure(approve, APPROVE_RUNS)
+    approve_times, approve_cpu, approve_queries = _measure(approve, approve_runs)
 
     rows = [
         ("queue page (GET /review/)", page_times, page_cpu, page_queries, PAGE_TARGET_MS),
         ("approve (POST, renders next)", approve_times, approve_cpu, approve_queries, APPROVE_TARGET_MS),
     ]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\n\nReview queue benchmark on {connection.vendor}: {TOTAL_DRAFTS:,} ready drafts, {mine:,} for this rep")
+    print(
+        f"\n\nReview queue benchmark on {connection.vendor}: {total:,} ready drafts, {mine:,} for this rep"
+        f" (seeded in {seed_seconds:.0f} s)"
+    )
     print(f"(load average {load:.1f} on {os.cpu_count()} CPUs; wall time suffers when the machine is busy)")
     print(
         f"{'action':30} {'runs':>5} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'cpu p50':>8} {'cpu p95':>8}"
@@ -188,4 +196,10 @@ def test_review_queue_benchmark(settings, uninstrumented_templates):
             f" {statistics.median(cpu):8.1f} {_pct(cpu, 95):8.1f} {queries:8d}"
             f" {f'<= {target:.0f} ms':>11} {'ok' if p95 <= target else 'MISSED'}"
         )
-    assert Draft.objects.filter(state=Draft.State.APPROVED).count() == APPROVE_RUNS + WARMUP
+        bench_report.add(
+            f"{name.split(' (')[0]} at {total // 1000}k drafts",
+            f"p50 {statistics.median(times):.1f} / p95 {p95:.1f} ms, {queries} queries",
+            f"p95 <= {target:.0f} ms",
+            p95 <= target,
+        )
+    assert Draft.objects.filter(state=Draft.State.APPROVED).count() == approve_runs + WARMUP

@@ -9,98 +9,23 @@ shifted into the past (`time_passes`), then the real recovery services run.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import tempfile
-import time
+import logging
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from aiosmtpd.controller import Controller
 from django.db import connection
 from django.utils import timezone
 
+from tests.qcluster import Cluster, cluster_base_env
 from tests.sending.conftest import CapturingHandler, Received, _free_port
-
-BASE_DIR = Path(__file__).resolve().parents[2]
-# Every wait in these tests is bounded by this.
-WAIT_SECONDS = 30
-
-
-def wait_until(predicate: Callable[[], bool], *, timeout: float = WAIT_SECONDS, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    auth = quote(s["USER"] or "", safe="")
-    if s.get("PASSWORD"):
-        auth += ":" + quote(s["PASSWORD"], safe="")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-@dataclass
-class Cluster:
-    """`manage.py qcluster` in its own process group, so SIGKILL reaches every worker."""
-
-    env: dict[str, str]
-    process: subprocess.Popen | None = None
-    log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="qcluster-", suffix=".log")[1]))
-    starts: int = 0
-
-    def start(self) -> Cluster:
-        assert self.process is None, "already running"
-        self.starts += 1
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "qcluster"],
-                cwd=BASE_DIR,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-    def kill(self) -> None:
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=10)
-        self.process = None
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
 
 
 @pytest.fixture
 def cluster_env():
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "DEBUG": "1",
-        "Q_WORKERS": "2",
-        "CONN_MAX_AGE": "0",
-        "LOG_LEVEL": "INFO",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    return env
+    return cluster_base_env(workers=2)
 
 
 @pytest.fixture
@@ -169,8 +94,10 @@ class SlowHandler(CapturingHandler):
 
 
 @pytest.fixture
-def slow_smtp(cluster_env):
-    """A local SMTP server whose DATA takes 1 s; the cluster's backend points at it."""
+def slow_smtp(cluster_env, settings):
+    """A local SMTP server whose DATA takes 1 s; the cluster's backend (and this process's, which
+    recovery consults) points at it."""
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     handler = SlowHandler(delay=1.0)
     controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
     controller.start()
@@ -181,6 +108,8 @@ def slow_smtp(cluster_env):
         EMAIL_USE_TLS="0",
         EMAIL_USE_SSL="0",
     )
+    settings.EMAIL_BACKEND = cluster_env["EMAIL_BACKEND"]
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
     yield handler
     controller.stop()
 

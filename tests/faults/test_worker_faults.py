@@ -6,6 +6,7 @@ Each test prints its counts (visible with -s) and asserts them.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -18,8 +19,9 @@ from review import services
 from review.models import Draft
 from tests.anthropic_stub import AnthropicStub
 from tests.factories import ApprovedDraftFactory, CampaignFactory, FactFactory, RecipientFactory
+from tests.qcluster import wait_until
 
-from .conftest import terminate_other_connections, time_passes, wait_until
+from .conftest import terminate_other_connections, time_passes
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -89,7 +91,8 @@ def _assert_sending_promises(ids, smtp, label: str) -> None:
         states[state] = states.get(state, 0) + 1
     lost = OutboundMessage.objects.filter(pk__in=ids).exclude(state__in=[S.SENT, S.UNKNOWN]).count()
     sent_not_received = sum(
-        1 for mid in OutboundMessage.objects.filter(pk__in=ids, state=S.SENT).values_list("message_id", flat=True)
+        1
+        for mid in OutboundMessage.objects.filter(pk__in=ids, state=S.SENT).values_list("message_id", flat=True)
         if per_id[mid] != 1
     )
     print(
@@ -107,8 +110,8 @@ def _assert_sending_promises(ids, smtp, label: str) -> None:
 
 
 def test_killing_the_worker_mid_draft_leaves_no_draft_stuck_and_drafts_each_once(rep, cluster):
-    ids = _request_drafts(rep, 6)
-    with AnthropicStub(latency=2.0) as stub:
+    ids = _request_drafts(rep, 4)
+    with AnthropicStub(latency=1.5) as stub:
         env = {"DRAFTING_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "x", "ANTHROPIC_BASE_URL": stub.url}
         c = cluster(**env).start()
         wait_until(lambda: _count(Draft, pk__in=ids, state=Draft.State.DRAFTING) >= 1, what="a draft in drafting")
@@ -149,10 +152,7 @@ def test_killing_the_worker_mid_send_sends_nothing_twice_and_loses_nothing(rep, 
         what="every message to leave queued/sending",
     )
     c2.kill()
-    wait_until(lambda: True)  # let the server finish any DATA it was still sleeping on
-    import time
-
-    time.sleep(slow_smtp.delay + 0.5)
+    time.sleep(slow_smtp.delay + 0.5)  # let the server finish any DATA it was still waiting on
     _assert_sending_promises(ids, slow_smtp, "kill mid-send")
     assert _count(OutboundMessage, pk__in=ids, state=S.UNKNOWN) == in_flight
 
@@ -195,16 +195,8 @@ def test_dropping_the_database_connection_mid_draft_leaves_no_draft_stuck(rep, c
         dropped = terminate_other_connections()
         print(f"\n[db drop mid-draft] terminated {dropped} connections with {_drafts_by_state(ids)}")
         assert dropped >= 1
-        # The same cluster keeps working on new connections; what it could not finish, recovery does.
-        wait_until(
-            lambda: not Draft.objects.filter(pk__in=ids, state=Draft.State.QUEUED).exists()
-            and not Draft.objects.filter(pk__in=ids, state=Draft.State.DRAFTING, updated_at__gt=_recent()).exists(),
-            what="the cluster to settle",
-            timeout=20,
-        ) if False else None
-        import time
-
-        time.sleep(6)
+        # The same cluster goes on with new connections; what it could not finish, recovery does.
+        time.sleep(3)
         c.kill()
         print(f"  after the drop: {_drafts_by_state(ids)}")
         _finish_drafting(cluster(**env), ids)
@@ -218,9 +210,7 @@ def test_dropping_the_database_connection_mid_send_sends_nothing_twice_and_loses
     dropped = terminate_other_connections()
     print(f"\n[db drop mid-send] terminated {dropped} connections")
     assert dropped >= 1
-    import time
-
-    time.sleep(6)
+    time.sleep(3)
     c.kill()
     time.sleep(slow_smtp.delay + 0.5)
     print(f"  after the drop: {len(slow_smtp.received)} received")
@@ -232,5 +222,5 @@ def test_dropping_the_database_connection_mid_send_sends_nothing_twice_and_loses
         what="every message to leave queued/sending",
     )
     c2.kill()
-    time.sleep(slow_smtp.delay + 0.5)
+    time.sleep(slow_smtp.delay + 0.5)  # let the server finish any DATA it was still waiting on
     _assert_sending_promises(ids, slow_smtp, "db drop mid-send")

@@ -1,0 +1,89 @@
+"""A real django-q2 cluster (`manage.py qcluster`) in a subprocess against the pytest database:
+used by the fault-injection tests and the drafting benchmark. It sees committed rows only, so
+tests using it need `transactional_db`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+# Every wait in these tests is bounded by this.
+WAIT_SECONDS = 30
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float = WAIT_SECONDS, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    auth = quote(s["USER"] or "", safe="")
+    if s.get("PASSWORD"):
+        auth += ":" + quote(s["PASSWORD"], safe="")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@dataclass
+class Cluster:
+    """`manage.py qcluster` in its own process group, so SIGKILL reaches every worker."""
+
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+    log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="qcluster-", suffix=".log")[1]))
+    starts: int = 0
+
+    def start(self) -> Cluster:
+        assert self.process is None, "already running"
+        self.starts += 1
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "qcluster"],
+                cwd=BASE_DIR,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def kill(self) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+def cluster_base_env(*, workers: int) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DEBUG": "1",
+        "Q_WORKERS": str(workers),
+        "CONN_MAX_AGE": "0",
+        "LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return env

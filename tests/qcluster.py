@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from django.db import connection
 
-BASE_DIR = Path(__file__).resolve().parents[2]
+BASE_DIR = Path(__file__).resolve().parents[1]
 # Every wait in these tests is bounded by this.
 WAIT_SECONDS = 30
 

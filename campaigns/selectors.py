@@ -99,14 +99,15 @@ def recipient_is_busy(*, recipient_id: int) -> bool:
     return Recipient.objects.filter(recipient_busy_q(OuterRef("pk")), pk=recipient_id).exists()
 
 
-def due_enrollments(*, now: datetime) -> QuerySet[Enrollment]:
-    """Enrollments whose next step is due, in running campaigns (or ad hoc), whose recipient is free."""
-    return (
-        Enrollment.objects.filter(state__in=Enrollment.DUE_STATES, next_due_at__lte=now)
-        .filter(Q(campaign__isnull=True) | Q(campaign__status=Campaign.Status.ACTIVE))
-        .exclude(recipient_busy_q(OuterRef("recipient_id")))
-        .order_by("next_due_at", "id")
+def due_enrollments(*, now: datetime, recipient_free: bool = True) -> QuerySet[Enrollment]:
+    """Enrollments whose next step is due, in running campaigns (or ad hoc), whose recipient is free
+    (or, with recipient_free=False, those that wait because another email is open)."""
+    due = Enrollment.objects.filter(state__in=Enrollment.DUE_STATES, next_due_at__lte=now).filter(
+        Q(campaign__isnull=True) | Q(campaign__status=Campaign.Status.ACTIVE)
     )
+    busy = recipient_busy_q(OuterRef("recipient_id"))
+    due = due.exclude(busy) if recipient_free else due.filter(busy)
+    return due.order_by("next_due_at", "id")
 
 
 @dataclass(frozen=True)

@@ -433,6 +433,7 @@ def enrollment_advance_due(*, now: datetime | None = None, limit: int = 500) -> 
     ids = list(selectors.due_enrollments(now=now).values_list("pk", flat=True)[:limit])
     for enrollment_id in ids:
         _advance_one(enrollment_id=enrollment_id, now=now, result=result)
+    result.busy += selectors.due_enrollments(now=now, recipient_free=False).count()
     return result
 
 

@@ -6,7 +6,6 @@ campaigns receivers run exactly as they will in production.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -19,7 +18,6 @@ from outreach.outbox import outbound_message_create
 from outreach.signals import engagement_recorded, outbound_message_finished
 from review.models import Draft, DraftDecision
 from review.signals import draft_decided
-from tests.anthropic_stub import AnthropicStub
 from tests.factories import CampaignFactory, RecipientFactory, SequenceStepFactory
 
 
@@ -96,12 +94,6 @@ def campaign(csm) -> Campaign:
 @pytest.fixture
 def recipient(rep):
     return RecipientFactory(owner=rep, first_name="Liu")
-
-
-@pytest.fixture
-def anthropic_stub() -> Iterator[AnthropicStub]:
-    with AnthropicStub() as stub:
-        yield stub
 
 
 def step(campaign: Campaign, position: int) -> SequenceStep:

@@ -336,3 +336,24 @@ def test_a_rep_cannot_cancel_an_enrollment(rep_client, rep, csm):
     campaign = make_campaign(created_by=csm, sender_mode=Campaign.SenderMode.NAMED, named_sender=rep)
     enrollment = services.enrollment_create(campaign=campaign, recipient=RecipientFactory(owner=rep))
     assert rep_client.post(reverse("enrollment_cancel", args=[enrollment.pk])).status_code == 403
+
+
+def test_a_manual_campaign_with_an_empty_filter_cannot_launch(csm_client, csm):
+    RecipientFactory()
+    campaign = make_campaign(status=Campaign.Status.DRAFT, created_by=csm, target_filter={})
+    response = csm_client.post(reverse("campaign_transition", args=[campaign.pk, "launch"]), follow=True)
+    assert "Set a target group first" in response.content.decode()
+    assert not Enrollment.objects.exists()
+
+
+def test_the_preview_warns_when_the_sample_recipient_is_suppressed(csm_client, csm, rep):
+    from outreach.models import Suppression
+    from outreach.services import suppression_add
+
+    campaign = make_campaign(status=Campaign.Status.DRAFT, created_by=csm)
+    recipient = RecipientFactory(owner=rep)
+    suppression_add(kind=Suppression.Kind.ADDRESS, value=recipient.email, reason=Suppression.Reason.UNSUBSCRIBED)
+
+    response = csm_client.get(reverse("campaign_preview", args=[campaign.pk]), {"recipient": recipient.pk}, **HTMX)
+
+    assert "the scan would skip them" in response.content.decode()

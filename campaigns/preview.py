@@ -65,9 +65,7 @@ def campaign_preview_draft(*, campaign: Campaign, recipient: Recipient, step: Se
         )
     profile = getattr(sender, "sender", None)
     sender_name = f"{profile.display_name} <{profile.email}>" if profile else str(sender)
-    hit = suppression_check(
-        recipient=recipient, list_ids=list(campaign.suppression_lists.values_list("pk", flat=True))
-    )
+    hit = suppression_check(recipient=recipient, list_ids=list(campaign.suppression_lists.values_list("pk", flat=True)))
     warning = f"This recipient is suppressed ({hit.describe()}): the scan would skip them." if hit else ""
     if step.body.strip() or not step.prompt.strip():
         subject, body_text, body_html = step_render(step=step, recipient=recipient, sender=sender)

@@ -573,6 +573,8 @@ def enrollment_on_draft_decided(*, draft: Draft, decision) -> None:
     enrollment = _lock(draft.enrollment_id)
     if enrollment is None or enrollment.state != State.WAITING_REVIEW:
         return
+    if draft.step_id and draft.step is not None and draft.step.position != enrollment.current_step:
+        return  # a decision on an older step's draft
     action = getattr(decision, "action", "")
     user = getattr(decision, "user", None)
     data = {"draft_id": draft.pk, "decision": action}

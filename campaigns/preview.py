@@ -70,9 +70,11 @@ def campaign_preview_draft(*, campaign: Campaign, recipient: Recipient, step: Se
     if step.body.strip() or not step.prompt.strip():
         subject, body_text, body_html = step_render(step=step, recipient=recipient, sender=sender)
         return Preview(subject, body_text, body_html, sender_name, "fixed template", warning=warning)
+    # The same shape the drafting task builds: the step's prompt joins the campaign goal.
+    goal = f"{campaign.goal}\nThis email: {step.prompt.strip()}" if campaign.goal else step.prompt.strip()
     request = DraftRequest(
         intent=Intent(
-            goal=campaign.goal,
+            goal=goal,
             key_message=campaign.key_message,
             call_to_action=campaign.call_to_action,
             trigger_reason=campaign.trigger_description,
@@ -80,7 +82,6 @@ def campaign_preview_draft(*, campaign: Campaign, recipient: Recipient, step: Se
         persona=persona_for(campaign=campaign, sender=sender),
         facts=recipient_facts(recipient),
         today=timezone.localdate(),
-        instruction=step.prompt,
     )
     try:
         result = compose(request)

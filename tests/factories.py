@@ -7,7 +7,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from campaigns.models import Campaign, SequenceStep
 from outreach.models import Account, Fact, Recipient, SenderProfile, Suppression, SuppressionList
 
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -99,28 +98,3 @@ class SuppressionFactory(factory.django.DjangoModelFactory):
     kind = Suppression.Kind.ADDRESS
     value = factory.Sequence(lambda n: f"blocked{n}@example.com")
     reason = Suppression.Reason.MANUAL
-
-
-# --- campaigns ------------------------------------------------------------------------------
-
-
-class CampaignFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Campaign
-
-    name = factory.Sequence(lambda n: f"Campaign {n}")
-    goal = "Book renewal conversations"
-    key_message = "The forecasting module is included in your renewal"
-    call_to_action = "Would a 20-minute call help?"
-    status = Campaign.Status.ACTIVE
-
-
-class SequenceStepFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = SequenceStep
-
-    campaign = factory.SubFactory(CampaignFactory)
-    position = factory.Sequence(lambda n: n + 1)
-    delay_days = 0
-    subject = "About your renewal, {{ first_name }}"
-    body = "Hi {{ first_name }},\n\nYour renewal is coming up.\n\nBest,"

@@ -12,7 +12,8 @@ from outreach.models import EngagementEvent, OutboundMessage, Suppression
 from outreach.services import suppression_add
 from review.models import Draft, DraftSkip
 from review.services import draft_request
-from tests.factories import CampaignFactory, RecipientFactory, SequenceStepFactory, UserFactory
+from tests.campaigns.factories import CampaignFactory, SequenceStepFactory
+from tests.factories import RecipientFactory, UserFactory
 
 from .conftest import approve, days, finish, make_campaign, record_event, reject
 

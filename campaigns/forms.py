@@ -70,8 +70,10 @@ class CampaignForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["named_sender"].queryset = _senders()
-        self.fields["round_robin_senders"].queryset = _senders()
+        for name in ("named_sender", "round_robin_senders"):
+            field = self.fields[name]
+            field.queryset = _senders()  # type: ignore[attr-defined]
+            field.label_from_instance = lambda u: u.get_full_name() or u.username  # type: ignore[attr-defined]
         self.fields["suppression_lists"].queryset = SuppressionList.objects.filter(is_global=False)
         window = (self.instance.send_window or {}) if self.instance.pk else {}
         self.initial.setdefault("window_days", window.get("days", [0, 1, 2, 3, 4]))

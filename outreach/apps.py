@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class OutreachConfig(AppConfig):
@@ -6,6 +7,9 @@ class OutreachConfig(AppConfig):
     verbose_name = "Outreach"
 
     def ready(self) -> None:
-        from . import roles
+        from . import roles, tasks, tracking
 
         roles.connect_signals()
+        tracking.connect_signals()
+        # The outbox's recovery job and sweeper are django-q2 schedules, (re)registered after migrate.
+        post_migrate.connect(tasks.ensure_schedules, sender=self, dispatch_uid="outbox_schedules")

@@ -73,6 +73,10 @@ class Draft(models.Model):
         indexes = [
             models.Index(fields=["state", "sender", "ready_at"]),
             models.Index(fields=["state", "reviewer", "ready_at"]),
+            # The admin's queue (every sender) in order, and counts per state for one person.
+            models.Index(fields=["state", "ready_at"], name="draft_state_ready_at"),
+            models.Index(fields=["sender", "state"], name="draft_sender_state"),
+            models.Index(fields=["reviewer", "state"], name="draft_reviewer_state"),
         ]
         constraints = [
             # One open draft per recipient per campaign.
@@ -110,6 +114,17 @@ class DraftVersion(models.Model):
     class Meta:
         ordering = ["draft", "number"]
         constraints = [models.UniqueConstraint(fields=["draft", "number"], name="draft_version_unique_number")]
+
+
+class RejectReason(models.TextChoices):
+    """Why a reviewer rejected a draft (stored in DraftDecision.reason)."""
+
+    WRONG_FACTS = "wrong_facts", "Wrong or invented facts"
+    TONE = "tone", "Wrong tone or voice"
+    NOT_RELEVANT = "not_relevant", "Not relevant to this person"
+    BAD_TIMING = "bad_timing", "Bad timing"
+    DO_NOT_CONTACT = "do_not_contact", "Do not contact this person"
+    OTHER = "other", "Other"
 
 
 class DraftDecision(models.Model):

@@ -386,3 +386,13 @@ def test_the_preview_uses_the_configured_provider(csm_client, csm, rep, anthropi
     system = anthropic_settings.last.json["system"]
     assert "This email: Mention their usage." in str(system)
     assert not Draft.objects.exists()
+
+
+def test_the_campaign_page_loads_the_engagement_rates_fragment(csm_client, csm):
+    campaign = make_campaign(created_by=csm)
+    rates_url = reverse("campaign_rates", args=[campaign.pk])
+
+    html = csm_client.get(reverse("campaign_detail", args=[campaign.pk])).content.decode()
+
+    assert f'hx-get="{rates_url}"' in html and f'href="{rates_url}"' in html
+    assert csm_client.get(rates_url, **HTMX).status_code == 200

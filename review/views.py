@@ -1,0 +1,415 @@
+"""The review queue: thin views over review.selectors and review.services (htmx partials)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from urllib.parse import urlencode
+
+from django.apps import apps
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+from django_htmx.middleware import HtmxDetails
+
+from outreach.errors import ApplicationError
+from outreach.models import Recipient
+
+from . import charts, selectors, services
+from .forms import SignalsFilterForm
+from .highlight import highlight
+from .models import Draft, DraftEdit, RejectReason
+from .textdiff import word_diff_html
+
+SKIPPED_SESSION_KEY = "review_skipped"
+MAX_SKIPPED = 500
+
+can_view = permission_required("review.view_draft", raise_exception=True)
+can_decide = permission_required("review.change_draft", raise_exception=True)
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _get_draft_for_user(request: HttpRequest, draft_id: int) -> Draft:
+    """The one access check for drafts: another rep's draft is a 404, as if it did not exist."""
+    return get_object_or_404(
+        selectors.drafts_visible_to(request.user).select_related(*selectors.DETAIL_RELATED),
+        pk=draft_id,
+    )
+
+
+def _skipped(request: HttpRequest) -> list[int]:
+    return list(request.session.get(SKIPPED_SESSION_KEY, []))
+
+
+def _filters(request: HttpRequest) -> selectors.QueueFilters:
+    return selectors.QueueFilters.from_params(request.POST if request.method == "POST" else request.GET)
+
+
+def _detail_context(request: HttpRequest, draft: Draft | None, filters: selectors.QueueFilters) -> dict:
+    if draft is None:
+        return {"draft": None, "filters": filters, "filter_qs": filters.as_query()}
+    cited = {str(i) for i in draft.cited_fact_ids}
+    facts = [{**f, "cited": str(f.get("id")) in cited} for f in draft.facts_snapshot]
+    return {
+        "draft": draft,
+        "filters": filters,
+        "filter_qs": filters.as_query(),
+        "profile": getattr(draft.sender, "sender", None),
+        "subject_html": highlight(draft.subject, draft.grounding, field="subject"),
+        "body_html": highlight(draft.body_text, draft.grounding, field="body_text"),
+        "facts": facts,
+        "history": selectors.recipient_history(recipient_id=draft.recipient_id, exclude_draft_id=draft.pk),
+        "reject_reasons": RejectReason.choices,
+        "cc_text": ", ".join(draft.cc),
+        "bcc_text": ", ".join(draft.bcc),
+    }
+
+
+def _counts_context(request: HttpRequest, filters: selectors.QueueFilters) -> dict:
+    counts = selectors.draft_state_counts(user=request.user, campaign_id=filters.campaign_id)
+    return {
+        "filters": filters,
+        "filter_qs": filters.as_query(),
+        "counts": counts,
+        "in_flight": counts[Draft.State.QUEUED] + counts[Draft.State.DRAFTING],
+    }
+
+
+def _queue_context(request: HttpRequest, filters: selectors.QueueFilters) -> dict:
+    return {
+        **_counts_context(request, filters),
+        "queue": selectors.draft_queue_page(user=request.user, filters=filters, skipped=_skipped(request)),
+        "campaigns": selectors.queue_campaigns(user=request.user),
+        "reject_reasons": RejectReason.choices,
+    }
+
+
+@can_view
+@require_GET
+def queue(request: HtmxHttpRequest) -> HttpResponse:
+    filters = _filters(request)
+    template = "review/queue.html"
+    if request.htmx and request.htmx.target in ("queue-counts", "queue-list"):
+        # Cross-part refreshes (after a decision, while drafting) re-render one part.
+        context = _counts_context(request, filters)
+        if request.htmx.target == "queue-list":
+            context["queue"] = selectors.draft_queue_page(user=request.user, filters=filters, skipped=_skipped(request))
+            return render(request, template + "#queue-list", context)
+        response = render(request, template + "#queue-counts", context)
+        seen = request.GET.get("seen", "")
+        if seen != str(context["counts"][filters.state]):
+            trigger_client_event(response, "queueChanged")
+        return response
+    context = _queue_context(request, filters)
+    selected = request.GET.get("draft", "")
+    if selected.isdigit():
+        draft = selectors.draft_detail(draft_id=int(selected), user=request.user)
+    else:
+        draft = selectors.draft_next(user=request.user, filters=filters, skipped=_skipped(request))
+    context.update(_detail_context(request, draft, filters))
+    return render(request, template, context)
+
+
+@can_view
+@require_GET
+def draft_detail(request: HtmxHttpRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    filters = _filters(request)
+    if not request.htmx:
+        return redirect(f"{reverse('review_queue')}?draft={draft_id}&{filters.as_query()}")
+    return render(request, "review/queue.html#detail", _detail_context(request, draft, filters))
+
+
+def _next(request: HttpRequest, notice: str, *, status: int = 200) -> HttpResponse:
+    """After a decision: the next draft's detail, and an event that refreshes counts and list."""
+    filters = _filters(request)
+    draft = selectors.draft_next(user=request.user, filters=filters, skipped=_skipped(request))
+    context = _detail_context(request, draft, filters)
+    context["notice"] = notice
+    response = render(request, "review/queue.html#detail", context, status=status)
+    return trigger_client_event(response, "draftDecided", {"notice": notice})
+
+
+def _refused(exc: ApplicationError) -> HttpResponse:
+    """A refused decision: plain text that static/js/app.js shows in place (409 for a conflict)."""
+    status = 409 if isinstance(exc, services.DraftConflict) else 400
+    response = HttpResponse(exc.message, status=status, content_type="text/plain; charset=utf-8")
+    if status == 409:
+        trigger_client_event(response, "draftDecided", {"notice": exc.message})
+    return response
+
+
+def _expected_version(request: HttpRequest) -> int | None:
+    raw = request.POST.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _who(draft: Draft) -> str:
+    return draft.recipient.full_name or draft.recipient.email
+
+
+_ADDRESS_SPLIT = re.compile(r"[,;\s]+")
+
+
+def _addresses(raw: str) -> list[str]:
+    return [a for a in _ADDRESS_SPLIT.split(raw or "") if a]
+
+
+@can_decide
+@require_POST
+def approve(request: HttpRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    version = _expected_version(request)
+    if version is None:
+        return HttpResponseBadRequest("Missing draft version.", content_type="text/plain")
+    try:
+        services.draft_approve(draft=draft, user=request.user, expected_version=version)
+    except ApplicationError as exc:
+        return _refused(exc)
+    return _next(request, f"Approved the email to {_who(draft)}; it is queued for sending.")
+
+
+@can_decide
+@require_POST
+def edit_approve(request: HttpRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    version = _expected_version(request)
+    if version is None:
+        return HttpResponseBadRequest("Missing draft version.", content_type="text/plain")
+    try:
+        services.draft_approve(
+            draft=draft,
+            user=request.user,
+            expected_version=version,
+            subject=request.POST.get("subject", ""),
+            body_text=request.POST.get("body_text", ""),
+            cc=_addresses(request.POST.get("cc", "")),
+            bcc=_addresses(request.POST.get("bcc", "")),
+        )
+    except ApplicationError as exc:
+        return _refused(exc)
+    return _next(request, f"Approved your edited email to {_who(draft)}; it is queued for sending.")
+
+
+@can_decide
+@require_POST
+def reject(request: HttpRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    version = _expected_version(request)
+    if version is None:
+        return HttpResponseBadRequest("Missing draft version.", content_type="text/plain")
+    reason = request.POST.get("reason", "")
+    try:
+        services.draft_reject(
+            draft=draft, user=request.user, expected_version=version, reason=reason, note=request.POST.get("note", "")
+        )
+    except ApplicationError as exc:
+        return _refused(exc)
+    extra = " and suppressed them" if reason == RejectReason.DO_NOT_CONTACT else ""
+    return _next(request, f"Rejected the draft to {_who(draft)}{extra}.")
+
+
+@can_decide
+@require_POST
+def regenerate(request: HttpRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    version = _expected_version(request)
+    if version is None:
+        return HttpResponseBadRequest("Missing draft version.", content_type="text/plain")
+    try:
+        services.draft_regenerate(
+            draft=draft, user=request.user, expected_version=version, instruction=request.POST.get("instruction", "")
+        )
+    except ApplicationError as exc:
+        return _refused(exc)
+    return _next(request, f"Writing a new version for {_who(draft)}; it returns to the queue when ready.")
+
+
+@can_decide
+@require_POST
+def retry(request: HttpRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    try:
+        services.draft_retry(draft=draft, user=request.user, expected_version=_expected_version(request))
+    except ApplicationError as exc:
+        return _refused(exc)
+    return _next(request, f"Drafting again for {_who(draft)}.")
+
+
+@can_decide
+@require_POST
+def skip(request: HttpRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    services.draft_skip(draft=draft, user=request.user)
+    skipped = [pk for pk in _skipped(request) if pk != draft.pk] + [draft.pk]
+    request.session[SKIPPED_SESSION_KEY] = skipped[-MAX_SKIPPED:]
+    return _next(request, f"Skipped {_who(draft)} for now.")
+
+
+@can_view
+@require_GET
+def progress(request: HttpRequest) -> HttpResponse:
+    """Counts per state and cost per draft for a campaign: polled with htmx while drafting."""
+    filters = _filters(request)
+    context = {
+        "progress": selectors.drafting_progress(user=request.user, campaign_id=filters.campaign_id),
+        "filters": filters,
+        "filter_qs": filters.as_query(),
+    }
+    return render(request, "review/progress.html", context)
+
+
+@permission_required("review.add_draft", raise_exception=True)
+@require_POST
+def request_drafts(request: HttpRequest) -> HttpResponse:
+    """Draft for the chosen recipients (the user sends; a campaign when given)."""
+    ids = [int(v) for v in request.POST.getlist("recipient") if v.isdigit()]
+    campaign = None
+    raw_campaign = request.POST.get("campaign", "")
+    if raw_campaign.isdigit():
+        # Looked up by name: review does not import campaigns (imports go downwards only).
+        campaign = get_object_or_404(apps.get_model("campaigns", "Campaign"), pk=int(raw_campaign))
+    recipients = Recipient.objects.filter(pk__in=ids)
+    if not request.user.has_perm("outreach.change_recipient"):
+        recipients = recipients.filter(owner_id=request.user.pk)  # reps draft for the people they own
+    recipients_list = list(recipients)
+    if not recipients_list:
+        return HttpResponseBadRequest("Choose at least one of your recipients.", content_type="text/plain")
+    try:
+        result = services.draft_request_bulk(
+            recipients=recipients_list, sender_for=lambda r: request.user, campaign=campaign
+        )
+    except ApplicationError as exc:
+        return _refused(exc)
+    message = (
+        f"Drafting {len(result.created)} email(s); {result.suppressed} suppressed, "
+        f"{result.already_open} already had an open draft."
+    )
+    response = HttpResponse(message, content_type="text/plain; charset=utf-8")
+    if request.headers.get("HX-Request"):
+        return trigger_client_event(response, "draftsRequested", {"notice": message})
+    from django.contrib import messages
+
+    messages.success(request, message)
+    return redirect("review_queue")
+
+
+# ---------------------------------------------------------------------------------------------
+# Edit-distance signals: the signals page, the diff of one edit, the CSV export (CSMs and admins)
+# ---------------------------------------------------------------------------------------------
+
+view_signals = permission_required("review.view_draftedit", raise_exception=True)
+
+
+def _signals_filter(request: HttpRequest) -> tuple[SignalsFilterForm, selectors.SignalsFilter]:
+    """The filter from the query string; no dates given at all means the last twelve weeks."""
+    params = request.GET.copy()
+    default = selectors.SignalsFilter.default()
+    if "start" not in params and "end" not in params:
+        params["start"], params["end"] = default.start.isoformat(), default.end.isoformat()  # type: ignore[union-attr]
+    form = SignalsFilterForm(params, campaigns=selectors.signal_campaigns())
+    if not form.is_valid():
+        return form, default
+    data = form.cleaned_data
+    return form, selectors.SignalsFilter(start=data["start"], end=data["end"], campaign_id=data["campaign"])
+
+
+def _filter_query(flt: selectors.SignalsFilter) -> str:
+    params = {
+        "start": flt.start.isoformat() if flt.start else "",
+        "end": flt.end.isoformat() if flt.end else "",
+        "campaign": flt.campaign_id or "",
+    }
+    return urlencode(params)
+
+
+def _get_draftedit_for_user(request: HttpRequest, edit_id: int) -> DraftEdit:
+    return get_object_or_404(selectors.draft_edits_visible_to(request.user), pk=edit_id)
+
+
+@view_signals
+@require_GET
+def signals(request: HtmxHttpRequest) -> HttpResponse:
+    form, flt = _signals_filter(request)
+    data = selectors.edit_signals(flt=flt)
+    today = timezone.localdate()
+    # Quick ranges keep the chosen campaign.
+    ranges = [
+        (
+            label,
+            _filter_query(
+                replace(selectors.SignalsFilter.default(today=today, weeks=weeks), campaign_id=flt.campaign_id)
+            ),
+        )
+        for label, weeks in (("Last 4 weeks", 4), ("Last 12 weeks", 12), ("Last 52 weeks", 52))
+    ]
+    context = {
+        "form": form,
+        "signals": data,
+        "charts": charts.signals_charts(data),
+        "query": _filter_query(flt),
+        "ranges": ranges,
+    }
+    template = "review/signals.html"
+    if request.htmx:
+        template += "#signals-body"
+    return render(request, template, context)
+
+
+@view_signals
+@require_GET
+def signals_edit_detail(request: HttpRequest, edit_id: int) -> HttpResponse:
+    edit = _get_draftedit_for_user(request, edit_id)
+    context = {
+        "edit": edit,
+        "subject_diff": word_diff_html(edit.subject_before, edit.subject_after),
+        "body_diff": word_diff_html(edit.body_before, edit.body_after),
+        "decisions": edit.draft.decisions.select_related("user"),
+    }
+    return render(request, "review/signals_edit.html", context)
+
+
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back, so csv.writer can feed a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(selectors.EXPORT_COLUMNS)
+    for row in rows:
+        yield writer.writerow([_csv_cell(value) for value in row])
+
+
+@view_signals
+@require_GET
+def signals_export(request: HttpRequest) -> StreamingHttpResponse:
+    """Every decision in the filter as CSV, one row each, streamed so big tables never sit in memory."""
+    _form, flt = _signals_filter(request)
+    response = StreamingHttpResponse(
+        _csv_lines(selectors.decision_export_rows(flt=flt)), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.localdate().strftime("%Y%m%d")
+    response["Content-Disposition"] = f'attachment; filename="draft-decisions-{stamp}.csv"'
+    return response

@@ -141,3 +141,34 @@ def normalize_suppression_value(kind: str, value: str) -> str:
     if kind == Suppression.Kind.DOMAIN:
         return normalize_domain(value)
     return str(value).strip()
+
+
+# --- API reads (contacts, messages, events) -----------------------------------------------------
+
+
+def recipients_for_user(*, user) -> QuerySet[Recipient]:
+    """Reps see the people they own; those who may change recipients (CSMs, admins) see everyone."""
+    qs = Recipient.objects.select_related("account", "owner", "owner__sender")
+    if user.has_perm("outreach.change_recipient"):
+        return qs
+    return qs.filter(owner=user)
+
+
+def outbound_messages_for_user(*, user):
+    """Reps see the messages they send; CSMs and admins see all."""
+    from .models import OutboundMessage
+    from .roles import is_csm_or_admin
+
+    qs = OutboundMessage.objects.select_related("recipient", "sender")
+    return qs if is_csm_or_admin(user) else qs.filter(sender=user)
+
+
+def outbound_events_for_user(*, user):
+    """Reps see events about people they own or emails they send; CSMs and admins see all."""
+    from .models import OutboundEvent
+    from .roles import is_csm_or_admin
+
+    qs = OutboundEvent.objects.all()
+    if is_csm_or_admin(user):
+        return qs
+    return qs.filter(Q(sender=user) | Q(recipient__owner=user))

@@ -267,6 +267,13 @@ CONSENT_REQUIRED_COUNTRIES = frozenset(
     )
 )
 
+# --- REST API and outbound webhooks ------------------------------------------------------------
+# Requests per token per minute (fixed window counted in the database, so all processes agree).
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
+# Outbound webhook deliveries: HTTP timeout and how many attempts before giving up.
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

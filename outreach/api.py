@@ -126,9 +126,9 @@ class ContactOut(Schema):
         return list(obj.facts.all())
 
     @staticmethod
-    def resolve_suppressed(obj: Recipient, context) -> dict | None:
-        hits = context.get("suppression_hits") if context else None
-        hit = hits.get(obj.pk) if hits is not None else selectors.suppression_check(recipient=obj)
+    def resolve_suppressed(obj: Recipient) -> dict | None:
+        # A list checks its whole page in one query (_bulk_hit); a single contact checks itself.
+        hit = obj._bulk_hit if hasattr(obj, "_bulk_hit") else selectors.suppression_check(recipient=obj)
         return (
             None
             if hit is None
@@ -142,7 +142,7 @@ class ContactPage(Schema):
 
 
 def _contact_out(recipient: Recipient) -> ContactOut:
-    return ContactOut.from_orm(recipient, context={"suppression_hits": None})
+    return ContactOut.from_orm(recipient)
 
 
 def _get_recipient_for_user(request: HttpRequest, contact_id: int) -> Recipient:
@@ -216,8 +216,9 @@ def contact_list(request: HttpRequest, filters: Query[ContactFilters]):
         qs = qs.filter(updated_at__gte=filters.updated_since)
     page = paginate(qs.distinct(), cursor=filters.cursor, limit=filters.limit)
     hits = selectors.suppression_check_bulk(recipients=page["items"])
-    items = [ContactOut.from_orm(r, context={"suppression_hits": hits}) for r in page["items"]]
-    return {"items": items, "next_cursor": page["next_cursor"]}
+    for recipient in page["items"]:
+        recipient._bulk_hit = hits.get(recipient.pk)
+    return page
 
 
 @router.get(

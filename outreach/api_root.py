@@ -3,7 +3,6 @@ this module; it mounts every app's router (`outreach/api.py`, `review/api.py`, `
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -23,8 +22,6 @@ api = NinjaAPI(
         "Errors are `{detail, field}`. Creating endpoints accept an `Idempotency-Key` header."
     ),
     urls_namespace="api-v1",
-    # The docs page is for people: it keeps the browser login. The schema itself is public.
-    docs_decorator=login_required,
 )
 
 
@@ -97,7 +94,7 @@ def _permission_denied(request, exc):
 
 def exempt_from_login(urls):
     """API views authenticate by token, not session: tell LoginRequiredMiddleware to let them
-    through. The docs page keeps the browser login."""
+    through. The docs page (for people) keeps the browser login; the schema itself is public."""
     patterns, app_name, namespace = urls
     for pattern in patterns:
         if getattr(pattern, "name", None) != "openapi-view":

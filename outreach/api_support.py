@@ -7,12 +7,15 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import inspect
+import json
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 from ninja import Schema
+from ninja.responses import NinjaJSONEncoder
 from ninja.security import HttpBearer
 
 from . import api_tokens
@@ -111,23 +114,32 @@ def paginate(queryset: QuerySet, *, cursor: str | None, limit: int) -> dict[str,
 
 
 def _as_json(body: Any) -> Any:
+    """The JSON ninja itself would answer with (same encoder, so replays match byte for byte)."""
     if hasattr(body, "model_dump"):
-        return body.model_dump(mode="json")
-    return body
+        body = body.model_dump()
+    return json.loads(json.dumps(body, cls=NinjaJSONEncoder))
+
+
+def _json_response(status: int, body: Any, *, replayed: bool = False) -> JsonResponse:
+    response = JsonResponse(body, status=status, safe=False)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 def idempotent(view):
     """Make a creating endpoint safe to retry: the same Idempotency-Key and body within 24 hours
     replays the first response (one row created); the same key with another body is refused (422).
 
-    The view must return (status, body) with a JSON-able body or a Schema instance."""
+    The view must return (status, body) with a JSON-able body or a Schema instance; the wrapper
+    answers with that JSON itself, so a replay is byte-for-byte the first answer."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key:
             status, body = view(request, *args, **kwargs)
-            return status, _as_json(body)
+            return _json_response(status, _as_json(body))
         if len(key) > 255:
             raise ApiError(422, "Idempotency-Key is longer than 255 characters.", field="Idempotency-Key")
         token = request.auth  # type: ignore[attr-defined]
@@ -140,7 +152,7 @@ def idempotent(view):
                     "This Idempotency-Key was used with a different request; use a new key.",
                     field="Idempotency-Key",
                 )
-            return stored.response_status, stored.response_body
+            return _json_response(stored.response_status, stored.response_body, replayed=True)
 
         stored = api_tokens.idempotency_lookup(token=token, key=key)
         if stored is not None:
@@ -156,8 +168,11 @@ def idempotent(view):
             if stored is None:
                 raise
             return replay(stored)
-        return status, body
+        return _json_response(status, body)
 
+    # ninja reads the view's parameters from the signature; resolve the string annotations in the
+    # view's own module (with `from __future__ import annotations` they are not yet types).
+    wrapper.__signature__ = inspect.signature(view, eval_str=True)  # type: ignore[attr-defined]
     return wrapper
 
 

@@ -396,7 +396,7 @@ def suppression_remove(request: HttpRequest, payload: SuppressionRemoveIn):
     if not entries:
         raise ApiError(404, f"No active suppression for {payload.kind} {payload.value}.", field="value")
     removed = [services.suppression_remove(entry=e, removed_by=request.user, reason=payload.reason) for e in entries]
-    return {"removed": [SuppressionOut.from_orm(e) for e in removed]}
+    return {"removed": removed}
 
 
 # --- Messages (the outbox) --------------------------------------------------------------------

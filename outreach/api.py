@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from django.db.models import Q
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import StringConstraints
 
 from . import contacts, selectors, services, webhooks
@@ -662,7 +662,7 @@ def webhook_update(request: HttpRequest, subscription_id: int, payload: WebhookP
 )
 def webhook_delete(request: HttpRequest, subscription_id: int):
     _get_subscription_for_user(request, subscription_id).delete()
-    return 204, None
+    return Status(204, None)
 
 
 @router.get(
@@ -695,4 +695,4 @@ def webhook_delivery_list(
 )
 def webhook_delivery_replay(request: HttpRequest, delivery_id: int):
     delivery = _get_delivery_for_user(request, delivery_id)
-    return 202, webhooks.webhook_delivery_replay(delivery=delivery, user=request.user)
+    return Status(202, webhooks.webhook_delivery_replay(delivery=delivery, user=request.user))

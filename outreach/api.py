@@ -33,6 +33,8 @@ Scope = ApiToken.Scope
 
 ShortStr = Annotated[str, StringConstraints(max_length=200)]
 Limit = Annotated[int, Field(ge=1, le=200)]
+# Ids fit a 64-bit column; larger numbers are a validation error, not a database error.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 # --- Contacts ---------------------------------------------------------------------------------
@@ -52,7 +54,7 @@ class FactIn(Schema):
 
 
 class ContactIn(Schema):
-    inbox_id: int | None = Field(
+    inbox_id: Id | None = Field(
         None, description="Sender profile (a team member's sending identity) who owns the contact."
     )
     full_name: ShortStr | None = None
@@ -145,7 +147,7 @@ def _contact_out(recipient: Recipient) -> ContactOut:
     return ContactOut.from_orm(recipient)
 
 
-def _get_recipient_for_user(request: HttpRequest, contact_id: int) -> Recipient:
+def _get_recipient_for_user(request: HttpRequest, contact_id: Id) -> Recipient:
     return get_object_or_404(selectors.recipients_for_user(user=request.user), pk=contact_id)
 
 
@@ -187,7 +189,7 @@ class ContactFilters(Schema):
     email: str | None = Field(None, description="Exact address.")
     q: str | None = Field(None, max_length=200, description="Search in address, name and account.")
     label: str | None = None
-    inbox_id: int | None = None
+    inbox_id: Id | None = None
     updated_since: datetime | None = None
     cursor: str | None = None
     limit: Limit = 50
@@ -227,7 +229,7 @@ def contact_list(request: HttpRequest, filters: Query[ContactFilters]):
     auth=token_auth(Scope.CONTACTS_READ),
     tags=["contacts"],
 )
-def contact_detail(request: HttpRequest, contact_id: int):
+def contact_detail(request: HttpRequest, contact_id: Id):
     return _contact_out(_get_recipient_for_user(request, contact_id))
 
 
@@ -239,7 +241,7 @@ class SuppressionIn(Schema):
     value: Annotated[str, StringConstraints(min_length=1, max_length=254)]
     reason: Suppression.Reason = Suppression.Reason.MANUAL
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
-    list_id: int | None = Field(None, description="A suppression list; the global list when left out.")
+    list_id: Id | None = Field(None, description="A suppression list; the global list when left out.")
     expires_at: datetime | None = None
 
 
@@ -249,7 +251,7 @@ class SuppressionRemoveIn(Schema):
     reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
         ..., description="Why the entry is removed; kept in its history."
     )
-    list_id: int | None = None
+    list_id: Id | None = None
 
 
 class SuppressionOut(Schema):
@@ -350,7 +352,7 @@ class SuppressionFilters(Schema):
     q: str | None = Field(None, max_length=200)
     kind: Suppression.Kind | None = None
     value: str | None = Field(None, max_length=254)
-    list_id: int | None = None
+    list_id: Id | None = None
     include_removed: bool = False
     cursor: str | None = None
     limit: Limit = 50
@@ -441,8 +443,8 @@ class MessagePage(Schema):
 class MessageFilters(Schema):
     status: OutboundMessage.State | None = None
     code: OutboundMessage.Code | None = None
-    contact_id: int | None = None
-    campaign_id: int | None = None
+    contact_id: Id | None = None
+    campaign_id: Id | None = None
     cursor: str | None = None
     limit: Limit = 50
 
@@ -467,7 +469,7 @@ def message_list(request: HttpRequest, filters: Query[MessageFilters]):
     auth=token_auth(Scope.DRAFTS_READ),
     tags=["messages"],
 )
-def message_detail(request: HttpRequest, message_id: int):
+def message_detail(request: HttpRequest, message_id: Id):
     return get_object_or_404(selectors.outbound_messages_for_user(user=request.user), pk=message_id)
 
 
@@ -594,12 +596,12 @@ class DeliveryPage(Schema):
     next_cursor: str | None
 
 
-def _get_subscription_for_user(request: HttpRequest, subscription_id: int) -> WebhookSubscription:
+def _get_subscription_for_user(request: HttpRequest, subscription_id: Id) -> WebhookSubscription:
     require_perm(request, MANAGE_WEBHOOKS, NO_WEBHOOK_ROLE)
     return get_object_or_404(WebhookSubscription, pk=subscription_id)
 
 
-def _get_delivery_for_user(request: HttpRequest, delivery_id: int) -> WebhookDelivery:
+def _get_delivery_for_user(request: HttpRequest, delivery_id: Id) -> WebhookDelivery:
     require_perm(request, MANAGE_WEBHOOKS, NO_WEBHOOK_ROLE)
     return get_object_or_404(WebhookDelivery.objects.select_related("event"), pk=delivery_id)
 
@@ -638,7 +640,7 @@ def webhook_list(request: HttpRequest, cursor: str | None = None, limit: Limit =
     auth=token_auth(Scope.WEBHOOKS_WRITE),
     tags=["webhooks"],
 )
-def webhook_detail(request: HttpRequest, subscription_id: int):
+def webhook_detail(request: HttpRequest, subscription_id: Id):
     return _get_subscription_for_user(request, subscription_id)
 
 
@@ -648,7 +650,7 @@ def webhook_detail(request: HttpRequest, subscription_id: int):
     auth=token_auth(Scope.WEBHOOKS_WRITE),
     tags=["webhooks"],
 )
-def webhook_update(request: HttpRequest, subscription_id: int, payload: WebhookPatch):
+def webhook_update(request: HttpRequest, subscription_id: Id, payload: WebhookPatch):
     sub = _get_subscription_for_user(request, subscription_id)
     changes = payload.model_dump(exclude_unset=True)
     return webhooks.webhook_subscription_update(subscription=sub, **changes)
@@ -660,7 +662,7 @@ def webhook_update(request: HttpRequest, subscription_id: int, payload: WebhookP
     auth=token_auth(Scope.WEBHOOKS_WRITE),
     tags=["webhooks"],
 )
-def webhook_delete(request: HttpRequest, subscription_id: int):
+def webhook_delete(request: HttpRequest, subscription_id: Id):
     _get_subscription_for_user(request, subscription_id).delete()
     return Status(204, None)
 
@@ -674,7 +676,7 @@ def webhook_delete(request: HttpRequest, subscription_id: int):
 )
 def webhook_delivery_list(
     request: HttpRequest,
-    subscription_id: int,
+    subscription_id: Id,
     status: WebhookDelivery.Status | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
@@ -693,6 +695,6 @@ def webhook_delivery_list(
     tags=["webhooks"],
     summary="Send a delivery again now (same webhook-id)",
 )
-def webhook_delivery_replay(request: HttpRequest, delivery_id: int):
+def webhook_delivery_replay(request: HttpRequest, delivery_id: Id):
     delivery = _get_delivery_for_user(request, delivery_id)
     return Status(202, webhooks.webhook_delivery_replay(delivery=delivery, user=request.user))

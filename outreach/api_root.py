@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -85,6 +86,20 @@ def _http_error(request, exc: HttpError):
 @api.exception_handler(Http404)
 def _not_found(request, exc):
     return _json_error(request, 404, "Not found.")
+
+
+@api.exception_handler(DataError)
+def _data_error(request, exc):
+    # A value the database cannot store or compare (a number beyond 64 bits, for example).
+    return _json_error(request, 422, "A value in this request is out of range.")
+
+
+@api.exception_handler(ValueError)
+def _value_error(request, exc: ValueError):
+    # PostgreSQL refuses NUL characters in text; that is the client's input, not our failure.
+    if "NUL" in str(exc):
+        return _json_error(request, 422, "Text may not contain NUL (0x00) characters.")
+    raise exc
 
 
 @api.exception_handler(PermissionDenied)

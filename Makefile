@@ -32,8 +32,10 @@ lint: install
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Benchmarks print tables of measures against targets; run them against PostgreSQL:
+#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/outreach make bench
 bench: install
-	$(BIN)/python -m pytest tests/benchmarks -p no:randomly -s -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/benchmarks -o python_files='bench_*.py' -s -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3* test-db.sqlite3* staticfiles media

@@ -4,7 +4,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from .factories import DEFAULT_PASSWORD, UserFactory
+from .anthropic_stub import AnthropicStub
+from .factories import UserFactory
 
 
 def pytest_collection_modifyitems(config, items):
@@ -38,7 +39,7 @@ def admin_user(db):
 
 def _client_for(user) -> Client:
     client = Client()
-    assert client.login(username=user.username, password=DEFAULT_PASSWORD)
+    client.force_login(user)
     return client
 
 
@@ -61,3 +62,20 @@ def admin_client_(admin_user):
 def login_client():
     """login_client(user) -> a Django test client logged in as that user."""
     return _client_for
+
+
+@pytest.fixture
+def anthropic_stub():
+    """A local Anthropic Messages API over real HTTP; the real SDK talks to it via base_url."""
+    with AnthropicStub() as stub:
+        yield stub
+
+
+@pytest.fixture
+def anthropic_settings(settings, anthropic_stub):
+    """Point the configured drafting provider at the local stub."""
+    settings.DRAFTING_PROVIDER = "anthropic"
+    settings.ANTHROPIC_API_KEY = "test-key"
+    settings.ANTHROPIC_BASE_URL = anthropic_stub.url
+    settings.ANTHROPIC_TIMEOUT_SECONDS = 2
+    return anthropic_stub

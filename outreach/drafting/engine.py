@@ -106,10 +106,11 @@ def grounding_facts(request: DraftRequest) -> list[Fact]:
 
 
 def _cited(model_ids: tuple[str, ...], claims: list[Claim], request: DraftRequest) -> tuple[str, ...]:
-    """Recipient facts the model says it used plus those the grounding check traced, in fact order."""
+    """Recipient facts the model says it used, plus, for a supported claim none of those explain,
+    the facts the grounding check traced it to; in the order of the request's facts."""
     known = [str(f["id"]) for f in request.facts]
     wanted: set[Any] = set(model_ids)
     for claim in claims:
-        if claim["supported"]:
+        if claim["supported"] and not wanted.intersection(claim["fact_ids"]):
             wanted.update(claim["fact_ids"])
     return tuple(fact_id for fact_id in known if fact_id in wanted)

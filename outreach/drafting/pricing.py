@@ -12,6 +12,8 @@ from decimal import Decimal
 PRICES: dict[str, tuple[Decimal, Decimal]] = {
     "claude-opus-4-5": (Decimal("5"), Decimal("25")),
     "claude-opus-4-6": (Decimal("5"), Decimal("25")),
+    "claude-opus-4-7": (Decimal("5"), Decimal("25")),
+    "claude-opus-4-8": (Decimal("5"), Decimal("25")),
     "claude-opus-4": (Decimal("15"), Decimal("75")),
     "claude-3-opus": (Decimal("15"), Decimal("75")),
     "claude-sonnet-4": (Decimal("3"), Decimal("15")),

@@ -76,6 +76,10 @@ class AnthropicProvider:
             raise DraftingError("rate limited: still limited after retries", retryable=True) from exc
         except anthropic.APIStatusError as exc:
             raise _status_error(exc) from exc
+        except (anthropic.APIResponseValidationError, ValueError) as exc:  # a body that is not a Message
+            raise DraftingError("invalid response: the API answer could not be parsed", retryable=True) from exc
+        except anthropic.AnthropicError as exc:
+            raise DraftingError(f"api error: {type(exc).__name__}", retryable=False) from exc
         return self._parse(message)
 
     def _parse(self, message: Any) -> RawDraft:

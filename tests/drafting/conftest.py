@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -12,15 +11,9 @@ NOV_12 = date(2026, 11, 12)
 
 
 @pytest.fixture
-def anthropic_stub() -> Iterator[AnthropicStub]:
-    with AnthropicStub() as stub:
-        yield stub
-
-
-@pytest.fixture
 def stub_provider(anthropic_stub: AnthropicStub) -> AnthropicProvider:
     return AnthropicProvider(
-        api_key="test-key", model="claude-sonnet-4-5", base_url=anthropic_stub.url, timeout=2, max_retries=2
+        api_key="test-key", model="claude-sonnet-4-6", base_url=anthropic_stub.url, timeout=2, max_retries=2
     )
 
 

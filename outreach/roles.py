@@ -61,7 +61,9 @@ def ensure_role_groups(**kwargs) -> None:
 
 
 def connect_signals() -> None:
-    post_migrate.connect(ensure_role_groups, sender=global_apps.get_app_config("outreach"), dispatch_uid="roles")
+    # After the last project app's migrate: by then the review and campaigns permissions exist
+    # (Django creates each app's permissions in that app's own post_migrate).
+    post_migrate.connect(ensure_role_groups, sender=global_apps.get_app_config(PROJECT_APPS[-1]), dispatch_uid="roles")
 
 
 def role_of(user) -> str | None:

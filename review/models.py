@@ -112,6 +112,17 @@ class DraftVersion(models.Model):
         constraints = [models.UniqueConstraint(fields=["draft", "number"], name="draft_version_unique_number")]
 
 
+class RejectReason(models.TextChoices):
+    """Why a reviewer rejected a draft (stored in DraftDecision.reason)."""
+
+    WRONG_FACTS = "wrong_facts", "Wrong or invented facts"
+    TONE = "tone", "Wrong tone or voice"
+    NOT_RELEVANT = "not_relevant", "Not relevant to this person"
+    BAD_TIMING = "bad_timing", "Bad timing"
+    DO_NOT_CONTACT = "do_not_contact", "Do not contact this person"
+    OTHER = "other", "Other"
+
+
 class DraftDecision(models.Model):
     """Who decided what on a draft, when, and why: approve, edit+approve, reject, regenerate, skip."""
 

@@ -1,20 +1,49 @@
-"""Writes on drafts: request, (the task fills them), decide."""
+"""Writes on drafts: request, generate (the task), decide (approve, edit, reject, regenerate, retry, skip)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import F, Max
+from django.utils import timezone
 
 from outreach.errors import ApplicationError
-from outreach.models import Recipient
-from outreach.selectors import suppression_check
+from outreach.models import EngagementEvent, OutboundMessage, Recipient, Suppression
+from outreach.normalize import normalize_email
+from outreach.selectors import suppression_check, suppression_check_bulk
 
-from .models import Draft, DraftSkip
+from .edit_metrics import edit_metrics
+from .models import Draft, DraftDecision, DraftEdit, DraftSkip, DraftVersion, RejectReason
+from .signals import draft_decided
+
+log = logging.getLogger(__name__)
+
+# A draft in "drafting" longer than this lost its worker; the sweep hands it back to the queue.
+DRAFTING_LEASE = timedelta(minutes=10)
+# A queued draft older than this whose task is not waiting in the broker lost its task.
+LOST_TASK_AFTER = timedelta(minutes=1)
+# A draft whose worker died this many times is failed instead of retried forever.
+MAX_ATTEMPTS = 3
+EDIT_EXAMPLES = 3
+
+
+class DraftConflict(ApplicationError):
+    """The draft changed under the user (another reviewer, a double click): HTTP 409."""
 
 
 def _enqueue_generation(draft_id: int) -> None:
     from django_q.tasks import async_task
 
     async_task("review.tasks.draft_generate", draft_id, task_name=f"draft-{draft_id}", group="drafting")
+
+
+# --- Request --------------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -53,8 +82,8 @@ def draft_request(
         campaign=campaign,
         enrollment=enrollment,
         step=step,
-        cc=cc or [],
-        bcc=bcc or [],
+        cc=clean_addresses(cc or []),
+        bcc=clean_addresses(bcc or []),
     )
     try:
         with transaction.atomic():
@@ -64,3 +93,529 @@ def draft_request(
         raise ApplicationError(f"{recipient.email} already has an open draft in this campaign") from None
     transaction.on_commit(lambda: _enqueue_generation(draft.pk))
     return draft
+
+
+@dataclass
+class BulkRequestResult:
+    created: list[Draft] = field(default_factory=list)
+    suppressed: int = 0
+    already_open: int = 0
+    no_sender: int = 0
+
+
+@transaction.atomic
+def draft_request_bulk(
+    *,
+    recipients: Sequence[Recipient],
+    sender_for: Callable[[Recipient], object | None],
+    campaign=None,
+    reviewer=None,
+) -> BulkRequestResult:
+    """Request drafts for many recipients: one bulk suppression check, one query for open drafts,
+    one insert for the drafts and one for the skips; each task is enqueued on commit."""
+    result = BulkRequestResult()
+    list_ids = list(campaign.suppression_lists.values_list("pk", flat=True)) if campaign is not None else None
+    hits = suppression_check_bulk(recipients=list(recipients), list_ids=list_ids)
+    open_ids: set[int] = set()
+    if campaign is not None:
+        open_ids = set(
+            Draft.objects.filter(
+                campaign=campaign, state__in=Draft.OPEN_STATES, recipient__in=[r.pk for r in recipients]
+            ).values_list("recipient_id", flat=True)
+        )
+    drafts, skips, seen = [], [], set()
+    for recipient in recipients:
+        if recipient.pk in seen:
+            continue
+        seen.add(recipient.pk)
+        hit = hits.get(recipient.pk)
+        if hit is not None:
+            result.suppressed += 1
+            skips.append(DraftSkip(recipient=recipient, campaign=campaign, code="suppressed", reason=hit.describe()))
+            continue
+        if recipient.pk in open_ids:
+            result.already_open += 1
+            skips.append(
+                DraftSkip(recipient=recipient, campaign=campaign, code="already_open", reason="an open draft exists")
+            )
+            continue
+        sender = sender_for(recipient)
+        if sender is None:
+            result.no_sender += 1
+            skips.append(DraftSkip(recipient=recipient, campaign=campaign, code="no_sender", reason="no sender"))
+            continue
+        drafts.append(Draft(recipient=recipient, sender=sender, reviewer=reviewer, campaign=campaign))
+    try:
+        with transaction.atomic():
+            result.created = Draft.objects.bulk_create(drafts)
+    except IntegrityError:
+        raise ApplicationError("Another request created drafts for these recipients at the same time; try again.") from None
+    DraftSkip.objects.bulk_create(skips)
+    ids = [d.pk for d in result.created]
+    transaction.on_commit(lambda: [_enqueue_generation(pk) for pk in ids])
+    return result
+
+
+# --- Generate (the task) ----------------------------------------------------------------------
+
+
+def _recipient_facts(draft: Draft) -> list[dict]:
+    """The recipient's recorded facts plus profile and account fields, as the engine's plain dicts."""
+    recipient = draft.recipient
+    facts: list[dict] = []
+
+    def add(fact_id: str, kind: str, text: str, value: str | None = None) -> None:
+        if text.strip():
+            facts.append({"id": fact_id, "kind": kind, "text": text, "value": value, "observed_at": None})
+
+    add("recipient:first_name", "first_name", recipient.first_name, recipient.first_name)
+    add("recipient:last_name", "last_name", recipient.last_name, recipient.last_name)
+    add("recipient:title", "title", recipient.title and f"{recipient.full_name or recipient.email}: {recipient.title}")
+    account = recipient.account
+    if account is not None:
+        add("account:name", "company", f"Works at {account.name}", account.name)
+        add("account:state", "account_state", f"Account state: {account.get_state_display()}", account.state)
+        add("account:plan", "account_plan", account.plan and f"On the {account.plan} plan", account.plan)
+        if account.renewal_date:
+            iso = account.renewal_date.isoformat()
+            add("account:renewal", "account_renewal", f"Contract renews on {iso}", iso)
+    recorded = [f.as_dict() for f in recipient.facts.all()[:60]]
+    # A recorded fact wins over the same statement derived from the profile.
+    texts = {f["text"] for f in recorded}
+    return [f for f in facts if f["text"] not in texts] + recorded
+
+
+def _intent(draft: Draft):
+    from outreach.drafting import Intent
+
+    campaign, step = draft.campaign, draft.step
+    step_prompt = (step.prompt or "").strip() if step is not None else ""
+    if campaign is None:
+        return Intent(goal=step_prompt or "A personal one-to-one note", key_message=step_prompt, call_to_action="")
+    goal = campaign.goal
+    if step_prompt:
+        goal = f"{goal}\nThis email: {step_prompt}" if goal else step_prompt
+    return Intent(
+        goal=goal,
+        key_message=campaign.key_message,
+        call_to_action=campaign.call_to_action,
+        trigger_reason=campaign.trigger_description,
+    )
+
+
+def _persona(draft: Draft):
+    """The sender speaks; a campaign may override tone and role. The engine adds the persona's
+    name, role and company to the grounding facts (sender:name, sender:role, sender:company)."""
+    from outreach.drafting import Persona
+
+    profile = getattr(draft.sender, "sender", None)
+    campaign = draft.campaign
+    name = profile.display_name if profile else draft.sender.get_full_name() or draft.sender.get_username()
+    return Persona(
+        name=name,
+        role=(campaign.persona_role if campaign and campaign.persona_role else "") or (profile.title if profile else ""),
+        company=profile.company if profile else "",
+        tone=(campaign.persona_tone if campaign and campaign.persona_tone else "") or (profile.persona_tone if profile else ""),
+        signature=profile.signature if profile else "",
+    )
+
+
+def _thread(draft: Draft):
+    """Earlier emails of the enrollment, with the recipient's replies, oldest first."""
+    from outreach.drafting import ThreadMessage
+
+    if draft.enrollment_id is None:
+        return [], None
+    messages = list(
+        OutboundMessage.objects.filter(enrollment_id=draft.enrollment_id)
+        .exclude(draft_id=draft.pk)
+        .order_by("created_at")[:10]
+    )
+    replies = EngagementEvent.objects.filter(
+        message__in=messages, kind=EngagementEvent.Kind.REPLIED
+    ).order_by("occurred_at")
+    by_message: dict[int, list] = {}
+    for event in replies:
+        by_message.setdefault(event.message_id, []).append(event)
+    thread = []
+    for message in messages:
+        sent = message.sent_at or message.created_at
+        thread.append(
+            ThreadMessage(direction="outbound", subject=message.subject, body_text=message.body_text, sent_at=sent.isoformat())
+        )
+        for reply in by_message.get(message.pk, []):
+            if reply.reply_text:
+                thread.append(
+                    ThreadMessage(
+                        direction="inbound",
+                        subject=f"Re: {message.subject}",
+                        body_text=reply.reply_text,
+                        sent_at=reply.occurred_at.isoformat(),
+                    )
+                )
+    source = draft.enrollment.source if draft.enrollment else {}
+    source_message = None
+    if isinstance(source, dict):
+        text = source.get("body_text") or source.get("text") or source.get("body") or ""
+        if text or source.get("subject"):
+            source_message = ThreadMessage(
+                direction="outbound" if source.get("direction") == "outbound" else "inbound",
+                subject=str(source.get("subject") or ""),
+                body_text=str(text),
+                sent_at=str(source.get("sent_at") or source.get("occurred_at") or ""),
+            )
+    return thread, source_message
+
+
+def _edit_examples(draft: Draft):
+    """A few recent edits of this sender's drafts in this campaign: the engine learns the style."""
+    from outreach.drafting import EditExample
+
+    edits = DraftEdit.objects.filter(draft__sender_id=draft.sender_id, draft__campaign_id=draft.campaign_id).exclude(
+        body_before=F("body_after")
+    )[:EDIT_EXAMPLES]
+    return [EditExample(before=e.body_before, after=e.body_after) for e in edits]
+
+
+def draft_compose_request(*, draft: Draft):
+    """The engine's input for this draft, from the rows (facts, intent, persona, thread, edits)."""
+    from outreach.drafting import DraftRequest
+
+    thread, source_message = _thread(draft)
+    return DraftRequest(
+        intent=_intent(draft),
+        persona=_persona(draft),
+        facts=_recipient_facts(draft),
+        today=timezone.localdate(),
+        thread=thread,
+        source_message=source_message,
+        instruction=draft.instruction,
+        edit_examples=_edit_examples(draft),
+    )
+
+
+def _fail(draft_id: int, claimed_at, reason: str, *, retryable: bool) -> None:
+    label = "retryable" if retryable else "not retryable"
+    Draft.objects.filter(pk=draft_id, state=Draft.State.DRAFTING, drafting_started_at=claimed_at).update(
+        state=Draft.State.FAILED,
+        failure_reason=f"{reason} ({label})"[:2000],
+        drafting_started_at=None,
+        updated_at=timezone.now(),
+    )
+
+
+def _next_version_number(draft: Draft) -> int:
+    return (draft.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+
+
+def draft_generate(*, draft_id: int, provider=None) -> Draft | None:
+    """Turn a queued draft into a ready one. Safe to run twice: only the run that claims the row
+    (queued -> drafting, a conditional UPDATE) does the work; a failure is recorded with its
+    reason, so a draft never stays in "drafting"."""
+    from outreach.drafting import DraftingError, compose
+
+    claimed_at = timezone.now()
+    claimed = Draft.objects.filter(pk=draft_id, state=Draft.State.QUEUED).update(
+        state=Draft.State.DRAFTING, drafting_started_at=claimed_at, attempts=F("attempts") + 1, updated_at=claimed_at
+    )
+    if not claimed:
+        return None
+    draft = Draft.objects.select_related(
+        "recipient__account", "sender__sender", "campaign", "step", "enrollment"
+    ).get(pk=draft_id)
+    try:
+        request = draft_compose_request(draft=draft)
+        result = compose(request, provider)
+    except DraftingError as exc:
+        _fail(draft_id, claimed_at, exc.reason, retryable=exc.retryable)
+        return None
+    except Exception as exc:  # a bug must not leave the draft in "drafting" either
+        log.exception("drafting draft %s failed", draft_id)
+        _fail(draft_id, claimed_at, f"internal error: {type(exc).__name__}", retryable=True)
+        return None
+
+    with transaction.atomic():
+        # Lock and re-check: the sweep may have handed an overdue draft to another worker.
+        draft = Draft.objects.select_for_update().get(pk=draft_id)
+        if draft.state != Draft.State.DRAFTING or draft.drafting_started_at != claimed_at:
+            return None
+        now = timezone.now()
+        regenerated = bool(draft.instruction) or draft.versions.exists()
+        draft.subject = result.subject
+        draft.preview_text = result.preview_text
+        draft.body_html = result.body_html
+        draft.body_text = result.body_text
+        draft.cited_fact_ids = list(result.cited_fact_ids)
+        draft.grounding = [dict(c) for c in result.claims]
+        draft.unsupported_claim_count = result.unsupported_count
+        draft.provider = result.provider
+        draft.model_name = result.model
+        draft.input_tokens = result.input_tokens + result.cache_read_tokens + result.cache_write_tokens
+        draft.output_tokens = result.output_tokens
+        draft.cost_usd = result.cost_usd
+        draft.facts_snapshot = [dict(f) for f in request.facts]
+        draft.failure_reason = ""
+        draft.state = Draft.State.READY
+        # A regenerated draft keeps its place in the queue.
+        draft.ready_at = draft.ready_at or now
+        draft.drafting_started_at = None
+        draft.version += 1
+        draft.save()
+        DraftVersion.objects.create(
+            draft=draft,
+            number=_next_version_number(draft),
+            origin=DraftVersion.Origin.REGENERATED if regenerated else DraftVersion.Origin.GENERATED,
+            subject=draft.subject,
+            body_html=draft.body_html,
+            body_text=draft.body_text,
+            instruction=draft.instruction,
+        )
+    return draft
+
+
+def draft_sweep_stale(*, now=None) -> dict[str, int]:
+    """Rows are the truth: return drafts whose worker died (drafting past the lease) to the queue,
+    fail those that died too often, and re-enqueue queued drafts whose task was lost."""
+    now = now or timezone.now()
+    stale = Draft.objects.filter(state=Draft.State.DRAFTING, drafting_started_at__lt=now - DRAFTING_LEASE)
+    failed = stale.filter(attempts__gte=MAX_ATTEMPTS).update(
+        state=Draft.State.FAILED,
+        failure_reason=f"the drafting worker stopped {MAX_ATTEMPTS} times (retryable)",
+        drafting_started_at=None,
+        updated_at=now,
+    )
+    requeue_ids = list(stale.values_list("pk", flat=True))
+    requeued = Draft.objects.filter(pk__in=requeue_ids, state=Draft.State.DRAFTING).update(
+        state=Draft.State.QUEUED,
+        failure_reason="the drafting worker stopped; queued again",
+        drafting_started_at=None,
+        updated_at=now,
+    )
+    pending = _pending_task_names()
+    lost = [
+        pk
+        for pk in Draft.objects.filter(state=Draft.State.QUEUED, updated_at__lt=now - LOST_TASK_AFTER).values_list(
+            "pk", flat=True
+        )[:5000]
+        if pending is None or f"draft-{pk}" not in pending
+    ]
+    # Touch them so the next sweep waits another minute before enqueueing them again.
+    Draft.objects.filter(pk__in=lost).update(updated_at=now)
+    for pk in [*requeue_ids, *lost]:
+        _enqueue_generation(pk)
+    return {"failed": failed, "requeued": requeued, "reenqueued": len(lost)}
+
+
+def _pending_task_names() -> set[str] | None:
+    """Names of drafting tasks waiting in the ORM broker; None when the broker is not the ORM."""
+    from django.conf import settings
+
+    if not settings.Q_CLUSTER.get("orm"):
+        return None
+    from django_q.models import OrmQ
+
+    return {str(t.name()) for t in OrmQ.objects.all()[:20000]}
+
+
+# --- Decide ---------------------------------------------------------------------------------
+
+
+def clean_addresses(values: Sequence[str]) -> list[str]:
+    """Normalized, de-duplicated addresses; an invalid one refuses the whole list."""
+    out: list[str] = []
+    for raw in values:
+        value = normalize_email(raw)
+        if not value:
+            continue
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise ApplicationError(f"{raw.strip()!r} is not a valid email address") from None
+        if value not in out:
+            out.append(value)
+    return out
+
+
+def _lock(draft: Draft, *, expected_version: int, states: Sequence[str]) -> Draft:
+    """Lock the draft row and check the version the user saw: the second click gets a 409."""
+    locked = (
+        Draft.objects.select_for_update(of=("self",))
+        .select_related("recipient", "sender__sender", "campaign")
+        .get(pk=draft.pk)
+    )
+    if locked.version != expected_version:
+        raise DraftConflict(
+            f"This draft changed since you opened it ({locked.get_state_display().lower()} now, "
+            f"version {locked.version}). Nothing was done; the next draft is loaded."
+        )
+    if locked.state not in states:
+        raise DraftConflict(f"This draft is {locked.get_state_display().lower()}; it can no longer be changed here.")
+    return locked
+
+
+def _send_on_commit(draft: Draft, decision: DraftDecision, edit: DraftEdit | None = None) -> None:
+    transaction.on_commit(lambda: draft_decided.send(sender=Draft, draft=draft, decision=decision, edit=edit))
+
+
+@transaction.atomic
+def draft_approve(
+    *,
+    draft: Draft,
+    user,
+    expected_version: int,
+    subject: str | None = None,
+    body_text: str | None = None,
+    cc: Sequence[str] | None = None,
+    bcc: Sequence[str] | None = None,
+    via: str = "web",
+) -> Draft:
+    """Approve the exact text (optionally edited) and create its outbound message, in one transaction."""
+    from outreach.drafting import sanitize
+    from outreach.outbox import outbound_message_create
+
+    draft = _lock(draft, expected_version=expected_version, states=[Draft.State.READY])
+    new_subject = draft.subject if subject is None else sanitize.clean_subject(subject)
+    new_body = draft.body_text if body_text is None else sanitize.clean_body_text(body_text)
+    new_cc = list(draft.cc) if cc is None else clean_addresses(cc)
+    new_bcc = list(draft.bcc) if bcc is None else clean_addresses(bcc)
+    if not new_subject.strip() or not new_body.strip():
+        raise ApplicationError("The subject and the body cannot be empty.")
+    metrics = edit_metrics(
+        subject_before=draft.subject,
+        subject_after=new_subject,
+        body_before=draft.body_text,
+        body_after=new_body,
+        cc_changed=new_cc != list(draft.cc),
+        bcc_changed=new_bcc != list(draft.bcc),
+    )
+    edit = None
+    if metrics.changed:
+        edit = DraftEdit.objects.create(
+            draft=draft,
+            editor=user,
+            subject_before=draft.subject,
+            subject_after=new_subject,
+            body_before=draft.body_text,
+            body_after=new_body,
+            char_distance=metrics.char_distance,
+            normalized_similarity=metrics.normalized_similarity,
+            word_distance=metrics.word_distance,
+            changed_parts=metrics.changed_parts,
+        )
+        if new_body != draft.body_text:
+            # The reviewer's own links are theirs to approve; the allow-list still limits tags and schemes.
+            draft.body_html = sanitize.text_to_html(new_body, sanitize.links_in([new_body]))
+        if {"subject", "body"} & set(metrics.changed_parts):
+            draft.subject, draft.body_text = new_subject, new_body
+            DraftVersion.objects.create(
+                draft=draft,
+                number=_next_version_number(draft),
+                origin=DraftVersion.Origin.EDITED,
+                subject=new_subject,
+                body_html=draft.body_html,
+                body_text=new_body,
+                created_by=user,
+            )
+        draft.cc, draft.bcc = new_cc, new_bcc
+    decision = DraftDecision.objects.create(
+        draft=draft,
+        action=DraftDecision.Action.EDIT_APPROVE if edit else DraftDecision.Action.APPROVE,
+        user=user,
+        via=via,
+    )
+    draft.state = Draft.State.APPROVED
+    draft.decided_at = timezone.now()
+    draft.decided_by = user
+    draft.version += 1
+    draft.save(
+        update_fields=[
+            "subject",
+            "body_text",
+            "body_html",
+            "cc",
+            "bcc",
+            "state",
+            "decided_at",
+            "decided_by",
+            "version",
+            "updated_at",
+        ]
+    )
+    outbound_message_create(draft=draft, approved_by=user)
+    _send_on_commit(draft, decision, edit)
+    return draft
+
+
+@transaction.atomic
+def draft_reject(
+    *, draft: Draft, user, expected_version: int, reason: str, note: str = "", via: str = "web"
+) -> Draft:
+    """Reject with a reason; "do not contact this person" also suppresses the recipient."""
+    from outreach.services import suppression_add
+
+    if reason not in RejectReason.values:
+        raise ApplicationError("Pick a reason for rejecting.")
+    draft = _lock(draft, expected_version=expected_version, states=[Draft.State.READY, Draft.State.FAILED])
+    note = note.strip()
+    decision = DraftDecision.objects.create(
+        draft=draft, action=DraftDecision.Action.REJECT, user=user, reason=reason, note=note, via=via
+    )
+    if reason == RejectReason.DO_NOT_CONTACT:
+        suppression_add(
+            kind=Suppression.Kind.RECIPIENT,
+            value=str(draft.recipient_id),
+            reason=Suppression.Reason.DO_NOT_CONTACT,
+            note=note or f"Rejected draft #{draft.pk}: do not contact this person",
+            source=f"review: draft #{draft.pk} rejected by {user}",
+            added_by=user,
+        )
+    draft.state = Draft.State.REJECTED
+    draft.decided_at = timezone.now()
+    draft.decided_by = user
+    draft.version += 1
+    draft.save(update_fields=["state", "decided_at", "decided_by", "version", "updated_at"])
+    _send_on_commit(draft, decision)
+    return draft
+
+
+@transaction.atomic
+def draft_regenerate(*, draft: Draft, user, expected_version: int, instruction: str, via: str = "web") -> Draft:
+    """Ask for a new version with an instruction ("shorter"); the current text stays in DraftVersion."""
+    instruction = instruction.strip()
+    if not instruction:
+        raise ApplicationError("Say what to change, e.g. “shorter” or “mention the webinar”.")
+    draft = _lock(draft, expected_version=expected_version, states=[Draft.State.READY, Draft.State.FAILED])
+    decision = DraftDecision.objects.create(
+        draft=draft, action=DraftDecision.Action.REGENERATE, user=user, note=instruction[:2000], via=via
+    )
+    draft.instruction = instruction[:2000]
+    draft.state = Draft.State.QUEUED
+    draft.failure_reason = ""
+    draft.version += 1
+    draft.save(update_fields=["instruction", "state", "failure_reason", "version", "updated_at"])
+    pk = draft.pk
+    transaction.on_commit(lambda: _enqueue_generation(pk))
+    _send_on_commit(draft, decision)
+    return draft
+
+
+@transaction.atomic
+def draft_retry(*, draft: Draft, user, expected_version: int | None = None, via: str = "web") -> Draft:
+    """Queue a failed draft again."""
+    version = draft.version if expected_version is None else expected_version
+    draft = _lock(draft, expected_version=version, states=[Draft.State.FAILED])
+    decision = DraftDecision.objects.create(draft=draft, action=DraftDecision.Action.RETRY, user=user, via=via)
+    draft.state = Draft.State.QUEUED
+    draft.version += 1
+    draft.save(update_fields=["state", "version", "updated_at"])
+    pk = draft.pk
+    transaction.on_commit(lambda: _enqueue_generation(pk))
+    _send_on_commit(draft, decision)
+    return draft
+
+
+def draft_skip(*, draft: Draft, user, via: str = "web") -> DraftDecision:
+    """Record "skip for now"; the view keeps skipped ids in the session so the next draft shows."""
+    decision = DraftDecision.objects.create(draft=draft, action=DraftDecision.Action.SKIP, user=user, via=via)
+    transaction.on_commit(lambda: draft_decided.send(sender=Draft, draft=draft, decision=decision, edit=None))
+    return decision

@@ -98,3 +98,45 @@ class SuppressionFactory(factory.django.DjangoModelFactory):
     kind = Suppression.Kind.ADDRESS
     value = factory.Sequence(lambda n: f"blocked{n}@example.com")
     reason = Suppression.Reason.MANUAL
+
+
+# --- review (drafts) ----------------------------------------------------------------------------
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.Campaign"
+
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    goal = "Book renewal conversations"
+    key_message = "The forecasting module is included in your renewal"
+    call_to_action = "Would a 20-minute call next week help?"
+    trigger_description = "Renewal due soon"
+    status = "active"
+
+
+class DraftFactory(factory.django.DjangoModelFactory):
+    """A ready draft with text and a grounding result, as the drafting task leaves it."""
+
+    class Meta:
+        model = "review.Draft"
+
+    recipient = factory.SubFactory(RecipientFactory)
+    sender = factory.SubFactory(UserFactory, role="rep")
+    state = "ready"
+    subject = "Your October usage"
+    preview_text = "A short note"
+    body_text = "Hi Liu,\n\nYou logged in 14 times in October.\n\nBest,\nRita"
+    body_html = "<p>Hi Liu,</p><p>You logged in 14 times in October.</p><p>Best,<br>Rita</p>"
+    grounding = factory.LazyFunction(
+        lambda: [
+            {"text": "14", "start": 23, "end": 25, "supported": True, "fact_ids": ["1"], "field": "body_text"},
+            {"text": "October", "start": 35, "end": 42, "supported": False, "fact_ids": [], "field": "body_text"},
+        ]
+    )
+    unsupported_claim_count = 1
+    facts_snapshot = factory.LazyFunction(lambda: [{"id": "1", "kind": "usage", "text": "Logged in 14 times"}])
+    cited_fact_ids = factory.LazyFunction(lambda: ["1"])
+    provider = "offline"
+    model_name = "offline-template-v1"
+    ready_at = factory.LazyFunction(timezone.now)

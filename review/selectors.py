@@ -1,0 +1,194 @@
+"""Reads for the review queue, shared by views (and the API)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+
+from outreach.models import EngagementEvent, OutboundMessage
+from outreach.roles import is_admin
+
+from .models import Draft
+
+QUEUE_PAGE_SIZE = 50
+
+
+def _sees_all(user) -> bool:
+    # Remembered on the user object: a page asks several times per request.
+    cached = getattr(user, "_review_sees_all", None)
+    if cached is None:
+        cached = is_admin(user)
+        user._review_sees_all = cached
+    return cached
+
+
+def drafts_visible_to(user) -> QuerySet[Draft]:
+    """Reps see the drafts they send or are assigned to review; admins see every draft."""
+    if _sees_all(user):
+        return Draft.objects.all()
+    return Draft.objects.filter(Q(sender=user) | Q(reviewer=user))
+
+
+# The list shows ready drafts by default; failed ones can be listed to retry them.
+LISTABLE_STATES = (Draft.State.READY, Draft.State.FAILED)
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    campaign_id: int | None = None
+    unsupported_only: bool = False
+    state: str = Draft.State.READY
+
+    @classmethod
+    def from_params(cls, params) -> QueueFilters:
+        raw = str(params.get("campaign") or "")
+        state = params.get("state") or Draft.State.READY
+        return cls(
+            campaign_id=int(raw) if raw.isdigit() else None,
+            unsupported_only=params.get("unsupported") in ("1", "on", "true"),
+            state=state if state in LISTABLE_STATES else Draft.State.READY,
+        )
+
+    def as_query(self) -> str:
+        parts = []
+        if self.campaign_id:
+            parts.append(f"campaign={self.campaign_id}")
+        if self.unsupported_only:
+            parts.append("unsupported=1")
+        if self.state != Draft.State.READY:
+            parts.append(f"state={self.state}")
+        return "&".join(parts)
+
+    def apply(self, qs: QuerySet[Draft]) -> QuerySet[Draft]:
+        if self.campaign_id:
+            qs = qs.filter(campaign_id=self.campaign_id)
+        if self.unsupported_only:
+            qs = qs.filter(unsupported_claim_count__gt=0)
+        return qs
+
+
+def draft_queue(*, user, filters: QueueFilters, exclude_ids: Iterable[int] = ()) -> QuerySet[Draft]:
+    """Ready (or failed) drafts for this user, oldest first."""
+    qs = filters.apply(drafts_visible_to(user).filter(state=filters.state))
+    exclude = list(exclude_ids)
+    if exclude:
+        qs = qs.exclude(pk__in=exclude)
+    return qs.order_by("ready_at", "id") if filters.state == Draft.State.READY else qs.order_by("updated_at", "id")
+
+
+def draft_queue_page(*, user, filters: QueueFilters, skipped: Iterable[int] = ()) -> list[Draft]:
+    """The first page of the queue for the list; skipped drafts go to the end."""
+    skipped = list(skipped)
+    rows = list(
+        draft_queue(user=user, filters=filters)
+        .select_related("recipient__account", "campaign")
+        .only(
+            "id",
+            "subject",
+            "state",
+            "ready_at",
+            "unsupported_claim_count",
+            "version",
+            "recipient__first_name",
+            "recipient__last_name",
+            "recipient__email",
+            "recipient__account__name",
+            "campaign__name",
+        )[: QUEUE_PAGE_SIZE + len(skipped)]
+    )
+    skipped_set = set(skipped)
+    return ([d for d in rows if d.pk not in skipped_set] + [d for d in rows if d.pk in skipped_set])[:QUEUE_PAGE_SIZE]
+
+
+def queue_campaigns(*, user) -> list[dict]:
+    """Campaigns that have drafts this user can see, for the filter."""
+    rows = (
+        drafts_visible_to(user)
+        .filter(campaign__isnull=False)
+        .order_by()
+        .values_list("campaign_id", "campaign__name")
+        .distinct()
+    )
+    return sorted(({"pk": pk, "name": name} for pk, name in rows), key=lambda c: c["name"])
+
+
+def draft_next(*, user, filters: QueueFilters, skipped: Iterable[int] = ()) -> Draft | None:
+    """The next draft to show: the oldest ready one not skipped; when all were skipped, the oldest."""
+    skipped = list(skipped)
+    queue = draft_queue(user=user, filters=filters)
+    draft = queue.exclude(pk__in=skipped).first() if skipped else queue.first()
+    if draft is None and skipped:
+        draft = queue.first()
+    return draft
+
+
+def draft_state_counts(*, user, campaign_id: int | None = None) -> dict[str, int]:
+    """How many of this user's drafts are in each state (one GROUP BY query)."""
+    qs = drafts_visible_to(user)
+    if campaign_id:
+        qs = qs.filter(campaign_id=campaign_id)
+    counts = {state: 0 for state in Draft.State.values}
+    for row in qs.order_by().values("state").annotate(n=Count("id")):
+        counts[row["state"]] = row["n"]
+    return counts
+
+
+def draft_detail(*, draft_id: int, user) -> Draft | None:
+    return (
+        drafts_visible_to(user)
+        .select_related("recipient__account", "sender__sender", "campaign", "step", "reviewer")
+        .filter(pk=draft_id)
+        .first()
+    )
+
+
+def recipient_history(*, recipient_id: int, exclude_draft_id: int | None = None, limit: int = 5) -> list[OutboundMessage]:
+    """Earlier emails to this recipient with their engagement events (two queries)."""
+    qs = OutboundMessage.objects.filter(recipient_id=recipient_id)
+    if exclude_draft_id:
+        qs = qs.exclude(draft_id=exclude_draft_id)
+    return list(
+        qs.order_by("-created_at")
+        .only("id", "subject", "state", "created_at", "sent_at", "recipient_id", "draft_id")
+        .prefetch_related(
+            Prefetch("events", queryset=EngagementEvent.objects.only("id", "kind", "occurred_at", "message_id"))
+        )[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class DraftingProgress:
+    counts: dict[str, int]
+    total: int
+    in_flight: int
+    cost_usd: Decimal
+    cost_per_draft: Decimal
+
+    @property
+    def done(self) -> int:
+        return self.total - self.in_flight
+
+
+def drafting_progress(*, user, campaign_id: int | None = None, since=None) -> DraftingProgress:
+    """Counts per state and cost for a campaign (or a batch since a time): polled while drafting."""
+    qs = drafts_visible_to(user)
+    if campaign_id:
+        qs = qs.filter(campaign_id=campaign_id)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    counts = {state: 0 for state in Draft.State.values}
+    cost = Decimal("0")
+    generated = 0
+    for row in qs.order_by().values("state").annotate(n=Count("id"), cost=Sum("cost_usd")):
+        counts[row["state"]] = row["n"]
+        cost += row["cost"] or Decimal("0")
+        if row["state"] not in (Draft.State.QUEUED, Draft.State.DRAFTING, Draft.State.FAILED):
+            generated += row["n"]
+    in_flight = counts[Draft.State.QUEUED] + counts[Draft.State.DRAFTING]
+    per_draft = (cost / generated).quantize(Decimal("0.000001")) if generated else Decimal("0")
+    return DraftingProgress(
+        counts=counts, total=sum(counts.values()), in_flight=in_flight, cost_usd=cost, cost_per_draft=per_draft
+    )

@@ -1,0 +1,296 @@
+"""The review queue: thin views over review.selectors and review.services (htmx partials)."""
+
+from __future__ import annotations
+
+import re
+
+from django.apps import apps
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+from django_htmx.middleware import HtmxDetails
+
+from outreach.errors import ApplicationError
+from outreach.models import Recipient
+
+from . import selectors, services
+from .highlight import highlight
+from .models import Draft, RejectReason
+
+SKIPPED_SESSION_KEY = "review_skipped"
+MAX_SKIPPED = 500
+
+can_view = permission_required("review.view_draft", raise_exception=True)
+can_decide = permission_required("review.change_draft", raise_exception=True)
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _get_draft_for_user(request: HttpRequest, draft_id: int) -> Draft:
+    """The one access check for drafts: another rep's draft is a 404, as if it did not exist."""
+    return get_object_or_404(
+        selectors.drafts_visible_to(request.user).select_related(
+            "recipient__account", "sender__sender", "campaign", "step"
+        ),
+        pk=draft_id,
+    )
+
+
+def _skipped(request: HttpRequest) -> list[int]:
+    return list(request.session.get(SKIPPED_SESSION_KEY, []))
+
+
+def _filters(request: HttpRequest) -> selectors.QueueFilters:
+    return selectors.QueueFilters.from_params(request.POST if request.method == "POST" else request.GET)
+
+
+def _detail_context(request: HttpRequest, draft: Draft | None, filters: selectors.QueueFilters) -> dict:
+    if draft is None:
+        return {"draft": None, "filters": filters, "filter_qs": filters.as_query()}
+    cited = {str(i) for i in draft.cited_fact_ids}
+    facts = [{**f, "cited": str(f.get("id")) in cited} for f in draft.facts_snapshot]
+    return {
+        "draft": draft,
+        "filters": filters,
+        "filter_qs": filters.as_query(),
+        "profile": getattr(draft.sender, "sender", None),
+        "subject_html": highlight(draft.subject, draft.grounding, field="subject"),
+        "body_html": highlight(draft.body_text, draft.grounding, field="body_text"),
+        "facts": facts,
+        "history": selectors.recipient_history(recipient_id=draft.recipient_id, exclude_draft_id=draft.pk),
+        "reject_reasons": RejectReason.choices,
+        "cc_text": ", ".join(draft.cc),
+        "bcc_text": ", ".join(draft.bcc),
+    }
+
+
+def _queue_context(request: HttpRequest, filters: selectors.QueueFilters) -> dict:
+    progress = selectors.drafting_progress(user=request.user, campaign_id=filters.campaign_id)
+    return {
+        "filters": filters,
+        "filter_qs": filters.as_query(),
+        "progress": progress,
+        "queue": selectors.draft_queue_page(user=request.user, filters=filters, skipped=_skipped(request)),
+        "campaigns": selectors.queue_campaigns(user=request.user),
+        "reject_reasons": RejectReason.choices,
+    }
+
+
+@can_view
+@require_GET
+def queue(request: HtmxHttpRequest) -> HttpResponse:
+    filters = _filters(request)
+    template = "review/queue.html"
+    if request.htmx and request.htmx.target in ("queue-counts", "queue-list"):
+        # Cross-part refreshes (after a decision, while drafting) re-render one part.
+        progress = selectors.drafting_progress(user=request.user, campaign_id=filters.campaign_id)
+        context = {"filters": filters, "filter_qs": filters.as_query(), "progress": progress}
+        if request.htmx.target == "queue-list":
+            context["queue"] = selectors.draft_queue_page(user=request.user, filters=filters, skipped=_skipped(request))
+            return render(request, template + "#queue-list", context)
+        response = render(request, template + "#queue-counts", context)
+        seen = request.GET.get("seen", "")
+        if seen != str(progress.counts[filters.state]):
+            trigger_client_event(response, "queueChanged")
+        return response
+    context = _queue_context(request, filters)
+    selected = request.GET.get("draft", "")
+    if selected.isdigit():
+        draft = selectors.draft_detail(draft_id=int(selected), user=request.user)
+    else:
+        draft = selectors.draft_next(user=request.user, filters=filters, skipped=_skipped(request))
+        if draft is not None:
+            draft = selectors.draft_detail(draft_id=draft.pk, user=request.user)
+    context.update(_detail_context(request, draft, filters))
+    return render(request, template, context)
+
+
+@can_view
+@require_GET
+def draft_detail(request: HtmxHttpRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    filters = _filters(request)
+    if not request.htmx:
+        return redirect(f"{reverse('review_queue')}?draft={draft_id}&{filters.as_query()}")
+    return render(request, "review/queue.html#detail", _detail_context(request, draft, filters))
+
+
+def _next(request: HttpRequest, notice: str, *, status: int = 200) -> HttpResponse:
+    """After a decision: the next draft's detail, and an event that refreshes counts and list."""
+    filters = _filters(request)
+    draft = selectors.draft_next(user=request.user, filters=filters, skipped=_skipped(request))
+    if draft is not None:
+        draft = selectors.draft_detail(draft_id=draft.pk, user=request.user)
+    context = _detail_context(request, draft, filters)
+    context["notice"] = notice
+    response = render(request, "review/queue.html#detail", context, status=status)
+    return trigger_client_event(response, "draftDecided", {"notice": notice})
+
+
+def _refused(exc: ApplicationError) -> HttpResponse:
+    """A refused decision: plain text that static/js/app.js shows in place (409 for a conflict)."""
+    status = 409 if isinstance(exc, services.DraftConflict) else 400
+    response = HttpResponse(exc.message, status=status, content_type="text/plain; charset=utf-8")
+    if status == 409:
+        trigger_client_event(response, "draftDecided", {"notice": exc.message})
+    return response
+
+
+def _expected_version(request: HttpRequest) -> int | None:
+    raw = request.POST.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _who(draft: Draft) -> str:
+    return draft.recipient.full_name or draft.recipient.email
+
+
+_ADDRESS_SPLIT = re.compile(r"[,;\s]+")
+
+
+def _addresses(raw: str) -> list[str]:
+    return [a for a in _ADDRESS_SPLIT.split(raw or "") if a]
+
+
+@can_decide
+@require_POST
+def approve(request: HttpRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    version = _expected_version(request)
+    if version is None:
+        return HttpResponseBadRequest("Missing draft version.", content_type="text/plain")
+    try:
+        services.draft_approve(draft=draft, user=request.user, expected_version=version)
+    except ApplicationError as exc:
+        return _refused(exc)
+    return _next(request, f"Approved the email to {_who(draft)}; it is queued for sending.")
+
+
+@can_decide
+@require_POST
+def edit_approve(request: HttpRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    version = _expected_version(request)
+    if version is None:
+        return HttpResponseBadRequest("Missing draft version.", content_type="text/plain")
+    try:
+        services.draft_approve(
+            draft=draft,
+            user=request.user,
+            expected_version=version,
+            subject=request.POST.get("subject", ""),
+            body_text=request.POST.get("body_text", ""),
+            cc=_addresses(request.POST.get("cc", "")),
+            bcc=_addresses(request.POST.get("bcc", "")),
+        )
+    except ApplicationError as exc:
+        return _refused(exc)
+    return _next(request, f"Approved your edited email to {_who(draft)}; it is queued for sending.")
+
+
+@can_decide
+@require_POST
+def reject(request: HttpRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    version = _expected_version(request)
+    if version is None:
+        return HttpResponseBadRequest("Missing draft version.", content_type="text/plain")
+    reason = request.POST.get("reason", "")
+    try:
+        services.draft_reject(
+            draft=draft, user=request.user, expected_version=version, reason=reason, note=request.POST.get("note", "")
+        )
+    except ApplicationError as exc:
+        return _refused(exc)
+    extra = " and suppressed them" if reason == RejectReason.DO_NOT_CONTACT else ""
+    return _next(request, f"Rejected the draft to {_who(draft)}{extra}.")
+
+
+@can_decide
+@require_POST
+def regenerate(request: HttpRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    version = _expected_version(request)
+    if version is None:
+        return HttpResponseBadRequest("Missing draft version.", content_type="text/plain")
+    try:
+        services.draft_regenerate(
+            draft=draft, user=request.user, expected_version=version, instruction=request.POST.get("instruction", "")
+        )
+    except ApplicationError as exc:
+        return _refused(exc)
+    return _next(request, f"Writing a new version for {_who(draft)}; it returns to the queue when ready.")
+
+
+@can_decide
+@require_POST
+def retry(request: HttpRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    try:
+        services.draft_retry(draft=draft, user=request.user, expected_version=_expected_version(request))
+    except ApplicationError as exc:
+        return _refused(exc)
+    return _next(request, f"Drafting again for {_who(draft)}.")
+
+
+@can_decide
+@require_POST
+def skip(request: HttpRequest, draft_id: int) -> HttpResponse:
+    draft = _get_draft_for_user(request, draft_id)
+    services.draft_skip(draft=draft, user=request.user)
+    skipped = [pk for pk in _skipped(request) if pk != draft.pk] + [draft.pk]
+    request.session[SKIPPED_SESSION_KEY] = skipped[-MAX_SKIPPED:]
+    return _next(request, f"Skipped {_who(draft)} for now.")
+
+
+@can_view
+@require_GET
+def progress(request: HttpRequest) -> HttpResponse:
+    """Counts per state and cost per draft for a campaign: polled with htmx while drafting."""
+    filters = _filters(request)
+    context = {
+        "progress": selectors.drafting_progress(user=request.user, campaign_id=filters.campaign_id),
+        "filters": filters,
+        "filter_qs": filters.as_query(),
+    }
+    return render(request, "review/progress.html", context)
+
+
+@permission_required("review.add_draft", raise_exception=True)
+@require_POST
+def request_drafts(request: HttpRequest) -> HttpResponse:
+    """Draft for the chosen recipients (the user sends; a campaign when given)."""
+    ids = [int(v) for v in request.POST.getlist("recipient") if v.isdigit()]
+    campaign = None
+    raw_campaign = request.POST.get("campaign", "")
+    if raw_campaign.isdigit():
+        # Looked up by name: review does not import campaigns (imports go downwards only).
+        campaign = get_object_or_404(apps.get_model("campaigns", "Campaign"), pk=int(raw_campaign))
+    recipients = Recipient.objects.filter(pk__in=ids)
+    if not request.user.has_perm("outreach.change_recipient"):
+        recipients = recipients.filter(owner=request.user)  # reps draft for the people they own
+    recipients_list = list(recipients)
+    if not recipients_list:
+        return HttpResponseBadRequest("Choose at least one of your recipients.", content_type="text/plain")
+    try:
+        result = services.draft_request_bulk(
+            recipients=recipients_list, sender_for=lambda r: request.user, campaign=campaign
+        )
+    except ApplicationError as exc:
+        return _refused(exc)
+    message = (
+        f"Drafting {len(result.created)} email(s); {result.suppressed} suppressed, "
+        f"{result.already_open} already had an open draft."
+    )
+    response = HttpResponse(message, content_type="text/plain; charset=utf-8")
+    if request.headers.get("HX-Request"):
+        return trigger_client_event(response, "draftsRequested", {"notice": message})
+    from django.contrib import messages
+
+    messages.success(request, message)
+    return redirect("review_queue")

@@ -1,0 +1,128 @@
+// Review queue keyboard and focus handling. Every request goes through htmx; this file only
+// maps keys to the buttons and links that are already on the page, so the mouse works the same.
+(function () {
+  "use strict";
+  const page = document.getElementById("queue-page");
+  if (!page) return;
+  const detail = document.getElementById("detail");
+  const live = document.getElementById("queue-live");
+  const help = document.getElementById("queue-help");
+  const PANELS = { edit: "edit-form", reject: "reject-form", regenerate: "regenerate-form" };
+  const FOCUS = { edit: "edit-body", reject: "reject-reason", regenerate: "regenerate-instruction" };
+
+  function items() { return Array.from(document.querySelectorAll("#queue-list .queue-item")); }
+  function currentId() {
+    const draft = document.querySelector("#detail #draft[data-draft-id]");
+    return draft ? draft.dataset.draftId : null;
+  }
+  function announce(text) { if (live && text) { live.textContent = ""; live.textContent = text; } }
+
+  function markCurrent() {
+    const id = currentId();
+    items().forEach(function (a) {
+      if (a.dataset.draftId === id) { a.setAttribute("aria-current", "true"); } else { a.removeAttribute("aria-current"); }
+    });
+  }
+
+  function move(step) {
+    const list = items();
+    if (!list.length) return;
+    let index = list.findIndex(function (a) { return a.dataset.draftId === currentId(); });
+    index = index < 0 ? 0 : Math.min(list.length - 1, Math.max(0, index + step));
+    list[index].click();
+  }
+
+  function closePanels() {
+    Object.keys(PANELS).forEach(function (name) {
+      const panel = document.getElementById(PANELS[name]);
+      if (panel) panel.hidden = true;
+      const button = detail.querySelector('[data-action="' + name + '"]');
+      if (button) button.setAttribute("aria-expanded", "false");
+    });
+  }
+
+  function openPanel(name) {
+    const panel = document.getElementById(PANELS[name]);
+    if (!panel) return;
+    closePanels();
+    panel.hidden = false;
+    const button = detail.querySelector('[data-action="' + name + '"]');
+    if (button) button.setAttribute("aria-expanded", "true");
+    const field = document.getElementById(FOCUS[name]);
+    if (field) field.focus();
+  }
+
+  function click(action) {
+    const button = detail.querySelector('[data-action="' + action + '"]');
+    if (button && !button.disabled) button.click();
+  }
+
+  function typing(target) {
+    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      if (help && help.open) return; // the dialog closes itself
+      if (typing(event.target) || detail.querySelector(".panel:not([hidden])")) {
+        closePanels();
+        const draft = document.getElementById("draft");
+        if (draft) draft.focus();
+        event.preventDefault();
+      }
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    if (help && help.open) return;
+    const keys = {
+      j: function () { move(1); },
+      k: function () { move(-1); },
+      a: function () { click("approve"); },
+      e: function () { openPanel("edit"); },
+      r: function () { openPanel("reject"); },
+      g: function () { openPanel("regenerate"); },
+      s: function () { click("skip"); },
+      "?": function () { if (help) help.showModal(); },
+    };
+    const handler = keys[event.key];
+    if (handler) { event.preventDefault(); handler(); }
+  });
+
+  // Mouse: the same buttons open the same panels.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-action]");
+    if (!button) return;
+    const action = button.dataset.action;
+    if (PANELS[action]) { event.preventDefault(); openPanel(action); }
+    else if (action === "close") { event.preventDefault(); closePanels(); }
+    else if (action === "help" && help) { help.showModal(); }
+  });
+
+  // Ctrl/Cmd+Enter submits the open form.
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      const form = event.target.closest && event.target.closest("form.panel");
+      if (form) { event.preventDefault(); form.requestSubmit(); }
+    }
+  });
+
+  document.getElementById("queue-filters").addEventListener("change", function (event) { event.currentTarget.submit(); });
+
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target === detail) {
+      // A new draft arrived: move focus to it so screen readers and the keyboard follow.
+      const draft = document.getElementById("draft");
+      if (draft) draft.focus({ preventScroll: false });
+      const heading = document.getElementById("draft-heading");
+      const notice = detail.querySelector('[role="status"]');
+      announce([notice && notice.textContent, heading && heading.textContent].filter(Boolean).join(" ").replace(/\s+/g, " "));
+      markCurrent();
+    }
+  });
+  document.body.addEventListener("htmx:afterSettle", function () {
+    markCurrent();
+    // Nothing was shown and drafts arrived: show the first one.
+    if (!currentId() && items().length && !detail.querySelector(".flash.error")) items()[0].click();
+  });
+  markCurrent();
+})();

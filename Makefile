@@ -22,6 +22,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_review_demo
+	$(BIN)/python manage.py seed_demo_campaigns
 	$(BIN)/python manage.py serve_all --port $(PORT)
 
 lint: install

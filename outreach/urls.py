@@ -7,9 +7,11 @@ from django.urls import include, path
 from outreach import views
 from outreach.api import router as outreach_api
 from outreach.api_root import api, exempt_from_login
+from review.api import router as review_api
 
 # REST API: one NinjaAPI under /api/v1/; every app contributes its router.
 api.add_router("", outreach_api)
+api.add_router("", review_api)
 
 urlpatterns = [
     path("", views.home, name="home"),

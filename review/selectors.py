@@ -130,7 +130,7 @@ def draft_state_counts(*, user, campaign_id: int | None = None) -> dict[str, int
     qs = drafts_visible_to(user)
     if campaign_id:
         qs = qs.filter(campaign_id=campaign_id)
-    counts = {state: 0 for state in Draft.State.values}
+    counts = dict.fromkeys(Draft.State.values, 0)
     for row in qs.order_by().values("state").annotate(n=Count("id")):
         counts[row["state"]] = row["n"]
     return counts
@@ -145,7 +145,9 @@ def draft_detail(*, draft_id: int, user) -> Draft | None:
     )
 
 
-def recipient_history(*, recipient_id: int, exclude_draft_id: int | None = None, limit: int = 5) -> list[OutboundMessage]:
+def recipient_history(
+    *, recipient_id: int, exclude_draft_id: int | None = None, limit: int = 5
+) -> list[OutboundMessage]:
     """Earlier emails to this recipient with their engagement events (two queries)."""
     qs = OutboundMessage.objects.filter(recipient_id=recipient_id)
     if exclude_draft_id:
@@ -179,7 +181,7 @@ def drafting_progress(*, user, campaign_id: int | None = None, since=None) -> Dr
         qs = qs.filter(campaign_id=campaign_id)
     if since is not None:
         qs = qs.filter(created_at__gte=since)
-    counts = {state: 0 for state in Draft.State.values}
+    counts = dict.fromkeys(Draft.State.values, 0)
     cost = Decimal("0")
     generated = 0
     for row in qs.order_by().values("state").annotate(n=Count("id"), cost=Sum("cost_usd")):

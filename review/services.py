@@ -149,7 +149,9 @@ def draft_request_bulk(
         with transaction.atomic():
             result.created = Draft.objects.bulk_create(drafts)
     except IntegrityError:
-        raise ApplicationError("Another request created drafts for these recipients at the same time; try again.") from None
+        raise ApplicationError(
+            "Another request created drafts for these recipients at the same time; try again."
+        ) from None
     DraftSkip.objects.bulk_create(skips)
     ids = [d.pk for d in result.created]
     transaction.on_commit(lambda: [_enqueue_generation(pk) for pk in ids])
@@ -213,9 +215,11 @@ def _persona(draft: Draft):
     name = profile.display_name if profile else draft.sender.get_full_name() or draft.sender.get_username()
     return Persona(
         name=name,
-        role=(campaign.persona_role if campaign and campaign.persona_role else "") or (profile.title if profile else ""),
+        role=(campaign.persona_role if campaign and campaign.persona_role else "")
+        or (profile.title if profile else ""),
         company=profile.company if profile else "",
-        tone=(campaign.persona_tone if campaign and campaign.persona_tone else "") or (profile.persona_tone if profile else ""),
+        tone=(campaign.persona_tone if campaign and campaign.persona_tone else "")
+        or (profile.persona_tone if profile else ""),
         signature=profile.signature if profile else "",
     )
 
@@ -231,9 +235,9 @@ def _thread(draft: Draft):
         .exclude(draft_id=draft.pk)
         .order_by("created_at")[:10]
     )
-    replies = EngagementEvent.objects.filter(
-        message__in=messages, kind=EngagementEvent.Kind.REPLIED
-    ).order_by("occurred_at")
+    replies = EngagementEvent.objects.filter(message__in=messages, kind=EngagementEvent.Kind.REPLIED).order_by(
+        "occurred_at"
+    )
     by_message: dict[int, list] = {}
     for event in replies:
         by_message.setdefault(event.message_id, []).append(event)
@@ -241,7 +245,9 @@ def _thread(draft: Draft):
     for message in messages:
         sent = message.sent_at or message.created_at
         thread.append(
-            ThreadMessage(direction="outbound", subject=message.subject, body_text=message.body_text, sent_at=sent.isoformat())
+            ThreadMessage(
+                direction="outbound", subject=message.subject, body_text=message.body_text, sent_at=sent.isoformat()
+            )
         )
         for reply in by_message.get(message.pk, []):
             if reply.reply_text:
@@ -320,9 +326,9 @@ def draft_generate(*, draft_id: int, provider=None) -> Draft | None:
     )
     if not claimed:
         return None
-    draft = Draft.objects.select_related(
-        "recipient__account", "sender__sender", "campaign", "step", "enrollment"
-    ).get(pk=draft_id)
+    draft = Draft.objects.select_related("recipient__account", "sender__sender", "campaign", "step", "enrollment").get(
+        pk=draft_id
+    )
     try:
         request = draft_compose_request(draft=draft)
         result = compose(request, provider)
@@ -547,9 +553,7 @@ def draft_approve(
 
 
 @transaction.atomic
-def draft_reject(
-    *, draft: Draft, user, expected_version: int, reason: str, note: str = "", via: str = "web"
-) -> Draft:
+def draft_reject(*, draft: Draft, user, expected_version: int, reason: str, note: str = "", via: str = "web") -> Draft:
     """Reject with a reason; "do not contact this person" also suppresses the recipient."""
     from outreach.services import suppression_add
 

@@ -400,10 +400,11 @@ class ApiToken(models.Model):
     class Scope(models.TextChoices):
         CONTACTS_READ = "contacts:read", "Read contacts"
         CONTACTS_WRITE = "contacts:write", "Create and update contacts"
-        SEQUENCES_WRITE = "sequences:write", "Create sequences and enrollments"
+        SEQUENCES_READ = "sequences:read", "Read sequences and enrollments"
+        SEQUENCES_WRITE = "sequences:write", "Create sequences, enroll and cancel"
         EMAIL_SEND = "email:send", "Approve drafts (sends them)"
         SUPPRESSIONS_WRITE = "suppressions:write", "Add and remove suppressions"
-        DRAFTS_READ = "drafts:read", "Read drafts, messages and sequences"
+        DRAFTS_READ = "drafts:read", "Read drafts and sent messages"
         EVENTS_READ = "events:read", "Read emitted events"
         WEBHOOKS_WRITE = "webhooks:write", "Manage webhook subscriptions"
 

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from campaigns.api import router as campaigns_api
 from outreach import views
 from outreach.api import router as outreach_api
 from outreach.api_root import api, exempt_from_login
@@ -12,6 +13,7 @@ from review.api import router as review_api
 # REST API: one NinjaAPI under /api/v1/; every app contributes its router.
 api.add_router("", outreach_api)
 api.add_router("", review_api)
+api.add_router("", campaigns_api)
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -99,9 +99,8 @@ def make_message():
     """make_message(sender=..., recipient=..., **fields) -> an OutboundMessage with its approved Draft."""
     import uuid
 
-    from review.models import Draft
-
     from outreach.models import OutboundMessage
+    from review.models import Draft
     from tests.factories import RecipientFactory
 
     def make(*, sender, recipient=None, **fields):

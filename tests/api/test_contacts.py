@@ -39,7 +39,10 @@ def test_the_example_payload_creates_a_contact_owned_by_the_inbox(csm_api, rep):
     assert body["notes"] == EXAMPLE["notes"]
     assert body["inbox_id"] == rep.sender.pk
     assert body["owner"] == rep.username
-    assert sorted(f["text"] for f in body["facts"]) == ["Asked about SSO on the demo call", "Downloaded the pricing guide"]
+    assert sorted(f["text"] for f in body["facts"]) == [
+        "Asked about SSO on the demo call",
+        "Downloaded the pricing guide",
+    ]
     recipient = Recipient.objects.get(email="buyer@example.com")
     assert (recipient.first_name, recipient.last_name, recipient.owner) == ("Avery", "Chen", rep)
     assert recipient.facts.get(kind=Fact.Kind.NOTE).source == "api"
@@ -49,7 +52,11 @@ def test_posting_the_same_address_again_updates_the_one_contact(csm_api):
     csm_api.post_json("/api/v1/contacts/", EXAMPLE)
     response = csm_api.post_json(
         "/api/v1/contacts/",
-        {"full_name": "Avery Chen-Park", "emails": [{"label": "work", "address": "Buyer@Example.com"}], "labels": ["customer"]},
+        {
+            "full_name": "Avery Chen-Park",
+            "emails": [{"label": "work", "address": "Buyer@Example.com"}],
+            "labels": ["customer"],
+        },
     )
     assert response.status_code == 200
     assert Recipient.objects.count() == 1
@@ -65,7 +72,12 @@ def test_a_second_address_finds_the_contact_and_is_kept(csm_api):
     csm_api.post_json("/api/v1/contacts/", EXAMPLE)
     response = csm_api.post_json(
         "/api/v1/contacts/",
-        {"emails": [{"label": "home", "address": "avery@home.example"}, {"label": "work", "address": "buyer@example.com"}]},
+        {
+            "emails": [
+                {"label": "home", "address": "avery@home.example"},
+                {"label": "work", "address": "buyer@example.com"},
+            ]
+        },
     )
     assert response.status_code == 200
     assert response.json()["email"] == "buyer@example.com"
@@ -85,7 +97,9 @@ def test_an_unknown_inbox_is_a_field_error(csm_api):
 
 
 def test_an_invalid_address_is_a_field_error(csm_api):
-    response = csm_api.post_json("/api/v1/contacts/", {**EXAMPLE, "emails": [{"label": "work", "address": "not-an-email"}]})
+    response = csm_api.post_json(
+        "/api/v1/contacts/", {**EXAMPLE, "emails": [{"label": "work", "address": "not-an-email"}]}
+    )
     assert response.status_code == 422
     assert response.json() == {"detail": "'not-an-email' is not a valid email address.", "field": "emails.0.address"}
 

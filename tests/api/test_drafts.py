@@ -50,7 +50,11 @@ def test_a_rep_approves_their_draft_with_their_token(rep, ready_draft, api_clien
     # Recorded as approved via the API by this person.
     assert (decision.action, decision.via, decision.user) == ("approve", "api", rep)
     message = OutboundMessage.objects.get(draft=ready_draft)
-    assert (message.subject, message.body_text, message.approved_by) == (ready_draft.subject, ready_draft.body_text, rep)
+    assert (message.subject, message.body_text, message.approved_by) == (
+        ready_draft.subject,
+        ready_draft.body_text,
+        rep,
+    )
 
 
 def test_a_reps_token_cannot_approve_another_reps_draft(other_rep, ready_draft, api_client_for):
@@ -88,9 +92,7 @@ def test_a_stale_version_is_a_conflict_and_sends_nothing(rep, ready_draft, api_c
     assert not OutboundMessage.objects.exists()
 
 
-@pytest.mark.parametrize(
-    "extra", [{"subject": "Changed"}, {"body_text": "Different words"}, {"cc": ["x@example.com"]}]
-)
+@pytest.mark.parametrize("extra", [{"subject": "Changed"}, {"body_text": "Different words"}, {"cc": ["x@example.com"]}])
 def test_the_approve_endpoint_never_changes_the_text(rep, ready_draft, api_client_for, extra):
     response = api_client_for(rep, "email:send").post_json(
         f"/api/v1/drafts/{ready_draft.pk}/approve", {"expected_version": 1, **extra}
@@ -119,7 +121,9 @@ def test_an_idempotent_retry_of_an_approval_replays_it(rep, ready_draft, api_cli
 
 def test_a_draft_that_is_not_ready_cannot_be_approved(rep, api_client_for):
     draft = DraftFactory(sender=rep, state=Draft.State.QUEUED, subject="", body_text="")
-    response = api_client_for(rep, "email:send").post_json(f"/api/v1/drafts/{draft.pk}/approve", {"expected_version": 1})
+    response = api_client_for(rep, "email:send").post_json(
+        f"/api/v1/drafts/{draft.pk}/approve", {"expected_version": 1}
+    )
     assert response.status_code == 409
     assert not OutboundMessage.objects.exists()
 
@@ -164,4 +168,8 @@ def test_a_rejection_emits_a_signal_with_its_reason(rep, ready_draft, django_cap
     with django_capture_on_commit_callbacks(execute=True):
         draft_reject(draft=ready_draft, user=rep, expected_version=1, reason="tone", note="too pushy")
     event = OutboundEvent.objects.get(type="draft_edit_signal")
-    assert (event.payload["decision"], event.payload["reason"], event.payload["note"]) == ("reject", "tone", "too pushy")
+    assert (event.payload["decision"], event.payload["reason"], event.payload["note"]) == (
+        "reject",
+        "tone",
+        "too pushy",
+    )

@@ -20,8 +20,16 @@ def test_messages_show_status_code_and_sender_outputs(rep, make_message, api_cli
     body = api_client_for(rep, "drafts:read").get("/api/v1/messages/").json()
     item = body["items"][0]
     assert item["id"] == message.pk
-    assert (item["status"], item["code"], item["error_message"]) == ("failed", "provider_error", "550 mailbox unavailable")
-    assert (item["provider"], item["provider_message_id"], item["provider_response"]) == ("resend", "re_123", {"status": 550})
+    assert (item["status"], item["code"], item["error_message"]) == (
+        "failed",
+        "provider_error",
+        "550 mailbox unavailable",
+    )
+    assert (item["provider"], item["provider_message_id"], item["provider_response"]) == (
+        "resend",
+        "re_123",
+        {"status": 550},
+    )
     assert item["contact_id"] == message.recipient_id
     assert item["draft_id"] == message.draft_id
 

@@ -48,7 +48,8 @@ def test_an_invalid_domain_is_a_field_error(admin_api):
 
 def test_a_permanent_reason_cannot_expire(admin_api):
     response = admin_api.post_json(
-        "/api/v1/suppressions/", {"value": "x@example.com", "reason": "hard_bounce", "expires_at": "2030-01-01T00:00:00Z"}
+        "/api/v1/suppressions/",
+        {"value": "x@example.com", "reason": "hard_bounce", "expires_at": "2030-01-01T00:00:00Z"},
     )
     assert response.status_code == 422
     assert response.json()["field"] == "expires_at"
@@ -110,8 +111,12 @@ def test_a_reps_token_may_not_manage_suppression_as_in_the_browser(rep, api_clie
 
 def test_an_idempotent_retry_adds_one_entry_and_one_event(admin_api, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        first = admin_api.post_json("/api/v1/suppressions/", {"value": "a@example.com"}, headers={"Idempotency-Key": "k1"})
-        second = admin_api.post_json("/api/v1/suppressions/", {"value": "a@example.com"}, headers={"Idempotency-Key": "k1"})
+        first = admin_api.post_json(
+            "/api/v1/suppressions/", {"value": "a@example.com"}, headers={"Idempotency-Key": "k1"}
+        )
+        second = admin_api.post_json(
+            "/api/v1/suppressions/", {"value": "a@example.com"}, headers={"Idempotency-Key": "k1"}
+        )
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
     assert Suppression.objects.count() == 1

@@ -68,7 +68,9 @@ def test_a_500_is_retried_after_backoff_and_then_delivered(subscription, receive
     receiver.statuses = [500]
     start = timezone.now()
     with time_machine.travel(start, tick=False) as traveller:
-        webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+        webhooks.suppression_signal_record(
+            entry=suppression_add(kind="address", value="a@example.com", reason="manual")
+        )
         _deliver_all()
         delivery = WebhookDelivery.objects.get()
         assert (delivery.status, delivery.attempts, delivery.response_code) == ("retrying", 1, 500)
@@ -102,7 +104,9 @@ def test_it_gives_up_after_the_last_attempt(subscription, receiver, settings):
     settings.WEBHOOK_MAX_ATTEMPTS = 2
     receiver.statuses = [500, 503]
     with time_machine.travel(timezone.now(), tick=False) as traveller:
-        webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+        webhooks.suppression_signal_record(
+            entry=suppression_add(kind="address", value="a@example.com", reason="manual")
+        )
         _deliver_all()
         traveller.shift(timedelta(minutes=1))
         _deliver_all()
@@ -201,7 +205,9 @@ def test_other_engagement_is_not_emitted(rep, make_message, kind):
 def test_events_are_listed_oldest_first_with_a_cursor(admin_user, api_client_for):
     for n in range(5):
         suppression_add(kind="address", value=f"p{n}@example.com", reason="manual")
-        webhooks.suppression_signal_record(entry=suppression_add(kind="address", value=f"p{n}@example.com", reason="manual"))
+        webhooks.suppression_signal_record(
+            entry=suppression_add(kind="address", value=f"p{n}@example.com", reason="manual")
+        )
     client = api_client_for(admin_user, "events:read")
     first = client.get("/api/v1/events/?limit=3").json()
     assert [e["data"]["value"] for e in first["items"]] == ["p0@example.com", "p1@example.com", "p2@example.com"]
@@ -254,8 +260,12 @@ def test_an_admin_subscribes_through_the_api_and_gets_the_secret_once(admin_user
 
 def test_a_subscription_is_updated_paused_and_deleted_through_the_api(admin_user, api_client_for):
     client = api_client_for(admin_user, "webhooks:write")
-    sub_id = client.post_json("/api/v1/webhooks/", {"url": "https://crm.example/hooks", "event_types": ALL_TYPES}).json()["id"]
-    response = client.patch_json(f"/api/v1/webhooks/{sub_id}/", {"is_active": False, "event_types": ["draft_edit_signal"]})
+    sub_id = client.post_json(
+        "/api/v1/webhooks/", {"url": "https://crm.example/hooks", "event_types": ALL_TYPES}
+    ).json()["id"]
+    response = client.patch_json(
+        f"/api/v1/webhooks/{sub_id}/", {"is_active": False, "event_types": ["draft_edit_signal"]}
+    )
     assert response.status_code == 200
     assert (response.json()["is_active"], response.json()["event_types"]) == (False, ["draft_edit_signal"])
     assert client.delete(f"/api/v1/webhooks/{sub_id}/").status_code == 204
@@ -289,8 +299,14 @@ def test_the_delivery_log_is_listed_through_the_api(subscription, receiver, admi
     receiver.statuses = [500]
     webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     _deliver_all()
-    items = api_client_for(admin_user, "webhooks:write").get(f"/api/v1/webhooks/{subscription.pk}/deliveries/").json()["items"]
-    assert [(d["status"], d["response_code"], d["response_body"]) for d in items] == [("retrying", 500, "receiver exploded")]
+    items = (
+        api_client_for(admin_user, "webhooks:write")
+        .get(f"/api/v1/webhooks/{subscription.pk}/deliveries/")
+        .json()["items"]
+    )
+    assert [(d["status"], d["response_code"], d["response_body"]) for d in items] == [
+        ("retrying", 500, "receiver exploded")
+    ]
 
 
 def test_an_admin_subscribes_in_the_browser(admin_client_):

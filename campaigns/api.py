@@ -15,7 +15,7 @@ from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict, StringConstraints, model_validator
 
 from outreach import contacts
-from outreach.api_support import ERRORS, ApiError, idempotent, paginate, require_perm, token_auth
+from outreach.api_support import ERRORS, ApiError, idempotent, paginate, require_perm, token_auth, username
 from outreach.errors import ApplicationError
 from outreach.models import ApiToken, Recipient, SenderProfile
 from outreach.normalize import normalize_email
@@ -155,7 +155,7 @@ class HistoryOut(Schema):
 
     @staticmethod
     def resolve_actor(obj) -> str | None:
-        return obj.actor.get_username() if obj.actor_id else None
+        return username(obj.actor) if obj.actor_id else None
 
     @staticmethod
     def resolve_at(obj) -> datetime:
@@ -201,7 +201,7 @@ class EnrollmentOut(Schema):
 
     @staticmethod
     def resolve_sender(obj: Enrollment) -> str | None:
-        return obj.sender.get_username() if obj.sender_id else None
+        return username(obj.sender) if obj.sender_id else None
 
     @staticmethod
     def resolve_emails(obj: Enrollment) -> list[SequenceStep]:

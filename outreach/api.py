@@ -13,7 +13,7 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import StringConstraints
 
 from . import contacts, selectors, services, webhooks
-from .api_support import ERRORS, ApiError, encode_cursor, idempotent, paginate, require_perm, token_auth
+from .api_support import ERRORS, ApiError, encode_cursor, idempotent, paginate, require_perm, token_auth, username
 from .errors import ApplicationError
 from .models import (
     ApiToken,
@@ -121,7 +121,7 @@ class ContactOut(Schema):
 
     @staticmethod
     def resolve_owner(obj: Recipient) -> str | None:
-        return obj.owner.get_username() if obj.owner_id else None
+        return username(obj.owner) if obj.owner_id else None
 
     @staticmethod
     def resolve_facts(obj: Recipient) -> list[Fact]:
@@ -277,11 +277,11 @@ class SuppressionOut(Schema):
 
     @staticmethod
     def resolve_added_by(obj: Suppression) -> str | None:
-        return obj.added_by.get_username() if obj.added_by_id else None
+        return username(obj.added_by) if obj.added_by_id else None
 
     @staticmethod
     def resolve_removed_by(obj: Suppression) -> str | None:
-        return obj.removed_by.get_username() if obj.removed_by_id else None
+        return username(obj.removed_by) if obj.removed_by_id else None
 
     @staticmethod
     def resolve_active(obj: Suppression) -> bool:
@@ -432,7 +432,7 @@ class MessageOut(Schema):
 
     @staticmethod
     def resolve_approved_by(obj: OutboundMessage) -> str | None:
-        return obj.approved_by.get_username() if obj.approved_by_id else None
+        return username(obj.approved_by) if obj.approved_by_id else None
 
 
 class MessagePage(Schema):

@@ -26,7 +26,9 @@ api = NinjaAPI(
 )
 
 
-def _json_error(request, status: int, detail: str, field: str | None = None, headers: dict | None = None, **extra):
+def _json_error(
+    request, status: int, detail: str | None, field: str | None = None, headers: dict | None = None, **extra
+):
     response = api.create_response(request, {"detail": detail, "field": field, **extra}, status=status)
     for name, value in (headers or {}).items():
         response[name] = value

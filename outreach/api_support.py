@@ -33,6 +33,10 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def username(user: Any) -> str:
+    return user.get_username()
+
+
 class ErrorOut(Schema):
     detail: str
     field: str | None = None

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict
 
-from outreach.api_support import ERRORS, ApiError, idempotent, paginate, require_perm, token_auth
+from outreach.api_support import ERRORS, ApiError, idempotent, paginate, require_perm, token_auth, username
 from outreach.models import ApiToken
 
 from . import selectors, services
@@ -36,7 +36,7 @@ class DecisionOut(Schema):
 
     @staticmethod
     def resolve_user(obj) -> str | None:
-        return obj.user.get_username() if obj.user_id else None
+        return username(obj.user) if obj.user_id else None
 
 
 class DraftMessageOut(Schema):
@@ -92,7 +92,7 @@ class DraftOut(Schema):
 
     @staticmethod
     def resolve_reviewer(obj: Draft) -> str | None:
-        return obj.reviewer.get_username() if obj.reviewer_id else None
+        return username(obj.reviewer) if obj.reviewer_id else None
 
     @staticmethod
     def resolve_cited_fact_ids(obj: Draft) -> list[str]:
@@ -100,7 +100,7 @@ class DraftOut(Schema):
 
     @staticmethod
     def resolve_decided_by(obj: Draft) -> str | None:
-        return obj.decided_by.get_username() if obj.decided_by_id else None
+        return username(obj.decided_by) if obj.decided_by_id else None
 
     @staticmethod
     def resolve_decisions(obj: Draft) -> list:

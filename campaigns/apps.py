@@ -7,10 +7,10 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self) -> None:
+        from outreach.roles import ensure_role_groups
+
         from . import receivers
         from .schedules import ensure_schedules
-
-        from outreach.roles import ensure_role_groups
 
         receivers.connect()
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="campaigns.schedules")

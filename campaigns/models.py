@@ -162,6 +162,10 @@ class Enrollment(models.Model):
     def is_live(self) -> bool:
         return self.state in self.LIVE_STATES
 
+    @property
+    def enrolled_because(self) -> str:
+        return str((self.source or {}).get("why", ""))
+
 
 class EnrollmentEvent(models.Model):
     """The history of one enrollment: every state change with who, when and why."""

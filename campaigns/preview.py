@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from outreach.drafting import DraftingError, DraftRequest, Intent, Persona, compose
 from outreach.models import Recipient
+from outreach.selectors import suppression_check
 
 from .models import Campaign, Enrollment, SequenceStep
 from .services import _pick_sender, step_render
@@ -22,6 +23,7 @@ class Preview:
     source: str  # "template" or the provider/model that wrote it
     unsupported: int = 0
     error: str = ""
+    warning: str = ""
 
 
 def recipient_facts(recipient: Recipient) -> list[dict]:
@@ -61,9 +63,15 @@ def campaign_preview_draft(*, campaign: Campaign, recipient: Recipient, step: Se
         return Preview(
             "", "", "", "", "", error="No sender: this recipient has no owner and the campaign names nobody."
         )
+    profile = getattr(sender, "sender", None)
+    sender_name = f"{profile.display_name} <{profile.email}>" if profile else str(sender)
+    hit = suppression_check(
+        recipient=recipient, list_ids=list(campaign.suppression_lists.values_list("pk", flat=True))
+    )
+    warning = f"This recipient is suppressed ({hit.describe()}): the scan would skip them." if hit else ""
     if step.body.strip() or not step.prompt.strip():
         subject, body_text, body_html = step_render(step=step, recipient=recipient, sender=sender)
-        return Preview(subject, body_text, body_html, str(sender), "fixed template")
+        return Preview(subject, body_text, body_html, sender_name, "fixed template", warning=warning)
     request = DraftRequest(
         intent=Intent(
             goal=campaign.goal,
@@ -79,12 +87,13 @@ def campaign_preview_draft(*, campaign: Campaign, recipient: Recipient, step: Se
     try:
         result = compose(request)
     except DraftingError as exc:
-        return Preview("", "", "", str(sender), "", error=f"The drafting engine failed: {exc.reason}")
+        return Preview("", "", "", sender_name, "", error=f"The drafting engine failed: {exc.reason}")
     return Preview(
         result.subject,
         result.body_text,
         result.body_html,
-        str(sender),
+        sender_name,
         f"{result.provider} · {result.model}",
         unsupported=result.unsupported_count,
+        warning=warning,
     )

@@ -194,11 +194,19 @@ def campaign_launch(*, campaign: Campaign, user, now: datetime | None = None) ->
         raise ApplicationError("Add at least one sequence step before launching.")
     if campaign.trigger == Campaign.Trigger.MILESTONE and not campaign.rules.filter(active=True).exists():
         raise ApplicationError("A milestone campaign needs an active milestone rule before launching.")
+    if campaign.trigger == Campaign.Trigger.MANUAL and not _has_target(campaign):
+        raise ApplicationError("Set a target group first: an empty filter would enroll every recipient.")
     campaign.status = Campaign.Status.ACTIVE
     campaign.save(update_fields=["status", "updated_at"])
     if campaign.trigger == Campaign.Trigger.MANUAL:
         return campaign_enroll_target(campaign=campaign, user=user, now=now)
     return 0
+
+
+def _has_target(campaign: Campaign) -> bool:
+    if campaign.target_mode == Campaign.TargetMode.STATIC:
+        return campaign.static_recipients.exists()
+    return any(v not in (None, "", []) for v in (campaign.target_filter or {}).values())
 
 
 @transaction.atomic

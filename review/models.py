@@ -73,6 +73,10 @@ class Draft(models.Model):
         indexes = [
             models.Index(fields=["state", "sender", "ready_at"]),
             models.Index(fields=["state", "reviewer", "ready_at"]),
+            # The admin's queue (every sender) in order, and counts per state for one person.
+            models.Index(fields=["state", "ready_at"], name="draft_state_ready_at"),
+            models.Index(fields=["sender", "state"], name="draft_sender_state"),
+            models.Index(fields=["reviewer", "state"], name="draft_reviewer_state"),
         ]
         constraints = [
             # One open draft per recipient per campaign.

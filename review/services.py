@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -107,7 +108,7 @@ class BulkRequestResult:
 def draft_request_bulk(
     *,
     recipients: Sequence[Recipient],
-    sender_for: Callable[[Recipient], object | None],
+    sender_for: Callable[[Recipient], Any],
     campaign=None,
     reviewer=None,
 ) -> BulkRequestResult:
@@ -154,7 +155,12 @@ def draft_request_bulk(
         ) from None
     DraftSkip.objects.bulk_create(skips)
     ids = [d.pk for d in result.created]
-    transaction.on_commit(lambda: [_enqueue_generation(pk) for pk in ids])
+
+    def enqueue_all() -> None:
+        for pk in ids:
+            _enqueue_generation(pk)
+
+    transaction.on_commit(enqueue_all)
     return result
 
 
@@ -238,7 +244,7 @@ def _thread(draft: Draft):
     replies = EngagementEvent.objects.filter(message__in=messages, kind=EngagementEvent.Kind.REPLIED).order_by(
         "occurred_at"
     )
-    by_message: dict[int, list] = {}
+    by_message: dict[int | None, list] = {}
     for event in replies:
         by_message.setdefault(event.message_id, []).append(event)
     thread = []
@@ -277,9 +283,12 @@ def _edit_examples(draft: Draft):
     """A few recent edits of this sender's drafts in this campaign: the engine learns the style."""
     from outreach.drafting import EditExample
 
-    edits = DraftEdit.objects.filter(draft__sender_id=draft.sender_id, draft__campaign_id=draft.campaign_id).exclude(
-        body_before=F("body_after")
-    )[:EDIT_EXAMPLES]
+    edits = DraftEdit.objects.filter(draft__sender_id=draft.sender_id)
+    if draft.campaign_id is None:
+        edits = edits.filter(draft__campaign__isnull=True)
+    else:
+        edits = edits.filter(draft__campaign_id=draft.campaign_id)
+    edits = edits.exclude(body_before=F("body_after"))[:EDIT_EXAMPLES]
     return [EditExample(before=e.body_before, after=e.body_after) for e in edits]
 
 

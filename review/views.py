@@ -34,9 +34,7 @@ class HtmxHttpRequest(HttpRequest):
 def _get_draft_for_user(request: HttpRequest, draft_id: int) -> Draft:
     """The one access check for drafts: another rep's draft is a 404, as if it did not exist."""
     return get_object_or_404(
-        selectors.drafts_visible_to(request.user).select_related(
-            "recipient__account", "sender__sender", "campaign", "step"
-        ),
+        selectors.drafts_visible_to(request.user).select_related(*selectors.DETAIL_RELATED),
         pk=draft_id,
     )
 
@@ -69,12 +67,19 @@ def _detail_context(request: HttpRequest, draft: Draft | None, filters: selector
     }
 
 
-def _queue_context(request: HttpRequest, filters: selectors.QueueFilters) -> dict:
-    progress = selectors.drafting_progress(user=request.user, campaign_id=filters.campaign_id)
+def _counts_context(request: HttpRequest, filters: selectors.QueueFilters) -> dict:
+    counts = selectors.draft_state_counts(user=request.user, campaign_id=filters.campaign_id)
     return {
         "filters": filters,
         "filter_qs": filters.as_query(),
-        "progress": progress,
+        "counts": counts,
+        "in_flight": counts[Draft.State.QUEUED] + counts[Draft.State.DRAFTING],
+    }
+
+
+def _queue_context(request: HttpRequest, filters: selectors.QueueFilters) -> dict:
+    return {
+        **_counts_context(request, filters),
         "queue": selectors.draft_queue_page(user=request.user, filters=filters, skipped=_skipped(request)),
         "campaigns": selectors.queue_campaigns(user=request.user),
         "reject_reasons": RejectReason.choices,
@@ -88,14 +93,13 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
     template = "review/queue.html"
     if request.htmx and request.htmx.target in ("queue-counts", "queue-list"):
         # Cross-part refreshes (after a decision, while drafting) re-render one part.
-        progress = selectors.drafting_progress(user=request.user, campaign_id=filters.campaign_id)
-        context = {"filters": filters, "filter_qs": filters.as_query(), "progress": progress}
+        context = _counts_context(request, filters)
         if request.htmx.target == "queue-list":
             context["queue"] = selectors.draft_queue_page(user=request.user, filters=filters, skipped=_skipped(request))
             return render(request, template + "#queue-list", context)
         response = render(request, template + "#queue-counts", context)
         seen = request.GET.get("seen", "")
-        if seen != str(progress.counts[filters.state]):
+        if seen != str(context["counts"][filters.state]):
             trigger_client_event(response, "queueChanged")
         return response
     context = _queue_context(request, filters)
@@ -104,8 +108,6 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
         draft = selectors.draft_detail(draft_id=int(selected), user=request.user)
     else:
         draft = selectors.draft_next(user=request.user, filters=filters, skipped=_skipped(request))
-        if draft is not None:
-            draft = selectors.draft_detail(draft_id=draft.pk, user=request.user)
     context.update(_detail_context(request, draft, filters))
     return render(request, template, context)
 
@@ -124,8 +126,6 @@ def _next(request: HttpRequest, notice: str, *, status: int = 200) -> HttpRespon
     """After a decision: the next draft's detail, and an event that refreshes counts and list."""
     filters = _filters(request)
     draft = selectors.draft_next(user=request.user, filters=filters, skipped=_skipped(request))
-    if draft is not None:
-        draft = selectors.draft_detail(draft_id=draft.pk, user=request.user)
     context = _detail_context(request, draft, filters)
     context["notice"] = notice
     response = render(request, "review/queue.html#detail", context, status=status)
@@ -273,7 +273,7 @@ def request_drafts(request: HttpRequest) -> HttpResponse:
         campaign = get_object_or_404(apps.get_model("campaigns", "Campaign"), pk=int(raw_campaign))
     recipients = Recipient.objects.filter(pk__in=ids)
     if not request.user.has_perm("outreach.change_recipient"):
-        recipients = recipients.filter(owner=request.user)  # reps draft for the people they own
+        recipients = recipients.filter(owner_id=request.user.pk)  # reps draft for the people they own
     recipients_list = list(recipients)
     if not recipients_list:
         return HttpResponseBadRequest("Choose at least one of your recipients.", content_type="text/plain")

@@ -129,9 +129,7 @@ def test_an_approved_draft_cannot_then_be_rejected(draft, rep):
         services.draft_reject(draft=draft, user=rep, expected_version=2, reason="tone")
 
 
-def test_decisions_send_draft_decided_on_commit_with_the_edit(
-    draft, rep, decided, django_capture_on_commit_callbacks
-):
+def test_decisions_send_draft_decided_on_commit_with_the_edit(draft, rep, decided, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.draft_approve(draft=draft, user=rep, expected_version=1, subject="New subject")
     assert decided == []  # nothing before the commit

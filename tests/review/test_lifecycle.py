@@ -42,7 +42,9 @@ def queued(rep, campaign):
 # --- request --------------------------------------------------------------------------------
 
 
-def test_requesting_a_draft_queues_it_and_enqueues_the_task_on_commit(rep, campaign, django_capture_on_commit_callbacks):
+def test_requesting_a_draft_queues_it_and_enqueues_the_task_on_commit(
+    rep, campaign, django_capture_on_commit_callbacks
+):
     recipient = RecipientFactory()
     with django_capture_on_commit_callbacks(execute=True):
         draft = services.draft_request(recipient=recipient, sender=rep, campaign=campaign)

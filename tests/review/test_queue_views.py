@@ -74,9 +74,10 @@ def test_the_queue_filters_by_campaign_and_unsupported_claims(rep, rep_client):
     assert f"queue-item-{in_campaign.pk}" in page and f"queue-item-{flagged.pk}" not in page
     page = rep_client.get(reverse("review_queue"), {"unsupported": "1"}).content.decode()
     assert f"queue-item-{flagged.pk}" in page and f"queue-item-{in_campaign.pk}" not in page
-    assert '<option value="%d" selected>Renewals</option>' % campaign.pk in rep_client.get(
-        reverse("review_queue"), {"campaign": campaign.pk}
-    ).content.decode()
+    assert (
+        f'<option value="{campaign.pk}" selected>Renewals</option>'
+        in rep_client.get(reverse("review_queue"), {"campaign": campaign.pk}).content.decode()
+    )
 
 
 def test_the_page_shows_counts_per_state(rep, rep_client):
@@ -229,7 +230,7 @@ def test_requesting_drafts_for_my_recipients_queues_them(rep, rep_client):
 def test_the_queue_page_uses_a_constant_number_of_queries(n, rep, rep_client, django_assert_max_num_queries):
     campaign = CampaignFactory()
     _drafts(rep, n, campaign=campaign)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(15):
         assert rep_client.get(reverse("review_queue")).status_code == 200
 
 
@@ -239,3 +240,14 @@ def test_approve_uses_a_constant_number_of_queries(n, rep, rep_client, django_as
     with django_assert_max_num_queries(24):
         response = rep_client.post(reverse("draft_approve", args=[drafts[0].pk]), {"version": 1}, **HTMX)
     assert response.status_code == 200
+
+
+def test_a_rep_requests_a_draft_from_the_recipient_page_and_lands_on_the_queue(rep, rep_client):
+    from tests.factories import RecipientFactory
+
+    recipient = RecipientFactory(owner=rep)
+    page = rep_client.get(reverse("recipient_detail", args=[recipient.pk])).content.decode()
+    assert "Draft an email" in page
+    response = rep_client.post(reverse("review_request"), {"recipient": recipient.pk})
+    assert response.status_code == 302 and response.url == reverse("review_queue")
+    assert Draft.objects.get().recipient == recipient

@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "anymail",
+    # The API docs page with its own static files (no CDN, so the CSP holds).
+    "ninja",
     "outreach",
     "review",
     "campaigns",

@@ -46,7 +46,10 @@ class SuppressionRemoveForm(forms.Form):
 
 class ApiTokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What it is for, e.g. 'CRM sync'.")
-    scopes = forms.MultipleChoiceField(choices=ApiToken.Scope.choices, widget=forms.CheckboxSelectMultiple)
+    scopes = forms.MultipleChoiceField(
+        choices=[(value, f"{value}: {label}") for value, label in ApiToken.Scope.choices],
+        widget=forms.CheckboxSelectMultiple,
+    )
 
 
 class WebhookSubscriptionForm(forms.Form):

@@ -65,16 +65,16 @@ def campaign_preview_draft(*, campaign: Campaign, recipient: Recipient, step: Se
         )
     profile = getattr(sender, "sender", None)
     sender_name = f"{profile.display_name} <{profile.email}>" if profile else str(sender)
-    hit = suppression_check(
-        recipient=recipient, list_ids=list(campaign.suppression_lists.values_list("pk", flat=True))
-    )
+    hit = suppression_check(recipient=recipient, list_ids=list(campaign.suppression_lists.values_list("pk", flat=True)))
     warning = f"This recipient is suppressed ({hit.describe()}): the scan would skip them." if hit else ""
     if step.body.strip() or not step.prompt.strip():
         subject, body_text, body_html = step_render(step=step, recipient=recipient, sender=sender)
         return Preview(subject, body_text, body_html, sender_name, "fixed template", warning=warning)
+    # The same shape the drafting task builds: the step's prompt joins the campaign goal.
+    goal = f"{campaign.goal}\nThis email: {step.prompt.strip()}" if campaign.goal else step.prompt.strip()
     request = DraftRequest(
         intent=Intent(
-            goal=campaign.goal,
+            goal=goal,
             key_message=campaign.key_message,
             call_to_action=campaign.call_to_action,
             trigger_reason=campaign.trigger_description,
@@ -82,7 +82,6 @@ def campaign_preview_draft(*, campaign: Campaign, recipient: Recipient, step: Se
         persona=persona_for(campaign=campaign, sender=sender),
         facts=recipient_facts(recipient),
         today=timezone.localdate(),
-        instruction=step.prompt,
     )
     try:
         result = compose(request)

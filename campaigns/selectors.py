@@ -158,10 +158,18 @@ ENDED_WITH_REASON = (
 )
 
 
-def campaign_skips(*, campaign: Campaign, limit: int = 100) -> list[dict]:
+def _own_recipients(user) -> Q:
+    """A rep sees the people they own or send to; CSMs and admins see everyone."""
+    if user is None or user.has_perm("outreach.change_recipient"):
+        return Q()
+    return Q(recipient__owner=user)
+
+
+def campaign_skips(*, campaign: Campaign, limit: int = 100, user=None) -> list[dict]:
     """Who did not get (or stopped getting) this campaign's emails, and why: skips and ended enrollments."""
     rows: list[dict] = []
-    for skip in DraftSkip.objects.filter(campaign=campaign).select_related("recipient")[:limit]:
+    skips = DraftSkip.objects.filter(_own_recipients(user), campaign=campaign).select_related("recipient")
+    for skip in skips[:limit]:
         rows.append(
             {
                 "recipient": skip.recipient,
@@ -171,7 +179,7 @@ def campaign_skips(*, campaign: Campaign, limit: int = 100) -> list[dict]:
             }
         )
     ended = (
-        Enrollment.objects.filter(campaign=campaign, state__in=ENDED_WITH_REASON)
+        Enrollment.objects.filter(_own_recipients(user), campaign=campaign, state__in=ENDED_WITH_REASON)
         .select_related("recipient")
         .order_by("-updated_at")[:limit]
     )
@@ -183,8 +191,15 @@ def campaign_skips(*, campaign: Campaign, limit: int = 100) -> list[dict]:
     return rows[:limit]
 
 
-def campaign_enrollments(*, campaign: Campaign) -> QuerySet[Enrollment]:
-    return Enrollment.objects.filter(campaign=campaign).select_related("recipient", "sender").order_by("-created_at")
+def campaign_enrollments(*, campaign: Campaign, user=None) -> QuerySet[Enrollment]:
+    scope = _own_recipients(user)
+    if scope:
+        scope |= Q(sender=user)
+    return (
+        Enrollment.objects.filter(scope, campaign=campaign)
+        .select_related("recipient", "sender")
+        .order_by("-created_at")
+    )
 
 
 def enrollment_history(*, enrollment: Enrollment) -> QuerySet[EnrollmentEvent]:

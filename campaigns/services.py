@@ -519,11 +519,10 @@ def _advance_one(*, enrollment_id: int, now: datetime, result: AdvanceResult) ->
 
 
 def _fill_draft(*, draft: Draft, step: SequenceStep, enrollment: Enrollment, sender, now: datetime) -> None:
-    """A fixed step is ready at once (its text is the campaign's, rendered); a prompt step gives the
-    engine its instruction and the drafting task writes it."""
+    """A fixed step is ready at once (its text is the campaign's, rendered, and the drafting task
+    leaves a draft that is no longer queued alone); a prompt step stays queued and the drafting
+    task writes it from the campaign intent and `draft.step.prompt`."""
     if step.prompt.strip() and not step.body.strip():
-        draft.instruction = step.prompt.strip()
-        draft.save(update_fields=["instruction", "updated_at"])
         return
     subject, body_text, body_html = step_render(step=step, recipient=enrollment.recipient, sender=sender)
     draft.subject, draft.body_text, draft.body_html = subject, body_text, body_html
@@ -573,6 +572,8 @@ def enrollment_on_draft_decided(*, draft: Draft, decision) -> None:
     enrollment = _lock(draft.enrollment_id)
     if enrollment is None or enrollment.state != State.WAITING_REVIEW:
         return
+    if draft.step_id and draft.step is not None and draft.step.position != enrollment.current_step:
+        return  # a decision on an older step's draft
     action = getattr(decision, "action", "")
     user = getattr(decision, "user", None)
     data = {"draft_id": draft.pk, "decision": action}

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Max
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -46,10 +46,14 @@ def _get_enrollment_for_user(request: HttpRequest, enrollment_id: int) -> Enroll
     enrollment = get_object_or_404(
         Enrollment.objects.select_related("campaign", "recipient", "sender"), pk=enrollment_id
     )
+    user = request.user
     if enrollment.campaign_id:
         _get_campaign_for_user(request, enrollment.campaign_id)
-    elif not (request.user.has_perm("campaigns.view_enrollment") or enrollment.sender_id == request.user.pk):
-        raise PermissionDenied
+    if user.has_perm("campaigns.view_enrollment"):
+        return enrollment
+    # A rep sees the sequences they send or whose recipient they own.
+    if user.pk not in (enrollment.sender_id, enrollment.recipient.owner_id):
+        raise Http404("No such enrollment.")
     return enrollment
 
 
@@ -113,14 +117,20 @@ def _steps_context(campaign: Campaign) -> dict:
 def campaign_detail(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _get_campaign_for_user(request, campaign_id)
     can_edit = request.user.has_perm("campaigns.change_campaign")
-    enrollments = Paginator(selectors.campaign_enrollments(campaign=campaign), 25).get_page(request.GET.get("page"))
-    sample = list(selectors.campaign_target_recipients(campaign=campaign).select_related("account")[:25])
+    user = request.user
+    enrollments = Paginator(selectors.campaign_enrollments(campaign=campaign, user=user), 25).get_page(
+        request.GET.get("page")
+    )
+    sample_qs = selectors.campaign_target_recipients(campaign=campaign).select_related("account")
+    if not user.has_perm("outreach.change_recipient"):
+        sample_qs = sample_qs.filter(owner_id=user.pk)  # a rep previews only for people they own
+    sample = list(sample_qs[:25])
     context = {
         **_steps_context(campaign),
         "can_edit": can_edit,
         "funnel": selectors.campaign_funnel(campaign=campaign),
         "state_counts": selectors.campaign_enrollment_counts(campaign=campaign),
-        "skips": selectors.campaign_skips(campaign=campaign, limit=50),
+        "skips": selectors.campaign_skips(campaign=campaign, limit=50, user=user),
         "page": enrollments,
         "rules": list(campaign.rules.all()),
         "rule_form": RuleForm(),
@@ -187,6 +197,8 @@ def step_edit(request: HtmxHttpRequest, campaign_id: int, step_id: int) -> HttpR
 @require_POST
 def step_delete(request: HtmxHttpRequest, campaign_id: int, step_id: int) -> HttpResponse:
     campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    if campaign.status != Campaign.Status.DRAFT:
+        raise PermissionDenied("Steps can be deleted only before launch: live enrollments point at positions.")
     with transaction.atomic():
         _get_step(campaign, step_id).delete()
         # Keep positions 1..n so "the next step" stays obvious.

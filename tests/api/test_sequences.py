@@ -9,7 +9,8 @@ from campaigns.services import enrollment_advance_due
 from outreach.models import OutboundMessage, Recipient
 from outreach.services import suppression_add
 from review.models import Draft
-from tests.factories import CampaignFactory, RecipientFactory, SequenceStepFactory
+from tests.campaigns.factories import CampaignFactory, SequenceStepFactory
+from tests.factories import RecipientFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,8 @@ from outreach.outbox import outbound_message_create
 from outreach.signals import engagement_recorded, outbound_message_finished
 from review.models import Draft, DraftDecision
 from review.signals import draft_decided
-from tests.factories import CampaignFactory, RecipientFactory, SequenceStepFactory
+from tests.campaigns.factories import CampaignFactory, SequenceStepFactory
+from tests.factories import RecipientFactory
 
 
 def make_campaign(*, steps: int = 3, delays: tuple[int, ...] = (0, 3, 7), **fields) -> Campaign:

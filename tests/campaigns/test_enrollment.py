@@ -12,7 +12,8 @@ from outreach.models import EngagementEvent, OutboundMessage, Suppression
 from outreach.services import suppression_add
 from review.models import Draft, DraftSkip
 from review.services import draft_request
-from tests.factories import CampaignFactory, RecipientFactory, SequenceStepFactory, UserFactory
+from tests.campaigns.factories import CampaignFactory, SequenceStepFactory
+from tests.factories import RecipientFactory, UserFactory
 
 from .conftest import approve, days, finish, make_campaign, record_event, reject
 
@@ -54,7 +55,7 @@ def test_a_fixed_step_is_rendered_with_variables_as_plain_text(campaign, rep):
     assert draft.versions.count() == 1
 
 
-def test_a_prompt_step_hands_its_prompt_to_the_drafting_task(rep):
+def test_a_prompt_step_is_left_queued_for_the_drafting_task(rep):
     campaign = CampaignFactory()
     SequenceStepFactory(campaign=campaign, position=1, subject="", body="", prompt="Mention the renewal date.")
     enroll(campaign, RecipientFactory(owner=rep))
@@ -62,7 +63,8 @@ def test_a_prompt_step_hands_its_prompt_to_the_drafting_task(rep):
     services.enrollment_advance_due()
 
     draft = Draft.objects.get(campaign=campaign)
-    assert draft.state == Draft.State.QUEUED and draft.instruction == "Mention the renewal date."
+    assert draft.state == Draft.State.QUEUED and draft.step.prompt == "Mention the renewal date."
+    assert draft.subject == "" and not draft.versions.exists()
 
 
 def test_approval_moves_the_enrollment_to_waiting_for_the_send(campaign, recipient, rep):

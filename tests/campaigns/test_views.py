@@ -357,3 +357,32 @@ def test_the_preview_warns_when_the_sample_recipient_is_suppressed(csm_client, c
     response = csm_client.get(reverse("campaign_preview", args=[campaign.pk]), {"recipient": recipient.pk}, **HTMX)
 
     assert "the scan would skip them" in response.content.decode()
+
+
+def test_a_rep_sees_only_their_own_recipients_on_a_campaign_page(rep_client, rep, other_rep, csm):
+    campaign = make_campaign(created_by=csm, name="Shared")
+    mine = RecipientFactory(owner=rep)
+    theirs = RecipientFactory(owner=other_rep)
+    for r in (mine, theirs):
+        services.enrollment_create(campaign=campaign, recipient=r)
+    services.enrollment_advance_due()
+
+    html = rep_client.get(reverse("campaign_detail", args=[campaign.pk])).content.decode()
+
+    assert mine.email in html and theirs.email not in html
+    theirs_enrollment = Enrollment.objects.get(recipient=theirs)
+    assert rep_client.get(reverse("enrollment_detail", args=[theirs_enrollment.pk])).status_code == 404
+
+
+def test_the_preview_uses_the_configured_provider(csm_client, csm, rep, anthropic_settings):
+    campaign = make_campaign(steps=0, status=Campaign.Status.DRAFT, created_by=csm)
+    SequenceStep.objects.create(campaign=campaign, position=1, prompt="Mention their usage.")
+    recipient = RecipientFactory(owner=rep, first_name="Liu")
+
+    response = csm_client.get(reverse("campaign_preview", args=[campaign.pk]), {"recipient": recipient.pk}, **HTMX)
+
+    html = response.content.decode()
+    assert "Your October usage" in html and "anthropic" in html
+    system = anthropic_settings.last.json["system"]
+    assert "This email: Mention their usage." in str(system)
+    assert not Draft.objects.exists()

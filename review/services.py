@@ -455,13 +455,19 @@ def _lock(draft: Draft, *, expected_version: int, states: Sequence[str]) -> Draf
     """Lock the draft row and check the version the user saw: the second click gets a 409."""
     locked = (
         Draft.objects.select_for_update(of=("self",))
-        .select_related("recipient", "sender__sender", "campaign")
+        .select_related("recipient", "sender__sender", "campaign", "decided_by")
         .get(pk=draft.pk)
     )
+    if locked.state in (Draft.State.APPROVED, Draft.State.REJECTED) and locked.state not in states:
+        who = f" by {locked.decided_by.get_full_name() or locked.decided_by}" if locked.decided_by else ""
+        raise DraftConflict(
+            f"This draft was already {locked.get_state_display().lower()}{who}. Nothing was done "
+            "and nothing is sent twice; press j for the next draft."
+        )
     if locked.version != expected_version:
         raise DraftConflict(
-            f"This draft changed since you opened it ({locked.get_state_display().lower()} now, "
-            f"version {locked.version}). Nothing was done; the next draft is loaded."
+            f"This draft changed since you opened it (now {locked.get_state_display().lower()}, "
+            f"version {locked.version}). Nothing was done; open it again to see the current text."
         )
     if locked.state not in states:
         raise DraftConflict(f"This draft is {locked.get_state_display().lower()}; it can no longer be changed here.")

@@ -54,7 +54,7 @@ def test_approving_a_version_the_user_did_not_see_is_refused(draft, rep):
 
 def test_a_double_click_approves_once_and_the_second_gets_a_conflict(draft, rep):
     services.draft_approve(draft=draft, user=rep, expected_version=1)
-    with pytest.raises(services.DraftConflict):
+    with pytest.raises(services.DraftConflict, match="already approved by"):
         services.draft_approve(draft=draft, user=rep, expected_version=1)
     assert OutboundMessage.objects.count() == 1
     assert DraftDecision.objects.filter(action="approve").count() == 1

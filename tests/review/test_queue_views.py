@@ -128,7 +128,7 @@ def test_a_second_approve_gets_a_readable_409_and_no_second_message(rep, rep_cli
     response = rep_client.post(reverse("draft_approve", args=[draft.pk]), {"version": 1}, **HTMX)
     assert response.status_code == 409
     assert response["Content-Type"].startswith("text/plain")
-    assert "changed since you opened it" in response.content.decode()
+    assert "already approved by" in response.content.decode()
     assert OutboundMessage.objects.count() == 1
 
 

@@ -157,12 +157,22 @@ def suppression_signal_record(*, entry: Suppression) -> OutboundEvent:
     return outbound_event_record(type=OutboundEvent.Type.SUPPRESSION, payload=payload, recipient=recipient)
 
 
+# Receivers log and swallow their own failures: the signal's other listeners (campaigns ending a
+# sequence on a reply) must still run.
+
+
 def _on_engagement_recorded(sender, event, **kwargs) -> None:
-    engagement_signal_record(event=event)
+    try:
+        engagement_signal_record(event=event)
+    except Exception:
+        logger.exception("could not record engagement_signal for engagement event %s", event.pk)
 
 
 def _on_suppression_added(sender, entry, **kwargs) -> None:
-    suppression_signal_record(entry=entry)
+    try:
+        suppression_signal_record(entry=entry)
+    except Exception:
+        logger.exception("could not record suppression_addition for suppression %s", entry.pk)
 
 
 def connect_signals() -> None:

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+
 from outreach.models import OutboundEvent
 from outreach.webhooks import outbound_event_record
 
 from .models import DraftDecision
 
+logger = logging.getLogger(__name__)
 EMITTED_ACTIONS = {DraftDecision.Action.APPROVE, DraftDecision.Action.EDIT_APPROVE, DraftDecision.Action.REJECT}
 
 
 def on_draft_decided(sender, draft, decision, edit=None, **kwargs) -> None:
-    """approve, edit+approve and reject, with the edit distance when the text changed."""
+    """approve, edit+approve and reject, with the edit distance when the text changed. A failure
+    here is logged, never raised: campaigns listens to the same signal to move a sequence on."""
     if decision.action not in EMITTED_ACTIONS:
         return
+    try:
+        _record(draft, decision, edit)
+    except Exception:
+        logger.exception("could not record draft_edit_signal for draft %s", draft.pk)
+
+
+def _record(draft, decision, edit) -> None:
     payload = {
         "draft_id": draft.pk,
         "decision": decision.action,

@@ -173,3 +173,11 @@ def test_a_rejection_emits_a_signal_with_its_reason(rep, ready_draft, django_cap
         "tone",
         "too pushy",
     )
+
+
+def test_a_csms_token_cannot_approve_a_reps_draft_it_cannot_see_in_the_browser(csm, ready_draft, api_client_for):
+    response = api_client_for(csm, "email:send").post_json(
+        f"/api/v1/drafts/{ready_draft.pk}/approve", {"expected_version": 1}
+    )
+    assert response.status_code == 404
+    assert not OutboundMessage.objects.exists()

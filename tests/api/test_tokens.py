@@ -167,3 +167,16 @@ def test_a_malformed_json_body_is_a_json_error(csm, api_client_for):
     response = client.post("/api/v1/contacts/", "{not json", content_type="application/json")
     assert response.status_code in (400, 422)
     assert "detail" in response.json()
+
+
+def test_a_deactivated_users_token_gets_401(rep, token_for):
+    _, secret = token_for(rep, "contacts:read")
+    rep.is_active = False
+    rep.save(update_fields=["is_active"])
+    assert ApiClient(secret).get("/api/v1/contacts/").status_code == 401
+
+
+def test_a_made_up_token_gets_401(client):
+    response = client.get("/api/v1/contacts/", headers={"Authorization": "Bearer orv_not-a-real-token"})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Invalid or revoked API token."

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from ninja import Schema
 from ninja.responses import NinjaJSONEncoder
 from ninja.security import HttpBearer
@@ -117,15 +117,16 @@ def paginate(queryset: QuerySet, *, cursor: str | None, limit: int) -> dict[str,
 # --- Idempotency-Key --------------------------------------------------------------------------
 
 
-def _as_json(body: Any) -> Any:
-    """The JSON ninja itself would answer with (same encoder, so replays match byte for byte)."""
+def _as_json(body: Any) -> str:
+    """The JSON text ninja itself would answer with (its encoder); stored as text so a replay is
+    byte for byte the first answer."""
     if hasattr(body, "model_dump"):
         body = body.model_dump()
-    return json.loads(json.dumps(body, cls=NinjaJSONEncoder))
+    return json.dumps(body, cls=NinjaJSONEncoder)
 
 
-def _json_response(status: int, body: Any, *, replayed: bool = False) -> JsonResponse:
-    response = JsonResponse(body, status=status, safe=False)
+def _json_response(status: int, body: str, *, replayed: bool = False) -> HttpResponse:
+    response = HttpResponse(body, status=status, content_type="application/json")
     if replayed:
         response["Idempotent-Replayed"] = "true"
     return response

@@ -125,7 +125,7 @@ def idempotency_lookup(*, token: ApiToken, key: str) -> ApiIdempotencyKey | None
     ).first()
 
 
-def idempotency_store(*, token: ApiToken, key: str, request_hash: str, status: int, body) -> ApiIdempotencyKey:
+def idempotency_store(*, token: ApiToken, key: str, request_hash: str, status: int, body: str) -> ApiIdempotencyKey:
     """Remember a response; must run in the transaction that created the object. An expired
     record with the same key is replaced."""
     if not transaction.get_connection().in_atomic_block:

@@ -439,7 +439,8 @@ class ApiIdempotencyKey(models.Model):
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
+    # Text, not JSON: PostgreSQL's jsonb reorders keys, and a replay must be byte for byte the same.
+    response_body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

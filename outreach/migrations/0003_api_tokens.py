@@ -72,7 +72,7 @@ class Migration(migrations.Migration):
                 ('key', models.CharField(max_length=255)),
                 ('request_hash', models.CharField(max_length=64)),
                 ('response_status', models.PositiveSmallIntegerField()),
-                ('response_body', models.JSONField()),
+                ('response_body', models.TextField()),
                 ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
                 ('token', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='idempotency_keys', to='outreach.apitoken')),
             ],

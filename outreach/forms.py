@@ -41,6 +41,46 @@ class SuppressionRemoveForm(forms.Form):
     reason = forms.CharField(max_length=500)
 
 
+class ImportUploadForm(forms.Form):
+    csv_file = forms.FileField(
+        label="CSV file",
+        help_text="Exported from a CRM or a spreadsheet: one row per recipient (or per fact), a header row first.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv"}),
+    )
+
+    def clean_csv_file(self):
+        from django.conf import settings
+
+        upload = self.cleaned_data["csv_file"]
+        limit = settings.IMPORT_MAX_UPLOAD_MB * 1024 * 1024
+        if upload.size > limit:
+            raise forms.ValidationError(f"The file is larger than {settings.IMPORT_MAX_UPLOAD_MB} MB.")
+        return upload
+
+
+class SenderConfigForm(forms.Form):
+    """One's own sending channel. The password is write-only: never rendered back."""
+
+    kind = forms.ChoiceField(choices=[], widget=forms.RadioSelect, label="Send my emails through")
+    smtp_host = forms.CharField(required=False, label="SMTP host")
+    smtp_port = forms.IntegerField(required=False, min_value=1, max_value=65535, initial=587, label="Port")
+    smtp_username = forms.CharField(required=False, label="Username")
+    smtp_password = forms.CharField(
+        required=False,
+        label="Password",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted and never shown again. Leave empty to keep the stored one.",
+    )
+    smtp_use_tls = forms.BooleanField(required=False, initial=True, label="STARTTLS")
+    smtp_use_ssl = forms.BooleanField(required=False, label="Implicit TLS (SSL, usually port 465)")
+
+    def __init__(self, *args, **kwargs):
+        from .models import SenderConfig
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = SenderConfig.Kind.choices
+
+
 # --- API tokens and webhook subscriptions (Settings) -------------------------------------------
 
 

@@ -7,13 +7,20 @@ the approved text: no email exists without a human approving that exact text.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from email.utils import formataddr, make_msgid
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from .errors import ApplicationError
-from .models import OutboundMessage
+from .models import OutboundMessage, OutboundMessageLog, SenderConfig
+from .sending import message_not_before, outbound_message_enqueue
+
+# "Re:"/"Fwd:" claims an earlier conversation; only a follow-up may say so.
+_REPLY_PREFIX = re.compile(r"^\s*(re|fwd?|aw|sv)\s*:", re.IGNORECASE)
 
 
 def content_hash(*, subject: str, body_html: str, body_text: str) -> str:
@@ -29,14 +36,35 @@ def _message_id_domain(from_email: str) -> str:
     return from_email.rsplit("@", 1)[-1] if "@" in from_email else "localhost"
 
 
+def _thread_parent(draft) -> OutboundMessage | None:
+    """The earlier email of the same enrollment, which a follow-up threads under."""
+    if draft.enrollment_id is None:
+        return None
+    return (
+        OutboundMessage.objects.filter(enrollment_id=draft.enrollment_id)
+        .exclude(state__in=[OutboundMessage.State.FAILED, OutboundMessage.State.SKIPPED])
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
 def outbound_message_create(*, draft, approved_by) -> OutboundMessage:
-    """Queue the approved draft for sending. Must run inside the approving transaction."""
+    """Queue the approved draft for sending. Must run inside the approving transaction.
+
+    The send task is enqueued on commit; a campaign's send window sets `not_before`, so an email
+    approved at night waits for the recipient's business hours. A follow-up in an enrollment
+    threads under the earlier email (In-Reply-To, References); only a follow-up may start with "Re:".
+    """
     if not transaction.get_connection().in_atomic_block:
         raise ApplicationError("outbound_message_create must run inside the approval transaction")
     sender_profile = getattr(draft.sender, "sender", None)
     if sender_profile is None:
         raise ApplicationError(f"{draft.sender} has no sender profile, so nothing can be sent from them")
+    parent = _thread_parent(draft)
+    if parent is None and _REPLY_PREFIX.match(draft.subject or ""):
+        raise ApplicationError('Only a follow-up may start with "Re:" or "Fwd:"; remove it from the subject.')
     from_email = formataddr((sender_profile.display_name, sender_profile.email))
+    config = SenderConfig.objects.filter(user_id=draft.sender_id, is_active=True).first()
     message = OutboundMessage(
         draft=draft,
         recipient=draft.recipient,
@@ -57,7 +85,21 @@ def outbound_message_create(*, draft, approved_by) -> OutboundMessage:
         message_id=make_msgid(domain=_message_id_domain(sender_profile.email)),
         idempotency_key=uuid.uuid4().hex,
         approved_by=approved_by,
+        sender_config=config,
+        in_reply_to=parent.message_id if parent else "",
+        references=" ".join(filter(None, [parent.references, parent.message_id])) if parent else "",
+        not_before=message_not_before(campaign=draft.campaign, recipient=draft.recipient, now=timezone.now()),
     )
-    message.full_clean(exclude=["draft"])
+    try:
+        message.full_clean(exclude=["draft"])
+    except ValidationError as exc:
+        raise ApplicationError("; ".join(exc.messages)) from exc
     message.save()
+    note = (
+        f"approved; waits for the send window until {message.not_before:%Y-%m-%d %H:%M} UTC"
+        if message.not_before
+        else "approved"
+    )
+    OutboundMessageLog.objects.create(message=message, to_state=message.state, note=note, actor=approved_by)
+    transaction.on_commit(lambda: outbound_message_enqueue(message.pk))
     return message

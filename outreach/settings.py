@@ -189,6 +189,10 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# --- CSV import ------------------------------------------------------------------------------
+# Largest CSV accepted in the browser; the import streams it, so this only bounds disk use.
+IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 200)
+
 # --- Background tasks (django-q2, ORM broker: nothing extra to run) --------------------------
 # timeout < retry, both above the longest task (a drafting call: SDK timeout x retries), so a
 # task still running is never handed to a second worker.
@@ -225,7 +229,8 @@ if ANTHROPIC_TIMEOUT_SECONDS * (ANTHROPIC_MAX_RETRIES + 1) >= Q_TASK_TIMEOUT:
 # ("anymail.backends.resend.EmailBackend"), or the local mailbox used by the demo.
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+    # The demo's local mailbox (read at /mailbox/) when developing.
+    "outreach.mailbox.LocalMailboxBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
@@ -243,8 +248,18 @@ ANYMAIL = {
     "RESEND_API_KEY": env_str("RESEND_API_KEY") or None,
     "RESEND_SIGNING_SECRET": env_str("RESEND_SIGNING_SECRET") or None,
     "POSTMARK_SERVER_TOKEN": env_str("POSTMARK_SERVER_TOKEN") or None,
+    "SENDGRID_API_KEY": env_str("SENDGRID_API_KEY") or None,
+    "MAILGUN_API_KEY": env_str("MAILGUN_API_KEY") or None,
+    "MAILGUN_SENDER_DOMAIN": env_str("MAILGUN_SENDER_DOMAIN") or None,
 }
 ANYMAIL = {k: v for k, v in ANYMAIL.items() if v is not None}
+# Replies for SMTP setups: `manage.py poll_replies` reads unseen mail from this IMAP mailbox.
+IMAP_HOST = env_str("IMAP_HOST")
+IMAP_PORT = env_int("IMAP_PORT", 993)
+IMAP_SSL = env_bool("IMAP_SSL", True)
+IMAP_USER = env_str("IMAP_USER")
+IMAP_PASSWORD = env_str("IMAP_PASSWORD")
+IMAP_FOLDER = env_str("IMAP_FOLDER", "INBOX")
 
 # --- Suppression ----------------------------------------------------------------------------
 # Recipients in these countries (ISO 3166-1 alpha-2) need recorded consent to be contacted.
@@ -331,3 +346,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- Sending (outbox) -----------------------------------------------------------------------
+# A Fernet key for secrets stored in the database (SMTP passwords); derived from SECRET_KEY when empty.
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
+SEND_MAX_ATTEMPTS = env_int("SEND_MAX_ATTEMPTS", 5)  # provider calls before a transient error fails the send
+SEND_RETRY_BASE_SECONDS = env_int("SEND_RETRY_BASE_SECONDS", 60)  # backoff: base * 2**(attempt-1)
+SEND_LEASE_SECONDS = env_int("SEND_LEASE_SECONDS", 600)  # a row left "sending" longer is resolved by recovery
+DUPLICATE_WINDOW_DAYS = env_int("DUPLICATE_WINDOW_DAYS", 30)  # same content or step to the same person
+if SEND_LEASE_SECONDS <= EMAIL_TIMEOUT * 2:
+    raise ImproperlyConfigured("SEND_LEASE_SECONDS must comfortably exceed EMAIL_TIMEOUT")

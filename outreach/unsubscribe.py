@@ -14,12 +14,16 @@ SALT = "outreach.unsubscribe.v1"
 
 
 def unsubscribe_token(*, recipient_id: int, message_id: int | None = None) -> str:
-    return signing.dumps({"r": recipient_id, "m": message_id}, salt=SALT, compress=True)
+    # No timestamp: the same message always gets the same link (the footer and the
+    # List-Unsubscribe header match, and rendering twice gives the same email).
+    return signing.Signer(salt=SALT).sign_object({"r": recipient_id, "m": message_id}, compress=True)
 
 
 def read_unsubscribe_token(token: str) -> tuple[int, int | None]:
     """(recipient_id, outbound message id or None); raises signing.BadSignature when tampered."""
-    data = signing.loads(token, salt=SALT)
+    # payload:timestamp:signature is a link issued before tokens lost their timestamp.
+    timestamped = token.count(":") == 2
+    data = signing.loads(token, salt=SALT) if timestamped else signing.Signer(salt=SALT).unsign_object(token)
     return int(data["r"]), (int(data["m"]) if data.get("m") is not None else None)
 
 

@@ -24,4 +24,7 @@ urlpatterns = [
     path("", include("outreach.app_urls")),
     path("review/", include("review.urls")),
     path("campaigns/", include("campaigns.urls")),
+    # Provider webhooks (tracking and inbound), authenticated by anymail: ANYMAIL_WEBHOOK_SECRET
+    # basic auth and/or Svix signatures for Resend. anymail's views are login_not_required.
+    path("anymail/", include("anymail.urls")),
 ]

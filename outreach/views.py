@@ -5,15 +5,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from . import selectors, services
+from . import selectors, services, tracking
 from .errors import ApplicationError
 from .forms import SuppressionAddForm, SuppressionBulkForm, SuppressionRemoveForm
-from .models import Recipient, Suppression
+from .models import OutboundMessage, Recipient, Suppression
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -163,7 +164,57 @@ def suppression_check_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+# --- Engagement: unsubscribe, replies, message timeline, campaign rates ------------------------
+
+
+@csrf_exempt  # mail clients post RFC 8058 one-click requests without cookies or a CSRF token
 @login_not_required
+@require_http_methods(["GET", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
-    """Placeholder until engagement lands: the route exists so links can be built."""
-    raise Http404("unsubscribe is not wired yet")
+    """GET shows a confirmation (link scanners must not unsubscribe anyone); POST unsubscribes
+    at once and answers 200 itself: no login, cookie, token or redirect needed."""
+    try:
+        if request.method == "POST":
+            target = tracking.unsubscribe_record(token=token)
+            done = True
+        else:
+            target = tracking.unsubscribe_target(token=token)
+            done = False
+    except ApplicationError as exc:
+        return render(request, "outreach/unsubscribe.html", {"error": exc.message}, status=400)
+    context = {"done": done, "recipient": target.recipient, "token": token}
+    return render(request, "outreach/unsubscribe.html", context)
+
+
+def _get_message_for_user(request: HttpRequest, message_id: int) -> OutboundMessage:
+    qs = selectors.messages_for_user(request.user).select_related(
+        "recipient", "sender", "campaign", "approved_by", "draft"
+    )
+    return get_object_or_404(qs, pk=message_id)
+
+
+@permission_required("outreach.view_outboundmessage", raise_exception=True)
+def message_timeline(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = _get_message_for_user(request, message_id)
+    context = {"message": message, "timeline": selectors.message_timeline(message=message)}
+    return render(request, "outreach/message_timeline.html", context)
+
+
+@permission_required("outreach.view_engagementevent", raise_exception=True)
+def replies(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.replies_for_user(user=request.user), 50).get_page(request.GET.get("page"))
+    return render(request, "outreach/replies.html", {"page": page})
+
+
+@permission_required("campaigns.view_campaign", raise_exception=True)
+def campaign_rates(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
+    """The rates chart as a fragment for the campaigns page (or a page of its own)."""
+    # Reached through the foreign key (outreach does not import campaigns).
+    campaign_model = OutboundMessage._meta.get_field("campaign").related_model
+    assert campaign_model is not None and not isinstance(campaign_model, str)
+    campaign = get_object_or_404(campaign_model._default_manager.only("pk", "name"), pk=campaign_id)
+    template = "outreach/campaign_rates.html"
+    if request.htmx:
+        template += "#rates"
+    context = {"campaign": campaign, "rates": selectors.engagement_rates_for_campaign(campaign_id=campaign.pk)}
+    return render(request, template, context)

@@ -13,4 +13,8 @@ urlpatterns = [
     path("drafts/<int:draft_id>/regenerate/", views.regenerate, name="draft_regenerate"),
     path("drafts/<int:draft_id>/retry/", views.retry, name="draft_retry"),
     path("drafts/<int:draft_id>/skip/", views.skip, name="draft_skip"),
+    # Edit-distance signals (CSMs and admins).
+    path("signals/", views.signals, name="signals"),
+    path("signals/edits/<int:edit_id>/", views.signals_edit_detail, name="signals_edit_detail"),
+    path("signals/export.csv", views.signals_export, name="signals_export"),
 ]

@@ -140,3 +140,100 @@ class DraftFactory(factory.django.DjangoModelFactory):
     provider = "offline"
     model_name = "offline-template-v1"
     ready_at = factory.LazyFunction(timezone.now)
+
+
+class ApprovedDraftFactory(factory.django.DjangoModelFactory):
+    """A draft a reviewer approved, ready for outbound_message_create (sending tests)."""
+
+    class Meta:
+        model = "review.Draft"
+
+    recipient = factory.SubFactory(RecipientFactory)
+    sender = factory.SubFactory(UserFactory, role="rep")
+    state = "approved"
+    subject = "Your October usage"
+    body_text = "Hi there,\n\nYou logged in 14 times in October. Want a quick tour of reports?\n\nRita"
+    body_html = factory.LazyAttribute(lambda d: "<p>" + d.body_text.replace("\n\n", "</p><p>") + "</p>")
+    decided_at = factory.LazyFunction(timezone.now)
+
+
+# --- Sent messages (engagement tests; others may reuse) -------------------------------------
+
+
+class OutboundMessageFactory(factory.django.DjangoModelFactory):
+    """A message as the outbox holds it after a successful send (state sent)."""
+
+    class Meta:
+        model = "outreach.OutboundMessage"
+
+    # No password on the sender: hashing one per message would dominate the test time.
+    draft = factory.SubFactory(
+        DraftFactory, state="approved", sender=factory.SubFactory(UserFactory, role="rep", password=None)
+    )
+    recipient = factory.LazyAttribute(lambda m: m.draft.recipient)
+    sender = factory.LazyAttribute(lambda m: m.draft.sender)
+    campaign = factory.LazyAttribute(lambda m: m.draft.campaign)
+    approved_by = factory.LazyAttribute(lambda m: m.draft.sender)
+    from_email = factory.LazyAttribute(lambda m: m.sender.email)
+    reply_to = factory.LazyAttribute(lambda m: m.sender.email)
+    to_email = factory.LazyAttribute(lambda m: m.recipient.email)
+    subject = factory.LazyAttribute(lambda m: m.draft.subject)
+    body_text = factory.LazyAttribute(lambda m: m.draft.body_text)
+    body_html = factory.LazyAttribute(lambda m: m.draft.body_html)
+    content_hash = "0" * 64
+    message_id = factory.Sequence(lambda n: f"<msg{n}.test@team.example>")
+    idempotency_key = factory.Sequence(lambda n: f"idem-{n:08d}")
+    state = "sent"
+    provider = "resend"
+    provider_message_id = factory.Sequence(lambda n: f"re_{n:06d}")
+    sent_at = factory.LazyFunction(timezone.now)
+
+
+# --- signals page: decisions and edits -----------------------------------------------------------
+
+
+class DraftDecisionFactory(factory.django.DjangoModelFactory):
+    """DraftDecisionFactory(created_at=...) backdates the decision (auto_now_add ignores it otherwise)."""
+
+    class Meta:
+        model = "review.DraftDecision"
+
+    draft = factory.SubFactory(DraftFactory)
+    action = "approve"
+    user = factory.LazyAttribute(lambda d: d.draft.sender)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        created_at = kwargs.pop("created_at", None)
+        obj = super()._create(model_class, *args, **kwargs)
+        if created_at is not None:
+            model_class.objects.filter(pk=obj.pk).update(created_at=created_at)
+            obj.created_at = created_at
+        return obj
+
+
+class DraftEditFactory(factory.django.DjangoModelFactory):
+    """An edit with given figures (not computed): DraftEditFactory(normalized_similarity=0.8, created_at=...)."""
+
+    class Meta:
+        model = "review.DraftEdit"
+
+    draft = factory.SubFactory(DraftFactory)
+    editor = factory.LazyAttribute(lambda e: e.draft.sender)
+    subject_before = factory.LazyAttribute(lambda e: e.draft.subject)
+    subject_after = factory.LazyAttribute(lambda e: e.draft.subject)
+    body_before = factory.LazyAttribute(lambda e: e.draft.body_text)
+    body_after = factory.LazyAttribute(lambda e: e.draft.body_text + "\nThanks")
+    char_distance = 7
+    normalized_similarity = 0.9
+    word_distance = 1
+    changed_parts = factory.LazyFunction(lambda: ["body"])
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        created_at = kwargs.pop("created_at", None)
+        obj = super()._create(model_class, *args, **kwargs)
+        if created_at is not None:
+            model_class.objects.filter(pk=obj.pk).update(created_at=created_at)
+            obj.created_at = created_at
+        return obj

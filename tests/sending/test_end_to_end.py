@@ -1,0 +1,36 @@
+"""The demo's promise: an approved draft arrives in the local mailbox from the rep's name."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django_q.models import OrmQ
+from django_q.signing import SignedPackage
+
+from outreach.models import LocalMailboxMessage, OutboundMessage
+from review.services import draft_approve
+from tests.factories import DraftFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_approved_draft_is_sent_by_the_worker_into_the_local_mailbox(
+    rep, rep_client, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "outreach.mailbox.LocalMailboxBackend"
+    rep.sender.display_name = "Rita Ramos"
+    rep.sender.save()
+    draft = DraftFactory(sender=rep)
+    with django_capture_on_commit_callbacks(execute=True):
+        draft_approve(draft=draft, user=rep, expected_version=draft.version)
+    # What the worker would run: the task that approval enqueued.
+    task = SignedPackage.loads(OrmQ.objects.get().payload)
+    assert task["func"] == "outreach.tasks.outbound_message_send"
+    from outreach import tasks
+
+    assert tasks.outbound_message_send(*task["args"]) == OutboundMessage.State.SENT
+    mail = LocalMailboxMessage.objects.get()
+    assert mail.from_email == "Rita Ramos <rep1@team.example>"
+    assert mail.subject == draft.subject
+    page = rep_client.get(reverse("mailbox")).content.decode()
+    assert "Rita Ramos" in page and draft.subject in page

@@ -5,7 +5,8 @@ POST by that rep changes nothing. A URL added without being classified below fai
 Other refusals have their own tests (not repeated here):
 - forged webhooks: tests/engagement/test_webhooks.py (bad basic auth, bad/old Svix signatures);
 - tampered unsubscribe tokens: tests/engagement/test_unsubscribe.py;
-- API tokens with the wrong scope / revoked / another rep's objects: tests/api/.
+- API tokens with the wrong scope (every endpoint), revoked, made up, or a browser session used as
+  a token: tests/api/test_tokens.py; another rep's objects per endpoint: tests/api/test_*.py.
 """
 
 from __future__ import annotations
@@ -19,15 +20,21 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from campaigns.models import Campaign, Enrollment, EnrollmentEvent, MilestoneRule, SequenceStep
+from outreach.api_tokens import api_token_create
 from outreach.models import (
+    ApiToken,
     EngagementEvent,
     ImportJob,
     LocalMailboxMessage,
+    OutboundEvent,
     OutboundMessage,
     Recipient,
     SenderConfig,
     Suppression,
+    WebhookDelivery,
+    WebhookSubscription,
 )
+from outreach.webhooks import webhook_subscription_create
 from review.models import Draft, DraftDecision, DraftEdit
 from tests.factories import (
     CampaignFactory,
@@ -49,12 +56,16 @@ PUBLIC = {
     "login",
     "logout",
     "unsubscribe",  # signed token; tampered tokens: tests/engagement/test_unsubscribe.py
+    "openapi-json",  # the API schema is public (tests/api/test_tokens.py)
+    "api-root",  # links only
 }
 PUBLIC_PREFIXES = (
     "anymail/",  # provider webhooks: basic auth / Svix signature, tests/engagement/test_webhooks.py
 )
 # Django's admin: staff only, its own login.
 ADMIN_PREFIX = "admin/"
+# The REST API: a bearer token with the right scope, never a session (401 without one).
+API_PREFIX = "api/v1/"
 # Pages a rep may open: lists and forms scoped to the rep (must not show the victim's data).
 REP_PAGES = {
     "home",
@@ -67,6 +78,9 @@ REP_PAGES = {
     "sender_config",  # the rep's own settings
     "campaign_list",
     "campaign_create",  # reps may not create: 403
+    "openapi-view",  # API docs: any logged-in user
+    "settings_tokens",  # the rep's own tokens
+    "settings_token_create",
 }
 # Pages for CSMs/admins only: a rep gets 403 (or 404).
 ROLE_PAGES = {
@@ -85,6 +99,10 @@ ROLE_PAGES = {
     "signals_export",
     "audit_index",
     "recipient_audit",
+    "settings_webhooks",  # webhook subscriptions: admins
+    "settings_webhook_detail",
+    "settings_webhook_toggle",
+    "settings_webhook_replay",
 }
 # One object of someone else's: a rep gets 403/404 (405 on GET of a POST-only view).
 OWNED = {
@@ -113,6 +131,7 @@ OWNED = {
     "campaign_transition",
     "enrollment_detail",
     "enrollment_cancel",
+    "settings_token_revoke",
 }
 
 
@@ -141,6 +160,8 @@ def classify(route: Route) -> str:
         return "admin"
     if route.name in PUBLIC or route.route.startswith(PUBLIC_PREFIXES):
         return "public"
+    if route.route.startswith(API_PREFIX) and route.name not in REP_PAGES:
+        return "api"
     groups = [g for g, names in (("rep", REP_PAGES), ("role", ROLE_PAGES), ("owned", OWNED)) if route.name in names]
     return groups[0] if len(groups) == 1 else "UNCLASSIFIED"
 
@@ -183,6 +204,15 @@ def victim_world(db, other_rep, csm):
     )
     job = ImportJob.objects.create(created_by=csm, original_name=f"{SECRET}.csv", file="imports/x.csv")
     entry = SuppressionFactory(value=f"{SECRET}.example", kind="domain")
+    token = api_token_create(user=other_rep, name=SECRET, scopes=list(ApiToken.Scope.values)).token
+    subscription = webhook_subscription_create(
+        url="https://hooks.victim.example/in", event_types=["engagement_signal"], created_by=csm, description=SECRET
+    )
+    event = OutboundEvent.objects.create(
+        public_id="evt_victim", type=OutboundEvent.Type.ENGAGEMENT, payload={"s": SECRET}, recipient=recipient,
+        sender=other_rep,
+    )  # fmt: skip
+    delivery = WebhookDelivery.objects.create(subscription=subscription, event=event)
     return {
         "recipient_id": recipient.pk,
         "draft_id": draft.pk,
@@ -195,6 +225,12 @@ def victim_world(db, other_rep, csm):
         "mail_id": mail.pk,
         "job_id": job.pk,
         "entry_id": entry.pk,
+        "token_id": token.pk,
+        "subscription_id": subscription.pk,
+        "delivery_id": delivery.pk,
+        # the API's names
+        "contact_id": recipient.pk,
+        "sequence_id": campaign.pk,
         # str parameters
         "token": "eyJyIjoxfQ:tampered-signature",
         "action": "pause",
@@ -241,9 +277,12 @@ def _snapshot() -> dict:
     models = [
         Recipient, Draft, DraftDecision, DraftEdit, OutboundMessage, EngagementEvent, ImportJob, Suppression,
         Campaign, SequenceStep, MilestoneRule, Enrollment, EnrollmentEvent, LocalMailboxMessage,
+        WebhookSubscription, WebhookDelivery,
     ]  # fmt: skip
     snap = {m.__name__: sorted(map(repr, m.objects.values())) for m in models}
     snap["SenderConfig"] = sorted(map(repr, SenderConfig.objects.exclude(user__username="rep1").values()))
+    # last_used_at moves when a token is used; the victim's token is never used here.
+    snap["ApiToken"] = sorted(map(repr, ApiToken.objects.exclude(user__username="rep1").values()))
     return snap
 
 
@@ -266,13 +305,15 @@ def test_an_anonymous_visitor_is_sent_to_login_or_refused_everywhere(victim_worl
             where = f"{method.upper()} {url} ({route.name})"
             assert code < 500, where
             if kind == "public":
-                if route.name == "login":
+                if route.name in ("login", "openapi-json"):
                     assert code == 200, where
                 elif route.name == "logout":
                     assert code in (302, 405), where
                 else:
                     assert code in (302, 400, 401, 403, 404, 405), where
                     assert code != 302 or "/login/" in response.url, where
+            elif kind == "api":
+                assert code in (401, 405), (where, code)
             else:
                 assert code in (302, 401, 403, 404, 405), (where, code)
                 if code == 302:
@@ -301,9 +342,55 @@ def test_a_rep_reaches_nothing_of_someone_elses_by_any_url(victim_world, rep, re
             assert code < 500, where
             body = response.content.decode(errors="replace") if not response.streaming else ""
             assert SECRET not in body, where
-            if kind in ("owned", "role"):
+            if kind == "api":
+                assert code in (401, 405), (where, "a session is not an API credential")
+            elif kind in ("owned", "role"):
                 assert code in (403, 404, 405), where
             elif kind == "rep":
-                assert code in (200, 302, 400, 403, 405, 409), where
+                assert code in (200, 302, 400, 403, 405, 409, 422), where
     assert _snapshot() == before, "a rep's POST changed someone else's objects"
     assert rep_client.get("/admin/").status_code == 302
+
+
+def _api_payload(ids: dict) -> dict:
+    return {
+        "email": f"{SECRET}@victim.example",
+        "first_name": "hijacked",
+        "contact_id": ids["recipient_id"],
+        "recipient_id": ids["recipient_id"],
+        "sequence_id": ids["campaign_id"],
+        "state": "cancelled",
+        "is_active": False,
+        "url": "https://hijack.example/in",
+        "event_types": [],
+        "reason": "x",
+        "kind": "address",
+        "value": f"{SECRET}@victim.example",
+    }
+
+
+def test_a_reps_api_token_with_every_scope_reaches_nothing_of_someone_elses(victim_world, rep):
+    from outreach.api_tokens import api_token_create
+
+    secret = api_token_create(user=rep, name="walker", scopes=list(ApiToken.Scope.values)).secret
+    client = Client(headers={"Authorization": f"Bearer {secret}"})
+    before = _snapshot()
+    for route in all_routes():
+        if classify(route) != "api":
+            continue
+        url = _url(route, victim_world)
+        has_id = "<" in route.route
+        for method in ("get", "post", "patch", "put", "delete"):
+            response = getattr(client, method)(url, _api_payload(victim_world), content_type="application/json")
+            code = response.status_code
+            where = f"{method.upper()} {url} ({route.name}) -> {code}"
+            assert code < 500, where
+            assert SECRET not in response.content.decode(errors="replace"), where
+            if has_id:
+                assert code in (400, 403, 404, 405, 409, 422), where
+    after = _snapshot()
+    changed = {k for k in before if before[k] != after[k]}
+    # A rep may create their own contacts and (with the scope) suppress an address: checked below.
+    assert changed <= {"Recipient", "Suppression"}, changed
+    victim_recipient = Recipient.objects.get(pk=victim_world["recipient_id"])
+    assert victim_recipient.first_name != "hijacked" and victim_recipient.owner.username == "rep2"

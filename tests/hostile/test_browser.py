@@ -96,6 +96,8 @@ def test_no_hostile_text_executes_on_any_page_that_shows_it(page, live_server): 
         f"/recipients/?q={SCRIPT}",
         "/messages/replies/",
         f"/messages/{message.pk}/",
+        f"/campaigns/audit/{recipient.pk}/",
+        f"/campaigns/audit/?q={SCRIPT}",
     ]
     for url in urls:
         response = page.goto(live_server.url + url)

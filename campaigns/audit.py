@@ -12,12 +12,12 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from outreach.models import EngagementEvent, OutboundMessage, Recipient, Suppression
+from outreach.models import EngagementEvent, OutboundMessage, OutboundMessageLog, Recipient, Suppression
 from outreach.normalize import parent_domains
 from outreach.selectors import SuppressionHit, suppression_check
 from review.models import Draft, DraftDecision, DraftEdit, DraftSkip
 
-from .models import Enrollment
+from .models import Enrollment, EnrollmentEvent
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,31 @@ def recipient_audit(*, recipient: Recipient) -> RecipientAudit:
             )
         )
 
+    # Every later state change of each enrollment (step drafted, skipped, exited on reply…).
+    events = EnrollmentEvent.objects.filter(enrollment__recipient=recipient).select_related(
+        "enrollment__campaign", "actor"
+    )
+    for ev in events:
+        if ev.kind == "enrolled":
+            continue  # the enrollment row above says it
+        if ev.to_state in ("cancelled", "failed", "suppressed") or "fail" in ev.kind:
+            tone = "bad"
+        elif ev.to_state.startswith("exited") or "rejected" in ev.kind or "error" in ev.kind:
+            tone = "warn"
+        else:
+            tone = ""
+        entries.append(
+            AuditEntry(
+                ev.created_at,
+                "enrollment",
+                f"{ev.enrollment.campaign or 'Sequence'}: {ev.kind.replace('_', ' ')}"
+                + (f" ({ev.from_state or '·'} → {ev.to_state})" if ev.from_state != ev.to_state else ""),
+                ev.reason,
+                _name(ev.actor),
+                tone,
+            )
+        )
+
     drafts = Draft.objects.filter(recipient=recipient).select_related("campaign", "sender")
     for draft in drafts:
         detail = f"From {_name(draft.sender)}, state {draft.get_state_display().lower()}"
@@ -145,6 +170,23 @@ def recipient_audit(*, recipient: Recipient) -> RecipientAudit:
                 title,
                 detail,
                 f"approved by {_name(message.approved_by)}",
+                tone,
+            )
+        )
+
+    # The send log: every state change of each outbox row, with who (empty = the system) and why.
+    for log in OutboundMessageLog.objects.filter(message__recipient=recipient).select_related("actor"):
+        if log.to_state == "queued" and not log.from_state:
+            continue  # the approval, said by the decision above
+        tone = {"sent": "ok", "failed": "bad", "skipped": "warn", "unknown": "warn"}.get(log.to_state, "")
+        entries.append(
+            AuditEntry(
+                log.created_at,
+                "send",
+                f"Message #{log.message_id}: {log.from_state or '·'} → {log.to_state}"
+                + (f" ({log.code})" if log.code else ""),
+                log.note,
+                _name(log.actor) or "system",
                 tone,
             )
         )

@@ -18,5 +18,8 @@ urlpatterns = [
     path("<int:campaign_id>/scan/", views.campaign_scan, name="campaign_scan"),
     path("<int:campaign_id>/<str:action>/", views.campaign_transition, name="campaign_transition"),
     path("enrollments/<int:enrollment_id>/", views.enrollment_detail, name="enrollment_detail"),
+    # Audit (CSMs and admins): a recipient's full timeline.
+    path("audit/", views.audit_index, name="audit_index"),
+    path("audit/<int:recipient_id>/", views.recipient_audit_page, name="recipient_audit"),
     path("enrollments/<int:enrollment_id>/cancel/", views.enrollment_cancel, name="enrollment_cancel"),
 ]

@@ -11,14 +11,16 @@ from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from outreach.errors import ApplicationError
 from outreach.models import Recipient
+from outreach.roles import is_csm_or_admin
 
 from . import milestones, selectors, services
+from .audit import recipient_audit
 from .forms import CampaignForm, RuleForm, StepForm, TargetForm
 from .models import Campaign, Enrollment, MilestoneRule, SequenceStep
 from .preview import campaign_preview_draft
@@ -384,3 +386,33 @@ def enrollment_cancel(request: HttpRequest, enrollment_id: int) -> HttpResponse:
     else:
         messages.success(request, f"Cancelled the sequence for {enrollment.recipient.email}.")
     return redirect("enrollment_detail", enrollment_id=enrollment.pk)
+
+
+# --- Audit: why did, or didn't, this person get this email? (CSMs and admins) ------------------
+
+
+def _require_audit_access(request: HttpRequest) -> None:
+    # The audit shows every rep's drafts and decisions about a person, so reps may not open it.
+    if not is_csm_or_admin(request.user):
+        raise PermissionDenied("The audit is for CSMs and admins.")
+
+
+@require_GET
+def audit_index(request: HttpRequest) -> HttpResponse:
+    """Find a recipient by email (or part of it) and open their audit."""
+    _require_audit_access(request)
+    query = request.GET.get("q", "").strip()
+    found: list[Recipient] = []
+    if query:
+        exact = Recipient.objects.filter(email=query.lower()).only("pk").first()
+        if exact is not None:
+            return redirect("recipient_audit", recipient_id=exact.pk)
+        found = list(Recipient.objects.filter(email__icontains=query).select_related("account").order_by("email")[:50])
+    return render(request, "campaigns/audit_index.html", {"query": query, "found": found})
+
+
+@require_GET
+def recipient_audit_page(request: HttpRequest, recipient_id: int) -> HttpResponse:
+    _require_audit_access(request)
+    recipient = get_object_or_404(Recipient.objects.select_related("account", "owner"), pk=recipient_id)
+    return render(request, "campaigns/recipient_audit.html", {"audit": recipient_audit(recipient=recipient)})

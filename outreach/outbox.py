@@ -63,7 +63,9 @@ def outbound_message_create(*, draft, approved_by) -> OutboundMessage:
     parent = _thread_parent(draft)
     if parent is None and _REPLY_PREFIX.match(draft.subject or ""):
         raise ApplicationError('Only a follow-up may start with "Re:" or "Fwd:"; remove it from the subject.')
-    from_email = formataddr((sender_profile.display_name, sender_profile.email))
+    # A display name is one line: a line break in it would fail every send from this profile.
+    display_name = " ".join(sender_profile.display_name.split())
+    from_email = formataddr((display_name, sender_profile.email))
     config = SenderConfig.objects.filter(user_id=draft.sender_id, is_active=True).first()
     message = OutboundMessage(
         draft=draft,

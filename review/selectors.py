@@ -15,6 +15,7 @@ from django.db import connection, connections
 from django.db.models import (
     Aggregate,
     Count,
+    Exists,
     ExpressionWrapper,
     F,
     FloatField,
@@ -152,7 +153,12 @@ def draft_queue_page(*, user, filters: QueueFilters, skipped: Iterable[int] = ()
 def queue_campaigns(*, user) -> list[dict]:
     """Campaigns for the filter: the (small) campaign table, not a scan of the drafts."""
     Campaign = Draft._meta.get_field("campaign").related_model
-    rows = Campaign.objects.exclude(status="archived").order_by("name").values_list("pk", "name")  # type: ignore[union-attr]
+    campaigns = Campaign.objects.exclude(status="archived")  # type: ignore[union-attr]
+    if not _sees_all(user):
+        # Only campaigns this user has drafts in: other campaigns' names are not theirs to see.
+        theirs = Draft.objects.filter(Q(sender=user) | Q(reviewer=user), campaign_id=OuterRef("pk"))
+        campaigns = campaigns.filter(Exists(theirs))
+    rows = campaigns.order_by("name").values_list("pk", "name")
     return [{"pk": pk, "name": name} for pk, name in rows]
 
 

@@ -150,8 +150,9 @@ def test_a_campaign_without_sends_has_zero_rates():
     assert rates.sent == 0 and all(bar.rate == 0 for bar in rates.bars)
 
 
-def test_the_rates_fragment_renders_an_svg_chart_for_htmx(rep_client, campaign):
-    response = rep_client.get(f"/messages/rates/{campaign.pk}/", headers={"HX-Request": "true"})
+def test_the_rates_fragment_renders_an_svg_chart_for_htmx(csm_client, campaign):
+    # (A rep sees only the rates of campaigns they send in: tests/hostile/test_found_bugs.py.)
+    response = csm_client.get(f"/messages/rates/{campaign.pk}/", headers={"HX-Request": "true"})
     assert response.status_code == 200
     content = response.content.decode()
     assert content.lstrip().startswith("<figure") and "<svg" in content
@@ -159,8 +160,8 @@ def test_the_rates_fragment_renders_an_svg_chart_for_htmx(rep_client, campaign):
     assert "<html" not in content
 
 
-def test_the_rates_page_without_htmx_is_a_full_page(rep_client, campaign):
-    response = rep_client.get(f"/messages/rates/{campaign.pk}/")
+def test_the_rates_page_without_htmx_is_a_full_page(csm_client, campaign):
+    response = csm_client.get(f"/messages/rates/{campaign.pk}/")
     assert b"<html" in response.content and b"<svg" in response.content
 
 

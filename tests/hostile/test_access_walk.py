@@ -1,0 +1,396 @@
+"""Walk EVERY URL pattern of the project as an anonymous visitor and as a rep who owns nothing
+there: refused (login, 401/403/404/405), never 200 with someone else's data, never 500, and a
+POST by that rep changes nothing. A URL added without being classified below fails the walk.
+
+Other refusals have their own tests (not repeated here):
+- forged webhooks: tests/engagement/test_webhooks.py (bad basic auth, bad/old Svix signatures);
+- tampered unsubscribe tokens: tests/engagement/test_unsubscribe.py;
+- API tokens with the wrong scope (every endpoint), revoked, made up, or a browser session used as
+  a token: tests/api/test_tokens.py; another rep's objects per endpoint: tests/api/test_*.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from campaigns.models import Campaign, Enrollment, EnrollmentEvent, MilestoneRule, SequenceStep
+from outreach.api_tokens import api_token_create
+from outreach.models import (
+    ApiToken,
+    EngagementEvent,
+    ImportJob,
+    LocalMailboxMessage,
+    OutboundEvent,
+    OutboundMessage,
+    Recipient,
+    SenderConfig,
+    Suppression,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from outreach.webhooks import webhook_subscription_create
+from review.models import Draft, DraftDecision, DraftEdit
+from tests.factories import (
+    CampaignFactory,
+    DraftEditFactory,
+    DraftFactory,
+    OutboundMessageFactory,
+    RecipientFactory,
+    SuppressionFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "victim-secret-7f3a"  # in every victim object's visible text; must never reach the rep
+
+# --- Classification: every URL name (or prefix) is in exactly one group ------------------------
+
+# Public on purpose; each verifies its own token or signature (tested where noted above).
+PUBLIC = {
+    "login",
+    "logout",
+    "unsubscribe",  # signed token; tampered tokens: tests/engagement/test_unsubscribe.py
+    "openapi-json",  # the API schema is public (tests/api/test_tokens.py)
+    "api-root",  # links only
+}
+PUBLIC_PREFIXES = (
+    "anymail/",  # provider webhooks: basic auth / Svix signature, tests/engagement/test_webhooks.py
+)
+# Django's admin: staff only, its own login.
+ADMIN_PREFIX = "admin/"
+# The REST API: a bearer token with the right scope, never a session (401 without one).
+API_PREFIX = "api/v1/"
+# Pages a rep may open: lists and forms scoped to the rep (must not show the victim's data).
+REP_PAGES = {
+    "home",
+    "recipient_list",
+    "review_queue",
+    "review_progress",
+    "review_request",  # POST: refused for a recipient the rep does not own
+    "replies",
+    "mailbox",
+    "sender_config",  # the rep's own settings
+    "campaign_list",
+    "campaign_create",  # reps may not create: 403
+    "openapi-view",  # API docs: any logged-in user
+    "settings_tokens",  # the rep's own tokens
+    "settings_token_create",
+}
+# Pages for CSMs/admins only: a rep gets 403 (or 404).
+ROLE_PAGES = {
+    "suppression_index",
+    "suppression_add",
+    "suppression_bulk",
+    "suppression_remove",
+    "suppression_check",
+    "import_index",
+    "import_detail",
+    "import_mapping",
+    "import_confirm",
+    "import_resume",
+    "signals",
+    "signals_edit_detail",
+    "signals_export",
+    "audit_index",
+    "recipient_audit",
+    "settings_webhooks",  # webhook subscriptions: admins
+    "settings_webhook_detail",
+    "settings_webhook_toggle",
+    "settings_webhook_replay",
+}
+# One object of someone else's: a rep gets 403/404 (405 on GET of a POST-only view).
+OWNED = {
+    "recipient_detail",
+    "draft_detail",
+    "draft_approve",
+    "draft_edit_approve",
+    "draft_reject",
+    "draft_regenerate",
+    "draft_retry",
+    "draft_skip",
+    "mailbox_detail",
+    "message_timeline",
+    "campaign_rates",
+    "campaign_detail",
+    "campaign_edit",
+    "campaign_target",
+    "campaign_preview",
+    "campaign_step_add",
+    "campaign_step_edit",
+    "campaign_step_delete",
+    "campaign_step_move",
+    "campaign_rule_add",
+    "campaign_rule_toggle",
+    "campaign_scan",
+    "campaign_transition",
+    "enrollment_detail",
+    "enrollment_cancel",
+    "settings_token_revoke",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    route: str  # "review/drafts/<int:draft_id>/"
+    name: str
+    pattern: URLPattern
+
+
+def _walk(patterns, prefix: str = "") -> Iterator[Route]:
+    for p in patterns:
+        route = prefix + str(p.pattern)
+        if isinstance(p, URLResolver):
+            yield from _walk(p.url_patterns, route)
+        else:
+            yield Route(route, p.name or "", p)
+
+
+def all_routes() -> list[Route]:
+    return list(_walk(get_resolver().url_patterns))
+
+
+def classify(route: Route) -> str:
+    if route.route.startswith(ADMIN_PREFIX):
+        return "admin"
+    if route.name in PUBLIC or route.route.startswith(PUBLIC_PREFIXES):
+        return "public"
+    if route.route.startswith(API_PREFIX) and route.name not in REP_PAGES:
+        return "api"
+    groups = [g for g, names in (("rep", REP_PAGES), ("role", ROLE_PAGES), ("owned", OWNED)) if route.name in names]
+    return groups[0] if len(groups) == 1 else "UNCLASSIFIED"
+
+
+def test_every_url_of_the_project_is_classified():
+    unclassified = [f"{r.route} ({r.name})" for r in all_routes() if classify(r) == "UNCLASSIFIED"]
+    assert not unclassified, f"classify these in {__file__}: {unclassified}"
+
+
+def test_no_classified_name_is_stale():
+    names = {r.name for r in all_routes()}
+    stale = (PUBLIC | REP_PAGES | ROLE_PAGES | OWNED) - names
+    assert not stale, f"no such URL any more: {stale}"
+
+
+# --- The victim's world: one object of every kind, owned by someone else --------------------
+
+
+@pytest.fixture
+def victim_world(db, other_rep, csm):
+    recipient = RecipientFactory(owner=other_rep, email=f"{SECRET}@victim.example", last_name=SECRET)
+    campaign = CampaignFactory(name=f"Campaign {SECRET}", created_by=csm, named_sender=other_rep)
+    step = SequenceStep.objects.create(campaign=campaign, position=0, subject=SECRET, body=f"Hi {SECRET}")
+    rule = MilestoneRule.objects.create(
+        campaign=campaign, kind=MilestoneRule.Kind.LABEL_ADDED, parameters={"label": "x"}
+    )
+    draft = DraftFactory(sender=other_rep, recipient=recipient, campaign=campaign, subject=SECRET)
+    message = OutboundMessageFactory(
+        draft=DraftFactory(sender=other_rep, recipient=recipient, campaign=campaign, state="approved", subject=SECRET),
+        subject=SECRET,
+    )
+    enrollment = Enrollment.objects.create(campaign=campaign, recipient=recipient, sender=other_rep)
+    EnrollmentEvent.objects.create(enrollment=enrollment, kind="enrolled", to_state="active", reason=SECRET)
+    edit = DraftEditFactory(draft=DraftFactory(sender=other_rep, recipient=recipient, state="approved"))
+    EngagementEvent.objects.create(
+        message=message, recipient=recipient, kind="replied", occurred_at=message.sent_at, reply_text=SECRET
+    )
+    mail = LocalMailboxMessage.objects.create(
+        from_email=other_rep.email, sender_address=other_rep.email, to=[recipient.email], subject=SECRET
+    )
+    job = ImportJob.objects.create(created_by=csm, original_name=f"{SECRET}.csv", file="imports/x.csv")
+    entry = SuppressionFactory(value=f"{SECRET}.example", kind="domain")
+    token = api_token_create(user=other_rep, name=SECRET, scopes=list(ApiToken.Scope.values)).token
+    subscription = webhook_subscription_create(
+        url="https://hooks.victim.example/in", event_types=["engagement_signal"], created_by=csm, description=SECRET
+    )
+    event = OutboundEvent.objects.create(
+        public_id="evt_victim", type=OutboundEvent.Type.ENGAGEMENT, payload={"s": SECRET}, recipient=recipient,
+        sender=other_rep,
+    )  # fmt: skip
+    delivery = WebhookDelivery.objects.create(subscription=subscription, event=event)
+    return {
+        "recipient_id": recipient.pk,
+        "draft_id": draft.pk,
+        "message_id": message.pk,
+        "campaign_id": campaign.pk,
+        "step_id": step.pk,
+        "rule_id": rule.pk,
+        "enrollment_id": enrollment.pk,
+        "edit_id": edit.pk,
+        "mail_id": mail.pk,
+        "job_id": job.pk,
+        "entry_id": entry.pk,
+        "token_id": token.pk,
+        "subscription_id": subscription.pk,
+        "delivery_id": delivery.pk,
+        # the API's names
+        "contact_id": recipient.pk,
+        "sequence_id": campaign.pk,
+        # str parameters
+        "token": "eyJyIjoxfQ:tampered-signature",
+        "action": "pause",
+    }
+
+
+def _url(route: Route, ids: dict) -> str:
+    """Fill each path parameter with the victim's object of that kind (never a guess)."""
+    url = "/" + route.route
+
+    def fill(match: re.Match) -> str:
+        name = match.group(2)
+        assert name in ids, f"{route.route}: no victim object for <{name}>: add one to victim_world"
+        return str(ids[name])
+
+    url = re.sub(r"<(?:(\w+):)?(\w+)>", lambda m: fill(m) if m.group(2) else m.group(0), url)
+    return url.replace("^", "").replace("$", "")
+
+
+def _post_payload(ids: dict, draft_version: int) -> dict:
+    """A POST that names the victim's objects in every field a view might read."""
+    return {
+        "recipient": ids["recipient_id"],
+        "recipients": ids["recipient_id"],
+        "draft": ids["draft_id"],
+        "version": draft_version,
+        "reason": "wrong_person",
+        "note": "x",
+        "instruction": "x",
+        "subject": "hijacked",
+        "body_text": "hijacked",
+        "name": "hijacked",
+        "value": "hijacked.example",
+        "kind": "domain",
+        "address": "hijacked@x.example",
+        "email": "hijacked@x.example",
+        "direction": "up",
+        "position": 1,
+    }
+
+
+def _snapshot() -> dict:
+    """Everything the victim owns (and every shared list), to compare after the rep's POSTs."""
+    models = [
+        Recipient, Draft, DraftDecision, DraftEdit, OutboundMessage, EngagementEvent, ImportJob, Suppression,
+        Campaign, SequenceStep, MilestoneRule, Enrollment, EnrollmentEvent, LocalMailboxMessage,
+        WebhookSubscription, WebhookDelivery,
+    ]  # fmt: skip
+    snap = {m.__name__: sorted(map(repr, m.objects.values())) for m in models}
+    snap["SenderConfig"] = sorted(map(repr, SenderConfig.objects.exclude(user__username="rep1").values()))
+    # last_used_at moves when a token is used; the victim's token is never used here.
+    snap["ApiToken"] = sorted(map(repr, ApiToken.objects.exclude(user__username="rep1").values()))
+    return snap
+
+
+def _routes_for_walk() -> list[Route]:
+    # The admin site has its own checks (staff only): one representative URL is walked below.
+    return [r for r in all_routes() if classify(r) != "admin"]
+
+
+def test_an_anonymous_visitor_is_sent_to_login_or_refused_everywhere(victim_world, settings):
+    # As deployed: webhooks need the shared secret (without one anymail accepts anything, with a
+    # warning, and a malformed body then raises inside anymail).
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook-user:hook-pass-123", "RESEND_API_KEY": "re_test"}
+    client = Client()
+    for route in _routes_for_walk():
+        url = _url(route, victim_world)
+        kind = classify(route)
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            code = response.status_code
+            where = f"{method.upper()} {url} ({route.name})"
+            assert code < 500, where
+            if kind == "public":
+                if route.name in ("login", "openapi-json"):
+                    assert code == 200, where
+                elif route.name == "logout":
+                    assert code in (302, 405), where
+                else:
+                    assert code in (302, 400, 401, 403, 404, 405), where
+                    assert code != 302 or "/login/" in response.url, where
+            elif kind == "api":
+                assert code in (401, 405), (where, code)
+            else:
+                assert code in (302, 401, 403, 404, 405), (where, code)
+                if code == 302:
+                    assert response.url.startswith("/login/"), (where, response.url)
+            assert SECRET not in response.content.decode(errors="replace"), where
+    admin = client.get("/admin/")
+    assert admin.status_code == 302 and "/admin/login/" in admin.url
+
+
+def test_a_rep_reaches_nothing_of_someone_elses_by_any_url(victim_world, rep, rep_client, settings):
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook-user:hook-pass-123", "RESEND_API_KEY": "re_test"}
+    draft_version = Draft.objects.get(pk=victim_world["draft_id"]).version
+    before = _snapshot()
+    for route in _routes_for_walk():
+        if route.name == "logout":
+            continue  # it would end the rep's session for the rest of the walk
+        url = _url(route, victim_world)
+        kind = classify(route)
+        for method in ("get", "post"):
+            if method == "post":
+                response = rep_client.post(url, _post_payload(victim_world, draft_version))
+            else:
+                response = rep_client.get(url)
+            code = response.status_code
+            where = f"{method.upper()} {url} ({route.name}, {kind}) -> {code}"
+            assert code < 500, where
+            body = response.content.decode(errors="replace") if not response.streaming else ""
+            assert SECRET not in body, where
+            if kind == "api":
+                assert code in (401, 405), (where, "a session is not an API credential")
+            elif kind in ("owned", "role"):
+                assert code in (403, 404, 405), where
+            elif kind == "rep":
+                assert code in (200, 302, 400, 403, 405, 409, 422), where
+    assert _snapshot() == before, "a rep's POST changed someone else's objects"
+    assert rep_client.get("/admin/").status_code == 302
+
+
+def _api_payload(ids: dict) -> dict:
+    return {
+        "email": f"{SECRET}@victim.example",
+        "first_name": "hijacked",
+        "contact_id": ids["recipient_id"],
+        "recipient_id": ids["recipient_id"],
+        "sequence_id": ids["campaign_id"],
+        "state": "cancelled",
+        "is_active": False,
+        "url": "https://hijack.example/in",
+        "event_types": [],
+        "reason": "x",
+        "kind": "address",
+        "value": f"{SECRET}@victim.example",
+    }
+
+
+def test_a_reps_api_token_with_every_scope_reaches_nothing_of_someone_elses(victim_world, rep):
+    from outreach.api_tokens import api_token_create
+
+    secret = api_token_create(user=rep, name="walker", scopes=list(ApiToken.Scope.values)).secret
+    client = Client(headers={"Authorization": f"Bearer {secret}"})
+    before = _snapshot()
+    for route in all_routes():
+        if classify(route) != "api":
+            continue
+        url = _url(route, victim_world)
+        has_id = "<" in route.route
+        for method in ("get", "post", "patch", "put", "delete"):
+            response = getattr(client, method)(url, _api_payload(victim_world), content_type="application/json")
+            code = response.status_code
+            where = f"{method.upper()} {url} ({route.name}) -> {code}"
+            assert code < 500, where
+            assert SECRET not in response.content.decode(errors="replace"), where
+            if has_id:
+                assert code in (400, 403, 404, 405, 409, 422), where
+    after = _snapshot()
+    changed = {k for k in before if before[k] != after[k]}
+    # A rep may create their own contacts and (with the scope) suppress an address: checked below.
+    assert changed <= {"Recipient", "Suppression"}, changed
+    victim_recipient = Recipient.objects.get(pk=victim_world["recipient_id"])
+    assert victim_recipient.first_name != "hijacked" and victim_recipient.owner.username == "rep2"

@@ -7,7 +7,7 @@ class OutreachConfig(AppConfig):
     verbose_name = "Outreach"
 
     def ready(self) -> None:
-        from . import roles, tasks, tracking, webhooks
+        from . import checks, roles, tasks, tracking, webhooks  # noqa: F401 (checks registers itself)
 
         roles.connect_signals()
         tracking.connect_signals()

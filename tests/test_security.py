@@ -18,6 +18,7 @@ def test_the_production_settings_pass_the_deployment_checklist():
         "DEBUG": "0",
         "SECRET_KEY": "k" * 20 + "production-secret-for-the-deploy-check-7f3a9c",
         "ALLOWED_HOSTS": "outreach.example.com",
+        "ANYMAIL_WEBHOOK_SECRET": "hook:5f0c7e9a2b",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -71,3 +72,24 @@ def test_repeated_failed_logins_lock_the_account_out_even_with_the_right_passwor
     assert response.status_code == 429
     assert b"Too many failed log-ins" in response.content
     assert "_auth_user_id" not in client.session
+
+
+def test_the_deployment_checklist_flags_webhooks_without_a_secret():
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "k" * 60,
+        "ALLOWED_HOSTS": "outreach.example.com",
+        "ANYMAIL_WEBHOOK_SECRET": "",
+        "RESEND_SIGNING_SECRET": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "outreach.W001" in result.stdout + result.stderr

@@ -21,6 +21,7 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo_campaigns
 	$(BIN)/python manage.py seed_review_demo
 	$(BIN)/python manage.py serve_all --port $(PORT)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Campaign(models.Model):
@@ -47,6 +48,13 @@ class Campaign(models.Model):
     send_window = models.JSONField(
         default=dict, blank=True, help_text='e.g. {"days": [0,1,2,3,4], "start": "09:00", "end": "17:00"}'
     )
+
+    class TargetMode(models.TextChoices):
+        FILTER = "filter", "Saved filter over recipients"
+        STATIC = "static", "Static list"
+
+    target_mode = models.CharField(max_length=10, choices=TargetMode.choices, default=TargetMode.FILTER)
+    static_recipients = models.ManyToManyField("outreach.Recipient", blank=True, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="campaigns_created"
@@ -92,6 +100,7 @@ class Enrollment(models.Model):
     class State(models.TextChoices):
         ACTIVE = "active", "Active"
         WAITING_REVIEW = "waiting_review", "Waiting for review"
+        WAITING_SEND = "waiting_send", "Waiting for send"
         WAITING_DELAY = "waiting_delay", "Waiting for delay"
         COMPLETED = "completed", "Completed"
         EXITED_REPLY = "exited_reply", "Exited on reply"
@@ -100,7 +109,9 @@ class Enrollment(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         FAILED = "failed", "Failed"
 
-    LIVE_STATES = (State.ACTIVE, State.WAITING_REVIEW, State.WAITING_DELAY)
+    LIVE_STATES = (State.ACTIVE, State.WAITING_REVIEW, State.WAITING_SEND, State.WAITING_DELAY)
+    # States in which the scan may request the next step's draft once it is due.
+    DUE_STATES = (State.ACTIVE, State.WAITING_DELAY)
 
     class Kind(models.TextChoices):
         TEMPLATE = "template", "Campaign sequence"
@@ -119,6 +130,14 @@ class Enrollment(models.Model):
         max_length=200, blank=True, help_text="Rule + occurrence, so a rule enrolls once."
     )
     state_reason = models.TextField(blank=True)
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="campaign_enrollments",
+        help_text="Who sends this sequence; chosen at the first draft and kept for every step.",
+    )
     enrolled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -134,3 +153,70 @@ class Enrollment(models.Model):
                 name="enrollment_once_per_occurrence",
             ),
         ]
+        indexes = [models.Index(fields=["state", "next_due_at"], name="enrollment_due_lookup")]
+
+    def __str__(self) -> str:
+        return f"Enrollment #{self.pk} ({self.state})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in self.LIVE_STATES
+
+    @property
+    def enrolled_because(self) -> str:
+        return str((self.source or {}).get("why", ""))
+
+
+class EnrollmentEvent(models.Model):
+    """The history of one enrollment: every state change with who, when and why."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.from_state} -> {self.to_state}"
+
+
+class MilestoneRule(models.Model):
+    """A rule over recipient/account data and facts that enrolls matching recipients into its campaign."""
+
+    class Kind(models.TextChoices):
+        ONBOARDING_MISSED = "onboarding_missed", "Onboarding milestone not reached N days after signup"
+        RENEWAL_WITHIN = "renewal_within", "Renewal date within N days"
+        USAGE_DROP = "usage_drop", "Usage dropped X % over N days"
+        STAGE_CHANGED = "stage_changed", "Lifecycle stage changed to a stage"
+        LABEL_ADDED = "label_added", "Label added to a contact"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="rules")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    parameters = models.JSONField(default=dict, blank=True)
+    active = models.BooleanField(default=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_matched = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["campaign", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.parameters}"
+
+
+class RecipientStage(models.Model):
+    """The lifecycle stage the scan last saw for a recipient, so a change can be detected."""
+
+    recipient = models.OneToOneField("outreach.Recipient", on_delete=models.CASCADE, related_name="+")
+    stage = models.CharField(max_length=50, blank=True)
+    previous_stage = models.CharField(max_length=50, blank=True)
+    changed_at = models.DateTimeField(null=True, blank=True, help_text="When the scan saw the latest change.")

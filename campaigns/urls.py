@@ -1,1 +1,22 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.campaign_list, name="campaign_list"),
+    path("new/", views.campaign_create, name="campaign_create"),
+    path("<int:campaign_id>/", views.campaign_detail, name="campaign_detail"),
+    path("<int:campaign_id>/edit/", views.campaign_edit, name="campaign_edit"),
+    path("<int:campaign_id>/target/", views.campaign_target, name="campaign_target"),
+    path("<int:campaign_id>/preview/", views.campaign_preview, name="campaign_preview"),
+    path("<int:campaign_id>/steps/add/", views.step_add, name="campaign_step_add"),
+    path("<int:campaign_id>/steps/<int:step_id>/", views.step_edit, name="campaign_step_edit"),
+    path("<int:campaign_id>/steps/<int:step_id>/delete/", views.step_delete, name="campaign_step_delete"),
+    path("<int:campaign_id>/steps/<int:step_id>/move/", views.step_move, name="campaign_step_move"),
+    path("<int:campaign_id>/rules/add/", views.rule_add, name="campaign_rule_add"),
+    path("<int:campaign_id>/rules/<int:rule_id>/toggle/", views.rule_toggle, name="campaign_rule_toggle"),
+    path("<int:campaign_id>/scan/", views.campaign_scan, name="campaign_scan"),
+    path("<int:campaign_id>/<str:action>/", views.campaign_transition, name="campaign_transition"),
+    path("enrollments/<int:enrollment_id>/", views.enrollment_detail, name="enrollment_detail"),
+    path("enrollments/<int:enrollment_id>/cancel/", views.enrollment_cancel, name="enrollment_cancel"),
+]

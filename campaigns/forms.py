@@ -1,0 +1,225 @@
+"""Forms for campaign intent, sequence steps, the target group and milestone rules."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from outreach.models import Account, Fact, Label, Recipient, SuppressionList
+
+from .milestones import RULE_PARAMETERS
+from .models import Campaign, MilestoneRule, SequenceStep
+from .services import TEMPLATE_VARIABLES, template_unknown_variables
+
+WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _senders():
+    return get_user_model().objects.filter(sender__isnull=False, is_active=True).order_by("username")
+
+
+class CampaignForm(forms.ModelForm):
+    window_days = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS, coerce=int, required=False, widget=forms.CheckboxSelectMultiple, label="Send on"
+    )
+    window_start = forms.CharField(required=False, max_length=5, label="Send from (HH:MM)")
+    window_end = forms.CharField(required=False, max_length=5, label="Send until (HH:MM)")
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "name",
+            "goal",
+            "trigger",
+            "trigger_description",
+            "target_description",
+            "key_message",
+            "call_to_action",
+            "persona_tone",
+            "persona_role",
+            "sender_mode",
+            "named_sender",
+            "round_robin_senders",
+            "open_tracking",
+            "suppression_lists",
+            "complete_on_send_failure",
+            "exit_on_reply",
+            "exit_condition_prompt",
+        ]
+        widgets = {
+            "goal": forms.Textarea(attrs={"rows": 2}),
+            "trigger_description": forms.Textarea(attrs={"rows": 2}),
+            "target_description": forms.Textarea(attrs={"rows": 2}),
+            "key_message": forms.Textarea(attrs={"rows": 3}),
+            "persona_role": forms.Textarea(attrs={"rows": 2}),
+            "exit_condition_prompt": forms.Textarea(
+                attrs={"rows": 2, "placeholder": "e.g. Exit if they say they are not the right person"}
+            ),
+            "round_robin_senders": forms.CheckboxSelectMultiple,
+            "suppression_lists": forms.CheckboxSelectMultiple,
+        }
+        labels = {
+            "suppression_lists": "Extra suppression lists (the global list always applies)",
+            "persona_tone": "Persona tone (blank: each sender's own)",
+            "exit_condition_prompt": "Exit condition (the LLM checks each reply against it)",
+            "complete_on_send_failure": "Continue the sequence when a send fails",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("named_sender", "round_robin_senders"):
+            field = self.fields[name]
+            field.queryset = _senders()  # type: ignore[attr-defined]
+            field.label_from_instance = lambda u: u.get_full_name() or u.username  # type: ignore[attr-defined]
+        self.fields["suppression_lists"].queryset = SuppressionList.objects.filter(is_global=False)
+        window = (self.instance.send_window or {}) if self.instance.pk else {}
+        self.initial.setdefault("window_days", window.get("days", [0, 1, 2, 3, 4]))
+        self.initial.setdefault("window_start", window.get("start", "09:00"))
+        self.initial.setdefault("window_end", window.get("end", "17:00"))
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the campaign a name.")
+        return name
+
+    def clean(self):
+        data = super().clean()
+        mode = data.get("sender_mode")
+        if mode == Campaign.SenderMode.NAMED and not data.get("named_sender"):
+            self.add_error("named_sender", "Pick who sends when the campaign names a sender.")
+        if mode == Campaign.SenderMode.ROUND_ROBIN and len(data.get("round_robin_senders") or []) < 2:
+            self.add_error("round_robin_senders", "Round-robin needs at least two team members.")
+        start, end = data.get("window_start", ""), data.get("window_end", "")
+        for name, value in (("window_start", start), ("window_end", end)):
+            if value and not TIME_RE.match(value):
+                self.add_error(name, "Use HH:MM, for example 09:00.")
+        if start and end and TIME_RE.match(start) and TIME_RE.match(end) and start >= end:
+            self.add_error("window_end", "The window must end after it starts.")
+        return data
+
+    def service_fields(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["send_window"] = {
+            "days": sorted(data.pop("window_days", []) or []),
+            "start": data.pop("window_start", "") or "",
+            "end": data.pop("window_end", "") or "",
+        }
+        return data
+
+
+class StepForm(forms.ModelForm):
+    class Meta:
+        model = SequenceStep
+        fields = ["delay_days", "subject", "body", "prompt"]
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 5}),
+            "prompt": forms.Textarea(attrs={"rows": 2}),
+        }
+        labels = {"delay_days": "Days after the previous send", "prompt": "…or a prompt for the drafting engine"}
+
+    def clean(self):
+        data = super().clean()
+        fixed = bool((data.get("subject") or "").strip() or (data.get("body") or "").strip())
+        prompt = bool((data.get("prompt") or "").strip())
+        if fixed and prompt:
+            raise forms.ValidationError("Write either a fixed subject and body, or a prompt, not both.")
+        if not fixed and not prompt:
+            raise forms.ValidationError("Write a fixed subject and body, or a prompt for the drafting engine.")
+        if fixed and not ((data.get("subject") or "").strip() and (data.get("body") or "").strip()):
+            raise forms.ValidationError("A fixed step needs both a subject and a body.")
+        for name in ("subject", "body"):
+            unknown = template_unknown_variables(data.get(name) or "")
+            if unknown:
+                self.add_error(
+                    name,
+                    f"Unknown variable(s): {', '.join(unknown)}. Available: {', '.join(TEMPLATE_VARIABLES)}.",
+                )
+        return data
+
+
+class TargetForm(forms.Form):
+    target_mode = forms.ChoiceField(choices=Campaign.TargetMode.choices, widget=forms.RadioSelect, label="Target")
+    plan = forms.CharField(required=False, label="Account plan")
+    account_state = forms.ChoiceField(required=False, choices=[("", "any")] + list(Account.State.choices))
+    title_contains = forms.CharField(required=False, label="Role / title contains")
+    label = forms.ChoiceField(required=False)
+    property_key = forms.CharField(required=False, label="Custom property")
+    property_value = forms.CharField(required=False, label="…equals")
+    fact_kind = forms.ChoiceField(
+        required=False, choices=[("", "any")] + list(Fact.Kind.choices), label="Has a fact of kind"
+    )
+    fact_max_age_days = forms.IntegerField(required=False, min_value=1, max_value=3650, label="…at most N days old")
+    country = forms.CharField(required=False, max_length=2, label="Country (ISO code)")
+    static_emails = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Static list: email addresses (CSV column, commas or one per line)",
+    )
+    picked = forms.ModelMultipleChoiceField(
+        queryset=Recipient.objects.all(), required=False, widget=forms.MultipleHiddenInput
+    )
+
+    FILTER_FIELDS = (
+        "plan",
+        "account_state",
+        "title_contains",
+        "label",
+        "property_key",
+        "property_value",
+        "fact_kind",
+        "fact_max_age_days",
+        "country",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["label"].choices = [("", "any")] + [(n, n) for n in Label.objects.values_list("name", flat=True)]
+
+    def clean_property_key(self) -> str:
+        key = self.cleaned_data["property_key"].strip()
+        if key and not re.fullmatch(r"[A-Za-z0-9_]+", key):
+            raise forms.ValidationError("Letters, digits and underscores only.")
+        return key
+
+    def clean(self):
+        data = super().clean()
+        if data.get("fact_max_age_days") and not data.get("fact_kind"):
+            self.add_error("fact_max_age_days", "Pick a fact kind for the age to apply to.")
+        if data.get("property_value") and not data.get("property_key"):
+            self.add_error("property_value", "Name the property first.")
+        self.unknown_emails: list[str] = []
+        self.static_ids: list[int] = [r.pk for r in data.get("picked") or []]
+        emails = [e.strip().strip('"').lower() for e in re.split(r"[\s,;]+", data.get("static_emails") or "")]
+        emails = [e for e in emails if e and "@" in e]
+        if emails:
+            found = dict(Recipient.objects.filter(email__in=emails).values_list("email", "pk"))
+            self.unknown_emails = [e for e in emails if e not in found]
+            self.static_ids += [pk for pk in found.values() if pk not in self.static_ids]
+            if self.unknown_emails:
+                self.add_error(
+                    "static_emails",
+                    f"Not recipients yet: {', '.join(self.unknown_emails[:10])}"
+                    + (f" and {len(self.unknown_emails) - 10} more" if len(self.unknown_emails) > 10 else ""),
+                )
+        return data
+
+    def target_filter(self) -> dict:
+        return {k: self.cleaned_data.get(k) for k in self.FILTER_FIELDS if self.cleaned_data.get(k) not in (None, "")}
+
+
+class RuleForm(forms.Form):
+    kind = forms.ChoiceField(choices=MilestoneRule.Kind.choices)
+    days = forms.IntegerField(required=False, min_value=1, max_value=3650, help_text="N days")
+    percent = forms.IntegerField(required=False, min_value=1, max_value=100, help_text="X % (usage drop)")
+    milestone_text = forms.CharField(required=False, help_text="Milestone text (onboarding)")
+    fact_text = forms.CharField(required=False, help_text="Usage fact text contains (usage drop)")
+    stage = forms.CharField(required=False, help_text="Lifecycle stage (stage change)")
+    label = forms.CharField(required=False, help_text="Label name (label added)")
+
+    def parameters(self) -> dict:
+        allowed = RULE_PARAMETERS[self.cleaned_data["kind"]]
+        return {k: v for k, v in self.cleaned_data.items() if k in allowed and v not in (None, "")}

@@ -1,0 +1,49 @@
+"""Listeners for the lower apps' signals (each is sent on commit of the change it reports)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from outreach.signals import engagement_recorded, outbound_message_finished, suppression_added
+from review.signals import draft_decided
+
+from . import services
+
+
+def _enqueue_exit_checks(enrollment_ids: list[int], event_id: int) -> None:
+    from django_q.tasks import async_task
+
+    for enrollment_id in enrollment_ids:
+        async_task(
+            "campaigns.tasks.enrollment_evaluate_exit_condition_task",
+            enrollment_id,
+            event_id,
+            task_name=f"exit-condition-{enrollment_id}-{event_id}",
+            group="campaigns",
+        )
+
+
+def on_draft_decided(sender, draft, decision, edit=None, **kwargs) -> None:
+    services.enrollment_on_draft_decided(draft=draft, decision=decision)
+
+
+def on_outbound_message_finished(sender, message, **kwargs) -> None:
+    services.enrollment_on_message_finished(message=message)
+
+
+def on_engagement_recorded(sender, event, **kwargs) -> None:
+    to_evaluate = services.enrollment_on_engagement(event=event)
+    if to_evaluate:
+        # The LLM call is slow: the worker makes it, not the webhook request.
+        transaction.on_commit(lambda: _enqueue_exit_checks(to_evaluate, event.pk))
+
+
+def on_suppression_added(sender, entry, **kwargs) -> None:
+    services.enrollment_on_suppression(entry=entry)
+
+
+def connect() -> None:
+    draft_decided.connect(on_draft_decided, dispatch_uid="campaigns.draft_decided")
+    outbound_message_finished.connect(on_outbound_message_finished, dispatch_uid="campaigns.message_finished")
+    engagement_recorded.connect(on_engagement_recorded, dispatch_uid="campaigns.engagement_recorded")
+    suppression_added.connect(on_suppression_added, dispatch_uid="campaigns.suppression_added")

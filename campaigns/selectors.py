@@ -1,0 +1,206 @@
+"""Reads for campaign pages, the scan and the API: who is targeted, who is due, how a campaign is doing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from outreach.models import EngagementEvent, Fact, OutboundMessage, Recipient
+from review.models import Draft, DraftSkip
+
+from .models import Campaign, Enrollment, EnrollmentEvent, SequenceStep
+
+# Filter keys a saved target group may hold, and their labels (the form and the page share them).
+TARGET_FILTER_KEYS = (
+    "plan",
+    "account_state",
+    "title_contains",
+    "label",
+    "property_key",
+    "property_value",
+    "fact_kind",
+    "fact_max_age_days",
+    "country",
+)
+
+
+def campaigns_for_user(user) -> QuerySet[Campaign]:
+    """CSMs and admins see every campaign; a rep sees the campaigns they send in."""
+    qs = Campaign.objects.select_related("created_by", "named_sender")
+    if user.has_perm("campaigns.change_campaign"):
+        return qs
+    sends_in = (
+        Q(named_sender=user)
+        | Q(round_robin_senders=user)
+        | Q(created_by=user)
+        | Q(Exists(Enrollment.objects.filter(campaign=OuterRef("pk"), sender=user)))
+        | Q(Exists(Draft.objects.filter(campaign=OuterRef("pk"), sender=user)))
+    )
+    return qs.filter(sends_in).distinct()
+
+
+def recipients_matching(*, target_filter: dict, now: datetime | None = None) -> QuerySet[Recipient]:
+    """The saved filter as one queryset. Empty values are ignored; an empty filter matches everyone."""
+    f = {k: v for k, v in (target_filter or {}).items() if v not in (None, "", [])}
+    qs = Recipient.objects.all()
+    if f.get("plan"):
+        qs = qs.filter(account__plan__iexact=f["plan"])
+    if f.get("account_state"):
+        qs = qs.filter(account__state=f["account_state"])
+    if f.get("title_contains"):
+        qs = qs.filter(title__icontains=f["title_contains"])
+    if f.get("label"):
+        qs = qs.filter(labels__name=f["label"])
+    if f.get("country"):
+        qs = qs.filter(country=str(f["country"]).upper())
+    if f.get("property_key"):
+        key = str(f["property_key"])
+        if f.get("property_value") not in (None, ""):
+            qs = qs.filter(**{f"properties__{key}": f["property_value"]})
+        else:
+            qs = qs.filter(properties__has_key=key)
+    if f.get("fact_kind"):
+        facts = Fact.objects.filter(recipient=OuterRef("pk"), kind=f["fact_kind"])
+        if f.get("fact_max_age_days") not in (None, ""):
+            since = (now or timezone.now()) - timedelta(days=int(f["fact_max_age_days"]))
+            facts = facts.filter(observed_at__gte=since)
+        qs = qs.filter(Exists(facts))
+    return qs.distinct() if f.get("label") else qs
+
+
+def campaign_target_recipients(*, campaign: Campaign, now: datetime | None = None) -> QuerySet[Recipient]:
+    if campaign.target_mode == Campaign.TargetMode.STATIC:
+        return Recipient.objects.filter(pk__in=campaign.static_recipients.values("pk"))
+    return recipients_matching(target_filter=campaign.target_filter, now=now)
+
+
+def enrollment_steps(*, enrollment: Enrollment) -> list[SequenceStep]:
+    """The steps this enrollment follows: its own (ad hoc) or its campaign's sequence."""
+    if enrollment.kind == Enrollment.Kind.AD_HOC:
+        return list(SequenceStep.objects.filter(enrollment=enrollment).order_by("position"))
+    if enrollment.campaign_id is None:
+        return []
+    return list(SequenceStep.objects.filter(campaign_id=enrollment.campaign_id, enrollment__isnull=True))
+
+
+def recipient_busy_q(recipient_ref) -> Q:
+    """True when another email for this recipient is open: a draft in review or a send on its way."""
+    open_draft = Draft.objects.filter(recipient=recipient_ref, state__in=Draft.OPEN_STATES)
+    in_outbox = OutboundMessage.objects.filter(
+        recipient=recipient_ref, state__in=[OutboundMessage.State.QUEUED, OutboundMessage.State.SENDING]
+    )
+    return Q(Exists(open_draft)) | Q(Exists(in_outbox))
+
+
+def recipient_is_busy(*, recipient_id: int) -> bool:
+    return Recipient.objects.filter(recipient_busy_q(OuterRef("pk")), pk=recipient_id).exists()
+
+
+def due_enrollments(*, now: datetime, recipient_free: bool = True) -> QuerySet[Enrollment]:
+    """Enrollments whose next step is due, in running campaigns (or ad hoc), whose recipient is free
+    (or, with recipient_free=False, those that wait because another email is open)."""
+    due = Enrollment.objects.filter(state__in=Enrollment.DUE_STATES, next_due_at__lte=now).filter(
+        Q(campaign__isnull=True) | Q(campaign__status=Campaign.Status.ACTIVE)
+    )
+    busy = recipient_busy_q(OuterRef("recipient_id"))
+    due = due.exclude(busy) if recipient_free else due.filter(busy)
+    return due.order_by("next_due_at", "id")
+
+
+@dataclass(frozen=True)
+class Funnel:
+    enrolled: int
+    drafted: int
+    approved: int
+    sent: int
+    replied: int
+
+    def as_steps(self) -> list[tuple[str, int]]:
+        return [
+            ("Enrolled", self.enrolled),
+            ("Drafted", self.drafted),
+            ("Approved", self.approved),
+            ("Sent", self.sent),
+            ("Replied", self.replied),
+        ]
+
+
+def campaign_funnel(*, campaign: Campaign) -> Funnel:
+    """Distinct recipients at each stage, in four queries."""
+    enrolled = Enrollment.objects.filter(campaign=campaign).aggregate(n=Count("recipient", distinct=True))["n"]
+    drafts = Draft.objects.filter(campaign=campaign).aggregate(
+        drafted=Count("recipient", distinct=True),
+        approved=Count("recipient", distinct=True, filter=Q(state=Draft.State.APPROVED)),
+    )
+    sent = OutboundMessage.objects.filter(campaign=campaign, state=OutboundMessage.State.SENT).aggregate(
+        n=Count("recipient", distinct=True)
+    )["n"]
+    replied = EngagementEvent.objects.filter(kind=EngagementEvent.Kind.REPLIED, message__campaign=campaign).aggregate(
+        n=Count("message__recipient", distinct=True)
+    )["n"]
+    return Funnel(enrolled, drafts["drafted"], drafts["approved"], sent, replied)
+
+
+def campaign_enrollment_counts(*, campaign: Campaign) -> dict[str, int]:
+    rows = Enrollment.objects.filter(campaign=campaign).values("state").annotate(n=Count("id"))
+    return {row["state"]: row["n"] for row in rows}
+
+
+ENDED_WITH_REASON = (
+    Enrollment.State.SUPPRESSED,
+    Enrollment.State.FAILED,
+    Enrollment.State.CANCELLED,
+    Enrollment.State.EXITED_REPLY,
+    Enrollment.State.EXITED_CONDITION,
+)
+
+
+def _own_recipients(user) -> Q:
+    """A rep sees the people they own or send to; CSMs and admins see everyone."""
+    if user is None or user.has_perm("outreach.change_recipient"):
+        return Q()
+    return Q(recipient__owner=user)
+
+
+def campaign_skips(*, campaign: Campaign, limit: int = 100, user=None) -> list[dict]:
+    """Who did not get (or stopped getting) this campaign's emails, and why: skips and ended enrollments."""
+    rows: list[dict] = []
+    skips = DraftSkip.objects.filter(_own_recipients(user), campaign=campaign).select_related("recipient")
+    for skip in skips[:limit]:
+        rows.append(
+            {
+                "recipient": skip.recipient,
+                "what": f"skipped ({skip.code})",
+                "reason": skip.reason,
+                "at": skip.created_at,
+            }
+        )
+    ended = (
+        Enrollment.objects.filter(_own_recipients(user), campaign=campaign, state__in=ENDED_WITH_REASON)
+        .select_related("recipient")
+        .order_by("-updated_at")[:limit]
+    )
+    for e in ended:
+        rows.append(
+            {"recipient": e.recipient, "what": e.get_state_display(), "reason": e.state_reason, "at": e.updated_at}
+        )
+    rows.sort(key=lambda r: r["at"], reverse=True)
+    return rows[:limit]
+
+
+def campaign_enrollments(*, campaign: Campaign, user=None) -> QuerySet[Enrollment]:
+    scope = _own_recipients(user)
+    if scope:
+        scope |= Q(sender=user)
+    return (
+        Enrollment.objects.filter(scope, campaign=campaign)
+        .select_related("recipient", "sender")
+        .order_by("-created_at")
+    )
+
+
+def enrollment_history(*, enrollment: Enrollment) -> QuerySet[EnrollmentEvent]:
+    return EnrollmentEvent.objects.filter(enrollment=enrollment).select_related("actor")

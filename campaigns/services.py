@@ -1,0 +1,733 @@
+"""Writes on campaigns and enrollments: the lifecycle of a campaign and the enrollment state machine.
+
+An enrollment moves like this (every move is an EnrollmentEvent with who, when and why):
+
+    active ──(step due, recipient free)──► waiting_review ──(draft approved)──► waiting_send
+      ▲                                        │ rejected: cancelled           │ sent: next step due
+      └──────── waiting_delay ◄────────────────┴───────────────────────────────┘ (or completed)
+
+    any live state ──► exited_reply | exited_condition | suppressed | cancelled | failed
+
+Sequences create drafts, never messages: every step goes through the review queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from outreach.drafting import sanitize
+from outreach.drafting.errors import DraftingError
+from outreach.drafting.exit_condition import ExitDecision, evaluate_exit_condition
+from outreach.errors import ApplicationError
+from outreach.models import EngagementEvent, OutboundMessage, Recipient, Suppression
+from outreach.selectors import suppression_check, suppression_check_bulk
+from review.models import Draft, DraftSkip, DraftVersion
+from review.services import draft_request
+
+from . import selectors
+from .models import Campaign, Enrollment, EnrollmentEvent, SequenceStep
+
+log = logging.getLogger(__name__)
+State = Enrollment.State
+
+# --- fixed templates -------------------------------------------------------------------------
+
+VARIABLE_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+TEMPLATE_VARIABLES = (
+    "first_name",
+    "last_name",
+    "full_name",
+    "title",
+    "company",
+    "sender_name",
+    "sender_first_name",
+)
+
+
+def template_unknown_variables(text: str) -> list[str]:
+    return sorted({name for name in VARIABLE_RE.findall(text) if name not in TEMPLATE_VARIABLES})
+
+
+def template_variables(*, recipient: Recipient, sender) -> dict[str, str]:
+    profile = getattr(sender, "sender", None) if sender is not None else None
+    sender_name = profile.display_name if profile else (sender.get_full_name() if sender else "")
+    return {
+        "first_name": recipient.first_name or "there",
+        "last_name": recipient.last_name,
+        "full_name": recipient.full_name or recipient.email,
+        "title": recipient.title,
+        "company": recipient.account.name if recipient.account_id and recipient.account else "",
+        "sender_name": sender_name,
+        "sender_first_name": sender_name.split(" ")[0] if sender_name else "",
+    }
+
+
+def template_render(text: str, variables: dict[str, str]) -> str:
+    """Substitute {{ name }} with plain values. No template engine runs: the text cannot execute
+    anything and values are inserted as text (the HTML body escapes them)."""
+    return VARIABLE_RE.sub(lambda m: variables.get(m.group(1), ""), text)
+
+
+def step_render(*, step: SequenceStep, recipient: Recipient, sender) -> tuple[str, str, str]:
+    """(subject, body_text, body_html) of a fixed step for one recipient, with the sender's signature."""
+    variables = template_variables(recipient=recipient, sender=sender)
+    subject = sanitize.clean_subject(template_render(step.subject, variables))
+    body = sanitize.clean_body_text(template_render(step.body, variables)).strip()
+    profile = getattr(sender, "sender", None)
+    signature = (profile.signature or profile.display_name).strip() if profile else ""
+    if signature and not body.endswith(signature):
+        body = f"{body}\n\n{signature}"
+    return subject, body, sanitize.text_to_html(body)
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+def _record(
+    enrollment: Enrollment, *, kind: str, from_state: str = "", reason: str = "", data: dict | None = None, actor=None
+) -> EnrollmentEvent:
+    return EnrollmentEvent.objects.create(
+        enrollment=enrollment,
+        kind=kind,
+        from_state=from_state,
+        to_state=enrollment.state,
+        reason=reason,
+        data=data or {},
+        actor=actor,
+    )
+
+
+def _transition(
+    enrollment: Enrollment,
+    *,
+    to: str,
+    kind: str,
+    reason: str = "",
+    data: dict | None = None,
+    actor=None,
+    fields: tuple[str, ...] = (),
+) -> None:
+    from_state = enrollment.state
+    enrollment.state = to
+    enrollment.state_reason = reason
+    if to not in Enrollment.LIVE_STATES:
+        enrollment.next_due_at = None
+        fields = (*fields, "next_due_at")
+    enrollment.save(update_fields=["state", "state_reason", "updated_at", *fields])
+    _record(enrollment, kind=kind, from_state=from_state, reason=reason, data=data, actor=actor)
+
+
+def _supersede_open_drafts(enrollment: Enrollment, *, reason: str) -> int:
+    """Open drafts of an ended enrollment can no longer be approved (the version bump voids any
+    approval a reviewer is about to submit)."""
+    return Draft.objects.filter(enrollment=enrollment, state__in=Draft.OPEN_STATES).update(
+        state=Draft.State.SUPERSEDED, version=F("version") + 1, failure_reason=reason[:500], updated_at=timezone.now()
+    )
+
+
+def _end(enrollment: Enrollment, *, to: str, kind: str, reason: str, data: dict | None = None, actor=None) -> None:
+    _transition(enrollment, to=to, kind=kind, reason=reason, data=data, actor=actor)
+    superseded = _supersede_open_drafts(enrollment, reason=f"sequence ended: {reason}")
+    if superseded:
+        _record(enrollment, kind="drafts_superseded", from_state=enrollment.state, data={"count": superseded})
+
+
+def _lock(enrollment_id: int) -> Enrollment | None:
+    return (
+        Enrollment.objects.select_for_update(of=("self",))
+        .select_related("campaign", "recipient")
+        .filter(pk=enrollment_id)
+        .first()
+    )
+
+
+# --- campaigns -------------------------------------------------------------------------------
+
+M2M_FIELDS = ("round_robin_senders", "suppression_lists", "static_recipients")
+
+
+@transaction.atomic
+def campaign_create(*, created_by, **fields: Any) -> Campaign:
+    m2m = {k: fields.pop(k) for k in M2M_FIELDS if k in fields}
+    campaign = Campaign(created_by=created_by, **fields)
+    campaign.full_clean()
+    campaign.save()
+    for name, values in m2m.items():
+        getattr(campaign, name).set(values)
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(*, campaign: Campaign, **fields: Any) -> Campaign:
+    if campaign.status == Campaign.Status.ARCHIVED:
+        raise ApplicationError("An archived campaign cannot be changed.")
+    m2m = {k: fields.pop(k) for k in M2M_FIELDS if k in fields}
+    for name, value in fields.items():
+        setattr(campaign, name, value)
+    campaign.full_clean()
+    campaign.save()
+    for name, values in m2m.items():
+        getattr(campaign, name).set(values)
+    return campaign
+
+
+def _campaign_steps(campaign: Campaign) -> list[SequenceStep]:
+    return list(SequenceStep.objects.filter(campaign=campaign, enrollment__isnull=True).order_by("position"))
+
+
+@transaction.atomic
+def campaign_launch(*, campaign: Campaign, user, now: datetime | None = None) -> int:
+    """Start the campaign: a manual campaign enrolls its target group now; a milestone campaign
+    waits for its rules. Returns how many recipients were enrolled."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status != Campaign.Status.DRAFT:
+        raise ApplicationError(f"Only a draft campaign can be launched; this one is {campaign.get_status_display()}.")
+    if not _campaign_steps(campaign):
+        raise ApplicationError("Add at least one sequence step before launching.")
+    if campaign.trigger == Campaign.Trigger.MILESTONE and not campaign.rules.filter(active=True).exists():
+        raise ApplicationError("A milestone campaign needs an active milestone rule before launching.")
+    if campaign.trigger == Campaign.Trigger.MANUAL and not _has_target(campaign):
+        raise ApplicationError("Set a target group first: an empty filter would enroll every recipient.")
+    campaign.status = Campaign.Status.ACTIVE
+    campaign.save(update_fields=["status", "updated_at"])
+    if campaign.trigger == Campaign.Trigger.MANUAL:
+        return campaign_enroll_target(campaign=campaign, user=user, now=now)
+    return 0
+
+
+def _has_target(campaign: Campaign) -> bool:
+    if campaign.target_mode == Campaign.TargetMode.STATIC:
+        return campaign.static_recipients.exists()
+    return any(v not in (None, "", []) for v in (campaign.target_filter or {}).values())
+
+
+@transaction.atomic
+def campaign_pause(*, campaign: Campaign, user) -> Campaign:
+    if campaign.status != Campaign.Status.ACTIVE:
+        raise ApplicationError("Only an active campaign can be paused.")
+    campaign.status = Campaign.Status.PAUSED
+    campaign.save(update_fields=["status", "updated_at"])
+    return campaign
+
+
+@transaction.atomic
+def campaign_resume(*, campaign: Campaign, user, now: datetime | None = None) -> int:
+    """Run again; a manual campaign also enrolls anyone who joined its target group meanwhile."""
+    if campaign.status != Campaign.Status.PAUSED:
+        raise ApplicationError("Only a paused campaign can be resumed.")
+    campaign.status = Campaign.Status.ACTIVE
+    campaign.save(update_fields=["status", "updated_at"])
+    if campaign.trigger == Campaign.Trigger.MANUAL:
+        return campaign_enroll_target(campaign=campaign, user=user, now=now)
+    return 0
+
+
+@transaction.atomic
+def campaign_archive(*, campaign: Campaign, user) -> int:
+    """Stop for good: live enrollments are cancelled and their open drafts superseded."""
+    if campaign.status == Campaign.Status.ARCHIVED:
+        raise ApplicationError("This campaign is already archived.")
+    campaign.status = Campaign.Status.ARCHIVED
+    campaign.save(update_fields=["status", "updated_at"])
+    live = Enrollment.objects.select_for_update().filter(campaign=campaign, state__in=Enrollment.LIVE_STATES)
+    count = 0
+    for enrollment in live:
+        _end(enrollment, to=State.CANCELLED, kind="cancelled", reason=f"campaign archived by {user}", actor=user)
+        count += 1
+    return count
+
+
+TARGET_OCCURRENCE = "target-group"
+
+
+def campaign_enroll_target(*, campaign: Campaign, user, now: datetime | None = None) -> int:
+    """Enroll the target group by template, once per recipient (re-running adds only newcomers)."""
+    now = now or timezone.now()
+    already = Enrollment.objects.filter(campaign=campaign, occurrence_key=TARGET_OCCURRENCE).values("recipient_id")
+    recipients = list(selectors.campaign_target_recipients(campaign=campaign, now=now).exclude(pk__in=already))
+    return _enroll_many(
+        campaign=campaign,
+        recipients=recipients,
+        kind=Enrollment.Kind.TEMPLATE,
+        occurrence=lambda r: TARGET_OCCURRENCE,
+        source=lambda r: {"why": "in the campaign's target group at launch"},
+        user=user,
+        now=now,
+    )
+
+
+# --- enrollments -----------------------------------------------------------------------------
+
+
+def _first_due(steps: list[SequenceStep], now: datetime) -> tuple[int, datetime]:
+    first = steps[0]
+    return first.position, now + timedelta(days=first.delay_days)
+
+
+def _enroll_many(*, campaign, recipients, kind, occurrence, source, user, now) -> int:
+    """Create enrollments, one savepoint each so a duplicate occurrence (another scan got there
+    first) is skipped, not fatal. Suppressed recipients are enrolled as `suppressed`, with the reason."""
+    if not recipients:
+        return 0
+    steps = _campaign_steps(campaign)
+    if not steps:
+        raise ApplicationError("This campaign has no sequence steps.")
+    position, due = _first_due(steps, now)
+    list_ids = list(campaign.suppression_lists.values_list("pk", flat=True))
+    hits = suppression_check_bulk(recipients=recipients, list_ids=list_ids)
+    live = set(
+        Enrollment.objects.filter(
+            campaign=campaign, recipient__in=recipients, state__in=Enrollment.LIVE_STATES
+        ).values_list("recipient_id", flat=True)
+    )
+    created = 0
+    for recipient in recipients:
+        if recipient.pk in live:
+            continue  # already on its way through this campaign; a later scan picks the occurrence up
+        hit = hits.get(recipient.pk)
+        enrollment = Enrollment(
+            campaign=campaign,
+            recipient=recipient,
+            kind=kind,
+            state=State.SUPPRESSED if hit else State.ACTIVE,
+            state_reason=hit.describe() if hit else "",
+            current_step=position,
+            next_due_at=None if hit else due,
+            exit_on_reply=campaign.exit_on_reply,
+            source=source(recipient),
+            occurrence_key=occurrence(recipient),
+            enrolled_by=user,
+        )
+        try:
+            with transaction.atomic():
+                enrollment.save()
+                _record(enrollment, kind="enrolled", reason=enrollment.source.get("why", ""), actor=user)
+        except IntegrityError:
+            continue
+        created += 1
+    return created
+
+
+@transaction.atomic
+def enrollment_create(
+    *,
+    recipient: Recipient,
+    campaign: Campaign | None = None,
+    kind: str = Enrollment.Kind.TEMPLATE,
+    steps: list[dict] | None = None,
+    sender=None,
+    user=None,
+    source: dict | None = None,
+    occurrence_key: str = "",
+    now: datetime | None = None,
+) -> Enrollment:
+    """Enroll one recipient: by the campaign's sequence (template), with steps given for this one
+    recipient (ad hoc: `steps=[{"delay_days", "subject", "body", "prompt"}]`), or triggered by a
+    rule (source event and occurrence_key recorded; once per occurrence)."""
+    now = now or timezone.now()
+    if kind == Enrollment.Kind.AD_HOC:
+        if not steps:
+            raise ApplicationError("Ad-hoc enrollment needs at least one step.")
+        if campaign is None and sender is None:
+            raise ApplicationError("Ad-hoc enrollment without a campaign needs a sender.")
+    elif campaign is None:
+        raise ApplicationError("Enroll into a campaign, or give ad-hoc steps.")
+    elif not _campaign_steps(campaign):
+        raise ApplicationError("This campaign has no sequence steps.")
+    if campaign is not None and campaign.status == Campaign.Status.ARCHIVED:
+        raise ApplicationError("This campaign is archived.")
+    if (
+        campaign is not None
+        and Enrollment.objects.filter(campaign=campaign, recipient=recipient, state__in=Enrollment.LIVE_STATES).exists()
+    ):
+        raise ApplicationError(f"{recipient.email} is already enrolled in this campaign.")
+    if (
+        occurrence_key
+        and Enrollment.objects.filter(campaign=campaign, recipient=recipient, occurrence_key=occurrence_key).exists()
+    ):
+        raise ApplicationError(f"{recipient.email} was already enrolled for {occurrence_key}.")
+    list_ids = list(campaign.suppression_lists.values_list("pk", flat=True)) if campaign else []
+    hit = suppression_check(recipient=recipient, list_ids=list_ids)
+    enrollment = Enrollment(
+        campaign=campaign,
+        recipient=recipient,
+        kind=kind,
+        state=State.SUPPRESSED if hit else State.ACTIVE,
+        state_reason=hit.describe() if hit else "",
+        exit_on_reply=campaign.exit_on_reply if campaign else True,
+        source=source or {},
+        occurrence_key=occurrence_key,
+        sender=sender,
+        enrolled_by=user,
+    )
+    try:
+        with transaction.atomic():
+            enrollment.save()
+    except IntegrityError:
+        raise ApplicationError(f"{recipient.email} was already enrolled for {occurrence_key}.") from None
+    if kind == Enrollment.Kind.AD_HOC:
+        for position, spec in enumerate(steps or [], start=1):
+            step = SequenceStep(
+                enrollment=enrollment,
+                position=position,
+                delay_days=int(spec.get("delay_days", 0)),
+                subject=spec.get("subject", ""),
+                body=spec.get("body", ""),
+                prompt=spec.get("prompt", ""),
+            )
+            step.full_clean(exclude=["campaign", "enrollment"])
+            step.save()
+    if not hit:
+        enrollment.current_step, enrollment.next_due_at = _first_due(
+            selectors.enrollment_steps(enrollment=enrollment), now
+        )
+        enrollment.save(update_fields=["current_step", "next_due_at"])
+    _record(enrollment, kind="enrolled", reason=(source or {}).get("why", "") or enrollment.state_reason, actor=user)
+    return enrollment
+
+
+@transaction.atomic
+def enrollment_cancel(*, enrollment: Enrollment, user, reason: str = "") -> Enrollment:
+    locked = _lock(enrollment.pk)
+    if locked is None or not locked.is_live:
+        raise ApplicationError("This enrollment has already ended.")
+    _end(locked, to=State.CANCELLED, kind="cancelled", reason=reason.strip() or f"cancelled by {user}", actor=user)
+    return locked
+
+
+def _pick_sender(enrollment: Enrollment):
+    """Who sends: kept once chosen, so every step of a sequence comes from the same person."""
+    if enrollment.sender_id:
+        return enrollment.sender
+    campaign = enrollment.campaign
+    mode = campaign.sender_mode if campaign else Campaign.SenderMode.OWNER
+    if mode == Campaign.SenderMode.NAMED:
+        return campaign.named_sender if campaign else None
+    if mode == Campaign.SenderMode.ROUND_ROBIN and campaign is not None:
+        # Fair and stable: whoever has been given the fewest recipients of this campaign, ties by id.
+        return (
+            campaign.round_robin_senders.annotate(
+                assigned=Count("campaign_enrollments", filter=Q(campaign_enrollments__campaign=campaign))
+            )
+            .order_by("assigned", "pk")
+            .first()
+        )
+    return enrollment.recipient.owner
+
+
+@dataclass
+class AdvanceResult:
+    drafted: int = 0
+    suppressed: int = 0
+    completed: int = 0
+    busy: int = 0
+    failed: int = 0
+    draft_ids: list[int] = field(default_factory=list)
+
+
+def enrollment_advance_due(*, now: datetime | None = None, limit: int = 500) -> AdvanceResult:
+    """The periodic scan: request the draft of every step that is due. Safe to run twice and
+    concurrently: each enrollment is claimed with FOR UPDATE SKIP LOCKED and re-checked."""
+    now = now or timezone.now()
+    result = AdvanceResult()
+    ids = list(selectors.due_enrollments(now=now).values_list("pk", flat=True)[:limit])
+    for enrollment_id in ids:
+        _advance_one(enrollment_id=enrollment_id, now=now, result=result)
+    result.busy += selectors.due_enrollments(now=now, recipient_free=False).count()
+    return result
+
+
+@transaction.atomic
+def _advance_one(*, enrollment_id: int, now: datetime, result: AdvanceResult) -> None:
+    # Skip rows another scan is working on; it will finish them.
+    enrollment = (
+        Enrollment.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("campaign", "recipient", "recipient__account", "sender")
+        .filter(pk=enrollment_id, state__in=Enrollment.DUE_STATES, next_due_at__lte=now)
+        .first()
+    )
+    if enrollment is None:
+        return
+    if enrollment.campaign is not None and enrollment.campaign.status != Campaign.Status.ACTIVE:
+        return
+    # Lock the recipient: two campaigns' scans must not both find them free (one email at a time).
+    Recipient.objects.select_for_update().filter(pk=enrollment.recipient_id).first()
+    if selectors.recipient_is_busy(recipient_id=enrollment.recipient_id):
+        result.busy += 1
+        return
+    steps = selectors.enrollment_steps(enrollment=enrollment)
+    step = next((s for s in steps if s.position == enrollment.current_step), None)
+    if step is None:
+        _transition(enrollment, to=State.COMPLETED, kind="completed", reason="no steps left")
+        result.completed += 1
+        return
+    sender = _pick_sender(enrollment)
+    if sender is None:
+        DraftSkip.objects.create(
+            recipient=enrollment.recipient,
+            campaign=enrollment.campaign,
+            enrollment=enrollment,
+            code="no_sender",
+            reason="no sender: the recipient has no relationship owner and the campaign names nobody",
+        )
+        _transition(enrollment, to=State.FAILED, kind="failed", reason="no sender for this recipient")
+        result.failed += 1
+        return
+    try:
+        draft = draft_request(
+            recipient=enrollment.recipient,
+            sender=sender,
+            campaign=enrollment.campaign,
+            enrollment=enrollment,
+            step=step,
+        )
+    except ApplicationError as exc:
+        result.busy += 1
+        log.info("enrollment %s not drafted yet: %s", enrollment.pk, exc.message)
+        return
+    if draft is None:
+        skip = DraftSkip.objects.filter(enrollment=enrollment).order_by("-created_at", "-id").first()
+        _transition(
+            enrollment,
+            to=State.SUPPRESSED,
+            kind="suppressed",
+            reason=skip.reason if skip else "suppressed",
+            fields=("sender",),
+        )
+        result.suppressed += 1
+        return
+    _fill_draft(draft=draft, step=step, enrollment=enrollment, sender=sender, now=now)
+    enrollment.sender = sender
+    _transition(
+        enrollment,
+        to=State.WAITING_REVIEW,
+        kind="draft_requested",
+        reason=f"step {step.position} drafted for review",
+        data={"draft_id": draft.pk, "step": step.position, "sender_id": sender.pk, "sender": str(sender)},
+        fields=("sender",),
+    )
+    result.drafted += 1
+    result.draft_ids.append(draft.pk)
+
+
+def _fill_draft(*, draft: Draft, step: SequenceStep, enrollment: Enrollment, sender, now: datetime) -> None:
+    """A fixed step is ready at once (its text is the campaign's, rendered, and the drafting task
+    leaves a draft that is no longer queued alone); a prompt step stays queued and the drafting
+    task writes it from the campaign intent and `draft.step.prompt`."""
+    if step.prompt.strip() and not step.body.strip():
+        return
+    subject, body_text, body_html = step_render(step=step, recipient=enrollment.recipient, sender=sender)
+    draft.subject, draft.body_text, draft.body_html = subject, body_text, body_html
+    draft.state, draft.ready_at = Draft.State.READY, now
+    draft.provider, draft.model_name = "template", f"campaign-step-{step.pk}"
+    draft.save(
+        update_fields=["subject", "body_text", "body_html", "state", "ready_at", "provider", "model_name", "updated_at"]
+    )
+    DraftVersion.objects.create(
+        draft=draft,
+        number=1,
+        origin=DraftVersion.Origin.GENERATED,
+        subject=subject,
+        body_html=body_html,
+        body_text=body_text,
+    )
+
+
+def _move_on(enrollment: Enrollment, *, base: datetime, kind: str, reason: str, data: dict) -> None:
+    steps = selectors.enrollment_steps(enrollment=enrollment)
+    following = next((s for s in steps if s.position > enrollment.current_step), None)
+    if following is None:
+        _transition(enrollment, to=State.COMPLETED, kind=kind, reason=f"{reason}; that was the last step", data=data)
+        return
+    enrollment.current_step = following.position
+    enrollment.next_due_at = base + timedelta(days=following.delay_days)
+    _transition(
+        enrollment,
+        to=State.WAITING_DELAY,
+        kind=kind,
+        reason=f"{reason}; step {following.position} due {enrollment.next_due_at:%Y-%m-%d %H:%M}",
+        data={**data, "next_step": following.position, "next_due_at": enrollment.next_due_at.isoformat()},
+        fields=("current_step", "next_due_at"),
+    )
+
+
+# --- reactions to the lower apps' signals ----------------------------------------------------
+
+
+@transaction.atomic
+def enrollment_on_draft_decided(*, draft: Draft, decision) -> None:
+    """Approved: wait for the send. Rejected: the sequence is cancelled for this recipient, because
+    the reviewer decided this person should not get this email, and later steps follow up on it.
+    Regenerate and skip leave the draft open, so nothing changes."""
+    if not draft.enrollment_id:
+        return
+    enrollment = _lock(draft.enrollment_id)
+    if enrollment is None or enrollment.state != State.WAITING_REVIEW:
+        return
+    if draft.step_id and draft.step is not None and draft.step.position != enrollment.current_step:
+        return  # a decision on an older step's draft
+    action = getattr(decision, "action", "")
+    user = getattr(decision, "user", None)
+    data = {"draft_id": draft.pk, "decision": action}
+    if action in ("approve", "edit_approve"):
+        _transition(
+            enrollment, to=State.WAITING_SEND, kind="approved", reason=f"approved by {user}", data=data, actor=user
+        )
+    elif action == "reject":
+        why = " ".join(p for p in (getattr(decision, "reason", ""), getattr(decision, "note", "")) if p)
+        _end(
+            enrollment,
+            to=State.CANCELLED,
+            kind="draft_rejected",
+            reason=f"step {enrollment.current_step} draft rejected by {user}" + (f": {why}" if why else ""),
+            data=data,
+            actor=user,
+        )
+
+
+@transaction.atomic
+def enrollment_on_message_finished(*, message: OutboundMessage) -> None:
+    """Sent: the next step is due `delay_days` after the send (or the sequence is complete).
+    Failed: continue when the campaign says `complete_on_send_failure`, else hold as failed for a
+    person to look at. Skipped because suppressed: the enrollment ends as suppressed."""
+    if not message.enrollment_id:
+        return
+    enrollment = _lock(message.enrollment_id)
+    if enrollment is None or enrollment.state not in (State.WAITING_SEND, State.WAITING_REVIEW):
+        return
+    if message.step_id and message.step is not None and message.step.position != enrollment.current_step:
+        return  # an older step's message; this one was already handled
+    data = {"message_id": message.pk, "state": message.state, "code": message.code}
+    S = OutboundMessage.State
+    if message.state == S.SENT:
+        _move_on(
+            enrollment,
+            base=message.sent_at or timezone.now(),
+            kind="sent",
+            reason=f"step {enrollment.current_step} sent",
+            data=data,
+        )
+    elif message.state == S.SKIPPED and message.code in (
+        OutboundMessage.Code.SUPPRESSED,
+        OutboundMessage.Code.OPTED_OUT,
+    ):
+        _end(
+            enrollment, to=State.SUPPRESSED, kind="suppressed", reason=message.error_message or message.code, data=data
+        )
+    else:
+        what = f"send {message.state}" + (f" ({message.code})" if message.code else "")
+        what += f": {message.error_message}" if message.error_message else ""
+        campaign = enrollment.campaign
+        if message.state != S.UNKNOWN and campaign is not None and campaign.complete_on_send_failure:
+            _move_on(
+                enrollment,
+                base=timezone.now(),
+                kind="send_failed_continue",
+                reason=f"step {enrollment.current_step} {what}; continuing",
+                data=data,
+            )
+        else:
+            _end(enrollment, to=State.FAILED, kind="send_failed", reason=f"{what}; needs attention", data=data)
+
+
+SUPPRESSING_EVENTS: dict[str, str] = {
+    EngagementEvent.Kind.BOUNCED: "hard bounce",
+    EngagementEvent.Kind.COMPLAINED: "spam complaint",
+    EngagementEvent.Kind.UNSUBSCRIBED: "unsubscribed",
+}
+
+
+def _event_recipient_id(event: EngagementEvent) -> int | None:
+    if event.recipient_id:
+        return event.recipient_id
+    if event.message_id:
+        return OutboundMessage.objects.filter(pk=event.message_id).values_list("recipient_id", flat=True).first()
+    return None
+
+
+@transaction.atomic
+def enrollment_on_engagement(*, event: EngagementEvent) -> list[int]:
+    """A reply ends (exit_on_reply) or queues the exit-condition check; a bounce, complaint or
+    unsubscribe ends every live enrollment of the recipient as suppressed. Returns the ids of
+    enrollments whose exit condition must be evaluated (the caller enqueues that)."""
+    recipient_id = _event_recipient_id(event)
+    if recipient_id is None:
+        return []
+    to_evaluate: list[int] = []
+    live = (
+        Enrollment.objects.select_for_update(of=("self",))
+        .select_related("campaign")
+        .filter(recipient_id=recipient_id, state__in=Enrollment.LIVE_STATES)
+    )
+    data = {"engagement_event_id": event.pk, "kind": event.kind}
+    for enrollment in live:
+        if event.kind == EngagementEvent.Kind.REPLIED:
+            if enrollment.exit_on_reply:
+                _end(enrollment, to=State.EXITED_REPLY, kind="exited_reply", reason="the recipient replied", data=data)
+            elif enrollment.campaign is not None and enrollment.campaign.exit_condition_prompt.strip():
+                to_evaluate.append(enrollment.pk)
+        elif event.kind in SUPPRESSING_EVENTS:
+            _end(enrollment, to=State.SUPPRESSED, kind="suppressed", reason=SUPPRESSING_EVENTS[event.kind], data=data)
+    return to_evaluate
+
+
+@transaction.atomic
+def enrollment_on_suppression(*, entry: Suppression) -> int:
+    """A new suppression entry ends the live enrollments it covers (a campaign list only covers the
+    campaigns that respect it)."""
+    value = entry.value
+    if entry.kind == Suppression.Kind.ADDRESS:
+        match = Q(recipient__email=value)
+    elif entry.kind == Suppression.Kind.DOMAIN:
+        match = Q(recipient__email__iendswith=f"@{value}") | Q(recipient__email__iendswith=f".{value}")
+    elif str(value).isdigit():
+        match = Q(recipient_id=int(value))
+    else:
+        return 0
+    live = Enrollment.objects.filter(match, state__in=Enrollment.LIVE_STATES)
+    if not entry.suppression_list.is_global:
+        live = live.filter(campaign__suppression_lists=entry.suppression_list)
+    reason = f"{entry.get_reason_display()} ({entry.kind} {value} on list '{entry.suppression_list.name}')"
+    count = 0
+    for enrollment in live.select_for_update(of=("self",)):
+        _end(enrollment, to=State.SUPPRESSED, kind="suppressed", reason=reason, data={"suppression_id": entry.pk})
+        count += 1
+    return count
+
+
+def enrollment_evaluate_exit_condition(*, enrollment_id: int, event_id: int, provider=None) -> ExitDecision | None:
+    """Ask the LLM (or the offline heuristic) whether a reply meets the campaign's exit condition;
+    store the decision and its reason in the enrollment's history; exit when it says so."""
+    enrollment = Enrollment.objects.select_related("campaign").filter(pk=enrollment_id).first()
+    event = EngagementEvent.objects.filter(pk=event_id).first()
+    if enrollment is None or event is None or not enrollment.is_live or enrollment.campaign is None:
+        return None
+    prompt = enrollment.campaign.exit_condition_prompt
+    data: dict[str, Any] = {"engagement_event_id": event.pk}
+    try:
+        # The network call happens outside any transaction: no row stays locked while we wait.
+        decision = evaluate_exit_condition(prompt=prompt, reply_text=event.reply_text, provider=provider)
+    except DraftingError as exc:
+        with transaction.atomic():
+            locked = _lock(enrollment_id)
+            if locked is not None:
+                _record(locked, kind="exit_condition_error", from_state=locked.state, reason=exc.reason, data=data)
+        raise
+    data.update({"exit": decision.exit, "provider": decision.provider, "model": decision.model, "prompt": prompt})
+    with transaction.atomic():
+        locked = _lock(enrollment_id)
+        if locked is None or not locked.is_live:
+            return decision
+        if decision.exit:
+            _end(locked, to=State.EXITED_CONDITION, kind="exit_condition", reason=decision.reason, data=data)
+        else:
+            _record(locked, kind="exit_condition", from_state=locked.state, reason=decision.reason, data=data)
+    return decision

@@ -1,0 +1,386 @@
+"""Campaign pages: thin views that parse, call a service or selector, and render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Max
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django_htmx.http import trigger_client_event
+from django_htmx.middleware import HtmxDetails
+
+from outreach.errors import ApplicationError
+from outreach.models import Recipient
+
+from . import milestones, selectors, services
+from .forms import CampaignForm, RuleForm, StepForm, TargetForm
+from .models import Campaign, Enrollment, MilestoneRule, SequenceStep
+from .preview import campaign_preview_draft
+
+view_campaigns = permission_required("campaigns.view_campaign", raise_exception=True)
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _errors(form) -> str:
+    return "; ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+def _get_campaign_for_user(request: HttpRequest, campaign_id: int, *, edit: bool = False) -> Campaign:
+    """404 for campaigns this user may not see; 403 when they may see but not change it."""
+    campaign = get_object_or_404(selectors.campaigns_for_user(request.user), pk=campaign_id)
+    if edit and not request.user.has_perm("campaigns.change_campaign"):
+        raise PermissionDenied("You may view this campaign but not change it.")
+    return campaign
+
+
+def _get_enrollment_for_user(request: HttpRequest, enrollment_id: int) -> Enrollment:
+    enrollment = get_object_or_404(
+        Enrollment.objects.select_related("campaign", "recipient", "sender"), pk=enrollment_id
+    )
+    user = request.user
+    if enrollment.campaign_id:
+        _get_campaign_for_user(request, enrollment.campaign_id)
+    if user.has_perm("campaigns.view_enrollment"):
+        return enrollment
+    # A rep sees the sequences they send or whose recipient they own.
+    if user.pk not in (enrollment.sender_id, enrollment.recipient.owner_id):
+        raise Http404("No such enrollment.")
+    return enrollment
+
+
+@view_campaigns
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    campaigns = selectors.campaigns_for_user(request.user)
+    status = request.GET.get("status", "")
+    if status in Campaign.Status.values:
+        campaigns = campaigns.filter(status=status)
+    page = Paginator(campaigns, 50).get_page(request.GET.get("page"))
+    context = {"page": page, "status": status, "statuses": Campaign.Status.choices}
+    return render(request, "campaigns/campaign_list.html", context)
+
+
+def _campaign_form_response(request: HtmxHttpRequest, form: CampaignForm, campaign: Campaign | None) -> HttpResponse:
+    template = "campaigns/campaign_form.html"
+    if request.htmx:
+        template += "#campaign-form"
+    return render(request, template, {"form": form, "campaign": campaign})
+
+
+@permission_required("campaigns.add_campaign", raise_exception=True)
+def campaign_create(request: HtmxHttpRequest) -> HttpResponse:
+    form = CampaignForm(request.POST or None)
+    # Inline validation: htmx posts the form on change with _validate; nothing is saved then.
+    if request.method == "POST" and form.is_valid() and not request.POST.get("_validate"):
+        try:
+            campaign = services.campaign_create(created_by=request.user, **form.service_fields())
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Created {campaign.name}. Add its sequence steps and target group next.")
+            return redirect("campaign_detail", campaign_id=campaign.pk)
+    return _campaign_form_response(request, form, None)
+
+
+def campaign_edit(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    form = CampaignForm(request.POST or None, instance=campaign)
+    if request.method == "POST" and form.is_valid() and not request.POST.get("_validate"):
+        try:
+            services.campaign_update(campaign=Campaign.objects.get(pk=campaign.pk), **form.service_fields())
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Saved.")
+            return redirect("campaign_detail", campaign_id=campaign.pk)
+    return _campaign_form_response(request, form, campaign)
+
+
+def _steps_context(campaign: Campaign) -> dict:
+    return {
+        "campaign": campaign,
+        "steps": list(campaign.steps.filter(enrollment__isnull=True).order_by("position")),
+        "step_form": StepForm(),
+        "variables": services.TEMPLATE_VARIABLES,
+    }
+
+
+@view_campaigns
+def campaign_detail(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _get_campaign_for_user(request, campaign_id)
+    can_edit = request.user.has_perm("campaigns.change_campaign")
+    user = request.user
+    enrollments = Paginator(selectors.campaign_enrollments(campaign=campaign, user=user), 25).get_page(
+        request.GET.get("page")
+    )
+    sample_qs = selectors.campaign_target_recipients(campaign=campaign).select_related("account")
+    if not user.has_perm("outreach.change_recipient"):
+        sample_qs = sample_qs.filter(owner_id=user.pk)  # a rep previews only for people they own
+    sample = list(sample_qs[:25])
+    context = {
+        **_steps_context(campaign),
+        "can_edit": can_edit,
+        "funnel": selectors.campaign_funnel(campaign=campaign),
+        "state_counts": selectors.campaign_enrollment_counts(campaign=campaign),
+        "skips": selectors.campaign_skips(campaign=campaign, limit=50, user=user),
+        "page": enrollments,
+        "rules": list(campaign.rules.all()),
+        "rule_form": RuleForm(),
+        "sample": sample,
+        "suppression_lists": list(campaign.suppression_lists.all()),
+    }
+    template = "campaigns/campaign_detail.html"
+    if request.htmx and request.GET.get("part") == "enrollments":
+        template += "#enrollments"
+    return render(request, template, context)
+
+
+def _steps_response(request: HtmxHttpRequest, campaign: Campaign, form: StepForm | None = None) -> HttpResponse:
+    context = _steps_context(campaign)
+    if form is not None:
+        context["step_form"] = form
+    if request.htmx:
+        response = render(request, "campaigns/campaign_detail.html#steps", context)
+        return trigger_client_event(response, "stepsChanged")
+    return redirect("campaign_detail", campaign_id=campaign.pk)
+
+
+@require_POST
+def step_add(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    form = StepForm(request.POST)
+    if not form.is_valid():
+        if not request.htmx:
+            messages.error(request, _errors(form))
+        return _steps_response(request, campaign, form)
+    with transaction.atomic():
+        last = SequenceStep.objects.filter(campaign=campaign, enrollment__isnull=True).aggregate(m=Max("position"))["m"]
+        step = form.save(commit=False)
+        step.campaign = campaign
+        step.position = (last or 0) + 1
+        step.save()
+    return _steps_response(request, campaign)
+
+
+def _get_step(campaign: Campaign, step_id: int) -> SequenceStep:
+    return get_object_or_404(SequenceStep, pk=step_id, campaign=campaign, enrollment__isnull=True)
+
+
+@require_POST
+def step_edit(request: HtmxHttpRequest, campaign_id: int, step_id: int) -> HttpResponse:
+    campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    step = _get_step(campaign, step_id)
+    form = StepForm(request.POST, instance=step)
+    if form.is_valid():
+        form.save()
+        if request.htmx:
+            return render(
+                request, "campaigns/campaign_detail.html#step", {"step": step, "campaign": campaign, "saved": True}
+            )
+        return redirect("campaign_detail", campaign_id=campaign.pk)
+    if request.htmx:
+        return render(
+            request, "campaigns/campaign_detail.html#step", {"step": step, "campaign": campaign, "form": form}
+        )
+    messages.error(request, _errors(form))
+    return redirect("campaign_detail", campaign_id=campaign.pk)
+
+
+@require_POST
+def step_delete(request: HtmxHttpRequest, campaign_id: int, step_id: int) -> HttpResponse:
+    campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    if campaign.status != Campaign.Status.DRAFT:
+        raise PermissionDenied("Steps can be deleted only before launch: live enrollments point at positions.")
+    with transaction.atomic():
+        _get_step(campaign, step_id).delete()
+        # Keep positions 1..n so "the next step" stays obvious.
+        for position, step in enumerate(SequenceStep.objects.filter(campaign=campaign, enrollment__isnull=True), 1):
+            if step.position != position:
+                step.position = position
+                step.save(update_fields=["position"])
+    return _steps_response(request, campaign)
+
+
+@require_POST
+def step_move(request: HtmxHttpRequest, campaign_id: int, step_id: int) -> HttpResponse:
+    campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    if campaign.status != Campaign.Status.DRAFT:
+        raise PermissionDenied("Steps can be reordered only before launch: live enrollments point at positions.")
+    with transaction.atomic():
+        steps = list(SequenceStep.objects.select_for_update().filter(campaign=campaign, enrollment__isnull=True))
+        index = next((i for i, s in enumerate(steps) if s.pk == step_id), None)
+        other = (index or 0) + (-1 if request.POST.get("direction") == "up" else 1)
+        if index is not None and 0 <= other < len(steps):
+            steps[index], steps[other] = steps[other], steps[index]
+            for position, step in enumerate(steps, 1):
+                step.position = position
+                step.save(update_fields=["position"])
+    return _steps_response(request, campaign)
+
+
+def campaign_target(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    if request.method == "POST":
+        form = TargetForm(request.POST)
+        if form.is_valid():
+            with transaction.atomic():
+                services.campaign_update(
+                    campaign=campaign,
+                    target_mode=form.cleaned_data["target_mode"],
+                    target_filter=form.target_filter(),
+                    static_recipients=form.static_ids,
+                )
+            messages.success(request, "Target group saved.")
+            return redirect("campaign_detail", campaign_id=campaign.pk)
+    elif "target_mode" in request.GET:
+        form = TargetForm(request.GET)
+        form.is_valid()
+    else:
+        form = TargetForm(
+            initial={
+                **campaign.target_filter,
+                "target_mode": campaign.target_mode,
+                "static_emails": "\n".join(campaign.static_recipients.values_list("email", flat=True)),
+            }
+        )
+    target_filter = form.target_filter() if form.is_bound and hasattr(form, "cleaned_data") else campaign.target_filter
+    mode = (form.cleaned_data.get("target_mode") if form.is_bound and hasattr(form, "cleaned_data") else None) or (
+        campaign.target_mode
+    )
+    if mode == Campaign.TargetMode.STATIC:
+        ids = getattr(form, "static_ids", None)
+        matches = Recipient.objects.filter(
+            pk__in=ids if ids is not None else campaign.static_recipients.values("pk")
+        ).select_related("account")
+    else:
+        matches = selectors.recipients_matching(target_filter=target_filter).select_related("account")
+    context = {
+        "campaign": campaign,
+        "form": form,
+        "count": matches.count(),
+        "matches": list(matches.order_by("email")[:20]),
+        "mode": mode,
+    }
+    template = "campaigns/campaign_target.html"
+    if request.htmx:
+        template += "#matches"
+    return render(request, template, context)
+
+
+@view_campaigns
+def campaign_preview(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _get_campaign_for_user(request, campaign_id)
+    recipient = get_object_or_404(
+        Recipient.objects.select_related("account", "owner"), pk=request.GET.get("recipient") or 0
+    )
+    step = None
+    if request.GET.get("step"):
+        step = _get_step(campaign, int(request.GET["step"]))
+    preview = campaign_preview_draft(campaign=campaign, recipient=recipient, step=step)
+    template = "campaigns/campaign_detail.html#preview" if request.htmx else "campaigns/campaign_preview.html"
+    return render(request, template, {"campaign": campaign, "preview": preview, "recipient": recipient})
+
+
+TRANSITIONS = {
+    "launch": services.campaign_launch,
+    "pause": services.campaign_pause,
+    "resume": services.campaign_resume,
+    "archive": services.campaign_archive,
+}
+
+
+@require_POST
+def campaign_transition(request: HttpRequest, campaign_id: int, action: str) -> HttpResponse:
+    campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    service = TRANSITIONS.get(action)
+    if service is None:
+        raise PermissionDenied("Unknown action.")
+    try:
+        result = service(campaign=campaign, user=request.user)  # type: ignore[operator]
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        done = {"launch": "Launched", "pause": "Paused", "resume": "Resumed", "archive": "Archived"}[action]
+        extra = f" {result} enrolled." if isinstance(result, int) and action in ("launch", "resume") else ""
+        extra = f" {result} live enrollments cancelled." if action == "archive" else extra
+        messages.success(request, f"{done} {campaign.name}.{extra}")
+    return redirect("campaign_detail", campaign_id=campaign.pk)
+
+
+@require_POST
+def campaign_scan(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Run this campaign's milestone rules now, then request every draft that is due."""
+    campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    if campaign.status != Campaign.Status.ACTIVE:
+        messages.error(request, "Launch or resume the campaign first: the scan only runs for active campaigns.")
+        return redirect("campaign_detail", campaign_id=campaign.pk)
+    enrolled = milestones.milestone_scan(campaign=campaign, user=request.user)
+    advanced = services.enrollment_advance_due()
+    messages.success(
+        request,
+        f"Scan done: {sum(enrolled.values())} newly enrolled, {advanced.drafted} drafts requested, "
+        f"{advanced.suppressed} suppressed, {advanced.busy} waiting for another email to finish.",
+    )
+    return redirect("campaign_detail", campaign_id=campaign.pk)
+
+
+@require_POST
+def rule_add(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    form = RuleForm(request.POST)
+    if form.is_valid():
+        try:
+            milestones.milestone_rule_create(
+                campaign=campaign, kind=form.cleaned_data["kind"], parameters=form.parameters()
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Rule added.")
+    else:
+        messages.error(request, _errors(form))
+    return redirect(reverse("campaign_detail", args=[campaign.pk]) + "#rules")
+
+
+@require_POST
+def rule_toggle(request: HttpRequest, campaign_id: int, rule_id: int) -> HttpResponse:
+    campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    rule = get_object_or_404(MilestoneRule, pk=rule_id, campaign=campaign)
+    milestones.milestone_rule_set_active(rule=rule, active=not rule.active)
+    return redirect(reverse("campaign_detail", args=[campaign.pk]) + "#rules")
+
+
+@view_campaigns
+def enrollment_detail(request: HttpRequest, enrollment_id: int) -> HttpResponse:
+    enrollment = _get_enrollment_for_user(request, enrollment_id)
+    drafts = enrollment.drafts.select_related("step").order_by("created_at")
+    context = {
+        "enrollment": enrollment,
+        "events": selectors.enrollment_history(enrollment=enrollment),
+        "drafts": drafts,
+        "steps": selectors.enrollment_steps(enrollment=enrollment),
+        "can_edit": request.user.has_perm("campaigns.change_enrollment"),
+    }
+    return render(request, "campaigns/enrollment_detail.html", context)
+
+
+@require_POST
+def enrollment_cancel(request: HttpRequest, enrollment_id: int) -> HttpResponse:
+    enrollment = _get_enrollment_for_user(request, enrollment_id)
+    if not request.user.has_perm("campaigns.change_enrollment"):
+        raise PermissionDenied
+    try:
+        services.enrollment_cancel(enrollment=enrollment, user=request.user, reason=request.POST.get("reason", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Cancelled the sequence for {enrollment.recipient.email}.")
+    return redirect("enrollment_detail", enrollment_id=enrollment.pk)

@@ -32,7 +32,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.test import TestCase
 from django.utils import timezone
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -96,9 +97,9 @@ def suppressed_now(recipient: Recipient) -> str | None:
     email = recipient.email.lower()
     domain = email.rsplit("@", 1)[-1]
     now = timezone.now()
-    active = Suppression.objects.filter(
-        suppression_list=suppression_list_get_global(), removed_at__isnull=True
-    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    active = Suppression.objects.filter(suppression_list=suppression_list_get_global(), removed_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
     for entry in active:
         if (
             (entry.kind == Suppression.Kind.ADDRESS and entry.value == email)
@@ -131,6 +132,7 @@ class PromisesMachine(RuleBasedStateMachine):
 
     @initialize()
     def team_and_campaign(self) -> None:
+        STATS["examples"] += 1
         self.rep = UserFactory(username="prop-rep", role="rep")
         self.reviewer = UserFactory(username="prop-csm", role="csm")
         self.admin = UserFactory(username="prop-admin", role="admin")
@@ -152,9 +154,13 @@ class PromisesMachine(RuleBasedStateMachine):
     def import_recipients(self, emails: list[str], renewal: bool) -> None:
         self.imports += 1
         renewal_date = (timezone.localdate() + timedelta(days=10)).isoformat() if renewal else ""
-        rows = [f"{e},{e.split('@')[0].title()},Acme {e.split('@')[1]},{self.rep.username},{renewal_date}" for e in emails]
+        rows = [
+            f"{e},{e.split('@')[0].title()},Acme {e.split('@')[1]},{self.rep.username},{renewal_date}" for e in emails
+        ]
         content = "Email,First Name,Company,Owner,Renewal Date\n" + "\n".join(rows) + "\n"
-        job = imports.import_job_create(file=ContentFile(content.encode(), name=f"p{self.imports}.csv"), user=self.admin)
+        job = imports.import_job_create(
+            file=ContentFile(content.encode(), name=f"p{self.imports}.csv"), user=self.admin
+        )
         imports.import_job_confirm(job=job, mapping=job.mapping, enqueue=False)
         with _on_commit():
             imports.import_job_run(job_id=job.pk)
@@ -220,7 +226,8 @@ class PromisesMachine(RuleBasedStateMachine):
                     subject=subject if edit else None,
                     body_text=body if edit else None,
                 )
-        except ApplicationError:
+        except ApplicationError as exc:
+            STATS[f"approval refused: {exc.message[:60]}"] += 1
             return
         message = OutboundMessage.objects.get(draft=draft)
         STATS["approved a campaign step" if draft.enrollment_id else "approved an ad-hoc draft"] += 1
@@ -256,7 +263,9 @@ class PromisesMachine(RuleBasedStateMachine):
             assert len(mail.outbox) == before + 1
             assert message.state == State.SENT, message.state
             self.sent[message.pk] = suppression
-            assert suppression is None, f"message #{message.pk} sent to {message.to_email} while suppressed: {suppression}"
+            assert suppression is None, (
+                f"message #{message.pk} sent to {message.to_email} while suppressed: {suppression}"
+            )
             email = mail.outbox[-1]
             subject, body, _ = self.approved[message.pk]
             assert email.subject == subject
@@ -333,6 +342,7 @@ class PromisesMachine(RuleBasedStateMachine):
 
     @invariant()
     def nothing_sent_to_a_suppressed_recipient(self) -> None:
+        STATS["steps checked"] += 1
         assert all(suppression is None for suppression in self.sent.values())
         # Every email that left is one sent row, and the machine saw it leave.
         sent_ids = set(OutboundMessage.objects.filter(state=State.SENT).values_list("pk", flat=True))

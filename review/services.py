@@ -14,10 +14,22 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from outreach.drafting import (
+    DraftingError,
+    DraftRequest,
+    EditExample,
+    Intent,
+    Persona,
+    ThreadMessage,
+    compose,
+    sanitize,
+)
 from outreach.errors import ApplicationError
 from outreach.models import EngagementEvent, OutboundMessage, Recipient, Suppression
 from outreach.normalize import normalize_email
+from outreach.outbox import outbound_message_create
 from outreach.selectors import suppression_check, suppression_check_bulk
+from outreach.services import suppression_add
 
 from .edit_metrics import edit_metrics
 from .models import Draft, DraftDecision, DraftEdit, DraftSkip, DraftVersion, RejectReason
@@ -194,7 +206,6 @@ def _recipient_facts(draft: Draft) -> list[dict]:
 
 
 def _intent(draft: Draft):
-    from outreach.drafting import Intent
 
     campaign, step = draft.campaign, draft.step
     step_prompt = (step.prompt or "").strip() if step is not None else ""
@@ -214,7 +225,6 @@ def _intent(draft: Draft):
 def _persona(draft: Draft):
     """The sender speaks; a campaign may override tone and role. The engine adds the persona's
     name, role and company to the grounding facts (sender:name, sender:role, sender:company)."""
-    from outreach.drafting import Persona
 
     profile = getattr(draft.sender, "sender", None)
     campaign = draft.campaign
@@ -232,7 +242,6 @@ def _persona(draft: Draft):
 
 def _thread(draft: Draft):
     """Earlier emails of the enrollment, with the recipient's replies, oldest first."""
-    from outreach.drafting import ThreadMessage
 
     if draft.enrollment_id is None:
         return [], None
@@ -281,7 +290,6 @@ def _thread(draft: Draft):
 
 def _edit_examples(draft: Draft):
     """A few recent edits of this sender's drafts in this campaign: the engine learns the style."""
-    from outreach.drafting import EditExample
 
     edits = DraftEdit.objects.filter(draft__sender_id=draft.sender_id)
     if draft.campaign_id is None:
@@ -294,7 +302,6 @@ def _edit_examples(draft: Draft):
 
 def draft_compose_request(*, draft: Draft):
     """The engine's input for this draft, from the rows (facts, intent, persona, thread, edits)."""
-    from outreach.drafting import DraftRequest
 
     thread, source_message = _thread(draft)
     return DraftRequest(
@@ -327,7 +334,6 @@ def draft_generate(*, draft_id: int, provider=None) -> Draft | None:
     """Turn a queued draft into a ready one. Safe to run twice: only the run that claims the row
     (queued -> drafting, a conditional UPDATE) does the work; a failure is recorded with its
     reason, so a draft never stays in "drafting"."""
-    from outreach.drafting import DraftingError, compose
 
     claimed_at = timezone.now()
     claimed = Draft.objects.filter(pk=draft_id, state=Draft.State.QUEUED).update(
@@ -491,8 +497,6 @@ def draft_approve(
     via: str = "web",
 ) -> Draft:
     """Approve the exact text (optionally edited) and create its outbound message, in one transaction."""
-    from outreach.drafting import sanitize
-    from outreach.outbox import outbound_message_create
 
     draft = _lock(draft, expected_version=expected_version, states=[Draft.State.READY])
     new_subject = draft.subject if subject is None else sanitize.clean_subject(subject)
@@ -570,7 +574,6 @@ def draft_approve(
 @transaction.atomic
 def draft_reject(*, draft: Draft, user, expected_version: int, reason: str, note: str = "", via: str = "web") -> Draft:
     """Reject with a reason; "do not contact this person" also suppresses the recipient."""
-    from outreach.services import suppression_add
 
     if reason not in RejectReason.values:
         raise ApplicationError("Pick a reason for rejecting.")

@@ -311,6 +311,26 @@ class PromisesMachine(RuleBasedStateMachine):
             if tracking.reply_receive(message=reply, provider="imap", process_now=True):
                 STATS["reply"] += 1
 
+    @precondition(has_recipients)
+    @rule(i=picks, edit=st.booleans())
+    def whole_path(self, i: int, edit: bool) -> None:
+        """Request, generate, approve and send in a row, so that sends are common enough to be
+        interleaved with everything else (each part is also a rule of its own)."""
+        recipient = _pick(list(Recipient.objects.order_by("pk")), i)
+        with _on_commit():
+            draft = review_services.draft_request(recipient=recipient, sender=self.rep)
+        if draft is None:
+            return
+        with _on_commit():
+            review_services.draft_generate(draft_id=draft.pk, provider=OfflineProvider())
+        ready = list(Draft.objects.filter(state=Draft.State.READY).order_by("pk"))
+        if draft.pk in [d.pk for d in ready]:
+            self.approve(i=[d.pk for d in ready].index(draft.pk), edit=edit)
+        queued = list(OutboundMessage.objects.filter(state=State.QUEUED).order_by("pk"))
+        mine = [m.pk for m in queued if m.draft_id == draft.pk]
+        if mine:
+            self.send(i=[m.pk for m in queued].index(mine[0]))
+
     # --- campaigns ------------------------------------------------------------------------------
 
     @precondition(has_recipients)

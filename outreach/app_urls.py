@@ -25,3 +25,24 @@ urlpatterns = [
     path("messages/<int:message_id>/", views.message_timeline, name="message_timeline"),
     path("messages/rates/<int:campaign_id>/", views.campaign_rates, name="campaign_rates"),
 ]
+
+# Integrations: personal API tokens and webhook subscriptions.
+from outreach import integration_views  # noqa: E402
+
+urlpatterns += [
+    path("settings/tokens/", integration_views.token_list, name="settings_tokens"),
+    path("settings/tokens/new/", integration_views.token_create, name="settings_token_create"),
+    path("settings/tokens/<int:token_id>/revoke/", integration_views.token_revoke, name="settings_token_revoke"),
+    path("settings/webhooks/", integration_views.webhook_list, name="settings_webhooks"),
+    path("settings/webhooks/<int:subscription_id>/", integration_views.webhook_detail, name="settings_webhook_detail"),
+    path(
+        "settings/webhooks/<int:subscription_id>/toggle/",
+        integration_views.webhook_toggle,
+        name="settings_webhook_toggle",
+    ),
+    path(
+        "settings/webhooks/deliveries/<int:delivery_id>/replay/",
+        integration_views.webhook_delivery_replay,
+        name="settings_webhook_replay",
+    ),
+]

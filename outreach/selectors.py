@@ -301,3 +301,34 @@ def engagement_rates_for_campaign(*, campaign_id: int) -> CampaignRates:
         count = counts[key] or 0
         bars.append(RateBar(key, label, count, min(count / sent, 1.0) if sent else 0.0))
     return CampaignRates(campaign_id=campaign_id, sent=sent, bars=bars)
+
+
+# --- API reads (contacts, messages, events) -----------------------------------------------------
+
+
+def recipients_for_user(*, user) -> QuerySet[Recipient]:
+    """Reps see the people they own; those who may change recipients (CSMs, admins) see everyone."""
+    qs = Recipient.objects.select_related("account", "owner", "owner__sender")
+    if user.has_perm("outreach.change_recipient"):
+        return qs
+    return qs.filter(owner=user)
+
+
+def outbound_messages_for_user(*, user):
+    """Reps see the messages they send; CSMs and admins see all."""
+    from .models import OutboundMessage
+    from .roles import is_csm_or_admin
+
+    qs = OutboundMessage.objects.select_related("recipient", "sender")
+    return qs if is_csm_or_admin(user) else qs.filter(sender=user)
+
+
+def outbound_events_for_user(*, user):
+    """Reps see events about people they own or emails they send; CSMs and admins see all."""
+    from .models import OutboundEvent
+    from .roles import is_csm_or_admin
+
+    qs = OutboundEvent.objects.all()
+    if is_csm_or_admin(user):
+        return qs
+    return qs.filter(Q(sender=user) | Q(recipient__owner=user))

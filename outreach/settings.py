@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "anymail",
+    # The API docs page with its own static files (no CDN, so the CSP holds).
+    "ninja",
     "outreach",
     "review",
     "campaigns",
@@ -301,6 +303,13 @@ CONSENT_REQUIRED_COUNTRIES = frozenset(
         ],
     )
 )
+
+# --- REST API and outbound webhooks ------------------------------------------------------------
+# Requests per token per minute (fixed window counted in the database, so all processes agree).
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
+# Outbound webhook deliveries: HTTP timeout and how many attempts before giving up.
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)

@@ -1,0 +1,435 @@
+"""The campaigns app's REST routes: sequences and enrollments, in the shapes follow-up sequence
+APIs use. Thin: parse, check scope and permission, call campaigns.sequences / services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db.models import Q
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Query, Router, Schema
+from pydantic import ConfigDict, StringConstraints, model_validator
+
+from outreach import contacts
+from outreach.api_support import ERRORS, ApiError, idempotent, paginate, require_perm, token_auth, username
+from outreach.errors import ApplicationError
+from outreach.models import ApiToken, Recipient, SenderProfile
+from outreach.normalize import normalize_email
+from outreach.selectors import recipients_for_user
+
+from . import selectors, sequences, services
+from .models import Campaign, Enrollment, SequenceStep
+
+router = Router()
+Scope = ApiToken.Scope
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Limit = Annotated[int, Field(ge=1, le=200)]
+Text = Annotated[str, StringConstraints(max_length=20000)]
+
+
+# --- Schemas ------------------------------------------------------------------------------------
+
+
+class EmailStepIn(Schema):
+    """A fixed email (`body`, with {{ variables }}) or a prompt for the drafting engine."""
+
+    delay_days: int = Field(0, ge=0, le=365, description="Days after the previous send.")
+    subject: Annotated[str, StringConstraints(max_length=300)] = ""
+    body: Text | None = None
+    prompt: Text | None = None
+
+    @model_validator(mode="after")
+    def _body_or_prompt(self):
+        if bool((self.body or "").strip()) == bool((self.prompt or "").strip()):
+            raise ValueError("give either a body or a prompt")
+        return self
+
+
+class SequenceIn(Schema):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    sender_inbox_id: Id
+    exit_on_reply: bool = True
+    emails: list[EmailStepIn] = Field(..., min_length=1, max_length=20)
+    exit_condition_prompt: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class StepOut(Schema):
+    position: int
+    delay_days: int
+    subject: str
+    body: str
+    prompt: str
+
+
+class SequenceOut(Schema):
+    id: int
+    name: str
+    status: str
+    trigger: str
+    sender_inbox_id: int | None
+    exit_on_reply: bool
+    exit_condition_prompt: str
+    emails: list[StepOut]
+    created_at: datetime
+
+    @staticmethod
+    def resolve_sender_inbox_id(obj: Campaign) -> int | None:
+        profile = getattr(obj.named_sender, "sender", None) if obj.named_sender_id else None
+        return profile.pk if profile else None
+
+    @staticmethod
+    def resolve_emails(obj: Campaign) -> list[SequenceStep]:
+        return [s for s in obj.steps.all() if s.enrollment_id is None]
+
+
+class SequencePage(Schema):
+    items: list[SequenceOut]
+    next_cursor: str | None
+
+
+class RecipientIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    contact_id: Id | None = None
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254)] | None = None
+    full_name: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self):
+        if (self.contact_id is None) == (self.email is None):
+            raise ValueError("give either contact_id or email")
+        return self
+
+
+class SourceIn(Schema):
+    """The message or event that started it; prompts can draw on it."""
+
+    type: Annotated[str, StringConstraints(max_length=50)] = ""
+    message_id: Annotated[str, StringConstraints(max_length=300)] = ""
+    thread_id: Annotated[str, StringConstraints(max_length=300)] = ""
+    subject: Annotated[str, StringConstraints(max_length=300)] = ""
+    from_address: Annotated[str, StringConstraints(max_length=254)] = ""
+    body_text: Annotated[str, StringConstraints(max_length=20000)] = ""
+    sent_at: Annotated[str, StringConstraints(max_length=40)] = ""
+
+
+class TriggerIn(Schema):
+    """An outside automation's enrollment: enrolled once per occurrence_key."""
+
+    automation: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    occurrence_key: Annotated[str, StringConstraints(min_length=1, max_length=150)]
+
+
+class EnrollmentIn(Schema):
+    sequence_id: Id | None = Field(None, description="Template enrollment: the sequence (campaign) to follow.")
+    recipient: RecipientIn
+    emails: list[EmailStepIn] | None = Field(
+        None, min_length=1, max_length=20, description="Ad hoc: steps for this recipient only."
+    )
+    exit_on_reply: bool | None = None
+    sender_inbox_id: Id | None = Field(
+        None, description="Ad hoc without a sequence: who sends (default: the contact's owner)."
+    )
+    trigger: TriggerIn | None = None
+    source: SourceIn | None = None
+
+
+class EnrollmentPatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["cancel"]
+    reason: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class HistoryOut(Schema):
+    kind: str
+    from_state: str
+    to_state: str
+    reason: str
+    actor: str | None
+    at: datetime
+
+    @staticmethod
+    def resolve_actor(obj) -> str | None:
+        return username(obj.actor) if obj.actor_id else None
+
+    @staticmethod
+    def resolve_at(obj) -> datetime:
+        return obj.created_at
+
+
+class EnrollmentDraftOut(Schema):
+    id: int
+    status: str
+    step_id: int | None
+
+    @staticmethod
+    def resolve_status(obj) -> str:
+        return obj.state
+
+
+class EnrollmentOut(Schema):
+    id: int
+    kind: str
+    state: str
+    state_reason: str
+    sequence_id: int | None
+    contact_id: int
+    current_step: int
+    next_due_at: datetime | None
+    exit_on_reply: bool
+    sender: str | None
+    source: dict
+    occurrence_key: str
+    emails: list[StepOut]
+    history: list[HistoryOut]
+    drafts: list[EnrollmentDraftOut]
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_sequence_id(obj: Enrollment) -> int | None:
+        return obj.campaign_id
+
+    @staticmethod
+    def resolve_contact_id(obj: Enrollment) -> int:
+        return obj.recipient_id
+
+    @staticmethod
+    def resolve_sender(obj: Enrollment) -> str | None:
+        return username(obj.sender) if obj.sender_id else None
+
+    @staticmethod
+    def resolve_emails(obj: Enrollment) -> list[SequenceStep]:
+        return list(obj.ad_hoc_steps.all())
+
+    @staticmethod
+    def resolve_history(obj: Enrollment) -> list:
+        return list(obj.events.all())
+
+    @staticmethod
+    def resolve_drafts(obj: Enrollment) -> list:
+        return list(obj.drafts.all())
+
+
+class EnrollmentPage(Schema):
+    items: list[EnrollmentOut]
+    next_cursor: str | None
+
+
+# --- Access helpers ------------------------------------------------------------------------------
+
+
+def _sequences_for_user(request: HttpRequest):
+    return selectors.campaigns_for_user(request.user).select_related("named_sender__sender").prefetch_related("steps")
+
+
+def _get_sequence_for_user(request: HttpRequest, sequence_id: int) -> Campaign:
+    return get_object_or_404(_sequences_for_user(request), pk=sequence_id)
+
+
+def _enrollments_for_user(request: HttpRequest):
+    """Enrollments in campaigns this user may see; ad hoc ones to those who may view enrollments
+    (CSMs, admins) or who send them."""
+    user = request.user
+    visible_campaigns = selectors.campaigns_for_user(user).values("pk")
+    ad_hoc = Q(campaign__isnull=True)
+    if not user.has_perm("campaigns.view_enrollment"):
+        ad_hoc &= Q(sender=user)
+    return (
+        Enrollment.objects.filter(Q(campaign__in=visible_campaigns) | ad_hoc)
+        .select_related("sender", "recipient")
+        .prefetch_related("ad_hoc_steps", "events__actor", "drafts")
+    )
+
+
+def _get_enrollment_for_user(request: HttpRequest, enrollment_id: int) -> Enrollment:
+    return get_object_or_404(_enrollments_for_user(request), pk=enrollment_id)
+
+
+def _inbox(inbox_id: int, field: str) -> SenderProfile:
+    inbox = SenderProfile.objects.select_related("user").filter(pk=inbox_id, user__is_active=True).first()
+    if inbox is None:
+        raise ApiError(422, f"No inbox (sender profile) with id {inbox_id}.", field=field)
+    return inbox
+
+
+def _recipient(request: HttpRequest, spec: RecipientIn) -> Recipient:
+    if spec.contact_id is not None:
+        found = recipients_for_user(user=request.user).filter(pk=spec.contact_id).first()
+        if found is None:
+            raise ApiError(422, f"No contact {spec.contact_id} that you may see.", field="recipient.contact_id")
+        return found
+    address = normalize_email(str(spec.email))
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ApiError(422, f"{spec.email!r} is not a valid email address.", field="recipient.email") from None
+    found = recipients_for_user(user=request.user).filter(email=address).first()
+    if found is not None:
+        return found
+    if Recipient.objects.filter(email=address).exists():
+        raise ApiError(422, f"{address} belongs to a contact you may not see.", field="recipient.email")
+    require_perm(request, "outreach.add_recipient", "Your role may not create contacts; enroll an existing contact_id.")
+    recipient, _ = contacts.contact_upsert(
+        data=contacts.ContactData(emails=[{"label": "", "address": address}], full_name=spec.full_name),
+        actor=request.user,
+    )
+    return recipient
+
+
+# --- Enrollments (declared before /sequences/{id}/ so its path wins) -------------------------------
+
+
+@router.post(
+    "/sequences/enrollments/",
+    response={201: EnrollmentOut, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_WRITE),
+    tags=["sequences"],
+    summary="Enroll a contact: by sequence (template), ad hoc (inline emails) or from an automation",
+)
+@idempotent
+def enrollment_create(request: HttpRequest, payload: EnrollmentIn):
+    require_perm(request, "campaigns.add_enrollment", "Your role may not enroll contacts.")
+    campaign = None
+    if payload.sequence_id is not None:
+        campaign = _sequences_for_user(request).filter(pk=payload.sequence_id).first()
+        if campaign is None:
+            raise ApiError(422, f"No sequence {payload.sequence_id} that you may see.", field="sequence_id")
+    sender = _inbox(payload.sender_inbox_id, "sender_inbox_id").user if payload.sender_inbox_id else None
+    recipient = _recipient(request, payload.recipient)
+    try:
+        enrollment = sequences.enrollment_create_from_api(
+            user=request.user,
+            recipient=recipient,
+            campaign=campaign,
+            emails=[e.model_dump() for e in payload.emails] if payload.emails else None,
+            exit_on_reply=payload.exit_on_reply,
+            sender=sender,
+            source={k: v for k, v in payload.source.model_dump().items() if v} if payload.source else None,
+            occurrence_key=f"api:{payload.trigger.automation}:{payload.trigger.occurrence_key}"
+            if payload.trigger
+            else "",
+            automation=payload.trigger.automation if payload.trigger else "",
+        )
+    except ApplicationError as exc:
+        if "status" in exc.extra:
+            raise
+        # Already enrolled, archived sequence...: a conflict with the current state.
+        raise ApiError(409, exc.message, field=exc.extra.get("field")) from exc
+    return 201, EnrollmentOut.from_orm(_get_enrollment_for_user(request, enrollment.pk))
+
+
+class EnrollmentFilters(Schema):
+    state: Enrollment.State | None = None
+    sequence_id: Id | None = None
+    contact_id: Id | None = None
+    cursor: str | None = None
+    limit: Limit = 50
+
+
+@router.get(
+    "/sequences/enrollments/",
+    response={200: EnrollmentPage, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_READ),
+    tags=["sequences"],
+)
+def enrollment_list(request: HttpRequest, filters: Query[EnrollmentFilters]):
+    qs = _enrollments_for_user(request)
+    if filters.state:
+        qs = qs.filter(state=filters.state)
+    if filters.sequence_id is not None:
+        qs = qs.filter(campaign_id=filters.sequence_id)
+    if filters.contact_id is not None:
+        qs = qs.filter(recipient_id=filters.contact_id)
+    return paginate(qs, cursor=filters.cursor, limit=filters.limit)
+
+
+@router.get(
+    "/sequences/enrollments/{enrollment_id}/",
+    response={200: EnrollmentOut, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_READ),
+    tags=["sequences"],
+    summary="An enrollment with its state and history",
+)
+def enrollment_detail(request: HttpRequest, enrollment_id: Id):
+    return _get_enrollment_for_user(request, enrollment_id)
+
+
+@router.patch(
+    "/sequences/enrollments/{enrollment_id}/",
+    response={200: EnrollmentOut, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_WRITE),
+    tags=["sequences"],
+    summary='Cancel an enrollment: {"action": "cancel"}',
+)
+def enrollment_update(request: HttpRequest, enrollment_id: Id, payload: EnrollmentPatch):
+    enrollment = _get_enrollment_for_user(request, enrollment_id)
+    require_perm(request, "campaigns.change_enrollment", "Your role may not cancel enrollments.")
+    try:
+        services.enrollment_cancel(
+            enrollment=enrollment,
+            user=request.user,
+            reason=payload.reason or f"cancelled through the API by {request.user}",
+        )
+    except ApplicationError as exc:
+        raise ApiError(409, exc.message, field="action") from exc
+    return _get_enrollment_for_user(request, enrollment_id)
+
+
+# --- Sequences ----------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/sequences/",
+    response={201: SequenceOut, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_WRITE),
+    tags=["sequences"],
+    summary="Create a sequence (a running campaign sent by one inbox)",
+)
+@idempotent
+def sequence_create(request: HttpRequest, payload: SequenceIn):
+    require_perm(request, "campaigns.add_campaign", "Your role may not create sequences.")
+    inbox = _inbox(payload.sender_inbox_id, "sender_inbox_id")
+    campaign = sequences.sequence_create(
+        user=request.user,
+        name=payload.name,
+        sender=inbox.user,
+        emails=[e.model_dump() for e in payload.emails],
+        exit_on_reply=payload.exit_on_reply,
+        exit_condition_prompt=payload.exit_condition_prompt,
+    )
+    return 201, SequenceOut.from_orm(_get_sequence_for_user(request, campaign.pk))
+
+
+class SequenceFilters(Schema):
+    trigger: Campaign.Trigger | None = None
+    status: Campaign.Status | None = None
+    cursor: str | None = None
+    limit: Limit = 50
+
+
+@router.get(
+    "/sequences/", response={200: SequencePage, **ERRORS}, auth=token_auth(Scope.SEQUENCES_READ), tags=["sequences"]
+)
+def sequence_list(request: HttpRequest, filters: Query[SequenceFilters]):
+    qs = _sequences_for_user(request)
+    if filters.trigger:
+        qs = qs.filter(trigger=filters.trigger)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    return paginate(qs, cursor=filters.cursor, limit=filters.limit)
+
+
+@router.get(
+    "/sequences/{sequence_id}/",
+    response={200: SequenceOut, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_READ),
+    tags=["sequences"],
+)
+def sequence_detail(request: HttpRequest, sequence_id: Id):
+    return _get_sequence_for_user(request, sequence_id)

@@ -1,0 +1,127 @@
+"""Sequences as the REST API shapes them: a sequence is a Campaign (trigger=api) with its steps,
+and enrollments arrive by template, ad hoc, or from an outside automation."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from outreach.errors import ApplicationError
+from outreach.models import Recipient
+
+from . import services
+from .models import Campaign, Enrollment, SequenceStep
+
+
+def _clean_steps(emails: list[dict]) -> list[dict]:
+    if not emails:
+        raise ApplicationError("Give at least one email.", extra={"field": "emails", "status": 422})
+    cleaned = []
+    for index, spec in enumerate(emails):
+        body, prompt = (spec.get("body") or "").strip(), (spec.get("prompt") or "").strip()
+        if bool(body) == bool(prompt):
+            raise ApplicationError(
+                "Each email has either a body (fixed text) or a prompt (for the drafting engine).",
+                extra={"field": f"emails.{index}", "status": 422},
+            )
+        unknown = services.template_unknown_variables(" ".join([spec.get("subject") or "", body]))
+        if unknown:
+            raise ApplicationError(
+                f"Unknown template variables: {', '.join(unknown)}.",
+                extra={"field": f"emails.{index}", "status": 422},
+            )
+        cleaned.append(
+            {
+                "delay_days": int(spec.get("delay_days") or 0),
+                "subject": spec.get("subject") or "",
+                "body": body,
+                "prompt": prompt,
+            }
+        )
+    return cleaned
+
+
+@transaction.atomic
+def sequence_create(
+    *,
+    user,
+    name: str,
+    sender,
+    emails: list[dict],
+    exit_on_reply: bool = True,
+    exit_condition_prompt: str = "",
+) -> Campaign:
+    """A running campaign named by the API client, sent by one named team member."""
+    steps = _clean_steps(emails)
+    try:
+        campaign = services.campaign_create(
+            created_by=user,
+            name=name.strip(),
+            trigger=Campaign.Trigger.API,
+            trigger_description="Enrolled through the API",
+            sender_mode=Campaign.SenderMode.NAMED,
+            named_sender=sender,
+            exit_on_reply=exit_on_reply,
+            exit_condition_prompt=exit_condition_prompt.strip(),
+            status=Campaign.Status.ACTIVE,
+        )
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise ApplicationError("; ".join(messages), extra={"field": field, "status": 422}) from exc
+    for position, spec in enumerate(steps, start=1):
+        step = SequenceStep(campaign=campaign, position=position, **spec)
+        step.full_clean(exclude=["enrollment"])
+        step.save()
+    return campaign
+
+
+@transaction.atomic
+def enrollment_create_from_api(
+    *,
+    user,
+    recipient: Recipient,
+    campaign: Campaign | None,
+    emails: list[dict] | None = None,
+    exit_on_reply: bool | None = None,
+    sender=None,
+    source: dict | None = None,
+    occurrence_key: str = "",
+    automation: str = "",
+) -> Enrollment:
+    """Template (a sequence), ad hoc (steps for this one recipient) or triggered (an outside
+    automation, once per occurrence key). Sequences create drafts, never messages."""
+    source = dict(source or {})
+    if emails:
+        kind = Enrollment.Kind.AD_HOC
+        source.setdefault("why", "enrolled ad hoc through the API")
+    elif automation or occurrence_key:
+        kind = Enrollment.Kind.TRIGGERED
+        source.setdefault("why", f"triggered by {automation or 'an automation'} through the API")
+    else:
+        kind = Enrollment.Kind.TEMPLATE
+        source.setdefault("why", "enrolled through the API")
+    if kind != Enrollment.Kind.AD_HOC and campaign is None:
+        raise ApplicationError(
+            "Name a sequence_id, or give the emails inline.", extra={"field": "sequence_id", "status": 422}
+        )
+    if kind == Enrollment.Kind.AD_HOC and campaign is None and sender is None:
+        sender = recipient.owner or user
+        if getattr(sender, "sender", None) is None:
+            raise ApplicationError(
+                "Name a sender_inbox_id: nobody with a sending identity owns this contact.",
+                extra={"field": "sender_inbox_id", "status": 422},
+            )
+    enrollment = services.enrollment_create(
+        recipient=recipient,
+        campaign=campaign,
+        kind=kind,
+        steps=_clean_steps(emails) if emails else None,
+        sender=sender,
+        user=user,
+        source=source,
+        occurrence_key=occurrence_key,
+    )
+    if exit_on_reply is not None and enrollment.exit_on_reply != exit_on_reply:
+        enrollment.exit_on_reply = exit_on_reply
+        enrollment.save(update_fields=["exit_on_reply", "updated_at"])
+    return enrollment

@@ -1,0 +1,333 @@
+"""Emitted signals: OutboundEvents from engagement and suppression, signed webhook deliveries to a
+real receiver on localhost, retries with backoff, replay, the delivery log, and the pull API."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from outreach import webhook_tasks, webhooks
+from outreach.models import EngagementEvent, OutboundEvent, WebhookDelivery, WebhookSubscription
+from outreach.services import suppression_add
+from outreach.signals import engagement_recorded
+from tests.factories import RecipientFactory
+
+pytestmark = pytest.mark.django_db
+
+ALL_TYPES = ["engagement_signal", "draft_edit_signal", "suppression_addition"]
+
+
+@pytest.fixture
+def subscription(receiver, admin_user):
+    return webhooks.webhook_subscription_create(url=receiver.url, event_types=ALL_TYPES, created_by=admin_user)
+
+
+def _record_engagement(kind, message=None, recipient=None):
+    event = EngagementEvent.objects.create(
+        kind=kind, message=message, recipient=recipient or message.recipient, occurred_at=timezone.now()
+    )
+    # The engagement issue sends this signal on commit; here we send it as it would.
+    engagement_recorded.send(sender=EngagementEvent, event=event)
+    return event
+
+
+def _deliver_all():
+    for delivery_id in webhooks.webhook_deliveries_due():
+        webhooks.webhook_delivery_attempt(delivery_id=delivery_id)
+
+
+def test_a_delivery_is_signed_the_standard_webhooks_way(subscription, receiver):
+    entry = suppression_add(kind="address", value="stop@example.com", reason="unsubscribed")
+    webhooks.suppression_signal_record(entry=entry)
+    _deliver_all()
+    assert len(receiver.requests) == 1
+    request = receiver.requests[0]
+    # Verified by an independent implementation (the standardwebhooks package).
+    payload = Webhook(subscription.secret).verify(request["body"], request["headers"])
+    assert payload["type"] == "suppression_addition"
+    assert payload["data"]["value"] == "stop@example.com"
+    assert request["headers"]["webhook-id"] == payload["id"] == OutboundEvent.objects.get().public_id
+    assert WebhookDelivery.objects.get().status == "succeeded"
+
+
+def test_a_tampered_body_fails_verification(subscription, receiver):
+    webhooks.suppression_signal_record(entry=suppression_add(kind="domain", value="example.org", reason="manual"))
+    _deliver_all()
+    request = receiver.requests[0]
+    with pytest.raises(Exception, match="No matching signature"):
+        Webhook(subscription.secret).verify(request["body"].replace(b"example.org", b"example.net"), request["headers"])
+
+
+def test_a_500_is_retried_after_backoff_and_then_delivered(subscription, receiver):
+    receiver.statuses = [500]
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as traveller:
+        webhooks.suppression_signal_record(
+            entry=suppression_add(kind="address", value="a@example.com", reason="manual")
+        )
+        _deliver_all()
+        delivery = WebhookDelivery.objects.get()
+        assert (delivery.status, delivery.attempts, delivery.response_code) == ("retrying", 1, 500)
+        assert delivery.response_body == "receiver exploded"
+        assert delivery.next_attempt_at == start + timedelta(seconds=5)
+        # Not due yet: nothing is sent.
+        _deliver_all()
+        assert len(receiver.requests) == 1
+        traveller.shift(timedelta(seconds=6))
+        webhook_tasks.webhook_deliver(delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.response_code) == ("succeeded", 2, 200)
+    assert [a["code"] for a in delivery.attempt_log] == [500, 200]
+    # Both attempts carry the same webhook-id, so the receiver can deduplicate.
+    assert receiver.requests[0]["headers"]["webhook-id"] == receiver.requests[1]["headers"]["webhook-id"]
+
+
+def test_an_unreachable_receiver_is_logged_and_retried(admin_user):
+    sub = webhooks.webhook_subscription_create(
+        url="http://127.0.0.1:9/nothing-listens-here", event_types=ALL_TYPES, created_by=admin_user
+    )
+    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    _deliver_all()
+    delivery = sub.deliveries.get()
+    assert delivery.status == "retrying"
+    assert delivery.response_code is None
+    assert "ConnectError" in delivery.error
+
+
+def test_it_gives_up_after_the_last_attempt(subscription, receiver, settings):
+    settings.WEBHOOK_MAX_ATTEMPTS = 2
+    receiver.statuses = [500, 503]
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        webhooks.suppression_signal_record(
+            entry=suppression_add(kind="address", value="a@example.com", reason="manual")
+        )
+        _deliver_all()
+        traveller.shift(timedelta(minutes=1))
+        _deliver_all()
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 2, None)
+
+
+def test_running_the_task_twice_sends_once(subscription, receiver):
+    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    delivery = WebhookDelivery.objects.get()
+    webhook_tasks.webhook_deliver(delivery.pk)
+    webhook_tasks.webhook_deliver(delivery.pk)
+    assert len(receiver.requests) == 1
+
+
+def test_a_replay_through_the_api_sends_again(subscription, receiver, admin_user, api_client_for):
+    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    _deliver_all()
+    delivery = WebhookDelivery.objects.get()
+    response = api_client_for(admin_user, "webhooks:write").post(f"/api/v1/webhooks/deliveries/{delivery.pk}/replay")
+    assert response.status_code == 202
+    assert response.json()["status"] == "pending"
+    _deliver_all()
+    assert len(receiver.requests) == 2
+    delivery.refresh_from_db()
+    assert delivery.status == "succeeded"
+    assert any(entry.get("replay") == admin_user.username for entry in delivery.attempt_log)
+
+
+def test_a_replay_from_the_browser_sends_again(subscription, receiver, admin_client_):
+    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    _deliver_all()
+    delivery = WebhookDelivery.objects.get()
+    response = admin_client_.post(reverse("settings_webhook_replay", args=[delivery.pk]))
+    assert response.status_code == 302
+    _deliver_all()
+    assert len(receiver.requests) == 2
+
+
+def test_the_sweeper_picks_up_due_deliveries(subscription, receiver):
+    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    assert webhook_tasks.webhook_deliveries_sweep() == 1
+
+
+def test_only_subscribed_types_are_delivered(receiver, admin_user):
+    webhooks.webhook_subscription_create(url=receiver.url, event_types=["engagement_signal"], created_by=admin_user)
+    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_a_paused_subscription_gets_nothing(subscription):
+    webhooks.webhook_subscription_update(subscription=subscription, is_active=False)
+    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    assert not WebhookDelivery.objects.exists()
+
+
+# --- engagement_signal ------------------------------------------------------------------------
+
+
+def test_a_reply_becomes_an_engagement_signal_attributed_to_recipient_and_campaign(rep, make_message):
+    message = make_message(sender=rep)
+    _record_engagement(EngagementEvent.Kind.REPLIED, message)
+    event = OutboundEvent.objects.get()
+    assert event.type == "engagement_signal"
+    assert event.payload["kind"] == "replied"
+    assert event.payload["recipient"] == {"id": message.recipient_id, "email": message.recipient.email}
+    assert event.payload["message_id"] == message.pk
+    assert event.payload["draft_id"] == message.draft_id
+    assert "campaign_id" in event.payload and "enrollment_id" in event.payload
+    assert event.payload["sender"] == rep.username
+
+
+def test_an_open_is_emitted_only_where_the_recipient_consented(rep, make_message):
+    silent = make_message(sender=rep, recipient=RecipientFactory(owner=rep, consent_open_tracking=False))
+    consented = make_message(sender=rep, recipient=RecipientFactory(owner=rep, consent_open_tracking=True))
+    _record_engagement(EngagementEvent.Kind.OPENED, silent)
+    _record_engagement(EngagementEvent.Kind.OPENED, consented)
+    assert [e.payload["recipient"]["id"] for e in OutboundEvent.objects.all()] == [consented.recipient_id]
+
+
+@pytest.mark.parametrize("kind", ["bounced", "unsubscribed", "complained"])
+def test_bounces_unsubscribes_and_complaints_are_emitted(rep, make_message, kind):
+    _record_engagement(kind, make_message(sender=rep))
+    assert OutboundEvent.objects.get().payload["kind"] == kind
+
+
+@pytest.mark.parametrize("kind", ["delivered", "clicked", "soft_bounced"])
+def test_other_engagement_is_not_emitted(rep, make_message, kind):
+    _record_engagement(kind, make_message(sender=rep))
+    assert not OutboundEvent.objects.exists()
+
+
+# --- The pull API ------------------------------------------------------------------------------
+
+
+def test_events_are_listed_oldest_first_with_a_cursor(admin_user, api_client_for):
+    for n in range(5):
+        suppression_add(kind="address", value=f"p{n}@example.com", reason="manual")
+        webhooks.suppression_signal_record(
+            entry=suppression_add(kind="address", value=f"p{n}@example.com", reason="manual")
+        )
+    client = api_client_for(admin_user, "events:read")
+    first = client.get("/api/v1/events/?limit=3").json()
+    assert [e["data"]["value"] for e in first["items"]] == ["p0@example.com", "p1@example.com", "p2@example.com"]
+    second = client.get(f"/api/v1/events/?limit=3&cursor={first['next_cursor']}").json()
+    assert [e["data"]["value"] for e in second["items"]] == ["p3@example.com", "p4@example.com"]
+    assert second["next_cursor"] is None
+    # Polling from the last item's cursor finds new events only.
+    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="p5@example.com", reason="manual"))
+    later = client.get(f"/api/v1/events/?cursor={second['items'][-1]['cursor']}").json()
+    assert [e["data"]["value"] for e in later["items"]] == ["p5@example.com"]
+
+
+def test_the_pull_api_and_the_webhook_carry_the_same_event(subscription, receiver, admin_user, api_client_for):
+    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    _deliver_all()
+    pulled = api_client_for(admin_user, "events:read").get("/api/v1/events/").json()["items"][0]
+    pushed = json.loads(receiver.requests[0]["body"])
+    assert pulled["id"] == pushed["id"]
+    assert pulled["data"] == pushed["data"]
+
+
+def test_a_reps_token_sees_only_events_about_the_reps_people(rep, other_rep, make_message, api_client_for):
+    _record_engagement("replied", make_message(sender=rep))
+    _record_engagement("replied", make_message(sender=other_rep))
+    items = api_client_for(rep, "events:read").get("/api/v1/events/").json()["items"]
+    assert [i["data"]["sender"] for i in items] == [rep.username]
+
+
+def test_events_filter_by_type(rep, make_message, admin_user, api_client_for):
+    _record_engagement("replied", make_message(sender=rep))
+    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    items = api_client_for(admin_user, "events:read").get("/api/v1/events/?type=engagement_signal").json()["items"]
+    assert [i["type"] for i in items] == ["engagement_signal"]
+
+
+# --- Subscriptions: API and browser --------------------------------------------------------------
+
+
+def test_an_admin_subscribes_through_the_api_and_gets_the_secret_once(admin_user, api_client_for):
+    client = api_client_for(admin_user, "webhooks:write")
+    response = client.post_json(
+        "/api/v1/webhooks/", {"url": "https://crm.example/hooks", "event_types": ["engagement_signal"]}
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["secret"].startswith("whsec_")
+    assert body["secret"] == WebhookSubscription.objects.get().secret
+    assert "secret" not in client.get(f"/api/v1/webhooks/{body['id']}/").json()
+
+
+def test_a_subscription_is_updated_paused_and_deleted_through_the_api(admin_user, api_client_for):
+    client = api_client_for(admin_user, "webhooks:write")
+    sub_id = client.post_json(
+        "/api/v1/webhooks/", {"url": "https://crm.example/hooks", "event_types": ALL_TYPES}
+    ).json()["id"]
+    response = client.patch_json(
+        f"/api/v1/webhooks/{sub_id}/", {"is_active": False, "event_types": ["draft_edit_signal"]}
+    )
+    assert response.status_code == 200
+    assert (response.json()["is_active"], response.json()["event_types"]) == (False, ["draft_edit_signal"])
+    assert client.delete(f"/api/v1/webhooks/{sub_id}/").status_code == 204
+    assert not WebhookSubscription.objects.exists()
+
+
+def test_an_unknown_signal_type_is_a_field_error(admin_user, api_client_for):
+    response = api_client_for(admin_user, "webhooks:write").post_json(
+        "/api/v1/webhooks/", {"url": "https://crm.example/hooks", "event_types": ["everything"]}
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "event_types.0"
+
+
+def test_a_bad_url_is_a_field_error(admin_user, api_client_for):
+    response = api_client_for(admin_user, "webhooks:write").post_json(
+        "/api/v1/webhooks/", {"url": "ftp://crm.example/hooks", "event_types": ALL_TYPES}
+    )
+    assert response.status_code == 400
+    assert response.json()["field"] == "url"
+
+
+def test_a_reps_token_may_not_manage_webhooks(rep, api_client_for):
+    response = api_client_for(rep, "webhooks:write").post_json(
+        "/api/v1/webhooks/", {"url": "https://crm.example/hooks", "event_types": ALL_TYPES}
+    )
+    assert response.status_code == 403
+
+
+def test_the_delivery_log_is_listed_through_the_api(subscription, receiver, admin_user, api_client_for):
+    receiver.statuses = [500]
+    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    _deliver_all()
+    items = (
+        api_client_for(admin_user, "webhooks:write")
+        .get(f"/api/v1/webhooks/{subscription.pk}/deliveries/")
+        .json()["items"]
+    )
+    assert [(d["status"], d["response_code"], d["response_body"]) for d in items] == [
+        ("retrying", 500, "receiver exploded")
+    ]
+
+
+def test_an_admin_subscribes_in_the_browser(admin_client_):
+    response = admin_client_.post(
+        reverse("settings_webhooks"),
+        {"url": "https://crm.example/hooks", "description": "CRM", "event_types": ["suppression_addition"]},
+    )
+    sub = WebhookSubscription.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("settings_webhook_detail", args=[sub.pk])
+    page = admin_client_.get(response["Location"])
+    assert sub.secret in page.content.decode()
+
+
+def test_the_browser_detail_shows_deliveries_with_their_responses(subscription, receiver, admin_client_):
+    receiver.statuses = [500]
+    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    _deliver_all()
+    page = admin_client_.get(reverse("settings_webhook_detail", args=[subscription.pk])).content.decode()
+    assert "HTTP 500" in page and "receiver exploded" in page and "Replay" in page
+
+
+def test_a_rep_cannot_open_the_webhooks_page(rep_client):
+    assert rep_client.get(reverse("settings_webhooks")).status_code == 403

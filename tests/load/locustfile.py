@@ -2,7 +2,7 @@
 
 Run by tests/load/run_load.py, which seeds the accounts this file reads from the environment:
 LOAD_PASSWORD, LOAD_REVIEWERS (comma-separated usernames), LOAD_API_TOKENS (comma-separated bearer
-tokens, may be empty), LOAD_SEQUENCE_ID, LOAD_DECISIONS_LOG (a file: one "action draft_id" line per
+tokens, may be empty), LOAD_SEQUENCE_ID, LOAD_REVIEWER_USERS and LOAD_API_USERS (how many of each), LOAD_DECISIONS_LOG (a file: one "action draft_id" line per
 decision the server accepted, read back to prove no decision was lost).
 """
 
@@ -44,7 +44,7 @@ class Reviewer(HttpUser):
     """A rep working their own queue: open the queue, then decide draft after draft; each decision's
     response is the next draft (as in the browser), and the counts refresh after it."""
 
-    fixed_count = 50
+    fixed_count = int(os.environ.get("LOAD_REVIEWER_USERS", "50"))
     wait_time = between(1, 3)
 
     def on_start(self) -> None:
@@ -131,7 +131,7 @@ class Reviewer(HttpUser):
 class ApiClient(HttpUser):
     """An integration enrolling new contacts into a sequence through /api/v1/."""
 
-    fixed_count = 5
+    fixed_count = int(os.environ.get("LOAD_API_USERS", "5"))
     wait_time = between(1, 2)
 
     def on_start(self) -> None:

@@ -342,7 +342,13 @@ def main() -> int:
              "-u", str(args.reviewers + args.api_clients), "-r", str(args.spawn_rate), "-t", args.duration,
              "--host", host, "--csv", str(work / "stats"), "--only-summary", "--stop-timeout", "10"],
             cwd=ROOT,
-            env={**env, **load_env, "LOAD_DECISIONS_LOG": str(decisions_log)},
+            env={
+                **env,
+                **load_env,
+                "LOAD_DECISIONS_LOG": str(decisions_log),
+                "LOAD_REVIEWER_USERS": str(args.reviewers),
+                "LOAD_API_USERS": str(args.api_clients),
+            },
             check=False,
             timeout=seconds + 120,
         )  # fmt: skip

@@ -119,7 +119,9 @@ class Reviewer(HttpUser):
             url, data=data, headers=self._htmx("detail"), name=f"POST {action} (htmx)", catch_response=True
         ) as response:
             if response.status_code != 200:
-                response.failure(f"{action} draft {draft_id}: {response.status_code} {response.text[:200]}")
+                response.failure(
+                    f"{action} draft {draft_id}: {response.status_code} {response.error or response.text[:200]}"
+                )
                 self.current = None
                 return
             _record(action, draft_id)
@@ -150,6 +152,6 @@ class ApiClient(HttpUser):
             catch_response=True,
         ) as response:
             if response.status_code != 201:
-                response.failure(f"enroll: {response.status_code} {response.text[:200]}")
+                response.failure(f"enroll: {response.status_code} {response.error or response.text[:200]}")
             else:
                 _record("enrolled", address)

@@ -329,7 +329,10 @@ def main() -> int:
         start(
             [str(BIN / "gunicorn"), "outreach.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
              "--workers", str(args.server_workers), "--threads", "8", "--worker-class", "gthread",
-             "--access-logfile", "-", "--timeout", "60"],
+             "--access-logfile", "-", "--timeout", "60",
+             # Longer than a reviewer's pause, as behind a proxy: a 2 s keep-alive races the
+             # client's next POST on a connection the server is closing (status 0, not an app error).
+             "--keep-alive", "75"],
             "server.log",
         )  # fmt: skip
         start([PYTHON, "manage.py", "qcluster"], "worker.log")

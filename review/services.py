@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -461,11 +462,14 @@ def _lock(draft: Draft, *, expected_version: int, states: Sequence[str]) -> Draf
     """Lock the draft row and check the version the user saw: the second click gets a 409."""
     locked = (
         Draft.objects.select_for_update(of=("self",))
-        .select_related("recipient", "sender__sender", "campaign", "decided_by")
+        .select_related("recipient", "sender__sender", "campaign")
         .get(pk=draft.pk)
     )
     if locked.state in (Draft.State.APPROVED, Draft.State.REJECTED) and locked.state not in states:
-        who = f" by {locked.decided_by.get_full_name() or locked.decided_by}" if locked.decided_by else ""
+        # Not joined above: after waiting on the lock, PostgreSQL re-reads the locked row but not
+        # the joined ones, so a join would miss the decider who just committed.
+        decider = get_user_model().objects.filter(pk=locked.decided_by_id).first() if locked.decided_by_id else None
+        who = f" by {decider.get_full_name() or decider}" if decider else ""
         raise DraftConflict(
             f"This draft was already {locked.get_state_display().lower()}{who}. Nothing was done "
             "and nothing is sent twice; press j for the next draft."

@@ -171,3 +171,52 @@ def test_two_reviewers_racing_to_approve_create_one_message(rep, other_rep):
     assert sorted(outcomes) == ["approved", "conflict"]
     assert OutboundMessage.objects.filter(draft=draft).count() == 1
     assert DraftDecision.objects.filter(draft=draft).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_reviewer_who_waited_on_the_lock_is_told_who_decided(rep, other_rep):
+    """The second reviewer blocks on the row lock while the first commits; PostgreSQL then hands
+    back the new row but not a re-read of joined tables, so "who decided" must not come from a
+    join made under the lock (found by the load test: the message lost the name)."""
+    from django.db import transaction
+
+    rep.first_name, rep.last_name = "Ana", "First"
+    rep.save()
+    draft = DraftFactory(sender=rep, reviewer=other_rep)
+    locked, release = threading.Event(), threading.Event()
+    outcome: list[str] = []
+
+    def first():
+        try:
+            with transaction.atomic():
+                services.draft_approve(draft=draft, user=rep, expected_version=1)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def second():
+        try:
+            locked.wait(10)
+            services.draft_approve(draft=draft, user=other_rep, expected_version=1)
+            outcome.append("approved")
+        except services.DraftConflict as exc:
+            outcome.append(exc.message)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    # Commit the first approval only once the second is waiting on the row lock.
+    with connection.cursor() as cursor:
+        for _ in range(200):
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            if cursor.fetchone()[0]:
+                break
+            threading.Event().wait(0.05)
+    release.set()
+    for t in threads:
+        t.join()
+    assert len(outcome) == 1 and "already approved by Ana First" in outcome[0], outcome

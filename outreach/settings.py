@@ -129,6 +129,9 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60))}
 IS_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+# A persistent connection is checked before a request reuses it, so a database restart or
+# failover costs a reconnect, not a failed request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if IS_SQLITE:
     # WAL lets the web process read while the worker writes; the busy timeout makes a writer
     # wait for the lock instead of failing with "database is locked".

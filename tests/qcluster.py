@@ -75,6 +75,9 @@ class Cluster:
         return self.log.read_text(errors="replace")[-4000:]
 
 
+CLUSTER_APPLICATION_NAME = "outreach-test-qcluster"
+
+
 def cluster_base_env(*, workers: int) -> dict[str, str]:
     env = {
         **os.environ,
@@ -84,6 +87,8 @@ def cluster_base_env(*, workers: int) -> dict[str, str]:
         "CONN_MAX_AGE": "0",
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
+        # libpq names the cluster's sessions, so a test can drop exactly those.
+        "PGAPPNAME": CLUSTER_APPLICATION_NAME,
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return env

@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 from django.db import connection
 from django.utils import timezone
 
-from tests.qcluster import Cluster, cluster_base_env
+from tests.qcluster import CLUSTER_APPLICATION_NAME, Cluster, cluster_base_env
 from tests.sending.conftest import CapturingHandler, Received, _free_port
 
 
@@ -44,12 +44,14 @@ def cluster(cluster_env):
         c.log.unlink(missing_ok=True)
 
 
-def terminate_other_connections() -> int:
-    """Drop every other session on the test database (the cluster's), as a failover would."""
+def terminate_cluster_connections() -> int:
+    """Drop the cluster's sessions on the test database, as a failover would. Only the cluster's:
+    other threads of this test run (a session-wide live server) keep theirs."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND application_name = %s",
+            [CLUSTER_APPLICATION_NAME],
         )
         return cursor.fetchone()[0]
 

@@ -21,7 +21,7 @@ from tests.anthropic_stub import AnthropicStub
 from tests.factories import ApprovedDraftFactory, CampaignFactory, FactFactory, RecipientFactory
 from tests.qcluster import wait_until
 
-from .conftest import terminate_other_connections, time_passes
+from .conftest import terminate_cluster_connections, time_passes
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -192,7 +192,7 @@ def test_dropping_the_database_connection_mid_draft_leaves_no_draft_stuck(rep, c
         env = {"DRAFTING_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "x", "ANTHROPIC_BASE_URL": stub.url}
         c = cluster(**env).start()
         wait_until(lambda: _count(Draft, pk__in=ids, state=Draft.State.DRAFTING) >= 1, what="a draft in drafting")
-        dropped = terminate_other_connections()
+        dropped = terminate_cluster_connections()
         print(f"\n[db drop mid-draft] terminated {dropped} connections with {_drafts_by_state(ids)}")
         assert dropped >= 1
         # The same cluster goes on with new connections; what it could not finish, recovery does.
@@ -207,7 +207,7 @@ def test_dropping_the_database_connection_mid_send_sends_nothing_twice_and_loses
     ids = _approve_messages(rep, 6)
     c = cluster().start()
     wait_until(lambda: _count(OutboundMessage, pk__in=ids, state=S.SENDING) >= 1, what="a message in sending")
-    dropped = terminate_other_connections()
+    dropped = terminate_cluster_connections()
     print(f"\n[db drop mid-send] terminated {dropped} connections")
     assert dropped >= 1
     time.sleep(3)

@@ -67,9 +67,18 @@ def connect_signals() -> None:
 
 
 def role_of(user) -> str | None:
-    """The highest role a user holds (superusers are admins)."""
+    """The highest role a user holds (superusers are admins).
+
+    Remembered on the user object, as Django remembers permissions: a request asks several times
+    (views, selectors, the navigation) and the user is loaded afresh for each request."""
     if not user.is_authenticated:
         return None
+    if not hasattr(user, "_outreach_role"):
+        user._outreach_role = _highest_role(user)
+    return user._outreach_role
+
+
+def _highest_role(user) -> str | None:
     if user.is_superuser:
         return ADMIN
     names = {g.name for g in user.groups.all()}

@@ -1,12 +1,6 @@
-"""
-WSGI config for outreach project.
+"""WSGI entry point (gunicorn outreach.wsgi)."""
 
-It exposes the WSGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
-"""
-
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -14,3 +8,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "outreach.settings")
 
 application = get_wsgi_application()
+
+# What startup loaded lives as long as the process: frozen out of the garbage collector's sight,
+# so the collections that requests trigger stop rescanning it (the p95 in bench_review.py).
+gc.freeze()

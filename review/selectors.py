@@ -29,6 +29,8 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 
 from outreach.models import EngagementEvent, OutboundMessage
 from outreach.roles import is_admin
@@ -38,18 +40,9 @@ from .models import Draft, DraftDecision, DraftEdit, RejectReason
 QUEUE_PAGE_SIZE = 50
 
 
-def _sees_all(user) -> bool:
-    # Remembered on the user object: a page asks several times per request.
-    cached = getattr(user, "_review_sees_all", None)
-    if cached is None:
-        cached = is_admin(user)
-        user._review_sees_all = cached
-    return cached
-
-
 def drafts_visible_to(user) -> QuerySet[Draft]:
     """Reps see the drafts they send or are assigned to review; admins see every draft."""
-    if _sees_all(user):
+    if is_admin(user):
         return Draft.objects.all()
     return Draft.objects.filter(Q(sender=user) | Q(reviewer=user))
 
@@ -84,6 +77,18 @@ class QueueFilters:
             parts.append(f"state={self.state}")
         return "&".join(parts)
 
+    def as_hidden_inputs(self) -> SafeString:
+        """The filters as hidden fields, so each decision form returns to the same queue."""
+        fields: list[tuple[str, int | str | None]] = [
+            ("campaign", self.campaign_id),
+            ("unsupported", 1 if self.unsupported_only else None),
+        ]
+        if self.state != Draft.State.READY:
+            fields.append(("state", self.state))
+        return format_html_join(
+            "", '<input type="hidden" name="{}" value="{}">', ((k, v) for k, v in fields if v is not None)
+        )
+
     def apply(self, qs: QuerySet[Draft]) -> QuerySet[Draft]:
         if self.campaign_id:
             qs = qs.filter(campaign_id=self.campaign_id)
@@ -101,24 +106,44 @@ def draft_queue(*, user, filters: QueueFilters, exclude_ids: Iterable[int] = ())
     return qs.order_by("ready_at", "id") if filters.state == Draft.State.READY else qs.order_by("updated_at", "id")
 
 
-def _queue_ids(*, user, filters: QueueFilters, limit: int, exclude_ids: Iterable[int] = ()) -> list[int]:
-    """Ids of the first `limit` drafts of the queue, in order, in one query that stays fast with
-    thousands of drafts: "sent by me OR assigned to me" is two index range scans (state, sender,
-    ready_at) and (state, reviewer, ready_at), each stopping at `limit`, merged by UNION ALL."""
+def _queue_heads(*, user, filters: QueueFilters, exclude_ids: Iterable[int] = ()):
+    """The queue's order and the querysets it merges: "sent by me OR assigned to me" is two index
+    range scans, (state, sender, ready_at) and (state, reviewer, ready_at); an admin's is one."""
     exclude = list(exclude_ids)
     order = ("ready_at", "id") if filters.state == Draft.State.READY else ("updated_at", "id")
     base = filters.apply(Draft.objects.filter(state=filters.state))
     if exclude:
         base = base.exclude(pk__in=exclude)
-    if _sees_all(user):
-        return list(base.order_by(*order).values_list("id", flat=True)[:limit])
-    mine = base.filter(sender=user).order_by(*order).values_list(*order)[:limit]
-    assigned = base.filter(reviewer=user).exclude(sender=user).order_by(*order).values_list(*order)[:limit]
+    if is_admin(user):
+        return order, [base.order_by(*order)]
+    return order, [
+        base.filter(sender=user).order_by(*order),
+        base.filter(reviewer=user).exclude(sender=user).order_by(*order),
+    ]
+
+
+def _queue_ids(*, user, filters: QueueFilters, limit: int, exclude_ids: Iterable[int] = ()) -> list[int]:
+    """Ids of the first `limit` drafts of the queue, in order, in one query that stays fast with
+    thousands of drafts: each range scan stops at `limit`, merged by UNION ALL."""
+    order, heads = _queue_heads(user=user, filters=filters, exclude_ids=exclude_ids)
+    if len(heads) == 1:
+        return list(heads[0].values_list("id", flat=True)[:limit])
+    mine, assigned = (head.values_list(*order)[:limit] for head in heads)
     if connection.features.supports_slicing_ordering_in_compound:
         rows = list(mine.union(assigned, all=True).order_by(*order)[:limit])
     else:  # SQLite: the same two range scans as two queries, merged here
         rows = sorted([*mine, *assigned])[:limit]
     return [row[1] for row in rows]
+
+
+def _queue_first(*, user, filters: QueueFilters, exclude_ids: Iterable[int] = ()) -> Draft | None:
+    """The queue's first draft with what the detail shows, in one query: each range scan stops
+    at its first row inside a subquery."""
+    order, heads = _queue_heads(user=user, filters=filters, exclude_ids=exclude_ids)
+    first_of_each = Q()
+    for head in heads:
+        first_of_each |= Q(pk=Subquery(head.values("id")[:1]))
+    return Draft.objects.select_related(*DETAIL_RELATED).filter(first_of_each).order_by(*order).first()
 
 
 def _in_order(ids: list[int], qs: QuerySet[Draft]) -> list[Draft]:
@@ -154,7 +179,7 @@ def queue_campaigns(*, user) -> list[dict]:
     """Campaigns for the filter: the (small) campaign table, not a scan of the drafts."""
     Campaign = Draft._meta.get_field("campaign").related_model
     campaigns = Campaign.objects.exclude(status="archived")  # type: ignore[union-attr]
-    if not _sees_all(user):
+    if not is_admin(user):
         # Only campaigns this user has drafts in: other campaigns' names are not theirs to see.
         theirs = Draft.objects.filter(Q(sender=user) | Q(reviewer=user), campaign_id=OuterRef("pk"))
         campaigns = campaigns.filter(Exists(theirs))
@@ -162,40 +187,62 @@ def queue_campaigns(*, user) -> list[dict]:
     return [{"pk": pk, "name": name} for pk, name in rows]
 
 
-DETAIL_RELATED = ("recipient__account", "sender__sender", "campaign", "step", "reviewer", "decided_by")
+# What the detail shows for every draft; the decider (decided drafts only) loads when shown.
+# Each join here costs PostgreSQL planning time on every queue page and decision.
+DETAIL_RELATED = ("recipient__account", "sender__sender", "campaign")
 
 
 def draft_next(*, user, filters: QueueFilters, skipped: Iterable[int] = ()) -> Draft | None:
     """The next draft to show, loaded for the detail: the oldest ready one not skipped; when all
     were skipped, the oldest."""
     skipped = list(skipped)
-    ids = _queue_ids(user=user, filters=filters, limit=1, exclude_ids=skipped)
-    if not ids and skipped:
-        ids = _queue_ids(user=user, filters=filters, limit=1)
-    if not ids:
-        return None
-    return Draft.objects.select_related(*DETAIL_RELATED).filter(pk=ids[0]).first()
+    draft = _queue_first(user=user, filters=filters, exclude_ids=skipped)
+    if draft is None and skipped:
+        draft = _queue_first(user=user, filters=filters)
+    return draft
+
+
+def draft_loaded(draft_id: int) -> Draft | None:
+    """A draft with what the detail shows, by an id already taken from the user's own queue."""
+    return Draft.objects.select_related(*DETAIL_RELATED).filter(pk=draft_id).first()
+
+
+# Counts stop at this many: the page says "1,000+", and a count never reads more index entries
+# than this per state, however much history a user builds up.
+COUNT_CAP = 1000
+# Superseded versions are history, never shown as a count.
+COUNTED_STATES = [state for state in Draft.State.values if state != Draft.State.SUPERSEDED]
 
 
 def draft_state_counts(*, user, campaign_id: int | None = None) -> dict[str, int]:
-    """How many of this user's drafts are in each state: one query, index-only scans of
-    (sender, state) and (reviewer, state) when the user is not an admin."""
-    base = Draft.objects.all()
-    if campaign_id:
-        base = base.filter(campaign_id=campaign_id)
-    # COUNT(state), not COUNT(id): the state is in the index, so no table rows are read.
-    if _sees_all(user):
-        rows = list(base.order_by().values_list("state").annotate(n=Count("state")))
+    """How many of this user's drafts are in each state, each at most COUNT_CAP + 1 (see
+    `count_label`). One query: per state, a LIMITed range scan of the (sender, state) and
+    (reviewer, state) indexes, or of (state, ready_at) for an admin. Written as SQL because the
+    ORM would compile a dozen near-identical subqueries on every page."""
+    if is_admin(user):
+        scopes: list[tuple[str, list[int]]] = [("", [])]
     else:
-        mine = base.filter(sender=user).order_by().values_list("state").annotate(n=Count("state"))
-        assigned = (
-            base.filter(reviewer=user).exclude(sender=user).order_by().values_list("state").annotate(n=Count("state"))
-        )
-        rows = list(mine.union(assigned, all=True))
+        scopes = [(" AND sender_id = %s", [user.pk]), (" AND reviewer_id = %s AND sender_id <> %s", [user.pk, user.pk])]
+    campaign_sql, campaign_params = (" AND campaign_id = %s", [campaign_id]) if campaign_id else ("", [])
+    parts: list[str] = []
+    params: list[int | str] = []
+    for state in COUNTED_STATES:
+        for scope_sql, scope_params in scopes:
+            parts.append(
+                f"SELECT %s, COUNT(*) FROM (SELECT 1 FROM {Draft._meta.db_table} WHERE state = %s"
+                f"{scope_sql}{campaign_sql} LIMIT %s) AS capped"
+            )
+            params += [state, state, *scope_params, *campaign_params, COUNT_CAP + 1]
     counts = dict.fromkeys(Draft.State.values, 0)
-    for state, n in rows:
-        counts[state] += n
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for state, n in cursor.fetchall():
+            counts[state] = min(COUNT_CAP + 1, counts[state] + n)
     return counts
+
+
+def count_label(n: int) -> str:
+    return f"{COUNT_CAP:,}+" if n > COUNT_CAP else str(n)
 
 
 def draft_detail(*, draft_id: int, user) -> Draft | None:

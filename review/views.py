@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from urllib.parse import urlencode
 
@@ -38,12 +38,12 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-def _get_draft_for_user(request: HttpRequest, draft_id: int) -> Draft:
-    """The one access check for drafts: another rep's draft is a 404, as if it did not exist."""
-    return get_object_or_404(
-        selectors.drafts_visible_to(request.user).select_related(*selectors.DETAIL_RELATED),
-        pk=draft_id,
-    )
+def _get_draft_for_user(request: HttpRequest, draft_id: int, *, detail: bool = True) -> Draft:
+    """The one access check for drafts: another rep's draft is a 404, as if it did not exist.
+    Without `detail` only the id is read: a decision's service locks and loads the row itself."""
+    drafts = selectors.drafts_visible_to(request.user)
+    drafts = drafts.select_related(*selectors.DETAIL_RELATED) if detail else drafts.only("id")
+    return get_object_or_404(drafts, pk=draft_id)
 
 
 def _skipped(request: HttpRequest) -> list[int]:
@@ -63,6 +63,7 @@ def _detail_context(request: HttpRequest, draft: Draft | None, filters: selector
         "draft": draft,
         "filters": filters,
         "filter_qs": filters.as_query(),
+        "filter_inputs": filters.as_hidden_inputs(),
         "profile": getattr(draft.sender, "sender", None),
         "subject_html": highlight(draft.subject, draft.grounding, field="subject"),
         "body_html": highlight(draft.body_text, draft.grounding, field="body_text"),
@@ -80,6 +81,7 @@ def _counts_context(request: HttpRequest, filters: selectors.QueueFilters) -> di
         "filters": filters,
         "filter_qs": filters.as_query(),
         "counts": counts,
+        "count_labels": {state: selectors.count_label(n) for state, n in counts.items()},
         "in_flight": counts[Draft.State.QUEUED] + counts[Draft.State.DRAFTING],
     }
 
@@ -114,7 +116,8 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
     if selected.isdigit():
         draft = selectors.draft_detail(draft_id=int(selected), user=request.user)
     else:
-        draft = selectors.draft_next(user=request.user, filters=filters, skipped=_skipped(request))
+        # The list puts skipped drafts last, so its first draft is the next one to review.
+        draft = selectors.draft_loaded(context["queue"][0].pk) if context["queue"] else None
     context.update(_detail_context(request, draft, filters))
     return render(request, template, context)
 
@@ -164,29 +167,43 @@ def _addresses(raw: str) -> list[str]:
     return [a for a in _ADDRESS_SPLIT.split(raw or "") if a]
 
 
-@can_decide
-@require_POST
-def approve(request: HttpRequest, draft_id: int) -> HttpResponse:
-    draft = _get_draft_for_user(request, draft_id)
+def _decide(
+    request: HttpRequest,
+    draft_id: int,
+    decide: Callable[[Draft, int], Draft],
+    notice: Callable[[Draft], str],
+) -> HttpResponse:
+    """One decision on a draft the user may see, at the version they saw; then the next draft.
+    `decide` returns the draft as the service locked and loaded it, which the notice names."""
+    draft = _get_draft_for_user(request, draft_id, detail=False)
     version = _expected_version(request)
     if version is None:
         return HttpResponseBadRequest("Missing draft version.", content_type="text/plain")
     try:
-        services.draft_approve(draft=draft, user=request.user, expected_version=version)
+        decided = decide(draft, version)
     except ApplicationError as exc:
         return _refused(exc)
-    return _next(request, f"Approved the email to {_who(draft)}; it is queued for sending.")
+    return _next(request, notice(decided))
+
+
+@can_decide
+@require_POST
+def approve(request: HttpRequest, draft_id: int) -> HttpResponse:
+    return _decide(
+        request,
+        draft_id,
+        lambda draft, version: services.draft_approve(draft=draft, user=request.user, expected_version=version),
+        lambda draft: f"Approved the email to {_who(draft)}; it is queued for sending.",
+    )
 
 
 @can_decide
 @require_POST
 def edit_approve(request: HttpRequest, draft_id: int) -> HttpResponse:
-    draft = _get_draft_for_user(request, draft_id)
-    version = _expected_version(request)
-    if version is None:
-        return HttpResponseBadRequest("Missing draft version.", content_type="text/plain")
-    try:
-        services.draft_approve(
+    return _decide(
+        request,
+        draft_id,
+        lambda draft, version: services.draft_approve(
             draft=draft,
             user=request.user,
             expected_version=version,
@@ -194,52 +211,45 @@ def edit_approve(request: HttpRequest, draft_id: int) -> HttpResponse:
             body_text=request.POST.get("body_text", ""),
             cc=_addresses(request.POST.get("cc", "")),
             bcc=_addresses(request.POST.get("bcc", "")),
-        )
-    except ApplicationError as exc:
-        return _refused(exc)
-    return _next(request, f"Approved your edited email to {_who(draft)}; it is queued for sending.")
+        ),
+        lambda draft: f"Approved your edited email to {_who(draft)}; it is queued for sending.",
+    )
 
 
 @can_decide
 @require_POST
 def reject(request: HttpRequest, draft_id: int) -> HttpResponse:
-    draft = _get_draft_for_user(request, draft_id)
-    version = _expected_version(request)
-    if version is None:
-        return HttpResponseBadRequest("Missing draft version.", content_type="text/plain")
     reason = request.POST.get("reason", "")
-    try:
-        services.draft_reject(
-            draft=draft, user=request.user, expected_version=version, reason=reason, note=request.POST.get("note", "")
-        )
-    except ApplicationError as exc:
-        return _refused(exc)
     extra = " and suppressed them" if reason == RejectReason.DO_NOT_CONTACT else ""
-    return _next(request, f"Rejected the draft to {_who(draft)}{extra}.")
+    return _decide(
+        request,
+        draft_id,
+        lambda draft, version: services.draft_reject(
+            draft=draft, user=request.user, expected_version=version, reason=reason, note=request.POST.get("note", "")
+        ),
+        lambda draft: f"Rejected the draft to {_who(draft)}{extra}.",
+    )
 
 
 @can_decide
 @require_POST
 def regenerate(request: HttpRequest, draft_id: int) -> HttpResponse:
-    draft = _get_draft_for_user(request, draft_id)
-    version = _expected_version(request)
-    if version is None:
-        return HttpResponseBadRequest("Missing draft version.", content_type="text/plain")
-    try:
-        services.draft_regenerate(
+    return _decide(
+        request,
+        draft_id,
+        lambda draft, version: services.draft_regenerate(
             draft=draft, user=request.user, expected_version=version, instruction=request.POST.get("instruction", "")
-        )
-    except ApplicationError as exc:
-        return _refused(exc)
-    return _next(request, f"Writing a new version for {_who(draft)}; it returns to the queue when ready.")
+        ),
+        lambda draft: f"Writing a new version for {_who(draft)}; it returns to the queue when ready.",
+    )
 
 
 @can_decide
 @require_POST
 def retry(request: HttpRequest, draft_id: int) -> HttpResponse:
-    draft = _get_draft_for_user(request, draft_id)
+    draft = _get_draft_for_user(request, draft_id, detail=False)
     try:
-        services.draft_retry(draft=draft, user=request.user, expected_version=_expected_version(request))
+        draft = services.draft_retry(draft=draft, user=request.user, expected_version=_expected_version(request))
     except ApplicationError as exc:
         return _refused(exc)
     return _next(request, f"Drafting again for {_who(draft)}.")

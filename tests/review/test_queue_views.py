@@ -251,3 +251,36 @@ def test_a_rep_requests_a_draft_from_the_recipient_page_and_lands_on_the_queue(r
     response = rep_client.post(reverse("review_request"), {"recipient": recipient.pk})
     assert response.status_code == 302 and response.url == reverse("review_queue")
     assert Draft.objects.get().recipient == recipient
+
+
+def test_state_counts_are_exact_up_to_the_cap_and_say_so_beyond_it(rep, other_rep, monkeypatch):
+    from review import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    _drafts(rep, 5)
+    _drafts(other_rep, 2, reviewer=rep)  # assigned to me: counted with mine
+    DraftFactory(sender=rep, state=Draft.State.FAILED)
+    DraftFactory(sender=other_rep)  # neither mine nor assigned
+    counts = selectors.draft_state_counts(user=rep)
+    assert counts["ready"] == 4 and selectors.count_label(counts["ready"]) == "3+"
+    assert counts["failed"] == 1 and selectors.count_label(counts["failed"]) == "1"
+
+
+def test_the_queue_shows_capped_counts(rep, rep_client, monkeypatch):
+    from review import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_CAP", 2)
+    _drafts(rep, 3)
+    page = rep_client.get(reverse("review_queue")).content.decode()
+    assert '<strong data-count="ready">2+</strong> ready' in page
+
+
+def test_the_list_escapes_what_people_and_models_wrote(rep, rep_client):
+    from tests.factories import RecipientFactory
+
+    recipient = RecipientFactory(first_name='<b>"Eve"</b>', last_name="&co")
+    DraftFactory(sender=rep, recipient=recipient, subject="<img src=x onerror=alert(1)>")
+    html = rep_client.get(reverse("review_queue")).content.decode()
+    listing = html[html.index('id="queue-list"') : html.index("</ol>")]
+    assert "<img" not in listing and "&lt;img src=x onerror=alert(1)&gt;" in listing
+    assert "&lt;b&gt;&quot;Eve&quot;&lt;/b&gt; &amp;co" in listing

@@ -167,7 +167,7 @@ AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AUTHENTICATION_BACKENDS = [
     *(["axes.backends.AxesStandaloneBackend"] if AXES_ENABLED else []),
-    "django.contrib.auth.backends.ModelBackend",
+    "outreach.roles.RoleModelBackend",  # ModelBackend, one query fewer per request
 ]
 
 LANGUAGE_CODE = "en-us"

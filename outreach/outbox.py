@@ -48,6 +48,16 @@ def _thread_parent(draft) -> OutboundMessage | None:
     )
 
 
+def _active_sender_config(user) -> SenderConfig | None:
+    """The member's own sending setup when it is on; None sends through the organization's provider.
+    The approval's row lock loads it with the draft, so this is usually no query."""
+    try:
+        config = user.sender_config
+    except SenderConfig.DoesNotExist:
+        return None
+    return config if config.is_active else None
+
+
 _RELATIONS = [f.name for f in OutboundMessage._meta.concrete_fields if f.is_relation]
 
 
@@ -69,7 +79,7 @@ def outbound_message_create(*, draft, approved_by) -> OutboundMessage:
     # A display name is one line: a line break in it would fail every send from this profile.
     display_name = " ".join(sender_profile.display_name.split())
     from_email = formataddr((display_name, sender_profile.email))
-    config = SenderConfig.objects.filter(user_id=draft.sender_id, is_active=True).first()
+    config = _active_sender_config(draft.sender)
     message = OutboundMessage(
         draft=draft,
         recipient=draft.recipient,

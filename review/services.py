@@ -462,7 +462,8 @@ def _lock(draft: Draft, *, expected_version: int, states: Sequence[str]) -> Draf
     """Lock the draft row and check the version the user saw: the second click gets a 409."""
     locked = (
         Draft.objects.select_for_update(of=("self",))
-        .select_related("recipient", "sender__sender", "campaign")
+        # What approving reads to create the outbound message, loaded with the lock.
+        .select_related("recipient", "sender__sender", "sender__sender_config", "campaign")
         .get(pk=draft.pk)
     )
     if locked.state in (Draft.State.APPROVED, Draft.State.REJECTED) and locked.state not in states:

@@ -15,7 +15,16 @@ from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict, StringConstraints, model_validator
 
 from outreach import contacts
-from outreach.api_support import ERRORS, ApiError, idempotent, paginate, require_perm, token_auth, username
+from outreach.api_support import (
+    ERRORS,
+    ApiError,
+    filter_given,
+    idempotent,
+    paginate,
+    require_perm,
+    token_auth,
+    username,
+)
 from outreach.errors import ApplicationError
 from outreach.models import ApiToken, Recipient, SenderProfile
 from outreach.normalize import normalize_email
@@ -339,13 +348,12 @@ class EnrollmentFilters(Schema):
     tags=["sequences"],
 )
 def enrollment_list(request: HttpRequest, filters: Query[EnrollmentFilters]):
-    qs = _enrollments_for_user(request)
-    if filters.state:
-        qs = qs.filter(state=filters.state)
-    if filters.sequence_id is not None:
-        qs = qs.filter(campaign_id=filters.sequence_id)
-    if filters.contact_id is not None:
-        qs = qs.filter(recipient_id=filters.contact_id)
+    qs = filter_given(
+        _enrollments_for_user(request),
+        state=filters.state,
+        campaign_id=filters.sequence_id,
+        recipient_id=filters.contact_id,
+    )
     return paginate(qs, cursor=filters.cursor, limit=filters.limit)
 
 

@@ -13,7 +13,17 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import StringConstraints
 
 from . import contacts, selectors, services, webhooks
-from .api_support import ERRORS, ApiError, encode_cursor, idempotent, paginate, require_perm, token_auth, username
+from .api_support import (
+    ERRORS,
+    ApiError,
+    encode_cursor,
+    filter_given,
+    idempotent,
+    paginate,
+    require_perm,
+    token_auth,
+    username,
+)
 from .errors import ApplicationError
 from .models import (
     ApiToken,
@@ -451,15 +461,13 @@ class MessageFilters(Schema):
 
 @router.get("/messages/", response={200: MessagePage, **ERRORS}, auth=token_auth(Scope.DRAFTS_READ), tags=["messages"])
 def message_list(request: HttpRequest, filters: Query[MessageFilters]):
-    qs = selectors.outbound_messages_for_user(user=request.user).select_related("approved_by")
-    if filters.status:
-        qs = qs.filter(state=filters.status)
-    if filters.code:
-        qs = qs.filter(code=filters.code)
-    if filters.contact_id is not None:
-        qs = qs.filter(recipient_id=filters.contact_id)
-    if filters.campaign_id is not None:
-        qs = qs.filter(campaign_id=filters.campaign_id)
+    qs = filter_given(
+        selectors.outbound_messages_for_user(user=request.user).select_related("approved_by"),
+        state=filters.status,
+        code=filters.code,
+        recipient_id=filters.contact_id,
+        campaign_id=filters.campaign_id,
+    )
     return paginate(qs, cursor=filters.cursor, limit=filters.limit)
 
 
@@ -521,9 +529,7 @@ class EventFilters(Schema):
     summary="Emitted signals, oldest first, for pull-based consumers",
 )
 def event_list(request: HttpRequest, filters: Query[EventFilters]):
-    qs = selectors.outbound_events_for_user(user=request.user)
-    if filters.type:
-        qs = qs.filter(type=filters.type)
+    qs = filter_given(selectors.outbound_events_for_user(user=request.user), type=filters.type)
     return paginate(qs, cursor=filters.cursor, limit=filters.limit)
 
 

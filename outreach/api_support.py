@@ -104,6 +104,11 @@ def encode_cursor(position: int) -> str:
     return base64.urlsafe_b64encode(f"id:{position}".encode("ascii")).decode("ascii").rstrip("=")
 
 
+def filter_given(queryset: QuerySet, **lookups: Any) -> QuerySet:
+    """Filter by each lookup whose query parameter was given (an omitted one is None or "")."""
+    return queryset.filter(**{lookup: value for lookup, value in lookups.items() if value not in (None, "")})
+
+
 def paginate(queryset: QuerySet, *, cursor: str | None, limit: int) -> dict[str, Any]:
     """Keyset pagination by id (stable under inserts): {"items": [...], "next_cursor": str | None}."""
     limit = max(1, min(limit, MAX_LIMIT))

@@ -14,7 +14,16 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict
 
-from outreach.api_support import ERRORS, ApiError, idempotent, paginate, require_perm, token_auth, username
+from outreach.api_support import (
+    ERRORS,
+    ApiError,
+    filter_given,
+    idempotent,
+    paginate,
+    require_perm,
+    token_auth,
+    username,
+)
 from outreach.models import ApiToken
 
 from . import selectors, services
@@ -151,15 +160,13 @@ def _get_draft_for_user(request: HttpRequest, draft_id: int) -> Draft:
 
 @router.get("/drafts/", response={200: DraftPage, **ERRORS}, auth=token_auth(Scope.DRAFTS_READ), tags=["drafts"])
 def draft_list(request: HttpRequest, filters: Query[DraftFilters]):
-    qs = _drafts_for_user(request)
-    if filters.status:
-        qs = qs.filter(state=filters.status)
-    if filters.campaign_id is not None:
-        qs = qs.filter(campaign_id=filters.campaign_id)
-    if filters.enrollment_id is not None:
-        qs = qs.filter(enrollment_id=filters.enrollment_id)
-    if filters.contact_id is not None:
-        qs = qs.filter(recipient_id=filters.contact_id)
+    qs = filter_given(
+        _drafts_for_user(request),
+        state=filters.status,
+        campaign_id=filters.campaign_id,
+        enrollment_id=filters.enrollment_id,
+        recipient_id=filters.contact_id,
+    )
     return paginate(qs, cursor=filters.cursor, limit=filters.limit)
 
 

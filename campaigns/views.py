@@ -18,6 +18,7 @@ from django_htmx.middleware import HtmxDetails
 from outreach.errors import ApplicationError
 from outreach.models import Recipient
 from outreach.roles import is_csm_or_admin
+from outreach.selectors import engagement_rates_for_campaign
 
 from . import milestones, selectors, services
 from .audit import recipient_audit
@@ -416,3 +417,13 @@ def recipient_audit_page(request: HttpRequest, recipient_id: int) -> HttpRespons
     _require_audit_access(request)
     recipient = get_object_or_404(Recipient.objects.select_related("account", "owner"), pk=recipient_id)
     return render(request, "campaigns/recipient_audit.html", {"audit": recipient_audit(recipient=recipient)})
+
+
+@permission_required("campaigns.view_campaign", raise_exception=True)
+@require_GET
+def campaign_rates(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
+    """The engagement rates chart: a fragment of the campaign page, or a page of its own."""
+    campaign = get_object_or_404(selectors.campaigns_for_user(request.user), pk=campaign_id)
+    template = "campaigns/campaign_rates.html" + ("#rates" if request.htmx else "")
+    context = {"campaign": campaign, "rates": engagement_rates_for_campaign(campaign_id=campaign.pk)}
+    return render(request, template, context)

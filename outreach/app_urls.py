@@ -23,7 +23,6 @@ urlpatterns = [
     # Engagement: replies, one message's timeline, a campaign's rates chart (fragment).
     path("messages/replies/", views.replies, name="replies"),
     path("messages/<int:message_id>/", views.message_timeline, name="message_timeline"),
-    path("messages/rates/<int:campaign_id>/", views.campaign_rates, name="campaign_rates"),
 ]
 
 # Integrations: personal API tokens and webhook subscriptions.

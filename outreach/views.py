@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
@@ -205,29 +204,3 @@ def message_timeline(request: HttpRequest, message_id: int) -> HttpResponse:
 def replies(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.replies_for_user(user=request.user), 50).get_page(request.GET.get("page"))
     return render(request, "outreach/replies.html", {"page": page})
-
-
-@permission_required("campaigns.view_campaign", raise_exception=True)
-def campaign_rates(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
-    """The rates chart as a fragment for the campaigns page (or a page of its own)."""
-    # Reached through the foreign key (outreach does not import campaigns).
-    campaign_model = OutboundMessage._meta.get_field("campaign").related_model
-    assert campaign_model is not None and not isinstance(campaign_model, str)
-    campaigns = campaign_model._default_manager.only("pk", "name")
-    if not request.user.has_perm("campaigns.change_campaign"):
-        # A rep sees the campaigns they send in, as campaigns.selectors.campaigns_for_user says.
-        user = request.user
-        campaigns = campaigns.filter(
-            Q(named_sender=user)
-            | Q(round_robin_senders=user)
-            | Q(created_by=user)
-            | Q(enrollments__sender=user)
-            | Q(drafts__sender=user)
-            | Q(messages__sender=user)
-        ).distinct()
-    campaign = get_object_or_404(campaigns, pk=campaign_id)
-    template = "outreach/campaign_rates.html"
-    if request.htmx:
-        template += "#rates"
-    context = {"campaign": campaign, "rates": selectors.engagement_rates_for_campaign(campaign_id=campaign.pk)}
-    return render(request, template, context)

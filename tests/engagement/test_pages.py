@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from outreach.models import EngagementEvent
@@ -152,7 +153,7 @@ def test_a_campaign_without_sends_has_zero_rates():
 
 def test_the_rates_fragment_renders_an_svg_chart_for_htmx(csm_client, campaign):
     # (A rep sees only the rates of campaigns they send in: tests/hostile/test_found_bugs.py.)
-    response = csm_client.get(f"/messages/rates/{campaign.pk}/", headers={"HX-Request": "true"})
+    response = csm_client.get(reverse("campaign_rates", args=[campaign.pk]), headers={"HX-Request": "true"})
     assert response.status_code == 200
     content = response.content.decode()
     assert content.lstrip().startswith("<figure") and "<svg" in content
@@ -161,9 +162,9 @@ def test_the_rates_fragment_renders_an_svg_chart_for_htmx(csm_client, campaign):
 
 
 def test_the_rates_page_without_htmx_is_a_full_page(csm_client, campaign):
-    response = csm_client.get(f"/messages/rates/{campaign.pk}/")
+    response = csm_client.get(reverse("campaign_rates", args=[campaign.pk]))
     assert b"<html" in response.content and b"<svg" in response.content
 
 
 def test_rates_for_a_missing_campaign_are_404(rep_client):
-    assert rep_client.get("/messages/rates/99999/").status_code == 404
+    assert rep_client.get(reverse("campaign_rates", args=[99999])).status_code == 404

@@ -88,9 +88,9 @@ def outbound_event_record(
             for sub in WebhookSubscription.objects.filter(is_active=True)
             if type in sub.event_types
         ]
-        WebhookDelivery.objects.bulk_create(deliveries)
-        ids = list(WebhookDelivery.objects.filter(event=event).values_list("pk", flat=True))
-        transaction.on_commit(lambda: enqueue_deliveries(ids))
+        if deliveries:
+            ids = [delivery.pk for delivery in WebhookDelivery.objects.bulk_create(deliveries)]
+            transaction.on_commit(lambda: enqueue_deliveries(ids))
     return event
 
 

@@ -229,7 +229,7 @@ def draft_state_counts(*, user, campaign_id: int | None = None) -> dict[str, int
     for state in COUNTED_STATES:
         for scope_sql, scope_params in scopes:
             parts.append(
-                f"SELECT %s, COUNT(*) FROM (SELECT 1 FROM {Draft._meta.db_table} WHERE state = %s"
+                f"SELECT CAST(%s AS TEXT), COUNT(*) FROM (SELECT 1 FROM {Draft._meta.db_table} WHERE state = %s"
                 f"{scope_sql}{campaign_sql} LIMIT %s) AS capped"
             )
             params += [state, state, *scope_params, *campaign_params, COUNT_CAP + 1]

@@ -78,7 +78,8 @@ def outbound_event_record(
     deliveries are nudged after commit."""
     if type not in OutboundEvent.Type.values:
         raise ApplicationError(f"Unknown event type {type!r}")
-    with transaction.atomic():
+    # Inside a caller's transaction no savepoint: the event commits (or not) with what it reports.
+    with transaction.atomic(savepoint=False):
         event = OutboundEvent.objects.create(
             public_id=f"evt_{uuid.uuid4().hex}", type=type, payload=payload, recipient=recipient, sender=sender
         )

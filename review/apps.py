@@ -20,8 +20,4 @@ class ReviewConfig(AppConfig):
     verbose_name = "Review"
 
     def ready(self) -> None:
-        from . import receivers
-
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="review_schedules")
-        # Emitted signals: draft decisions become draft_edit_signal events for webhooks.
-        receivers.connect()

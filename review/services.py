@@ -33,6 +33,7 @@ from outreach.selectors import suppression_check, suppression_check_bulk
 from outreach.services import suppression_add
 
 from .edit_metrics import edit_metrics
+from .events import draft_edit_signal_record
 from .models import Draft, DraftDecision, DraftEdit, DraftSkip, DraftVersion, RejectReason
 from .signals import draft_decided
 
@@ -485,7 +486,10 @@ def _lock(draft: Draft, *, expected_version: int, states: Sequence[str]) -> Draf
     return locked
 
 
-def _send_on_commit(draft: Draft, decision: DraftDecision, edit: DraftEdit | None = None) -> None:
+def _decided(draft: Draft, decision: DraftDecision, edit: DraftEdit | None = None) -> None:
+    """Tell others: the draft_edit_signal event is stored now, in the decision's transaction (never
+    lost between a commit and an after-commit hook); draft_decided is sent once it commits."""
+    draft_edit_signal_record(draft=draft, decision=decision, edit=edit)
     transaction.on_commit(lambda: draft_decided.send(sender=Draft, draft=draft, decision=decision, edit=edit))
 
 
@@ -572,7 +576,7 @@ def draft_approve(
         ]
     )
     outbound_message_create(draft=draft, approved_by=user)
-    _send_on_commit(draft, decision, edit)
+    _decided(draft, decision, edit)
     return draft
 
 
@@ -601,7 +605,7 @@ def draft_reject(*, draft: Draft, user, expected_version: int, reason: str, note
     draft.decided_by = user
     draft.version += 1
     draft.save(update_fields=["state", "decided_at", "decided_by", "version", "updated_at"])
-    _send_on_commit(draft, decision)
+    _decided(draft, decision)
     return draft
 
 
@@ -622,7 +626,7 @@ def draft_regenerate(*, draft: Draft, user, expected_version: int, instruction: 
     draft.save(update_fields=["instruction", "state", "failure_reason", "version", "updated_at"])
     pk = draft.pk
     transaction.on_commit(lambda: _enqueue_generation(pk))
-    _send_on_commit(draft, decision)
+    _decided(draft, decision)
     return draft
 
 
@@ -637,12 +641,12 @@ def draft_retry(*, draft: Draft, user, expected_version: int | None = None, via:
     draft.save(update_fields=["state", "version", "updated_at"])
     pk = draft.pk
     transaction.on_commit(lambda: _enqueue_generation(pk))
-    _send_on_commit(draft, decision)
+    _decided(draft, decision)
     return draft
 
 
 def draft_skip(*, draft: Draft, user, via: str = "web") -> DraftDecision:
     """Record "skip for now"; the view keeps skipped ids in the session so the next draft shows."""
     decision = DraftDecision.objects.create(draft=draft, action=DraftDecision.Action.SKIP, user=user, via=via)
-    transaction.on_commit(lambda: draft_decided.send(sender=Draft, draft=draft, decision=decision, edit=None))
+    _decided(draft, decision)
     return decision

@@ -152,6 +152,22 @@ def test_an_edited_approval_emits_a_draft_edit_signal_with_its_distance(
     assert (event.sender, event.recipient) == (rep, ready_draft.recipient)
 
 
+def test_the_signal_is_stored_with_the_decision_not_after_its_commit(
+    rep, ready_draft, django_capture_on_commit_callbacks
+):
+    # A process that dies between the commit and the after-commit hooks loses no event.
+    with django_capture_on_commit_callbacks(execute=False):
+        draft_approve(draft=ready_draft, user=rep, expected_version=1)
+    assert OutboundEvent.objects.filter(type="draft_edit_signal", payload__draft_id=ready_draft.pk).exists()
+
+
+def test_a_refused_decision_stores_no_signal(rep, ready_draft):
+    draft_approve(draft=ready_draft, user=rep, expected_version=1)
+    with pytest.raises(Exception, match="already approved"):
+        draft_reject(draft=ready_draft, user=rep, expected_version=1, reason="tone")
+    assert list(OutboundEvent.objects.values_list("payload__decision", flat=True)) == ["approve"]
+
+
 def test_an_api_approval_emits_a_signal_saying_so(rep, ready_draft, api_client_for, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         api_client_for(rep, "email:send").post_json(f"/api/v1/drafts/{ready_draft.pk}/approve", {"expected_version": 1})

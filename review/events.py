@@ -1,35 +1,26 @@
-"""The review app's part of the emitted signals: draft decisions become draft_edit_signal events."""
+"""The review app's emitted signal: approve, edit+approve and reject become draft_edit_signal
+events (for webhooks and the event feed), stored in the decision's own transaction, so a decision
+and its event commit together or not at all."""
 
 from __future__ import annotations
-
-import logging
 
 from outreach.models import OutboundEvent
 from outreach.webhooks import outbound_event_record
 
-from .models import DraftDecision
+from .models import Draft, DraftDecision, DraftEdit
 
-logger = logging.getLogger(__name__)
 EMITTED_ACTIONS = {DraftDecision.Action.APPROVE, DraftDecision.Action.EDIT_APPROVE, DraftDecision.Action.REJECT}
 
 
-def on_draft_decided(sender, draft, decision, edit=None, **kwargs) -> None:
-    """approve, edit+approve and reject, with the edit distance when the text changed. A failure
-    here is logged, never raised: campaigns listens to the same signal to move a sequence on."""
+def draft_edit_signal_record(*, draft: Draft, decision: DraftDecision, edit: DraftEdit | None = None) -> None:
+    """Store the event for a decision that emits one, with the edit distance when the text changed."""
     if decision.action not in EMITTED_ACTIONS:
         return
-    try:
-        _record(draft, decision, edit)
-    except Exception:
-        logger.exception("could not record draft_edit_signal for draft %s", draft.pk)
-
-
-def _record(draft, decision, edit) -> None:
     payload = {
         "draft_id": draft.pk,
         "decision": decision.action,
         "via": decision.via,
-        "decided_by": decision.user.get_username() if decision.user_id else None,
+        "decided_by": decision.user.get_username() if decision.user else None,
         "reason": decision.reason,
         "note": decision.note,
         "decided_at": decision.created_at.isoformat(),
@@ -50,9 +41,3 @@ def _record(draft, decision, edit) -> None:
     outbound_event_record(
         type=OutboundEvent.Type.DRAFT_EDIT, payload=payload, recipient=draft.recipient, sender=draft.sender
     )
-
-
-def connect() -> None:
-    from .signals import draft_decided
-
-    draft_decided.connect(on_draft_decided, dispatch_uid="review.draft_decided.webhooks")

@@ -143,7 +143,7 @@ def _queue_first(*, user, filters: QueueFilters, exclude_ids: Iterable[int] = ()
     first_of_each = Q()
     for head in heads:
         first_of_each |= Q(pk=Subquery(head.values("id")[:1]))
-    return Draft.objects.select_related(*DETAIL_RELATED).filter(first_of_each).order_by(*order).first()
+    return with_detail(Draft.objects.filter(first_of_each)).order_by(*order).first()
 
 
 def _in_order(ids: list[int], qs: QuerySet[Draft]) -> list[Draft]:
@@ -187,9 +187,21 @@ def queue_campaigns(*, user) -> list[dict]:
     return [{"pk": pk, "name": name} for pk, name in rows]
 
 
-# What the detail shows for every draft; the decider (decided drafts only) loads when shown.
-# Each join here costs PostgreSQL planning time on every queue page and decision.
-DETAIL_RELATED = ("recipient__account", "sender__sender", "campaign")
+# What the detail shows: the draft whole, and of its relations only the columns on screen (every
+# column costs compile and load time on each queue page and decision; the rest loads if touched).
+# The decider (decided drafts only) loads when shown.
+_DETAIL_COLUMNS = (
+    *(f.name for f in Draft._meta.concrete_fields),
+    *(f"recipient__{name}" for name in ("email", "first_name", "last_name", "title", "account")),
+    *(f"recipient__account__{name}" for name in ("name", "plan", "renewal_date", "state")),
+    *(f"sender__{name}" for name in ("username", "first_name", "last_name")),
+    *(f"sender__sender__{name}" for name in ("user", "display_name", "email")),
+    *(f"campaign__{name}" for name in ("name", "goal", "key_message", "call_to_action", "trigger_description")),
+)
+
+
+def with_detail(drafts: QuerySet[Draft]) -> QuerySet[Draft]:
+    return drafts.select_related("recipient__account", "sender__sender", "campaign").only(*_DETAIL_COLUMNS)
 
 
 def draft_next(*, user, filters: QueueFilters, skipped: Iterable[int] = ()) -> Draft | None:
@@ -204,7 +216,7 @@ def draft_next(*, user, filters: QueueFilters, skipped: Iterable[int] = ()) -> D
 
 def draft_loaded(draft_id: int) -> Draft | None:
     """A draft with what the detail shows, by an id already taken from the user's own queue."""
-    return Draft.objects.select_related(*DETAIL_RELATED).filter(pk=draft_id).first()
+    return with_detail(Draft.objects.filter(pk=draft_id)).first()
 
 
 # Counts stop at this many: the page says "1,000+", and a count never reads more index entries
@@ -246,7 +258,7 @@ def count_label(n: int) -> str:
 
 
 def draft_detail(*, draft_id: int, user) -> Draft | None:
-    return drafts_visible_to(user).select_related(*DETAIL_RELATED).filter(pk=draft_id).first()
+    return with_detail(drafts_visible_to(user).filter(pk=draft_id)).first()
 
 
 def recipient_history(

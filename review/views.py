@@ -42,7 +42,7 @@ def _get_draft_for_user(request: HttpRequest, draft_id: int, *, detail: bool = T
     """The one access check for drafts: another rep's draft is a 404, as if it did not exist.
     Without `detail` only the id is read: a decision's service locks and loads the row itself."""
     drafts = selectors.drafts_visible_to(request.user)
-    drafts = drafts.select_related(*selectors.DETAIL_RELATED) if detail else drafts.only("id")
+    drafts = selectors.with_detail(drafts) if detail else drafts.only("id")
     return get_object_or_404(drafts, pk=draft_id)
 
 

@@ -97,15 +97,6 @@ class QueueFilters:
         return qs
 
 
-def draft_queue(*, user, filters: QueueFilters, exclude_ids: Iterable[int] = ()) -> QuerySet[Draft]:
-    """Ready (or failed) drafts for this user, oldest first."""
-    qs = filters.apply(drafts_visible_to(user).filter(state=filters.state))
-    exclude = list(exclude_ids)
-    if exclude:
-        qs = qs.exclude(pk__in=exclude)
-    return qs.order_by("ready_at", "id") if filters.state == Draft.State.READY else qs.order_by("updated_at", "id")
-
-
 def _queue_heads(*, user, filters: QueueFilters, exclude_ids: Iterable[int] = ()):
     """The queue's order and the querysets it merges: "sent by me OR assigned to me" is two index
     range scans, (state, sender, ready_at) and (state, reviewer, ready_at); an admin's is one."""

@@ -157,7 +157,12 @@ def outbound_message_find(*, reference: str, metadata: dict | None = None) -> Ou
     return None
 
 
-def _open_tracking_allowed(message: OutboundMessage | None, recipient: Recipient | None) -> bool:
+# Opens and clicks record what a person did with an email: kept only when the campaign tracks
+# engagement and the recipient consented, whatever the provider reports.
+BEHAVIOUR_KINDS: dict[str, str] = {Kind.OPENED: "open", Kind.CLICKED: "click"}
+
+
+def _behaviour_tracking_allowed(message: OutboundMessage | None, recipient: Recipient | None) -> bool:
     return bool(
         message is not None
         and message.campaign is not None
@@ -187,14 +192,15 @@ def engagement_event_record(
     reply_text: str = "",
 ) -> EngagementEvent | None:
     """Store one event. None when it was already recorded (same dedup key) or must not be
-    stored (an open without tracking enabled and consent). Processing is the caller's choice:
+    stored (an open or a click without tracking enabled and consent). Processing is the caller's choice:
     `engagement_event_enqueue` or `engagement_event_process`."""
     email = normalize_email(email) if email else (normalize_email(message.to_email) if message else "")
     if recipient is None:
         recipient = _recipient_for(message, email)
-    if kind == Kind.OPENED and not _open_tracking_allowed(message, recipient):
+    if kind in BEHAVIOUR_KINDS and not _behaviour_tracking_allowed(message, recipient):
         logger.info(
-            "engagement: dropped 1 open event (message %s): open tracking off or no consent",
+            "engagement: dropped 1 %s event (message %s): open tracking off or no consent",
+            BEHAVIOUR_KINDS[kind],
             message.pk if message else "unknown",
         )
         return None

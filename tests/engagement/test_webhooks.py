@@ -230,6 +230,15 @@ def test_an_open_is_dropped_when_the_campaign_does_not_track_opens(client, basic
     assert not EngagementEvent.objects.exists()
 
 
+def test_a_click_is_dropped_without_consent_and_recorded_with_it(client, basic_auth_webhooks):
+    campaign = CampaignFactory(open_tracking=True)
+    refused = OutboundMessageFactory(draft__campaign=campaign, draft__recipient__consent_open_tracking=False)
+    consented = OutboundMessageFactory(draft__campaign=campaign, draft__recipient__consent_open_tracking=True)
+    for message in (refused, consented):
+        _post_resend(client, resend_event("email.clicked", email_id=message.provider_message_id, to=message.to_email))
+    assert list(EngagementEvent.objects.values_list("message_id", "kind")) == [(consented.pk, "clicked")]
+
+
 def test_an_open_is_recorded_with_tracking_on_and_consent(client, basic_auth_webhooks):
     campaign = CampaignFactory(open_tracking=True)
     message = OutboundMessageFactory(draft__campaign=campaign, draft__recipient__consent_open_tracking=True)

@@ -39,15 +39,33 @@ def engagement_sweep() -> int:
     return sweep()
 
 
+# Only with a mailbox to read (IMAP_HOST); provider setups get replies by inbound webhook.
+REPLIES_SCHEDULE = ("replies: poll the IMAP mailbox", "outreach.tasks.replies_poll", 5)
+
+
 def ensure_schedules(**kwargs) -> None:
     """Create or update the periodic jobs by name: running it again changes nothing."""
+    from django.conf import settings
     from django_q.models import Schedule
 
-    for name, (func, minutes) in SCHEDULES.items():
+    schedules = dict(SCHEDULES)
+    name, func, minutes = REPLIES_SCHEDULE
+    if settings.IMAP_HOST:
+        schedules[name] = (func, minutes)
+    else:
+        Schedule.objects.filter(name=name).delete()
+    for name, (func, minutes) in schedules.items():
         Schedule.objects.update_or_create(
             name=name,
             defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1},
         )
+
+
+def replies_poll() -> str:
+    from .imap_replies import replies_poll as poll
+
+    fetched, recorded = poll()
+    return f"{fetched} unseen, {recorded} replies recorded"
 
 
 def import_job_run(job_id: int) -> None:

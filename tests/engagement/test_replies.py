@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from outreach import tracking
-from outreach.management.commands.poll_replies import poll_mailbox
+from outreach.imap_replies import poll_mailbox
 from outreach.models import EngagementEvent
 from tests.factories import OutboundMessageFactory, RecipientFactory
 
@@ -236,3 +236,28 @@ def test_poll_replies_records_unseen_replies_and_marks_them_seen(django_capture_
     assert imap.seen == {b"7", b"8"}
     assert EngagementEvent.objects.get().message == message
     assert poll_mailbox(imap, folder="INBOX") == (0, 0)
+
+
+@pytest.mark.django_db
+def test_the_worker_polls_the_mailbox_only_when_one_is_configured(settings):
+    from django_q.models import Schedule
+
+    from outreach.tasks import REPLIES_SCHEDULE, ensure_schedules
+
+    name, func, minutes = REPLIES_SCHEDULE
+    settings.IMAP_HOST = "imap.example.com"
+    ensure_schedules()
+    ensure_schedules()
+    schedule = Schedule.objects.get(name=name)
+    assert (schedule.func, schedule.minutes, schedule.repeats) == (func, minutes, -1)
+    settings.IMAP_HOST = ""
+    ensure_schedules()
+    assert not Schedule.objects.filter(name=name).exists()
+
+
+def test_poll_replies_without_a_mailbox_says_what_to_set(settings):
+    from django.core.management import CommandError, call_command
+
+    settings.IMAP_HOST = ""
+    with pytest.raises(CommandError, match="Set IMAP_HOST"):
+        call_command("poll_replies")

@@ -10,13 +10,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 import uuid
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -203,7 +206,29 @@ def _clean_url(url: str) -> str:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
         raise ApplicationError(f"{url!r} is not a valid http(s) URL.", extra={"field": "url"}) from None
+    internal = internal_address(url)
+    if internal:
+        raise ApplicationError(
+            f"{url!r} points at an internal address ({internal}); webhooks go to public endpoints only.",
+            extra={"field": "url"},
+        )
     return url
+
+
+def internal_address(url: str) -> str:
+    """The first loopback, private, link-local or otherwise non-public address the URL's host is or
+    resolves to; "" when there is none (or the name does not resolve: delivery checks again)."""
+    if settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
+        return ""
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        return ""
+    for address in sorted(addresses):
+        if not ipaddress.ip_address(address.split("%")[0]).is_global:
+            return address
+    return ""
 
 
 def webhook_subscription_create(
@@ -279,6 +304,11 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
     code: int | None = None
     text = ""
     error = ""
+    # Checked again at each attempt: a name can be re-pointed after the subscription was saved.
+    internal = internal_address(subscription.url)
+    if internal:
+        error = f"refused: {subscription.url} resolves to an internal address ({internal})"
+        return _record_attempt(delivery, code=None, text="", error=error, elapsed_ms=0)
     try:
         response = httpx.post(
             subscription.url,

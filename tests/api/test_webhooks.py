@@ -13,6 +13,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from outreach import webhook_tasks, webhooks
+from outreach.errors import ApplicationError
 from outreach.models import EngagementEvent, OutboundEvent, WebhookDelivery, WebhookSubscription
 from outreach.services import suppression_add
 from outreach.signals import engagement_recorded
@@ -331,3 +332,35 @@ def test_the_browser_detail_shows_deliveries_with_their_responses(subscription, 
 
 def test_a_rep_cannot_open_the_webhooks_page(rep_client):
     assert rep_client.get(reverse("settings_webhooks")).status_code == 403
+
+
+# --- Subscriber URLs must be public (production) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/hook",
+    ],
+)
+def test_a_subscription_to_an_internal_address_is_refused_in_production(url, settings, admin_user):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    with pytest.raises(ApplicationError, match="internal address"):
+        webhooks.webhook_subscription_create(url=url, event_types=ALL_TYPES, created_by=admin_user)
+    assert not WebhookSubscription.objects.exists()
+
+
+def test_a_delivery_to_a_name_that_now_resolves_inside_is_refused_and_retried(receiver, admin_user, settings):
+    subscription = webhooks.webhook_subscription_create(url=receiver.url, event_types=ALL_TYPES, created_by=admin_user)
+    event = webhooks.outbound_event_record(type="engagement_signal", payload={"x": 1})
+    delivery = WebhookDelivery.objects.get(subscription=subscription, event=event)
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False  # as in production: 127.0.0.1 is internal
+    webhooks.webhook_delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == "retrying" and "internal address (127.0.0.1)" in delivery.error
+    assert receiver.requests == []

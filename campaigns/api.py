@@ -14,8 +14,9 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict, StringConstraints, model_validator
 
-from outreach import contacts
-from outreach.api_support import (
+from outreach.core.errors import ApplicationError
+from outreach.core.normalize import normalize_email
+from outreach.integrations.api_support import (
     ERRORS,
     ApiError,
     filter_given,
@@ -25,10 +26,10 @@ from outreach.api_support import (
     token_auth,
     username,
 )
-from outreach.errors import ApplicationError
-from outreach.models import ApiToken, Recipient, SenderProfile
-from outreach.normalize import normalize_email
-from outreach.selectors import recipients_for_user
+from outreach.integrations.models import ApiToken
+from outreach.people.models import Recipient, SenderProfile
+from outreach.people.selectors import recipients_for_user
+from outreach.people.services import contacts
 
 from . import selectors, sequences, services
 from .models import Campaign, Enrollment, SequenceStep

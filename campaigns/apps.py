@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class CampaignsConfig(AppConfig):
@@ -8,7 +7,5 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import receivers
-        from .schedules import ensure_schedules
 
         receivers.connect()
-        post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="campaigns.schedules")

@@ -12,9 +12,11 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from outreach.models import EngagementEvent, OutboundMessage, OutboundMessageLog, Recipient, Suppression
-from outreach.normalize import parent_domains
-from outreach.selectors import SuppressionHit, suppression_check
+from outreach.core.normalize import parent_domains
+from outreach.mail.models import EngagementEvent, OutboundMessage, OutboundMessageLog
+from outreach.people.models import Recipient
+from outreach.suppression.models import Suppression
+from outreach.suppression.selectors import SuppressionHit, suppression_check
 from review.models import Draft, DraftDecision, DraftEdit, DraftSkip
 
 from .models import Enrollment, EnrollmentEvent

@@ -7,7 +7,8 @@ import re
 from django import forms
 from django.contrib.auth import get_user_model
 
-from outreach.models import Account, Fact, Label, Recipient, SuppressionList
+from outreach.people.models import Account, Fact, Label, Recipient
+from outreach.suppression.models import SuppressionList
 
 from .milestones import RULE_PARAMETERS
 from .models import Campaign, MilestoneRule, SequenceStep

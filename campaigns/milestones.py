@@ -18,8 +18,8 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.text import slugify
 
-from outreach.errors import ApplicationError
-from outreach.models import Fact, Label, Recipient
+from outreach.core.errors import ApplicationError
+from outreach.people.models import Fact, Label, Recipient
 
 from .models import Campaign, Enrollment, MilestoneRule, RecipientStage
 from .services import _enroll_many

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from outreach.drafting import DraftingError, DraftRequest, Intent, Persona, compose
-from outreach.models import Recipient
-from outreach.selectors import suppression_check
+from outreach.people.models import Recipient
+from outreach.suppression.selectors import suppression_check
 
 from .models import Campaign, Enrollment, SequenceStep
 from .services import _pick_sender, step_render

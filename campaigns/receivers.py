@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from outreach.signals import engagement_recorded, outbound_message_finished, suppression_added
+from outreach.mail.signals import engagement_recorded, outbound_message_finished
+from outreach.suppression.signals import suppression_added
 from review.signals import draft_decided
 
 from . import services

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from outreach.models import EngagementEvent, Fact, OutboundMessage, Recipient
+from outreach.mail.models import EngagementEvent, OutboundMessage
+from outreach.people.models import Fact, Recipient
 from review.models import Draft, DraftSkip
 
 from .models import Campaign, Enrollment, EnrollmentEvent, SequenceStep

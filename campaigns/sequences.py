@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from outreach.errors import ApplicationError
-from outreach.models import Recipient
+from outreach.core.errors import ApplicationError
+from outreach.people.models import Recipient
 
 from . import services
 from .models import Campaign, Enrollment, SequenceStep

@@ -23,12 +23,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from outreach.core.errors import ApplicationError
 from outreach.drafting import sanitize
 from outreach.drafting.errors import DraftingError
 from outreach.drafting.exit_condition import ExitDecision, evaluate_exit_condition
-from outreach.errors import ApplicationError
-from outreach.models import EngagementEvent, OutboundMessage, Recipient, Suppression
-from outreach.selectors import suppression_check, suppression_check_bulk
+from outreach.mail.models import EngagementEvent, OutboundMessage
+from outreach.people.models import Recipient
+from outreach.suppression.models import Suppression
+from outreach.suppression.selectors import suppression_check, suppression_check_bulk
 from review.models import Draft, DraftSkip, DraftVersion
 from review.services import draft_request
 

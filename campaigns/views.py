@@ -15,10 +15,10 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
-from outreach.errors import ApplicationError
-from outreach.models import Recipient
-from outreach.roles import is_csm_or_admin
-from outreach.selectors import engagement_rates_for_campaign
+from outreach.core.errors import ApplicationError
+from outreach.mail.selectors import engagement_rates_for_campaign
+from outreach.people.models import Recipient
+from outreach.people.roles import is_csm_or_admin
 
 from . import milestones, selectors, services
 from .audit import recipient_audit

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.apps import apps as global_apps
 from django.db.models.signals import post_migrate
 
 
@@ -7,12 +8,16 @@ class OutreachConfig(AppConfig):
     verbose_name = "Outreach"
 
     def ready(self) -> None:
-        from . import checks, roles, tasks, tracking, webhooks  # noqa: F401 (checks registers itself)
+        from . import checks, schedules  # noqa: F401 (checks registers itself)
+        from .integrations.services import webhooks
+        from .mail.services import engagement
+        from .people import roles
 
         roles.connect_signals()
-        tracking.connect_signals()
-        # The outbox's recovery job and sweeper are django-q2 schedules, (re)registered after migrate.
-        post_migrate.connect(tasks.ensure_schedules, sender=self, dispatch_uid="outbox_schedules")
-        # Emitted signals: engagement and suppression news become OutboundEvents for webhooks.
+        # Provider webhooks (anymail's tracking and inbound signals) become engagement events.
+        engagement.connect_signals()
+        # Emitted events: engagement and suppression news become OutboundEvents for webhooks.
         webhooks.connect_signals()
-        post_migrate.connect(webhooks.ensure_schedule, sender=self, dispatch_uid="webhook-schedule")
+        # After the last project app's migrate, every app's tasks are importable: apply the registry.
+        last_app = global_apps.get_app_config(roles.PROJECT_APPS[-1])
+        post_migrate.connect(schedules.schedules_apply, sender=last_app, dispatch_uid="schedules")

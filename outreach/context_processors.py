@@ -1,6 +1,6 @@
 from django.http import HttpRequest
 
-from .roles import role_of
+from outreach.people.roles import role_of
 
 
 def roles(request: HttpRequest) -> dict:

@@ -10,9 +10,10 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Account, Fact, Label, Recipient, SenderProfile, Suppression
-from .roles import ADMIN, CSM, REP
-from .services import suppression_add, suppression_list_get_global
+from outreach.people.models import Account, Fact, Label, Recipient, SenderProfile
+from outreach.people.roles import ADMIN, CSM, REP
+from outreach.suppression.models import Suppression
+from outreach.suppression.services import suppression_add, suppression_list_get_global
 
 DEMO_PASSWORD = "outreach-demo"
 

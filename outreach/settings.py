@@ -110,7 +110,9 @@ ASGI_APPLICATION = "outreach.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # The project's base templates, then each part of the outreach app keeps its own pages.
+        "DIRS": [BASE_DIR / "templates"]
+        + [BASE_DIR / "outreach" / part / "templates" for part in ("people", "suppression", "mail", "integrations")],
         "APP_DIRS": True,
         "OPTIONS": {
             # {% partialdef %} everywhere, as Django 6 has it built in.
@@ -173,7 +175,7 @@ AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AUTHENTICATION_BACKENDS = [
     *(["axes.backends.AxesStandaloneBackend"] if AXES_ENABLED else []),
-    "outreach.roles.RoleModelBackend",  # ModelBackend, one query fewer per request
+    "outreach.people.roles.RoleModelBackend",  # ModelBackend, one query fewer per request
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -239,7 +241,7 @@ if ANTHROPIC_TIMEOUT_SECONDS * (ANTHROPIC_MAX_RETRIES + 1) >= Q_TASK_TIMEOUT:
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     # The demo's local mailbox (read at /mailbox/) when developing.
-    "outreach.mailbox.LocalMailboxBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+    "outreach.mail.local_mailbox.LocalMailboxBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
 )
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)

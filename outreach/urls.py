@@ -7,8 +7,8 @@ from django.urls import include, path
 
 from campaigns.api import router as campaigns_api
 from outreach import views
-from outreach.api import router as outreach_api
-from outreach.api_root import api, exempt_from_login
+from outreach.integrations.api import router as outreach_api
+from outreach.integrations.api_root import api, exempt_from_login
 from review.api import router as review_api
 
 # REST API: one NinjaAPI under /api/v1/; every app contributes its router.
@@ -27,7 +27,11 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", exempt_from_login(api.urls)),
-    path("", include("outreach.app_urls")),
+    # Each part's pages, in the order an email flows through them.
+    path("", include("outreach.people.urls")),
+    path("", include("outreach.suppression.urls")),
+    path("", include("outreach.mail.urls")),
+    path("", include("outreach.integrations.urls")),
     path("review/", include("review.urls")),
     path("campaigns/", include("campaigns.urls")),
     # Provider webhooks (tracking and inbound), authenticated by anymail: ANYMAIL_WEBHOOK_SECRET

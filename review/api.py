@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict
 
-from outreach.api_support import (
+from outreach.integrations.api_support import (
     ERRORS,
     ApiError,
     filter_given,
@@ -24,7 +24,7 @@ from outreach.api_support import (
     token_auth,
     username,
 )
-from outreach.models import ApiToken
+from outreach.integrations.models import ApiToken
 
 from . import selectors, services
 from .models import Draft

@@ -4,8 +4,8 @@ and its event commit together or not at all."""
 
 from __future__ import annotations
 
-from outreach.models import OutboundEvent
-from outreach.webhooks import outbound_event_record
+from outreach.integrations.models import OutboundEvent
+from outreach.integrations.services.webhooks import outbound_event_record
 
 from .models import Draft, DraftDecision, DraftEdit
 

@@ -32,8 +32,8 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
-from outreach.models import EngagementEvent, OutboundMessage
-from outreach.roles import is_admin
+from outreach.mail.models import EngagementEvent, OutboundMessage
+from outreach.people.roles import is_admin
 
 from .models import Draft, DraftDecision, DraftEdit, RejectReason
 

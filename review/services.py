@@ -15,6 +15,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from outreach.core.errors import ApplicationError
+from outreach.core.normalize import normalize_email
 from outreach.drafting import (
     DraftingError,
     DraftRequest,
@@ -25,12 +27,12 @@ from outreach.drafting import (
     compose,
     sanitize,
 )
-from outreach.errors import ApplicationError
-from outreach.models import EngagementEvent, OutboundMessage, Recipient, Suppression
-from outreach.normalize import normalize_email
-from outreach.outbox import outbound_message_create
-from outreach.selectors import suppression_check, suppression_check_bulk
-from outreach.services import suppression_add
+from outreach.mail.models import EngagementEvent, OutboundMessage
+from outreach.mail.services.outbox import outbound_message_create
+from outreach.people.models import Recipient
+from outreach.suppression.models import Suppression
+from outreach.suppression.selectors import suppression_check, suppression_check_bulk
+from outreach.suppression.services import suppression_add
 
 from .edit_metrics import edit_metrics
 from .events import draft_edit_signal_record

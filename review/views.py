@@ -18,8 +18,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
-from outreach.errors import ApplicationError
-from outreach.models import Recipient
+from outreach.core.errors import ApplicationError
+from outreach.people.models import Recipient
 
 from . import charts, selectors, services
 from .forms import SignalsFilterForm

@@ -7,7 +7,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from outreach.models import Account, Fact, Recipient, SenderProfile, Suppression, SuppressionList
+from outreach.people.models import Account, Fact, Recipient, SenderProfile
+from outreach.suppression.models import Suppression, SuppressionList
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 

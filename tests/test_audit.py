@@ -1,8 +1,8 @@
 import pytest
 
 from campaigns.audit import recipient_audit
-from outreach import services
-from outreach.models import Suppression
+from outreach.suppression import services
+from outreach.suppression.models import Suppression
 from review.models import Draft, DraftDecision, DraftSkip
 from review.services import draft_request
 from tests.factories import RecipientFactory

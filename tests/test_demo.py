@@ -1,7 +1,8 @@
 import pytest
 from django.core.management import call_command
 
-from outreach.models import Fact, Recipient, Suppression
+from outreach.people.models import Fact, Recipient
+from outreach.suppression.models import Suppression
 
 pytestmark = pytest.mark.django_db
 

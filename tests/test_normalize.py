@@ -1,6 +1,6 @@
 import pytest
 
-from outreach.normalize import normalize_domain, normalize_email, parent_domains
+from outreach.core.normalize import normalize_domain, normalize_email, parent_domains
 from tests.factories import RecipientFactory
 
 

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 
-from outreach.roles import role_of
+from outreach.people.roles import role_of
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,10 +4,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from outreach import selectors, services
-from outreach.errors import ApplicationError
-from outreach.models import Suppression, SuppressionList
-from outreach.signals import suppression_added
+from outreach.core.errors import ApplicationError
+from outreach.suppression import selectors as suppression_selectors
+from outreach.suppression import services
+from outreach.suppression.models import Suppression, SuppressionList
+from outreach.suppression.signals import suppression_added
 from tests.factories import RecipientFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ def add(kind, value, reason=Suppression.Reason.MANUAL, **kwargs):
 def test_it_suppresses_an_address_whatever_its_case():
     recipient = RecipientFactory(email="ann@customer.example")
     add(Suppression.Kind.ADDRESS, "ANN@Customer.Example", reason=Suppression.Reason.UNSUBSCRIBED)
-    hit = selectors.suppression_check(recipient=recipient)
+    hit = suppression_selectors.suppression_check(recipient=recipient)
     assert hit is not None
     assert hit.reason == Suppression.Reason.UNSUBSCRIBED
     assert hit.kind == "address"
@@ -32,7 +33,7 @@ def test_a_domain_entry_covers_the_domain_and_its_subdomains_but_not_lookalikes(
     at_subdomain = RecipientFactory(email="b@eu.mail.ACME.com")
     lookalike = RecipientFactory(email="c@notacme.com")
     parent_only = RecipientFactory(email="d@com.example")
-    hits = selectors.suppression_check_bulk(recipients=[at_domain, at_subdomain, lookalike, parent_only])
+    hits = suppression_selectors.suppression_check_bulk(recipients=[at_domain, at_subdomain, lookalike, parent_only])
     assert set(hits) == {at_domain.pk, at_subdomain.pk}
 
 
@@ -41,7 +42,7 @@ def test_a_recipient_id_entry_suppresses_that_recipient_even_after_an_address_ch
     add(Suppression.Kind.RECIPIENT, str(recipient.pk), reason=Suppression.Reason.DO_NOT_CONTACT)
     recipient.email = "new@customer.example"
     recipient.save()
-    hit = selectors.suppression_check(recipient=recipient)
+    hit = suppression_selectors.suppression_check(recipient=recipient)
     assert hit is not None and hit.reason == Suppression.Reason.DO_NOT_CONTACT
 
 
@@ -49,14 +50,14 @@ def test_the_most_specific_entry_explains_the_suppression():
     recipient = RecipientFactory(email="x@acme.com")
     add(Suppression.Kind.DOMAIN, "acme.com", reason=Suppression.Reason.CUSTOMER_FREEZE)
     add(Suppression.Kind.ADDRESS, "x@acme.com", reason=Suppression.Reason.HARD_BOUNCE)
-    assert selectors.suppression_check(recipient=recipient).reason == Suppression.Reason.HARD_BOUNCE
+    assert suppression_selectors.suppression_check(recipient=recipient).reason == Suppression.Reason.HARD_BOUNCE
 
 
 def test_a_removed_entry_no_longer_suppresses_but_stays_in_history(admin_user):
     recipient = RecipientFactory(email="ann@customer.example")
     entry = add(Suppression.Kind.ADDRESS, "ann@customer.example")
     services.suppression_remove(entry=entry, removed_by=admin_user, reason="added by mistake")
-    assert selectors.suppression_check(recipient=recipient) is None
+    assert suppression_selectors.suppression_check(recipient=recipient) is None
     entry.refresh_from_db()
     assert entry.removed_by == admin_user and entry.removal_reason == "added by mistake"
 
@@ -71,7 +72,7 @@ def test_an_expired_soft_entry_no_longer_suppresses():
     recipient = RecipientFactory(email="ann@customer.example")
     entry = add(Suppression.Kind.ADDRESS, "ann@customer.example", expires_at=timezone.now() + timedelta(days=1))
     Suppression.objects.filter(pk=entry.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert selectors.suppression_check(recipient=recipient) is None
+    assert suppression_selectors.suppression_check(recipient=recipient) is None
 
 
 def test_only_soft_reasons_may_expire():
@@ -95,15 +96,15 @@ def test_a_campaign_list_applies_only_when_the_campaign_names_it():
     recipient = RecipientFactory(email="ann@customer.example")
     campaign_list = SuppressionList.objects.create(name="Renewals campaign")
     add(Suppression.Kind.ADDRESS, "ann@customer.example", suppression_list=campaign_list)
-    assert selectors.suppression_check(recipient=recipient) is None
-    assert selectors.suppression_check(recipient=recipient, list_ids=[campaign_list.pk]) is not None
+    assert suppression_selectors.suppression_check(recipient=recipient) is None
+    assert suppression_selectors.suppression_check(recipient=recipient, list_ids=[campaign_list.pk]) is not None
 
 
 def test_a_recipient_in_a_regulated_country_without_consent_is_suppressed():
     no_consent = RecipientFactory(country="DE", consent_recorded_at=None)
     consented = RecipientFactory(country="DE", consent_recorded_at=timezone.now())
     elsewhere = RecipientFactory(country="US", consent_recorded_at=None)
-    hits = selectors.suppression_check_bulk(recipients=[no_consent, consented, elsewhere])
+    hits = suppression_selectors.suppression_check_bulk(recipients=[no_consent, consented, elsewhere])
     assert set(hits) == {no_consent.pk}
     assert hits[no_consent.pk].reason == Suppression.Reason.NO_CONSENT
 
@@ -146,7 +147,7 @@ def test_the_bulk_check_uses_one_query_for_thousands_of_recipients(django_assert
         add(Suppression.Kind.ADDRESS, recipients[i].email)
     add(Suppression.Kind.DOMAIN, recipients[5].domain)
     with django_assert_num_queries(1):
-        hits = selectors.suppression_check_bulk(recipients=recipients)
+        hits = suppression_selectors.suppression_check_bulk(recipients=recipients)
     assert len(hits) == 301
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from outreach.api_tokens import api_token_create
-from outreach.models import ApiToken
+from outreach.integrations.models import ApiToken
+from outreach.integrations.services.tokens import api_token_create
 
 ALL_SCOPES = list(ApiToken.Scope.values)
 
@@ -99,7 +99,7 @@ def make_message():
     """make_message(sender=..., recipient=..., **fields) -> an OutboundMessage with its approved Draft."""
     import uuid
 
-    from outreach.models import OutboundMessage
+    from outreach.mail.models import OutboundMessage
     from review.models import Draft
     from tests.factories import RecipientFactory
 

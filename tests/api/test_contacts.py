@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from outreach.models import Fact, Recipient
+from outreach.people.models import Fact, Recipient
 from tests.factories import FactFactory, RecipientFactory
 
 pytestmark = pytest.mark.django_db
@@ -136,7 +136,7 @@ def test_a_reps_token_cannot_open_another_reps_contact(rep, other_rep, api_clien
 
 
 def test_the_detail_shows_facts_and_suppression(csm_api, admin_user):
-    from outreach.services import suppression_add
+    from outreach.suppression.services import suppression_add
 
     recipient = RecipientFactory(email="gone@example.com")
     FactFactory(recipient=recipient, text="Renewal on 1 March")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from outreach.models import OutboundEvent, OutboundMessage
+from outreach.integrations.models import OutboundEvent
+from outreach.mail.models import OutboundMessage
 from review.models import Draft, DraftDecision
 from review.services import draft_approve, draft_reject
 from tests.factories import DraftFactory, RecipientFactory

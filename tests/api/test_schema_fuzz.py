@@ -13,7 +13,7 @@ from django.test import Client, override_settings
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from outreach.models import ApiToken
+from outreach.integrations.models import ApiToken
 
 MAX_EXAMPLES = 25
 

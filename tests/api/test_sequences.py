@@ -6,8 +6,9 @@ import pytest
 
 from campaigns.models import Campaign, Enrollment
 from campaigns.services import enrollment_advance_due
-from outreach.models import OutboundMessage, Recipient
-from outreach.services import suppression_add
+from outreach.mail.models import OutboundMessage
+from outreach.people.models import Recipient
+from outreach.suppression.services import suppression_add
 from review.models import Draft
 from tests.campaigns.factories import CampaignFactory, SequenceStepFactory
 from tests.factories import RecipientFactory

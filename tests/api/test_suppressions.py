@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from outreach.models import OutboundEvent, Suppression
-from outreach.selectors import suppression_check
+from outreach.integrations.models import OutboundEvent
+from outreach.suppression.models import Suppression
+from outreach.suppression.selectors import suppression_check
 from tests.factories import RecipientFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from outreach.models import ApiToken
+from outreach.integrations.models import ApiToken
 
 from .conftest import ApiClient
 

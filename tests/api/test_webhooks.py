@@ -12,11 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from outreach import webhook_tasks, webhooks
-from outreach.errors import ApplicationError
-from outreach.models import EngagementEvent, OutboundEvent, WebhookDelivery, WebhookSubscription
-from outreach.services import suppression_add
-from outreach.signals import engagement_recorded
+from outreach.core.errors import ApplicationError
+from outreach.integrations import tasks as webhook_tasks
+from outreach.integrations.models import OutboundEvent, WebhookDelivery, WebhookSubscription
+from outreach.integrations.services import webhooks
+from outreach.mail.models import EngagementEvent
+from outreach.mail.signals import engagement_recorded
+from outreach.suppression.services import suppression_add
 from tests.factories import RecipientFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,10 @@ from django.urls import reverse
 
 from campaigns import services as campaign_services
 from campaigns.models import Enrollment
-from outreach import services
-from outreach.models import OutboundMessage, Suppression
-from outreach.outbox import outbound_message_create
+from outreach.mail.models import OutboundMessage
+from outreach.mail.services.outbox import outbound_message_create
+from outreach.suppression import services
+from outreach.suppression.models import Suppression
 from review.models import Draft
 from tests.factories import ApprovedDraftFactory, RecipientFactory
 

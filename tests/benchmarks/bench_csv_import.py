@@ -49,8 +49,8 @@ def write_csv(path: Path, rows: int, *, prefix: str) -> int:
 def import_file(path: Path, *, traced: bool):
     from django.core.files import File
 
-    from outreach import imports
-    from outreach.models import ImportJob
+    from outreach.people.models import ImportJob
+    from outreach.people.services import imports
 
     with open(path, "rb") as fh:
         job = imports.import_job_create(file=File(fh, name=path.name))
@@ -76,7 +76,7 @@ def _maxrss_mb() -> float:
 def test_import_100k_rows(tmp_path, settings, bench_report):
     from django.db import connection
 
-    from outreach.models import Account, Fact, Recipient
+    from outreach.people.models import Account, Fact, Recipient
     from tests.factories import UserFactory
 
     settings.MEDIA_ROOT = tmp_path / "media"

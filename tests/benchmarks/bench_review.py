@@ -26,7 +26,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from outreach.models import Account, Recipient
+from outreach.people.models import Account, Recipient
 from review.models import Draft
 from tests.factories import DEFAULT_PASSWORD, CampaignFactory, UserFactory
 

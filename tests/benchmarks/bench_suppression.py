@@ -10,8 +10,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from outreach.models import Account, Recipient, Suppression, SuppressionList
-from outreach.selectors import suppression_check_bulk
+from outreach.people.models import Account, Recipient
+from outreach.suppression.models import Suppression, SuppressionList
+from outreach.suppression.selectors import suppression_check_bulk
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.django_db]
 

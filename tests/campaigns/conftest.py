@@ -13,9 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, SequenceStep
-from outreach.models import EngagementEvent, OutboundMessage
-from outreach.outbox import outbound_message_create
-from outreach.signals import engagement_recorded, outbound_message_finished
+from outreach.mail.models import EngagementEvent, OutboundMessage
+from outreach.mail.services.outbox import outbound_message_create
+from outreach.mail.signals import engagement_recorded, outbound_message_finished
 from review.models import Draft, DraftDecision
 from review.signals import draft_decided
 from tests.campaigns.factories import CampaignFactory, SequenceStepFactory

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from campaigns import services
 from campaigns.models import Campaign, Enrollment, EnrollmentEvent
-from outreach.models import EngagementEvent, OutboundMessage, Suppression
-from outreach.services import suppression_add
+from outreach.mail.models import EngagementEvent, OutboundMessage
+from outreach.suppression.models import Suppression
+from outreach.suppression.services import suppression_add
 from review.models import Draft, DraftSkip
 from review.services import draft_request
 from tests.campaigns.factories import CampaignFactory, SequenceStepFactory
@@ -308,7 +309,7 @@ def test_an_ad_hoc_enrollment_follows_its_own_steps(recipient, rep):
 
 
 def test_a_triggered_enrollment_is_refused_twice_for_the_same_occurrence(campaign, recipient):
-    from outreach.errors import ApplicationError
+    from outreach.core.errors import ApplicationError
 
     services.enrollment_create(
         campaign=campaign, recipient=recipient, kind=Enrollment.Kind.TRIGGERED, occurrence_key="renewal:2027-01-15"

@@ -9,7 +9,7 @@ from campaigns import services, tasks
 from campaigns.models import Enrollment, EnrollmentEvent
 from outreach.drafting import AnthropicProvider, DraftingError
 from outreach.drafting.exit_condition import OFFLINE_LABEL, TOOL_NAME, evaluate_exit_condition
-from outreach.models import EngagementEvent
+from outreach.mail.models import EngagementEvent
 from review.models import Draft
 
 from .conftest import approve, finish, make_campaign, record_event

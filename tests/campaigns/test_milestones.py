@@ -15,10 +15,10 @@ from django_q.models import Schedule
 from campaigns import services
 from campaigns.milestones import milestone_rule_create, milestone_scan
 from campaigns.models import Campaign, Enrollment, MilestoneRule
-from campaigns.schedules import SCHEDULES, ensure_schedules
-from outreach.errors import ApplicationError
-from outreach.models import Fact, Label, Suppression
-from outreach.services import suppression_add
+from outreach.core.errors import ApplicationError
+from outreach.people.models import Fact, Label
+from outreach.suppression.models import Suppression
+from outreach.suppression.services import suppression_add
 from review.models import Draft
 from tests.factories import AccountFactory, FactFactory, RecipientFactory
 
@@ -246,11 +246,15 @@ def test_a_label_rule_needs_an_existing_label(db):
 # --- scheduling and on demand --------------------------------------------------------------
 
 
-def test_schedules_are_registered_once(db):
-    ensure_schedules()
-    ensure_schedules()
-    assert set(Schedule.objects.values_list("name", flat=True)) >= set(SCHEDULES)
-    assert Schedule.objects.filter(name__startswith="campaigns:").count() == len(SCHEDULES)
+def test_the_campaign_scans_are_scheduled_once(db):
+    from outreach.schedules import schedules_apply
+
+    schedules_apply()
+    schedules_apply()
+    assert set(Schedule.objects.filter(name__startswith="campaigns:").values_list("func", "minutes")) == {
+        ("campaigns.tasks.enrollment_advance_due_task", 5),
+        ("campaigns.tasks.milestone_scan_task", 60),
+    }
 
 
 def test_the_management_command_enrolls_and_requests_drafts(rep):

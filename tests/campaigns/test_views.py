@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from campaigns import services
 from campaigns.models import Campaign, Enrollment, SequenceStep
-from outreach.models import EngagementEvent
+from outreach.mail.models import EngagementEvent
 from review.models import Draft
 from tests.factories import AccountFactory, FactFactory, RecipientFactory, UserFactory
 
@@ -296,8 +296,8 @@ def test_the_funnel_counts_each_stage(busy_campaign):
 def test_the_campaign_page_shows_funnel_and_skips_in_few_queries(
     csm_client, busy_campaign, django_assert_max_num_queries
 ):
-    from outreach.models import Suppression
-    from outreach.services import suppression_add
+    from outreach.suppression.models import Suppression
+    from outreach.suppression.services import suppression_add
 
     extra = RecipientFactory()
     suppression_add(kind=Suppression.Kind.ADDRESS, value=extra.email, reason=Suppression.Reason.UNSUBSCRIBED)
@@ -347,8 +347,8 @@ def test_a_manual_campaign_with_an_empty_filter_cannot_launch(csm_client, csm):
 
 
 def test_the_preview_warns_when_the_sample_recipient_is_suppressed(csm_client, csm, rep):
-    from outreach.models import Suppression
-    from outreach.services import suppression_add
+    from outreach.suppression.models import Suppression
+    from outreach.suppression.services import suppression_add
 
     campaign = make_campaign(status=Campaign.Status.DRAFT, created_by=csm)
     recipient = RecipientFactory(owner=rep)

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from outreach.signals import engagement_recorded
+from outreach.mail.signals import engagement_recorded
 
 WEBHOOK_SECRET = "hook-user:hook-pass-123"
 SVIX_SECRET = "whsec_" + base64.b64encode(b"a-32-byte-secret-for-tests-only!").decode()

@@ -9,9 +9,10 @@ from django.core import mail
 from django.db import transaction
 from django.test import Client
 
-from outreach.models import EngagementEvent, Suppression
-from outreach.outbox import outbound_message_create
-from outreach.sending import outbound_message_send
+from outreach.mail.models import EngagementEvent
+from outreach.mail.services.outbox import outbound_message_create
+from outreach.mail.services.sending import outbound_message_send
+from outreach.suppression.models import Suppression
 from tests.factories import ApprovedDraftFactory
 
 from .conftest import basic_auth_header, hard_bounce, post_json, resend_event
@@ -64,7 +65,7 @@ def test_a_bounce_naming_the_sent_emails_provider_id_is_matched_and_suppresses(
 def test_a_reply_quoting_the_sent_emails_message_id_is_matched_to_it(sent):
     from email.message import EmailMessage
 
-    from outreach import tracking
+    from outreach.mail.services import engagement as tracking
 
     message, email = sent
     reply = EmailMessage()

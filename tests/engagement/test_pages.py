@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from outreach.models import EngagementEvent
-from outreach.selectors import engagement_rates_for_campaign
+from outreach.mail.models import EngagementEvent
+from outreach.mail.selectors import engagement_rates_for_campaign
 from review.models import DraftDecision
 from tests.factories import CampaignFactory, OutboundMessageFactory
 

@@ -11,9 +11,9 @@ from email.message import EmailMessage
 import pytest
 from django.utils import timezone
 
-from outreach import tracking
-from outreach.imap_replies import poll_mailbox
-from outreach.models import EngagementEvent
+from outreach.mail.models import EngagementEvent
+from outreach.mail.services import engagement as tracking
+from outreach.mail.services.replies import poll_mailbox
 from tests.factories import OutboundMessageFactory, RecipientFactory
 
 from .conftest import basic_auth_header, post_json
@@ -242,16 +242,16 @@ def test_poll_replies_records_unseen_replies_and_marks_them_seen(django_capture_
 def test_the_worker_polls_the_mailbox_only_when_one_is_configured(settings):
     from django_q.models import Schedule
 
-    from outreach.tasks import REPLIES_SCHEDULE, ensure_schedules
+    from outreach.schedules import schedules_apply
 
-    name, func, minutes = REPLIES_SCHEDULE
+    name = "replies: poll the IMAP mailbox"
     settings.IMAP_HOST = "imap.example.com"
-    ensure_schedules()
-    ensure_schedules()
+    schedules_apply()
+    schedules_apply()
     schedule = Schedule.objects.get(name=name)
-    assert (schedule.func, schedule.minutes, schedule.repeats) == (func, minutes, -1)
+    assert (schedule.func, schedule.minutes, schedule.repeats) == ("outreach.mail.tasks.replies_poll", 5, -1)
     settings.IMAP_HOST = ""
-    ensure_schedules()
+    schedules_apply()
     assert not Schedule.objects.filter(name=name).exists()
 
 

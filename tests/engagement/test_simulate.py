@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from outreach.models import EngagementEvent, Suppression
+from outreach.mail.models import EngagementEvent
+from outreach.suppression.models import Suppression
 from tests.factories import OutboundMessageFactory
 
 from .conftest import SVIX_SECRET, WEBHOOK_SECRET

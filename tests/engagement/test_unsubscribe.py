@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from outreach.models import EngagementEvent, Suppression
-from outreach.unsubscribe import unsubscribe_token
+from outreach.mail.models import EngagementEvent
+from outreach.mail.unsubscribe import unsubscribe_token
+from outreach.suppression.models import Suppression
 from tests.factories import OutboundMessageFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +95,7 @@ def test_a_token_naming_another_recipient_cannot_be_forged_by_editing_it(client,
 
 
 def test_the_same_message_always_gets_the_same_link():
-    from outreach.unsubscribe import read_unsubscribe_token
+    from outreach.mail.unsubscribe import read_unsubscribe_token
 
     first = unsubscribe_token(recipient_id=7, message_id=3)
     assert unsubscribe_token(recipient_id=7, message_id=3) == first

@@ -9,8 +9,9 @@ import urllib.request
 import pytest
 from anymail.signals import AnymailTrackingEvent
 
-from outreach import tracking
-from outreach.models import EngagementEvent, Suppression
+from outreach.mail.models import EngagementEvent
+from outreach.mail.services import engagement as tracking
+from outreach.suppression.models import Suppression
 from tests.factories import CampaignFactory, OutboundMessageFactory, RecipientFactory
 
 from .conftest import basic_auth_header, hard_bounce, post_json, resend_event, svix_headers
@@ -216,7 +217,10 @@ def test_an_open_is_dropped_when_the_recipient_did_not_consent(
 ):
     campaign = CampaignFactory(open_tracking=True)
     message = OutboundMessageFactory(draft__campaign=campaign, draft__recipient__consent_open_tracking=False)
-    with django_capture_on_commit_callbacks(execute=True), caplog.at_level("INFO", logger="outreach.tracking"):
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        caplog.at_level("INFO", logger="outreach.mail.services.engagement"),
+    ):
         response = _post_resend(client, _resend_open(message))
     assert response.status_code == 200
     assert not EngagementEvent.objects.exists()

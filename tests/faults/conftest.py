@@ -61,7 +61,7 @@ def time_passes(delta: timedelta) -> None:
     retry time for tasks a dead cluster held passes, the sweepers' grace periods end."""
     from django_q.models import OrmQ
 
-    from outreach.models import OutboundMessage
+    from outreach.mail.models import OutboundMessage
     from review.models import Draft
 
     OrmQ.objects.exclude(lock=None).update(lock=timezone.now() - delta - timedelta(hours=1))

@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 
-from outreach.models import OutboundMessage
-from outreach.outbox import outbound_message_create
-from outreach.sending import outbound_message_recover, outbound_message_sweep
+from outreach.mail.models import OutboundMessage
+from outreach.mail.services.outbox import outbound_message_create
+from outreach.mail.services.sending import outbound_message_recover, outbound_message_sweep
 from review import services
 from review.models import Draft
 from tests.anthropic_stub import AnthropicStub

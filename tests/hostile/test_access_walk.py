@@ -20,21 +20,12 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from campaigns.models import Campaign, Enrollment, EnrollmentEvent, MilestoneRule, SequenceStep
-from outreach.api_tokens import api_token_create
-from outreach.models import (
-    ApiToken,
-    EngagementEvent,
-    ImportJob,
-    LocalMailboxMessage,
-    OutboundEvent,
-    OutboundMessage,
-    Recipient,
-    SenderConfig,
-    Suppression,
-    WebhookDelivery,
-    WebhookSubscription,
-)
-from outreach.webhooks import webhook_subscription_create
+from outreach.integrations.models import ApiToken, OutboundEvent, WebhookDelivery, WebhookSubscription
+from outreach.integrations.services.tokens import api_token_create
+from outreach.integrations.services.webhooks import webhook_subscription_create
+from outreach.mail.models import EngagementEvent, LocalMailboxMessage, OutboundMessage, SenderConfig
+from outreach.people.models import ImportJob, Recipient
+from outreach.suppression.models import Suppression
 from review.models import Draft, DraftDecision, DraftEdit
 from tests.factories import (
     CampaignFactory,
@@ -370,7 +361,7 @@ def _api_payload(ids: dict) -> dict:
 
 
 def test_a_reps_api_token_with_every_scope_reaches_nothing_of_someone_elses(victim_world, rep):
-    from outreach.api_tokens import api_token_create
+    from outreach.integrations.services.tokens import api_token_create
 
     secret = api_token_create(user=rep, name="walker", scopes=list(ApiToken.Scope.values)).secret
     client = Client(headers={"Authorization": f"Bearer {secret}"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from outreach.models import EngagementEvent
+from outreach.mail.models import EngagementEvent
 from tests.browser.test_review_queue import _login, page  # noqa: F401 - the Playwright fixture
 from tests.factories import (
     AccountFactory,

@@ -13,9 +13,9 @@ from django.urls import reverse
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from outreach import imports
-from outreach.errors import ApplicationError
-from outreach.models import ImportJob, Recipient
+from outreach.core.errors import ApplicationError
+from outreach.people.models import ImportJob, Recipient
+from outreach.people.services import imports
 
 pytestmark = pytest.mark.django_db
 

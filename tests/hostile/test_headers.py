@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from outreach.models import OutboundMessage
-from outreach.sending import outbound_message_send
+from outreach.mail.models import OutboundMessage
+from outreach.mail.services.sending import outbound_message_send
 from review.models import Draft
 from tests.factories import AccountFactory, DraftFactory, RecipientFactory
 

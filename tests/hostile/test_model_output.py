@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from outreach.models import OutboundMessage
+from outreach.mail.models import OutboundMessage
 from review.models import Draft
 from review.services import draft_approve, draft_generate, draft_request
 from tests.factories import FactFactory, RecipientFactory

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from django.core.files.base import ContentFile
 
-from outreach import imports
-from outreach.models import ImportJob
+from outreach.people.models import ImportJob
+from outreach.people.services import imports
 
 
 @pytest.fixture(autouse=True)

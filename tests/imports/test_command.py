@@ -3,7 +3,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from outreach.models import ImportJob, ImportMapping, Recipient
+from outreach.people.models import ImportJob, ImportMapping, Recipient
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ import threading
 import pytest
 from django.db import connection
 
-from outreach import imports
-from outreach.models import ImportJob, Recipient
+from outreach.people.models import ImportJob, Recipient
+from outreach.people.services import imports
 
 from .conftest import csv_upload
 

@@ -4,9 +4,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from outreach import imports
-from outreach.imports import ImportField as F
-from outreach.models import Account, Fact, ImportJob, Label, Recipient
+from outreach.people.models import Account, Fact, ImportJob, Label, Recipient
+from outreach.people.services import imports
+from outreach.people.services.imports import ImportField as F
 from tests.factories import AccountFactory, FactFactory, RecipientFactory
 
 from .conftest import csv_upload, run_import
@@ -311,7 +311,7 @@ def test_confirming_queues_the_task_on_commit(django_capture_on_commit_callbacks
 
 
 def test_the_task_runs_the_import():
-    from outreach.tasks import import_job_run
+    from outreach.people.tasks import import_job_run
 
     job = imports.import_job_create(file=csv_upload("Email\na@a.example\n"))
     imports.import_job_confirm(job=job, mapping=job.mapping, enqueue=False)

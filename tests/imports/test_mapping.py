@@ -2,10 +2,10 @@
 
 import pytest
 
-from outreach import imports
-from outreach.errors import ApplicationError
-from outreach.imports import ImportField as F
-from outreach.models import ImportMapping
+from outreach.core.errors import ApplicationError
+from outreach.people.models import ImportMapping
+from outreach.people.services import imports
+from outreach.people.services.imports import ImportField as F
 
 from .conftest import csv_upload, run_import
 

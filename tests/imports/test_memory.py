@@ -6,9 +6,9 @@ import tracemalloc
 import pytest
 from django.core.files import File
 
-from outreach import imports
-from outreach.imports import ImportField as F
-from outreach.models import ImportJob, Recipient
+from outreach.people.models import ImportJob, Recipient
+from outreach.people.services import imports
+from outreach.people.services.imports import ImportField as F
 
 pytestmark = pytest.mark.django_db
 

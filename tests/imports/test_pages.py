@@ -4,10 +4,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from outreach import imports
-from outreach.imports import ImportField as F
-from outreach.models import ImportJob, ImportMapping, Recipient
-from outreach.tasks import import_job_run
+from outreach.people.models import ImportJob, ImportMapping, Recipient
+from outreach.people.services import imports
+from outreach.people.services.imports import ImportField as F
+from outreach.people.tasks import import_job_run
 
 from .conftest import csv_upload
 

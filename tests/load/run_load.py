@@ -51,7 +51,7 @@ def _environment(database_url: str) -> dict[str, str]:
         "DRAFTING_PROVIDER": "offline",
         "ANTHROPIC_API_KEY": "",
         # Sent emails are stored in the database (the demo's local mailbox), never leave the machine.
-        "EMAIL_BACKEND": "outreach.mailbox.LocalMailboxBackend",
+        "EMAIL_BACKEND": "outreach.mail.local_mailbox.LocalMailboxBackend",
         "Q_WORKERS": "2",
         "API_RATE_LIMIT_PER_MINUTE": "600",
         "PYTHONUNBUFFERED": "1",
@@ -91,7 +91,7 @@ def seed(*, reviewers: int, drafts_each: int, api_clients: int) -> dict[str, str
     from django.contrib.auth.models import Group
     from django.utils import timezone
 
-    from outreach.models import Account, Recipient, SenderProfile
+    from outreach.people.models import Account, Recipient, SenderProfile
     from review.models import Draft
 
     User = get_user_model()
@@ -150,7 +150,7 @@ def seed(*, reviewers: int, drafts_each: int, api_clients: int) -> dict[str, str
         "LOAD_SEQUENCE_ID": "",
     }
     try:
-        from outreach.api_tokens import api_token_create
+        from outreach.integrations.services.tokens import api_token_create
     except ImportError:  # the REST API is not in this build: the API clients idle
         return out
     from campaigns.models import Campaign, SequenceStep
@@ -180,7 +180,7 @@ def drain(timeout: float = 120) -> int:
     from django.db.models import Q
     from django.utils import timezone
 
-    from outreach.models import OutboundMessage
+    from outreach.mail.models import OutboundMessage
 
     State = OutboundMessage.State
     deadline = time.monotonic() + timeout
@@ -197,7 +197,8 @@ def drain(timeout: float = 120) -> int:
 
 def check(*, decisions_log: Path, stats_csv: Path, started: float, run_seconds: float) -> bool:
     from campaigns.models import Enrollment
-    from outreach.models import OutboundMessage, Recipient
+    from outreach.mail.models import OutboundMessage
+    from outreach.people.models import Recipient
     from review.models import Draft, DraftDecision
 
     State = OutboundMessage.State

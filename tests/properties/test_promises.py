@@ -46,12 +46,15 @@ from hypothesis.stateful import (
 from campaigns import milestones
 from campaigns import services as campaign_services
 from campaigns.models import Campaign, Enrollment, MilestoneRule, SequenceStep
-from outreach import imports, tracking
+from outreach.core.errors import ApplicationError
 from outreach.drafting import OfflineProvider
-from outreach.errors import ApplicationError
-from outreach.models import EngagementEvent, OutboundMessage, Recipient, Suppression
-from outreach.sending import outbound_message_send
-from outreach.services import suppression_add, suppression_list_get_global, suppression_remove
+from outreach.mail.models import EngagementEvent, OutboundMessage
+from outreach.mail.services import engagement as tracking
+from outreach.mail.services.sending import outbound_message_send
+from outreach.people.models import Recipient
+from outreach.people.services import imports
+from outreach.suppression.models import Suppression
+from outreach.suppression.services import suppression_add, suppression_list_get_global, suppression_remove
 from review import services as review_services
 from review.models import Draft, DraftDecision, DraftSkip, RejectReason
 from tests.factories import UserFactory
@@ -371,7 +374,7 @@ class PromisesMachine(RuleBasedStateMachine):
 
     @invariant()
     def nothing_sent_that_a_human_did_not_approve_in_exactly_that_text(self) -> None:
-        from outreach.outbox import content_hash
+        from outreach.mail.services.outbox import content_hash
 
         for message in OutboundMessage.objects.filter(state=State.SENT).select_related("draft"):
             subject, body, user_id = self.approved[message.pk]

@@ -7,9 +7,10 @@ import threading
 import pytest
 from django.db import connection
 
-from outreach.errors import ApplicationError
-from outreach.models import OutboundMessage, Suppression
-from outreach.selectors import suppression_check
+from outreach.core.errors import ApplicationError
+from outreach.mail.models import OutboundMessage
+from outreach.suppression.models import Suppression
+from outreach.suppression.selectors import suppression_check
 from review import services
 from review.models import Draft, DraftDecision, DraftEdit, DraftVersion
 from review.signals import draft_decided

@@ -8,11 +8,11 @@ import pytest
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
+from outreach.core.errors import ApplicationError
 from outreach.drafting import AnthropicProvider, OfflineProvider
-from outreach.errors import ApplicationError
-from outreach.models import EngagementEvent, OutboundMessage, Suppression
+from outreach.mail.models import EngagementEvent, OutboundMessage
+from outreach.suppression.models import Suppression
 from review import services
-from review.apps import SWEEP_SCHEDULE_NAME
 from review.models import Draft, DraftDecision, DraftEdit, DraftSkip, DraftVersion
 from tests.anthropic_stub import AnthropicStub
 from tests.factories import (
@@ -233,7 +233,7 @@ def test_the_sweep_reenqueues_a_queued_draft_whose_task_was_lost_but_not_one_sti
 
 
 def test_the_sweep_is_scheduled_every_minute_after_migrate():
-    schedule = Schedule.objects.get(name=SWEEP_SCHEDULE_NAME)
+    schedule = Schedule.objects.get(func="review.tasks.draft_sweep_stale")
     assert (schedule.func, schedule.schedule_type, schedule.minutes) == (
         "review.tasks.draft_sweep_stale",
         Schedule.MINUTES,

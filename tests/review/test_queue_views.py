@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from outreach.models import OutboundMessage
+from outreach.mail.models import OutboundMessage
 from review.models import Draft, DraftDecision, DraftEdit
 from tests.factories import CampaignFactory, DraftFactory, UserFactory
 

@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.db import transaction
 
-from outreach.outbox import outbound_message_create
+from outreach.mail.services.outbox import outbound_message_create
 
 
 @dataclass

@@ -8,8 +8,8 @@ import pytest
 from django.core import mail
 from django.db import connection
 
-from outreach.models import OutboundMessage
-from outreach.sending import outbound_message_send
+from outreach.mail.models import OutboundMessage
+from outreach.mail.services.sending import outbound_message_send
 from tests.factories import ApprovedDraftFactory
 
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
-from outreach.models import LocalMailboxMessage, OutboundMessage
+from outreach.mail.models import LocalMailboxMessage, OutboundMessage
 from review.services import draft_approve
 from tests.factories import DraftFactory
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def test_an_approved_draft_is_sent_by_the_worker_into_the_local_mailbox(
     rep, rep_client, settings, django_capture_on_commit_callbacks
 ):
-    settings.EMAIL_BACKEND = "outreach.mailbox.LocalMailboxBackend"
+    settings.EMAIL_BACKEND = "outreach.mail.local_mailbox.LocalMailboxBackend"
     rep.sender.display_name = "Rita Ramos"
     rep.sender.save()
     draft = DraftFactory(sender=rep)
@@ -25,8 +25,8 @@ def test_an_approved_draft_is_sent_by_the_worker_into_the_local_mailbox(
         draft_approve(draft=draft, user=rep, expected_version=draft.version)
     # What the worker would run: the task that approval enqueued.
     task = SignedPackage.loads(OrmQ.objects.get().payload)
-    assert task["func"] == "outreach.tasks.outbound_message_send"
-    from outreach import tasks
+    assert task["func"] == "outreach.mail.tasks.outbound_message_send"
+    from outreach.mail import tasks
 
     assert tasks.outbound_message_send(*task["args"]) == OutboundMessage.State.SENT
     mail = LocalMailboxMessage.objects.get()

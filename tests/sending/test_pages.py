@@ -6,8 +6,8 @@ import pytest
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.urls import reverse
 
-from outreach.models import LocalMailboxMessage, OutboundMessage, SenderConfig
-from outreach.sending import outbound_message_send
+from outreach.mail.models import LocalMailboxMessage, OutboundMessage, SenderConfig
+from outreach.mail.services.sending import outbound_message_send
 from tests.factories import ApprovedDraftFactory
 
 pytestmark = pytest.mark.django_db
@@ -69,12 +69,12 @@ def test_the_secret_survives_with_a_dedicated_encryption_key(rep, settings):
 
 
 def _local_send(from_email: str, subject: str) -> None:
-    connection = get_connection("outreach.mailbox.LocalMailboxBackend")
+    connection = get_connection("outreach.mail.local_mailbox.LocalMailboxBackend")
     EmailMultiAlternatives(subject, "Hello", from_email, ["someone@customer.example"], connection=connection).send()
 
 
 def test_an_approved_draft_arrives_in_the_local_mailbox_from_the_reps_name(rep, rep_client, approve, settings):
-    settings.EMAIL_BACKEND = "outreach.mailbox.LocalMailboxBackend"
+    settings.EMAIL_BACKEND = "outreach.mail.local_mailbox.LocalMailboxBackend"
     rep.sender.display_name = "Rita Ramos"
     rep.sender.save()
     message = approve(ApprovedDraftFactory(sender=rep, bcc=["crm@team.example"]))

@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
-from outreach.models import OutboundMessage
-from outreach.sending import (
+from outreach.mail.models import OutboundMessage
+from outreach.mail.services.sending import (
     Resolution,
     _claim,
     outbound_message_recover,
@@ -58,7 +58,7 @@ def test_with_resend_a_crashed_send_is_retried_with_the_same_idempotency_key_and
 ):
     message = _killed_mid_send(approve(ApprovedDraftFactory()))
     # The worker got as far as the provider before it died.
-    from outreach.sending import _deliver
+    from outreach.mail.services.sending import _deliver
 
     _deliver(message)
     later = timezone.now() + timedelta(seconds=settings.SEND_LEASE_SECONDS + 1)
@@ -118,9 +118,9 @@ def test_the_sweeper_re_enqueues_a_due_row_whose_task_was_lost(approve):
 
 def test_the_recovery_and_sweeper_schedules_are_registered_once():
     call_command("migrate", verbosity=0)
-    names = list(Schedule.objects.filter(func__startswith="outreach.tasks.").values_list("func", flat=True))
+    names = list(Schedule.objects.filter(func__startswith="outreach.mail.tasks.").values_list("func", flat=True))
     assert sorted(names) == [
-        "outreach.tasks.engagement_sweep",
-        "outreach.tasks.outbound_message_recover",
-        "outreach.tasks.outbound_message_sweep",
+        "outreach.mail.tasks.engagement_sweep",
+        "outreach.mail.tasks.outbound_message_recover",
+        "outreach.mail.tasks.outbound_message_sweep",
     ]

@@ -8,9 +8,10 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import Campaign, SequenceStep
-from outreach.models import OutboundMessage, Suppression
-from outreach.sending import outbound_message_send
-from outreach.services import suppression_add
+from outreach.mail.models import OutboundMessage
+from outreach.mail.services.sending import outbound_message_send
+from outreach.suppression.models import Suppression
+from outreach.suppression.services import suppression_add
 from tests.factories import ApprovedDraftFactory, RecipientFactory, SuppressionListFactory
 
 pytestmark = pytest.mark.django_db
@@ -129,7 +130,7 @@ def test_sending_twice_sends_once(approve, mailoutbox):
 
 
 def test_a_finished_send_emits_the_signal_on_commit(approve, mailoutbox, django_capture_on_commit_callbacks):
-    from outreach.signals import outbound_message_finished
+    from outreach.mail.signals import outbound_message_finished
 
     seen = []
 

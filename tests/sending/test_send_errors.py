@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from outreach.models import OutboundMessage
-from outreach.sending import outbound_message_send
+from outreach.mail.models import OutboundMessage
+from outreach.mail.services.sending import outbound_message_send
 from tests.factories import ApprovedDraftFactory
 
 pytestmark = pytest.mark.django_db

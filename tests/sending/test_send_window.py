@@ -8,8 +8,8 @@ import pytest
 import time_machine
 
 from campaigns.models import Campaign
-from outreach.models import OutboundMessage
-from outreach.sending import outbound_message_send, send_window_next_open
+from outreach.mail.models import OutboundMessage
+from outreach.mail.services.sending import outbound_message_send, send_window_next_open
 from tests.factories import ApprovedDraftFactory, RecipientFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,9 @@ from email.utils import parseaddr
 
 import pytest
 
-from outreach.models import OutboundMessage, SenderConfig
-from outreach.sending import outbound_message_send
-from outreach.unsubscribe import unsubscribe_url
+from outreach.mail.models import OutboundMessage, SenderConfig
+from outreach.mail.services.sending import outbound_message_send
+from outreach.mail.unsubscribe import unsubscribe_url
 from tests.factories import ApprovedDraftFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from campaigns.models import Campaign, Enrollment
-from outreach.errors import ApplicationError
-from outreach.sending import outbound_message_send
+from outreach.core.errors import ApplicationError
+from outreach.mail.services.sending import outbound_message_send
 from tests.factories import ApprovedDraftFactory, RecipientFactory
 
 pytestmark = pytest.mark.django_db

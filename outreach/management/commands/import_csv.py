@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
-from outreach import imports
-from outreach.errors import ApplicationError
+from outreach.core.errors import ApplicationError
+from outreach.people.services import imports
 
 
 class Command(BaseCommand):

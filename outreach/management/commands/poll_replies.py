@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from outreach.imap_replies import replies_poll
+from outreach.mail.services.replies import replies_poll
 
 
 class Command(BaseCommand):

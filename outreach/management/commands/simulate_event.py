@@ -30,8 +30,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from outreach.models import EngagementEvent, OutboundMessage
-from outreach.unsubscribe import unsubscribe_url
+from outreach.mail.models import EngagementEvent, OutboundMessage
+from outreach.mail.unsubscribe import unsubscribe_url
 
 RESEND_TYPES = {
     "delivered": "email.delivered",

@@ -4,9 +4,9 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from outreach.core.errors import ApplicationError
 from outreach.drafting import OfflineProvider
-from outreach.errors import ApplicationError
-from outreach.models import Recipient
+from outreach.people.models import Recipient
 from review.models import Draft
 from review.services import draft_generate, draft_request
 

@@ -1,0 +1,119 @@
+"""The one NinjaAPI under /api/v1/ and its JSON error handlers. Only `outreach/urls.py` imports
+this module; it mounts every app's router (`outreach/api.py`, `review/api.py`, `campaigns/api.py`)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from outreach.core.errors import ApplicationError
+from outreach.integrations.api_support import ApiError
+
+api = NinjaAPI(
+    title="Outreach Review API",
+    version="1.0.0",
+    description=(
+        "Contacts, sequences, enrollments, suppressions, drafts and emitted signals. "
+        "Authenticate with `Authorization: Bearer orv_…` (a personal token from Settings → API tokens). "
+        "Errors are `{detail, field}`. Creating endpoints accept an `Idempotency-Key` header."
+    ),
+    urls_namespace="api-v1",
+)
+
+
+def _json_error(
+    request, status: int, detail: str | None, field: str | None = None, headers: dict | None = None, **extra
+):
+    response = api.create_response(request, {"detail": detail, "field": field, **extra}, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+@api.exception_handler(ApiError)
+def _api_error(request, exc: ApiError):
+    return _json_error(request, exc.status, exc.detail, exc.field, exc.headers)
+
+
+@api.exception_handler(ApplicationError)
+def _application_error(request, exc: ApplicationError):
+    status = int(exc.extra.get("status", 400))
+    return _json_error(request, status, exc.message, exc.extra.get("field"))
+
+
+def _field_of(loc) -> str | None:
+    # ninja prefixes where the value came from ("body", "query", the argument name): drop those.
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "form", "cookie"}:
+        parts = parts[1:]
+    if len(parts) > 1 and parts[0] in {"payload", "data", "filters", "params"}:
+        parts = parts[1:]
+    return ".".join(parts) or None
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request, exc: NinjaValidationError):
+    errors = [
+        {"detail": str(e.get("msg", "Invalid value")), "field": _field_of(e.get("loc", ()))}
+        for e in exc.errors
+        if isinstance(e, dict)
+    ] or [{"detail": "Invalid request.", "field": None}]
+    first = errors[0]
+    return _json_error(request, 422, first["detail"], first["field"], errors=errors)
+
+
+@api.exception_handler(DjangoValidationError)
+def _django_validation_error(request, exc: DjangoValidationError):
+    if hasattr(exc, "error_dict"):
+        field, messages = next(iter(exc.message_dict.items()))
+        return _json_error(request, 422, "; ".join(messages), None if field == "__all__" else field)
+    return _json_error(request, 422, "; ".join(exc.messages))
+
+
+@api.exception_handler(AuthenticationError)
+def _authentication_error(request, exc: AuthenticationError):
+    return _json_error(request, 401, "Missing API token: send 'Authorization: Bearer orv_…'.", "Authorization")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    return _json_error(request, exc.status_code, str(exc))
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return _json_error(request, 404, "Not found.")
+
+
+@api.exception_handler(DataError)
+def _data_error(request, exc):
+    # A value the database cannot store or compare (a number beyond 64 bits, for example).
+    return _json_error(request, 422, "A value in this request is out of range.")
+
+
+@api.exception_handler(ValueError)
+def _value_error(request, exc: ValueError):
+    # PostgreSQL refuses NUL characters in text; that is the client's input, not our failure.
+    if "NUL" in str(exc):
+        return _json_error(request, 422, "Text may not contain NUL (0x00) characters.")
+    raise exc
+
+
+@api.exception_handler(PermissionDenied)
+def _permission_denied(request, exc):
+    return _json_error(request, 403, str(exc) or "You may not do this.")
+
+
+def exempt_from_login(urls):
+    """API views authenticate by token, not session: tell LoginRequiredMiddleware to let them
+    through. The docs page (for people) keeps the browser login; the schema itself is public."""
+    patterns, app_name, namespace = urls
+    for pattern in patterns:
+        if getattr(pattern, "name", None) != "openapi-view":
+            pattern.callback.login_required = False
+    return patterns, app_name, namespace

@@ -1,0 +1,399 @@
+"""Emitted signals: record them as OutboundEvent rows, deliver them to subscribers, signed the
+Standard Webhooks way (https://www.standardwebhooks.com/), retried with backoff, replayable.
+
+The rows are the truth: a delivery row holds its status, attempts, last response and the time of
+its next attempt; tasks only nudge, and a sweeper every minute picks up whatever is due.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from outreach.core.errors import ApplicationError
+from outreach.integrations.models import OutboundEvent, WebhookDelivery, WebhookSubscription
+from outreach.mail.models import EngagementEvent
+from outreach.people.models import Recipient
+from outreach.suppression.models import Suppression
+
+logger = logging.getLogger(__name__)
+
+SECRET_PREFIX = "whsec_"
+# Seconds to wait after the n-th failed attempt (the Standard Webhooks recommendation).
+RETRY_DELAYS = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
+# While one worker delivers, nobody else may claim the row; a crashed worker's claim lapses.
+CLAIM_LEASE = timedelta(minutes=2)
+RESPONSE_EXCERPT = 1000
+ENGAGEMENT_KINDS = {
+    EngagementEvent.Kind.REPLIED,
+    EngagementEvent.Kind.OPENED,
+    EngagementEvent.Kind.BOUNCED,
+    EngagementEvent.Kind.COMPLAINED,
+    EngagementEvent.Kind.UNSUBSCRIBED,
+}
+
+
+# --- Signing ----------------------------------------------------------------------------------
+
+
+def webhook_secret_generate() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def sign(*, secret: str, msg_id: str, timestamp: int, body: str) -> str:
+    """`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` keyed with the decoded secret."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    to_sign = f"{msg_id}.{timestamp}.{body}".encode()
+    return "v1," + base64.b64encode(hmac.new(key, to_sign, hashlib.sha256).digest()).decode("ascii")
+
+
+def event_body(event: OutboundEvent) -> dict[str, Any]:
+    """The JSON both webhooks and GET /api/v1/events/ carry."""
+    return {
+        "id": event.public_id,
+        "type": event.type,
+        "timestamp": event.created_at.isoformat(),
+        "data": event.payload,
+    }
+
+
+# --- Recording events -------------------------------------------------------------------------
+
+
+def outbound_event_record(
+    *, type: str, payload: dict[str, Any], recipient: Recipient | None = None, sender=None
+) -> OutboundEvent:
+    """Store one emitted signal and a delivery for each active subscriber of its type; the
+    deliveries are nudged after commit."""
+    if type not in OutboundEvent.Type.values:
+        raise ApplicationError(f"Unknown event type {type!r}")
+    # Inside a caller's transaction no savepoint: the event commits (or not) with what it reports.
+    with transaction.atomic(savepoint=False):
+        event = OutboundEvent.objects.create(
+            public_id=f"evt_{uuid.uuid4().hex}", type=type, payload=payload, recipient=recipient, sender=sender
+        )
+        now = timezone.now()
+        deliveries = [
+            WebhookDelivery(subscription=sub, event=event, next_attempt_at=now)
+            for sub in WebhookSubscription.objects.filter(is_active=True)
+            if type in sub.event_types
+        ]
+        if deliveries:
+            ids = [delivery.pk for delivery in WebhookDelivery.objects.bulk_create(deliveries)]
+            transaction.on_commit(lambda: enqueue_deliveries(ids))
+    return event
+
+
+def enqueue_deliveries(delivery_ids: list[int]) -> None:
+    from django_q.tasks import async_task
+
+    for delivery_id in delivery_ids:
+        async_task("outreach.integrations.tasks.webhook_deliver", delivery_id, group="webhooks")
+
+
+def _message_refs(message) -> dict[str, Any]:
+    if message is None:
+        return {"message_id": None, "draft_id": None, "campaign_id": None, "enrollment_id": None, "sender": None}
+    return {
+        "message_id": message.pk,
+        "draft_id": message.draft_id,
+        "campaign_id": message.campaign_id,
+        "enrollment_id": message.enrollment_id,
+        "sender": message.sender.get_username() if message.sender_id else None,
+    }
+
+
+def engagement_signal_record(*, event: EngagementEvent) -> OutboundEvent | None:
+    """reply, open (only where the recipient consented to open tracking), bounce, complaint,
+    unsubscribe, attributed to the recipient and the campaign. Other kinds are not emitted."""
+    if event.kind not in ENGAGEMENT_KINDS:
+        return None
+    message = event.message
+    recipient = event.recipient or (message.recipient if message else None)
+    if event.kind == EngagementEvent.Kind.OPENED and not (recipient and recipient.consent_open_tracking):
+        return None
+    payload = {
+        "engagement_id": event.pk,
+        "kind": event.kind,
+        "occurred_at": event.occurred_at.isoformat(),
+        "recipient": {"id": recipient.pk, "email": recipient.email} if recipient else None,
+        **_message_refs(message),
+    }
+    return outbound_event_record(
+        type=OutboundEvent.Type.ENGAGEMENT,
+        payload=payload,
+        recipient=recipient,
+        sender=message.sender if message else None,
+    )
+
+
+def suppression_signal_record(*, entry: Suppression) -> OutboundEvent:
+    recipient = None
+    if entry.kind == Suppression.Kind.RECIPIENT and entry.value.isdigit():
+        recipient = Recipient.objects.filter(pk=int(entry.value)).first()
+    elif entry.kind == Suppression.Kind.ADDRESS:
+        recipient = Recipient.objects.filter(email=entry.value).first()
+    payload = {
+        "suppression_id": entry.pk,
+        "kind": entry.kind,
+        "value": entry.value,
+        "reason": entry.reason,
+        "list": entry.suppression_list.name,
+        "source": entry.source,
+        "created_at": entry.created_at.isoformat(),
+        "expires_at": entry.expires_at.isoformat() if entry.expires_at else None,
+        "recipient": {"id": recipient.pk, "email": recipient.email} if recipient else None,
+    }
+    return outbound_event_record(type=OutboundEvent.Type.SUPPRESSION, payload=payload, recipient=recipient)
+
+
+# Receivers log and swallow their own failures: the signal's other listeners (campaigns ending a
+# sequence on a reply) must still run.
+
+
+def _on_engagement_recorded(sender, event, **kwargs) -> None:
+    try:
+        engagement_signal_record(event=event)
+    except Exception:
+        logger.exception("could not record engagement_signal for engagement event %s", event.pk)
+
+
+def _on_suppression_added(sender, entry, **kwargs) -> None:
+    try:
+        suppression_signal_record(entry=entry)
+    except Exception:
+        logger.exception("could not record suppression_addition for suppression %s", entry.pk)
+
+
+def connect_signals() -> None:
+    from outreach.mail.signals import engagement_recorded
+    from outreach.suppression.signals import suppression_added
+
+    engagement_recorded.connect(_on_engagement_recorded, dispatch_uid="webhooks-engagement")
+    suppression_added.connect(_on_suppression_added, dispatch_uid="webhooks-suppression")
+
+
+# --- Subscriptions ----------------------------------------------------------------------------
+
+
+def _clean_event_types(event_types: list[str]) -> list[str]:
+    unknown = sorted(set(event_types) - set(OutboundEvent.Type.values))
+    if unknown:
+        raise ApplicationError(f"Unknown event types: {', '.join(unknown)}", extra={"field": "event_types"})
+    if not event_types:
+        raise ApplicationError("Choose at least one event type.", extra={"field": "event_types"})
+    return sorted(set(event_types))
+
+
+def _clean_url(url: str) -> str:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise ApplicationError(f"{url!r} is not a valid http(s) URL.", extra={"field": "url"}) from None
+    internal = internal_address(url)
+    if internal:
+        raise ApplicationError(
+            f"{url!r} points at an internal address ({internal}); webhooks go to public endpoints only.",
+            extra={"field": "url"},
+        )
+    return url
+
+
+def internal_address(url: str) -> str:
+    """The first loopback, private, link-local or otherwise non-public address the URL's host is or
+    resolves to; "" when there is none (or the name does not resolve: delivery checks again)."""
+    if settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
+        return ""
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        return ""
+    for address in sorted(addresses):
+        if not ipaddress.ip_address(address.split("%")[0]).is_global:
+            return address
+    return ""
+
+
+def webhook_subscription_create(
+    *, url: str, event_types: list[str], created_by, description: str = "", is_active: bool = True
+) -> WebhookSubscription:
+    sub = WebhookSubscription(
+        url=_clean_url(url),
+        event_types=_clean_event_types(event_types),
+        description=description.strip(),
+        is_active=is_active,
+        secret=webhook_secret_generate(),
+        created_by=created_by,
+    )
+    sub.full_clean()
+    sub.save()
+    return sub
+
+
+def webhook_subscription_update(*, subscription: WebhookSubscription, **changes) -> WebhookSubscription:
+    fields = []
+    if changes.get("url") is not None:
+        subscription.url = _clean_url(changes["url"])
+        fields.append("url")
+    if changes.get("event_types") is not None:
+        subscription.event_types = _clean_event_types(changes["event_types"])
+        fields.append("event_types")
+    if changes.get("description") is not None:
+        subscription.description = changes["description"].strip()
+        fields.append("description")
+    if changes.get("is_active") is not None:
+        subscription.is_active = bool(changes["is_active"])
+        fields.append("is_active")
+    if changes.get("rotate_secret"):
+        subscription.secret = webhook_secret_generate()
+        fields.append("secret")
+    if fields:
+        subscription.full_clean()
+        subscription.save(update_fields=[*fields, "updated_at"])
+    return subscription
+
+
+# --- Delivering -------------------------------------------------------------------------------
+
+
+def _claim(delivery_id: int, *, force: bool = False) -> WebhookDelivery | None:
+    """Take the row for one attempt: a conditional UPDATE, so two workers never both send it."""
+    now = timezone.now()
+    due = Q(status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING])
+    if not force:
+        due &= Q(next_attempt_at__lte=now)
+    claimed = WebhookDelivery.objects.filter(due, pk=delivery_id).update(next_attempt_at=now + CLAIM_LEASE)
+    if not claimed:
+        return None
+    return WebhookDelivery.objects.select_related("subscription", "event").get(pk=delivery_id)
+
+
+def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
+    """Send one due delivery once. Safe to run twice: only one run claims the row."""
+    delivery = _claim(delivery_id)
+    if delivery is None:
+        return None
+    subscription, event = delivery.subscription, delivery.event
+    body = json.dumps(event_body(event), separators=(",", ":"), sort_keys=True)
+    timestamp = int(time.time())
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "OutreachReview-Webhooks/1",
+        "webhook-id": event.public_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret=subscription.secret, msg_id=event.public_id, timestamp=timestamp, body=body),
+    }
+    started = time.monotonic()
+    code: int | None = None
+    text = ""
+    error = ""
+    # Checked again at each attempt: a name can be re-pointed after the subscription was saved.
+    internal = internal_address(subscription.url)
+    if internal:
+        error = f"refused: {subscription.url} resolves to an internal address ({internal})"
+        return _record_attempt(delivery, code=None, text="", error=error, elapsed_ms=0)
+    try:
+        response = httpx.post(
+            subscription.url,
+            content=body.encode("utf-8"),
+            headers=headers,
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+            follow_redirects=False,
+        )
+        code, text = response.status_code, response.text[:RESPONSE_EXCERPT]
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:RESPONSE_EXCERPT]
+    elapsed_ms = int((time.monotonic() - started) * 1000)
+    return _record_attempt(delivery, code=code, text=text, error=error, elapsed_ms=elapsed_ms)
+
+
+def _record_attempt(delivery: WebhookDelivery, *, code: int | None, text: str, error: str, elapsed_ms: int):
+    now = timezone.now()
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.response_code = code
+    delivery.response_body = text
+    delivery.error = error
+    ok = code is not None and 200 <= code < 300
+    delivery.attempt_log = [
+        *delivery.attempt_log,
+        {"at": now.isoformat(), "code": code, "error": error, "ms": elapsed_ms},
+    ][-50:]
+    if ok:
+        delivery.status = WebhookDelivery.Status.SUCCEEDED
+        delivery.delivered_at = now
+        delivery.next_attempt_at = None
+    elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.next_attempt_at = None
+    else:
+        delivery.status = WebhookDelivery.Status.RETRYING
+        delay = RETRY_DELAYS[min(delivery.attempts, len(RETRY_DELAYS)) - 1]
+        delivery.next_attempt_at = now + timedelta(seconds=delay)
+    delivery.save(
+        update_fields=[
+            "attempts",
+            "last_attempt_at",
+            "response_code",
+            "response_body",
+            "error",
+            "attempt_log",
+            "status",
+            "delivered_at",
+            "next_attempt_at",
+        ]
+    )
+    logger.info(
+        "webhook delivery %s to %s: attempt %s -> %s",
+        delivery.pk,
+        delivery.subscription.url,
+        delivery.attempts,
+        code or error,
+    )
+    return delivery
+
+
+@transaction.atomic
+def webhook_delivery_replay(*, delivery: WebhookDelivery, user) -> WebhookDelivery:
+    """Send this event to this subscriber again, now, with the same webhook-id (receivers dedupe)."""
+    delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+    delivery.status = WebhookDelivery.Status.PENDING
+    delivery.attempts = 0
+    delivery.next_attempt_at = timezone.now()
+    who = user.get_username() if user is not None else "system"
+    delivery.attempt_log = [*delivery.attempt_log, {"at": timezone.now().isoformat(), "replay": who}][-50:]
+    delivery.save(update_fields=["status", "attempts", "next_attempt_at", "attempt_log"])
+    transaction.on_commit(lambda: enqueue_deliveries([delivery.pk]))
+    return delivery
+
+
+def webhook_deliveries_due(*, limit: int = 500) -> list[int]:
+    return list(
+        WebhookDelivery.objects.filter(
+            status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING],
+            next_attempt_at__lte=timezone.now(),
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )

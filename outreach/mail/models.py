@@ -1,0 +1,252 @@
+"""Mail: each sender's channel, the outbox and its log, what comes back (engagement), the local mailbox."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from outreach.core.crypto import decrypt, encrypt
+from outreach.people.models import Recipient
+
+
+class OutboundMessage(models.Model):
+    """The outbox: one email to send, created only by approving a draft. Its row is the truth."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+        UNKNOWN = "unknown", "Unknown: a person must decide"
+
+    class Code(models.TextChoices):
+        DUPLICATE_EMAIL = "duplicate_email", "Duplicate email"
+        SUPPRESSED = "suppressed", "Suppressed"
+        OPTED_OUT = "user_marketing_email_opt_out", "Recipient opted out"
+        DAILY_LIMIT = "daily_limit_reached", "Daily limit reached"
+        PROVIDER_ERROR = "provider_error", "Provider error"
+        INVALID_ADDRESS = "invalid_address", "Invalid address"
+        CONTENT_CHANGED = "content_changed", "Body does not match the approved text"
+
+    draft = models.OneToOneField("review.Draft", on_delete=models.PROTECT, related_name="outbound_message")
+    recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="outbound_messages")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="outbound_messages")
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    enrollment = models.ForeignKey(
+        "campaigns.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    step = models.ForeignKey(
+        "campaigns.SequenceStep", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    from_email = models.CharField(max_length=320)
+    reply_to = models.EmailField(blank=True)
+    to_email = models.EmailField()
+    cc = models.JSONField(default=list, blank=True)
+    bcc = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=300)
+    body_html = models.TextField()
+    body_text = models.TextField()
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of the approved subject and bodies.")
+    message_id = models.CharField(max_length=255, unique=True, help_text="Fixed before the provider is called.")
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    in_reply_to = models.CharField(max_length=255, blank=True)
+    references = models.TextField(blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED, db_index=True)
+    code = models.CharField(max_length=40, choices=Code.choices, blank=True)
+    error_message = models.TextField(blank=True)
+    provider = models.CharField(max_length=50, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    provider_response = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    not_before = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sender_config = models.ForeignKey(
+        "SenderConfig",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        help_text="The channel it goes out through; empty means the organization's default backend.",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "not_before"]), models.Index(fields=["sender", "sent_at"])]
+
+    def __str__(self) -> str:
+        return f"Message #{self.pk} to {self.to_email} ({self.state})"
+
+    # success | failure | skipped, as one-to-one send tools report an outcome.
+    _STATUS_BY_STATE: dict[str, str] = {
+        State.SENT: "success",
+        State.FAILED: "failure",
+        State.SKIPPED: "skipped",
+        State.UNKNOWN: "unknown",
+        State.QUEUED: "pending",
+        State.SENDING: "pending",
+    }
+
+    def as_send_result(self) -> dict:
+        """The outcome in the shape one-to-one send tools report it."""
+        return {
+            "status": self._STATUS_BY_STATE[self.state],
+            "code": self.code or None,
+            "error_message": self.error_message or None,
+            "to_id": self.recipient_id,
+            "from_id": self.sender_id,
+            "email_id": self.pk,
+            "sender_config_id": self.sender_config_id,
+            "options": {
+                "from": self.from_email,
+                "reply_to": self.reply_to,
+                "to": [self.to_email],
+                "cc": list(self.cc),
+                "bcc": list(self.bcc),
+                "subject": self.subject,
+                "message_id": self.message_id,
+                "in_reply_to": self.in_reply_to or None,
+                "campaign_id": self.campaign_id,
+                "step_id": self.step_id,
+                "not_before": self.not_before.isoformat() if self.not_before else None,
+            },
+            "response": self.provider_response or None,
+        }
+
+
+class EngagementEvent(models.Model):
+    class Kind(models.TextChoices):
+        DELIVERED = "delivered", "Delivered"
+        OPENED = "opened", "Opened"
+        CLICKED = "clicked", "Clicked"
+        REPLIED = "replied", "Replied"
+        BOUNCED = "bounced", "Bounced"
+        SOFT_BOUNCED = "soft_bounced", "Soft bounce"
+        COMPLAINED = "complained", "Complained"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        DEFERRED = "deferred", "Delivery delayed"
+        REJECTED = "rejected", "Rejected by provider"
+
+    message = models.ForeignKey(OutboundMessage, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    recipient = models.ForeignKey(Recipient, null=True, blank=True, on_delete=models.CASCADE, related_name="engagement")
+    kind = models.CharField(max_length=15, choices=Kind.choices)
+    provider_event_id = models.CharField(max_length=255, blank=True)
+    provider = models.CharField(
+        max_length=50, blank=True, help_text="Where the event came from: resend, postmark, imap, unsubscribe link…"
+    )
+    email = models.CharField(max_length=254, blank=True, help_text="The address the event is about.")
+    occurred_at = models.DateTimeField()
+    payload = models.JSONField(default=dict, blank=True)
+    reply_text = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Side effects (suppression, the engagement_recorded signal) are done once this is set; the
+    # sweeper re-enqueues rows left without it.
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [
+            models.Index(fields=["message", "kind"], name="engagement_message_kind"),
+            models.Index(fields=["kind", "occurred_at"], name="engagement_kind_time"),
+        ]
+        constraints = [
+            # Providers redeliver webhooks; one row per provider event.
+            models.UniqueConstraint(
+                fields=["provider_event_id"], condition=~Q(provider_event_id=""), name="engagement_event_dedup"
+            ),
+        ]
+
+
+class SenderConfig(models.Model):
+    """How one team member's email leaves: the organization's provider on their own domain, or
+    their own mailbox over SMTP. The SMTP password is stored encrypted and never shown again."""
+
+    class Kind(models.TextChoices):
+        PROVIDER = "provider", "Organization's provider"
+        SMTP = "smtp", "My own mailbox (SMTP)"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sender_config")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PROVIDER)
+    smtp_host = models.CharField(max_length=255, blank=True)
+    smtp_port = models.PositiveIntegerField(default=587)
+    smtp_username = models.CharField(max_length=255, blank=True)
+    smtp_password_encrypted = models.TextField(blank=True, editable=False)
+    smtp_use_tls = models.BooleanField("STARTTLS", default=True)
+    smtp_use_ssl = models.BooleanField("implicit TLS (SSL)", default=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.SMTP:
+            return f"{self.user} via SMTP {self.smtp_host}:{self.smtp_port}"
+        return f"{self.user} via the organization's provider"
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.SMTP and not self.smtp_host:
+            raise ValidationError({"smtp_host": "An SMTP configuration needs a host."})
+        if self.smtp_use_tls and self.smtp_use_ssl:
+            raise ValidationError("Choose STARTTLS or implicit TLS, not both.")
+
+    def set_smtp_password(self, password: str) -> None:
+        self.smtp_password_encrypted = encrypt(password)
+
+    def get_smtp_password(self) -> str:
+        return decrypt(self.smtp_password_encrypted)
+
+    @property
+    def has_smtp_password(self) -> bool:
+        return bool(self.smtp_password_encrypted)
+
+
+class OutboundMessageLog(models.Model):
+    """Every state change of an outbox row: who (empty = the system), when, why."""
+
+    message = models.ForeignKey(OutboundMessage, on_delete=models.CASCADE, related_name="log")
+    from_state = models.CharField(max_length=10, blank=True)
+    to_state = models.CharField(max_length=10)
+    code = models.CharField(max_length=40, blank=True)
+    note = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_state or '-'} -> {self.to_state} {self.code}".strip()
+
+
+class LocalMailboxMessage(models.Model):
+    """An email the demo's local backend "sent": readable in the browser at /mailbox/."""
+
+    message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    from_email = models.CharField(max_length=320)
+    sender_address = models.EmailField(blank=True, db_index=True, help_text="The From address, normalized.")
+    to = models.JSONField(default=list)
+    cc = models.JSONField(default=list, blank=True)
+    bcc = models.JSONField(default=list, blank=True)
+    reply_to = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=998, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    raw = models.TextField(help_text="The whole message as it would go on the wire.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.subject} -> {', '.join(self.to)}"

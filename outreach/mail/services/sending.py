@@ -1,0 +1,648 @@
+"""Sending the outbox: claim a row, check it once more, hand it to the provider once, record the outcome.
+
+The row is the truth; tasks only nudge it. The path of one message:
+
+    queued ──claim (conditional UPDATE, FOR UPDATE SKIP LOCKED on PostgreSQL)──► sending ─► sent
+       ▲          │ checks inside the claiming transaction:                       │      failed
+       │          │ content hash, address, suppression, duplicate → failed|skipped │
+       │          │ send window, daily limit → back to queued with not_before       │
+       └──────────┴── transient provider error: queued again with backoff ◄────────┘
+    sending + expired lease ──recovery──► queued again (provider honours the idempotency key)
+                                          or unknown (a person decides; never resent blindly)
+
+No lock is held while the provider is called: the claim commits first, the outcome is written in a
+second short transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+from datetime import UTC, datetime, time, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.html import escape
+
+from outreach.core.errors import ApplicationError
+from outreach.mail.models import OutboundMessage, OutboundMessageLog, SenderConfig
+from outreach.mail.signals import outbound_message_finished
+from outreach.mail.unsubscribe import unsubscribe_url
+from outreach.people.models import Recipient, SenderProfile
+from outreach.suppression.selectors import suppression_check
+
+logger = logging.getLogger(__name__)
+
+State = OutboundMessage.State
+Code = OutboundMessage.Code
+FINAL_STATES = (State.SENT, State.FAILED, State.SKIPPED, State.UNKNOWN)
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+ANYMAIL_RESEND_BACKEND = "anymail.backends.resend.EmailBackend"
+RESEND_BACKEND = "outreach.mail.backends.ResendEmailBackend"
+# Providers that deduplicate a repeated request carrying the same idempotency key, and for how
+# long. Only these may be retried after a worker died mid-send.
+IDEMPOTENT_BACKENDS = {RESEND_BACKEND: timedelta(hours=24)}
+# The sweeper leaves a queued row alone this long: its task is probably on its way.
+SWEEP_GRACE = timedelta(minutes=1)
+
+
+# --- Send windows ----------------------------------------------------------------------------
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _hhmm(value: str | None, default: time) -> time:
+    if not value:
+        return default
+    try:
+        hours, minutes = str(value).split(":", 1)
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ApplicationError(f"send window time {value!r} is not HH:MM") from None
+
+
+def send_window_next_open(*, window: dict | None, time_zone: str, now: datetime) -> datetime | None:
+    """When sending may start, if `now` is outside the window; None when it may go now.
+
+    window: {"days": [0..6] (Monday = 0), "start": "HH:MM", "end": "HH:MM"} in the recipient's
+    time zone. An empty window means no restriction.
+    """
+    if not window:
+        return None
+    days = set(window.get("days") or range(7))
+    start = _hhmm(window.get("start"), time(0, 0))
+    end = _hhmm(window.get("end"), time(23, 59, 59))
+    if end <= start:
+        raise ApplicationError("send window must end after it starts")
+    tz = _zone(time_zone)
+    local = now.astimezone(tz)
+    for offset in range(8):
+        day = local.date() + timedelta(days=offset)
+        if day.weekday() not in days:
+            continue
+        opens = datetime.combine(day, start, tzinfo=tz)
+        closes = datetime.combine(day, end, tzinfo=tz)
+        if offset == 0 and opens <= local < closes:
+            return None
+        if local < opens:
+            return opens.astimezone(UTC)
+    return None  # no valid day listed: treat as unrestricted rather than never sending
+
+
+def message_not_before(*, campaign, recipient: Recipient, now: datetime) -> datetime | None:
+    window = campaign.send_window if campaign is not None else None
+    return send_window_next_open(window=window, time_zone=recipient.time_zone, now=now)
+
+
+# --- Channels --------------------------------------------------------------------------------
+
+
+def backend_path(config: SenderConfig | None) -> str:
+    """The Django email backend a message goes through."""
+    if config is not None and config.is_active and config.kind == SenderConfig.Kind.SMTP:
+        return SMTP_BACKEND
+    path = settings.EMAIL_BACKEND
+    # Our subclass of anymail's Resend backend passes the Idempotency-Key header.
+    return RESEND_BACKEND if path == ANYMAIL_RESEND_BACKEND else path
+
+
+def provider_honours_idempotency(path: str) -> bool:
+    return path in IDEMPOTENT_BACKENDS
+
+
+def _connection(config: SenderConfig | None):
+    path = backend_path(config)
+    if path == SMTP_BACKEND and config is not None and config.kind == SenderConfig.Kind.SMTP:
+        return get_connection(
+            path,
+            fail_silently=False,
+            host=config.smtp_host,
+            port=config.smtp_port,
+            username=config.smtp_username or None,
+            password=config.get_smtp_password() or None,
+            use_tls=config.smtp_use_tls,
+            use_ssl=config.smtp_use_ssl,
+            timeout=settings.EMAIL_TIMEOUT,
+        )
+    return get_connection(path, fail_silently=False)
+
+
+# --- State changes, each one logged ------------------------------------------------------------
+
+
+def _move(
+    message: OutboundMessage,
+    *,
+    from_states: tuple[str, ...],
+    to_state: str,
+    note: str = "",
+    actor=None,
+    **fields,
+) -> bool:
+    """Conditionally move a row between states (the WHERE clause is the guard) and log it.
+
+    Must run inside a transaction. Returns False when the row was no longer in from_states.
+    """
+    now = timezone.now()
+    fields["updated_at"] = now
+    updated = OutboundMessage.objects.filter(pk=message.pk, state__in=from_states).update(state=to_state, **fields)
+    if not updated:
+        return False
+    previous = message.state
+    message.refresh_from_db(fields=["state", *fields.keys()])
+    OutboundMessageLog.objects.create(
+        message=message,
+        from_state=previous,
+        to_state=to_state,
+        code=message.code,
+        note=note,
+        actor=actor,
+        created_at=now,
+    )
+    logger.info(
+        "outbound message %s: %s -> %s %s %s",
+        message.pk,
+        previous,
+        to_state,
+        message.code,
+        note or message.error_message,
+    )
+    if to_state in FINAL_STATES:
+        transaction.on_commit(lambda: outbound_message_finished.send(sender=OutboundMessage, message=message))
+    return True
+
+
+def outbound_message_enqueue(message_id: int) -> None:
+    """Nudge a worker; the row decides whether anything happens."""
+    from django_q.tasks import async_task
+
+    async_task("outreach.mail.tasks.outbound_message_send", message_id, group="sending")
+
+
+# --- The checks made when the row is claimed ---------------------------------------------------
+
+
+def _invalid_address(message: OutboundMessage) -> str | None:
+    for address in [message.to_email, *message.cc, *message.bcc]:
+        try:
+            validate_email(address)
+        except ValidationError:
+            return f"{address!r} is not a valid email address"
+    return None
+
+
+def _duplicate_of(message: OutboundMessage, now: datetime) -> OutboundMessage | None:
+    """The same recipient already got this content, or a message for the same campaign step,
+    within DUPLICATE_WINDOW_DAYS (rows that may have gone out, sending or unknown, count too)."""
+    since = now - timedelta(days=settings.DUPLICATE_WINDOW_DAYS)
+    same = Q(content_hash=message.content_hash)
+    if message.step_id is not None:
+        same |= Q(step_id=message.step_id, campaign_id=message.campaign_id)
+    return (
+        OutboundMessage.objects.filter(recipient_id=message.recipient_id)
+        .exclude(pk=message.pk)
+        .filter(same)
+        .filter(
+            Q(state=State.SENT, sent_at__gte=since) | Q(state__in=[State.SENDING, State.UNKNOWN], updated_at__gte=since)
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def _daily_limit_deferral(message: OutboundMessage, now: datetime) -> datetime | None:
+    """When the sender may send again if their daily limit is used up; None when there is room.
+
+    Locks the sender's profile row so two workers cannot both take the last slot; rows in
+    "sending" count as used, so the count holds after this transaction commits.
+    """
+    profile = SenderProfile.objects.select_for_update().filter(user_id=message.sender_id).first()
+    if profile is None:
+        return None
+    since = now - timedelta(hours=24)
+    used = (
+        OutboundMessage.objects.filter(sender_id=message.sender_id)
+        .exclude(pk=message.pk)
+        .filter(
+            Q(state=State.SENT, sent_at__gte=since) | Q(state__in=[State.SENDING, State.UNKNOWN], updated_at__gte=since)
+        )
+    )
+    if used.count() < profile.daily_send_limit:
+        return None
+    oldest = used.filter(state=State.SENT).order_by("sent_at").values_list("sent_at", flat=True).first()
+    # A slot frees 24 hours after the oldest send in the window.
+    return (oldest + timedelta(hours=24, seconds=1)) if oldest else now + timedelta(hours=1)
+
+
+def _claim(message_id: int) -> tuple[OutboundMessage | None, bool]:
+    """Claim a due queued row and run the checks, in one short transaction.
+
+    Returns (message, go): go is True when the row is now "sending" and should be handed to the
+    provider; otherwise the message (if any) already ended or waits again.
+    """
+    from outreach.mail.services.outbox import content_hash
+
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the row: two workers may claim the same message. SKIP LOCKED lets the other one
+        # move on at once (PostgreSQL); SQLite ignores it and the conditional UPDATE below is the
+        # guard there (its IMMEDIATE transactions also serialize writers).
+        message = (
+            OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("recipient", "campaign", "sender_config")
+            .filter(pk=message_id, state=State.QUEUED)
+            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+            .first()
+        )
+        if message is None:
+            return None, False
+        lease = now + timedelta(seconds=settings.SEND_LEASE_SECONDS)
+        claimed = _move(
+            message,
+            from_states=(State.QUEUED,),
+            to_state=State.SENDING,
+            note=f"claimed, attempt {message.attempts + 1}",
+            lease_expires_at=lease,
+            attempts=F("attempts") + 1,
+        )
+        if not claimed:
+            return None, False
+
+        def end(state: str, code: str, error: str) -> tuple[OutboundMessage, bool]:
+            _move(
+                message,
+                from_states=(State.SENDING,),
+                to_state=state,
+                code=code,
+                error_message=error,
+                lease_expires_at=None,
+                attempts=F("attempts") - 1,  # no provider call was made
+            )
+            return message, False
+
+        def wait(until: datetime, code: str, error: str, note: str) -> tuple[OutboundMessage, bool]:
+            _move(
+                message,
+                from_states=(State.SENDING,),
+                to_state=State.QUEUED,
+                note=note,
+                code=code,
+                error_message=error,
+                not_before=until,
+                lease_expires_at=None,
+                attempts=F("attempts") - 1,
+            )
+            return message, False
+
+        expected = content_hash(subject=message.subject, body_html=message.body_html, body_text=message.body_text)
+        if expected != message.content_hash:
+            return end(State.FAILED, Code.CONTENT_CHANGED, "The subject or body no longer matches the approved text.")
+        invalid = _invalid_address(message)
+        if invalid:
+            return end(State.FAILED, Code.INVALID_ADDRESS, invalid)
+        list_ids = list(message.campaign.suppression_lists.values_list("pk", flat=True)) if message.campaign else None
+        hit = suppression_check(recipient=message.recipient, list_ids=list_ids)
+        if hit is not None:
+            code = Code.OPTED_OUT if hit.reason == "unsubscribed" else Code.SUPPRESSED
+            return end(State.SKIPPED, code, f"Suppressed at send time: {hit.describe()}")
+        duplicate = _duplicate_of(message, now)
+        if duplicate is not None:
+            return end(
+                State.SKIPPED,
+                Code.DUPLICATE_EMAIL,
+                f"Message #{duplicate.pk} ({duplicate.state}) already carries the same content or campaign step "
+                f"to {message.to_email} within {settings.DUPLICATE_WINDOW_DAYS} days.",
+            )
+        opens = message_not_before(campaign=message.campaign, recipient=message.recipient, now=now)
+        if opens is not None:
+            return wait(opens, message.code, message.error_message, "outside the campaign's send window")
+        # Defer rather than skip: the approved email still goes out, when the sender has room.
+        room_at = _daily_limit_deferral(message, now)
+        if room_at is not None:
+            return wait(
+                room_at,
+                Code.DAILY_LIMIT,
+                f"The sender's daily limit is reached; deferred to {room_at:%Y-%m-%d %H:%M} UTC.",
+                "daily limit reached",
+            )
+    return message, True
+
+
+# --- Building and sending the email ------------------------------------------------------------
+
+
+def _footer(message: OutboundMessage) -> tuple[str, str]:
+    url = unsubscribe_url(recipient_id=message.recipient_id, message_id=message.pk)
+    address = settings.COMPANY_POSTAL_ADDRESS
+    text = f"\n\n--\nUnsubscribe: {url}\n{address}\n"
+    html = (
+        '<hr style="border:none;border-top:1px solid #ddd;margin:24px 0 8px">'
+        '<p style="font-size:12px;color:#666">'
+        f'<a href="{escape(url)}">Unsubscribe</a> from these emails.<br>{escape(address)}</p>'
+    )
+    return text, html
+
+
+def build_email(message: OutboundMessage, *, connection=None) -> EmailMultiAlternatives:
+    """The email exactly as approved, plus the unsubscribe footer and headers. Headers are built
+    by Django's email classes, never by string concatenation."""
+    url = unsubscribe_url(recipient_id=message.recipient_id, message_id=message.pk)
+    footer_text, footer_html = _footer(message)
+    headers = {
+        "Message-ID": message.message_id,
+        "List-Unsubscribe": f"<{url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    if message.in_reply_to:
+        headers["In-Reply-To"] = message.in_reply_to
+        headers["References"] = message.references or message.in_reply_to
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body_text + footer_text,
+        from_email=message.from_email,
+        to=[message.to_email],
+        cc=list(message.cc),
+        bcc=list(message.bcc),
+        reply_to=[message.reply_to] if message.reply_to else None,
+        headers=headers,
+        connection=connection,
+    )
+    if message.body_html:
+        email.attach_alternative(message.body_html + footer_html, "text/html")
+    # Read by outreach.mail.backends.ResendEmailBackend (the Idempotency-Key header).
+    email.idempotency_key = message.idempotency_key  # type: ignore[attr-defined]
+    return email
+
+
+class SendFailure(Exception):
+    def __init__(self, text: str, *, transient: bool, response: dict | None = None) -> None:
+        super().__init__(text)
+        self.text = text
+        self.transient = transient
+        self.response = response or {}
+
+
+def _classify(exc: Exception) -> SendFailure:
+    """Transient (retry with backoff) or permanent (fail now)? The error text is always kept."""
+    from anymail.exceptions import AnymailAPIError, AnymailError
+
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        details = "; ".join(f"{addr}: {code} {msg!r}" for addr, (code, msg) in exc.recipients.items())
+        return SendFailure(f"Recipients refused: {details}", transient=all(400 <= c < 500 for c in codes))
+    if isinstance(exc, smtplib.SMTPResponseException):
+        error = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return SendFailure(f"SMTP {exc.smtp_code}: {error}", transient=400 <= exc.smtp_code < 500)
+    if isinstance(exc, (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout, TimeoutError)):
+        return SendFailure(text, transient=True)
+    if isinstance(exc, AnymailAPIError):
+        status = exc.status_code
+        response = {"status_code": status, "description": str(exc)[:2000]}
+        # No status: the request never got an answer (connection error), so it is worth a retry.
+        transient = status is None or status == 429 or status >= 500
+        return SendFailure(text, transient=transient, response=response)
+    if isinstance(exc, AnymailError):
+        return SendFailure(text, transient=False)
+    if isinstance(exc, OSError):
+        return SendFailure(text, transient=True)
+    # Unknown errors fail rather than retry: we cannot tell whether the email went out.
+    return SendFailure(text, transient=False)
+
+
+def _deliver(message: OutboundMessage) -> dict:
+    """Hand the email to the backend once. Returns the provider's response; raises SendFailure."""
+    path = backend_path(message.sender_config)
+    try:
+        connection = _connection(message.sender_config)
+        email = build_email(message, connection=connection)
+        count = email.send(fail_silently=False)
+    except ApplicationError as exc:
+        raise SendFailure(exc.message, transient=False) from exc
+    except Exception as exc:
+        raise _classify(exc) from exc
+    status = getattr(email, "anymail_status", None)
+    if status is not None and status.status is not None:
+        response = {
+            "backend": path,
+            "message_id": status.message_id,
+            "status": sorted(status.status),
+            "recipients": {addr: s.status for addr, s in (status.recipients or {}).items()},
+        }
+        if status.status <= {"rejected", "invalid", "failed"}:
+            raise SendFailure(
+                f"The provider did not accept the email: {sorted(status.status)}", transient=False, response=response
+            )
+        return response
+    if not count:
+        raise SendFailure("The backend reported that nothing was sent.", transient=False)
+    return {"backend": path, "message_id": message.message_id, "status": ["sent"]}
+
+
+def _record_recipient_outreach(message: OutboundMessage, now: datetime) -> None:
+    """So the next campaign can see who was contacted lately, and by which campaign."""
+    recipient = Recipient.objects.select_for_update().get(pk=message.recipient_id)
+    recipient.properties = {
+        **(recipient.properties or {}),
+        "last_outreach_at": now.isoformat(),
+        "last_outreach_campaign": message.campaign_id,
+        "last_outreach_message": message.pk,
+    }
+    recipient.save(update_fields=["properties", "updated_at"])
+
+
+def outbound_message_send(*, message_id: int) -> OutboundMessage | None:
+    """Send one outbox row at most once. Safe to call twice or from two workers at the same time.
+
+    Returns the message as it ended (or waits again), or None when there was nothing to claim.
+    """
+    message, go = _claim(message_id)
+    if message is None or not go:
+        return message
+    try:
+        response = _deliver(message)
+    except SendFailure as failure:
+        with transaction.atomic():
+            if failure.transient and message.attempts < settings.SEND_MAX_ATTEMPTS:
+                delay = settings.SEND_RETRY_BASE_SECONDS * 2 ** (message.attempts - 1)
+                _move(
+                    message,
+                    from_states=(State.SENDING,),
+                    to_state=State.QUEUED,
+                    note=f"transient error, retry in {delay}s (attempt {message.attempts} of {settings.SEND_MAX_ATTEMPTS})",
+                    code=Code.PROVIDER_ERROR,
+                    error_message=failure.text,
+                    provider_response=failure.response,
+                    not_before=timezone.now() + timedelta(seconds=delay),
+                    lease_expires_at=None,
+                )
+            else:
+                why = "permanent error" if not failure.transient else "transient error, no attempts left"
+                _move(
+                    message,
+                    from_states=(State.SENDING, State.UNKNOWN),
+                    to_state=State.FAILED,
+                    note=why,
+                    code=Code.PROVIDER_ERROR,
+                    error_message=failure.text,
+                    provider_response=failure.response,
+                    lease_expires_at=None,
+                )
+        return message
+    now = timezone.now()
+    with transaction.atomic():
+        # UNKNOWN too: recovery may have given up on a slow send that did in fact succeed.
+        _move(
+            message,
+            from_states=(State.SENDING, State.UNKNOWN),
+            to_state=State.SENT,
+            note="accepted by the provider",
+            code="",
+            error_message="",
+            provider=response.get("backend", ""),
+            provider_message_id=response.get("message_id") or message.message_id,
+            provider_response=response,
+            sent_at=now,
+            lease_expires_at=None,
+        )
+        _record_recipient_outreach(message, now)
+    return message
+
+
+# --- Recovery and the sweeper ------------------------------------------------------------------
+
+
+def outbound_message_recover(*, limit: int = 500) -> dict[str, int]:
+    """Resolve rows left in "sending" by a worker that died: never a blind second send.
+
+    Where the provider deduplicates by our idempotency key (Resend, 24 hours) the row is queued
+    again and resent with the same key; otherwise it becomes "unknown" for a person to decide.
+    """
+    now = timezone.now()
+    outcome = {"requeued": 0, "unknown": 0}
+    ids = list(
+        OutboundMessage.objects.filter(state=State.SENDING, lease_expires_at__lt=now).values_list("pk", flat=True)[
+            :limit
+        ]
+    )
+    for pk in ids:
+        with transaction.atomic():
+            message = (
+                OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("sender_config")
+                .filter(pk=pk, state=State.SENDING, lease_expires_at__lt=now)
+                .first()
+            )
+            if message is None:
+                continue
+            path = backend_path(message.sender_config)
+            lease_end = message.lease_expires_at or now
+            started = lease_end - timedelta(seconds=settings.SEND_LEASE_SECONDS)
+            window = IDEMPOTENT_BACKENDS.get(path)
+            # Leave an hour's margin inside the provider's deduplication window.
+            if window is not None and now - started < window - timedelta(hours=1):
+                _move(
+                    message,
+                    from_states=(State.SENDING,),
+                    to_state=State.QUEUED,
+                    note=f"lease expired mid-send; {path} honours the idempotency key, so it is resent with the same key",
+                    not_before=None,
+                    lease_expires_at=None,
+                    error_message="A worker stopped mid-send; resent with the same idempotency key.",
+                )
+                transaction.on_commit(partial(outbound_message_enqueue, pk))
+                outcome["requeued"] += 1
+            else:
+                _move(
+                    message,
+                    from_states=(State.SENDING,),
+                    to_state=State.UNKNOWN,
+                    note=f"lease expired mid-send; {path} cannot deduplicate, so it is not resent",
+                    lease_expires_at=None,
+                    error_message=(
+                        "A worker stopped while handing this email to the provider; it may or may not have gone "
+                        "out. Check the provider or the sender's Sent folder, then mark it sent or send it again."
+                    ),
+                )
+                outcome["unknown"] += 1
+    return outcome
+
+
+def outbound_message_sweep(*, limit: int = 1000) -> int:
+    """Re-enqueue due queued rows whose task was lost (rows are the truth, tasks only a nudge)."""
+    now = timezone.now()
+    ids = list(
+        OutboundMessage.objects.filter(state=State.QUEUED, updated_at__lte=now - SWEEP_GRACE)
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .order_by("not_before", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    # Touch them so the next sweep, a minute later, does not nudge them again at once.
+    OutboundMessage.objects.filter(pk__in=ids, state=State.QUEUED).update(updated_at=now)
+    for pk in ids:
+        outbound_message_enqueue(pk)
+    return len(ids)
+
+
+# --- A person decides about "unknown" rows -----------------------------------------------------
+
+
+class Resolution:
+    MARK_SENT = "mark_sent"
+    SEND_AGAIN = "send_again"
+    MARK_FAILED = "mark_failed"
+
+
+@transaction.atomic
+def outbound_message_resolve(*, message: OutboundMessage, user, action: str, note: str = "") -> OutboundMessage:
+    """An admin settles a row whose fate is unknown: it did go out, send it again, or give up."""
+    reason = note.strip() or f"resolved by {user}"
+    if action == Resolution.MARK_SENT:
+        moved = _move(
+            message,
+            from_states=(State.UNKNOWN,),
+            to_state=State.SENT,
+            note=reason,
+            actor=user,
+            code="",
+            sent_at=timezone.now(),
+        )
+    elif action == Resolution.SEND_AGAIN:
+        moved = _move(
+            message,
+            from_states=(State.UNKNOWN,),
+            to_state=State.QUEUED,
+            note=reason,
+            actor=user,
+            not_before=None,
+        )
+        if moved:
+            transaction.on_commit(lambda: outbound_message_enqueue(message.pk))
+    elif action == Resolution.MARK_FAILED:
+        moved = _move(
+            message,
+            from_states=(State.UNKNOWN,),
+            to_state=State.FAILED,
+            note=reason,
+            actor=user,
+            code=Code.PROVIDER_ERROR,
+        )
+    else:
+        raise ApplicationError(f"Unknown resolution {action!r}")
+    if not moved:
+        raise ApplicationError("Only a message whose outcome is unknown can be resolved this way.")
+    return message

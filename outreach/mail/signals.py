@@ -1,0 +1,12 @@
+"""Django signals mail sends; higher parts (integrations, review, campaigns) listen.
+
+Each is sent on commit of the change it reports, so a listener never sees a rolled-back fact.
+"""
+
+from django.dispatch import Signal
+
+# kwargs: event (EngagementEvent)
+engagement_recorded = Signal()
+# kwargs: message (OutboundMessage) — sent on commit when a message ends as sent, failed, skipped
+# or unknown; campaigns uses it to move a sequence on.
+outbound_message_finished = Signal()

@@ -1,0 +1,33 @@
+"""django-q2 entry points for mail (sending, engagement, replies): thin, take ids, call services,
+safe to run twice. Their schedules are listed in `outreach/schedules.py`."""
+
+from __future__ import annotations
+
+from .services import engagement, replies, sending
+
+
+def outbound_message_send(message_id: int) -> str:
+    message = sending.outbound_message_send(message_id=message_id)
+    return message.state if message is not None else "not claimed"
+
+
+def outbound_message_recover() -> dict[str, int]:
+    return sending.outbound_message_recover()
+
+
+def outbound_message_sweep() -> int:
+    return sending.outbound_message_sweep()
+
+
+def engagement_event_process(event_id: int) -> None:
+    engagement.engagement_event_process(event_id=event_id)
+
+
+def engagement_sweep() -> int:
+    """Periodic: re-enqueue engagement events whose processing task was lost."""
+    return engagement.engagement_sweep()
+
+
+def replies_poll() -> str:
+    fetched, recorded = replies.replies_poll()
+    return f"{fetched} unseen, {recorded} replies recorded"

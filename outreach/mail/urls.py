@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("settings/sending/", views.sender_config_edit, name="sender_config"),
+    path("mailbox/", views.mailbox_index, name="mailbox"),
+    path("mailbox/<int:mail_id>/", views.mailbox_detail, name="mailbox_detail"),
+    # Public: the link in every email. GET confirms, POST (RFC 8058 one-click) unsubscribes.
+    path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("messages/replies/", views.replies, name="replies"),
+    path("messages/<int:message_id>/", views.message_timeline, name="message_timeline"),
+]

@@ -1,0 +1,119 @@
+"""Mail pages: one's own sending channel, the demo's local mailbox, a message's timeline, replies, and
+the public unsubscribe link. Thin: parse, call, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required, permission_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from outreach.core.errors import ApplicationError
+from outreach.people.roles import is_admin
+
+from . import selectors
+from .forms import SenderConfigForm
+from .models import LocalMailboxMessage, OutboundMessage
+from .services import engagement
+from .services.channels import sender_config_get, sender_config_update
+
+
+def sender_config_edit(request: HttpRequest) -> HttpResponse:
+    config = sender_config_get(user=request.user)
+    if request.method == "POST":
+        form = SenderConfigForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                sender_config_update(user=request.user, **data)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, "Your sending configuration is saved.")
+                return redirect("sender_config")
+    else:
+        initial: dict[str, object] = {"kind": "provider"}
+        if config is not None:
+            initial = {
+                "kind": config.kind,
+                "smtp_host": config.smtp_host,
+                "smtp_port": config.smtp_port,
+                "smtp_username": config.smtp_username,
+                "smtp_use_tls": config.smtp_use_tls,
+                "smtp_use_ssl": config.smtp_use_ssl,
+            }
+        form = SenderConfigForm(initial=initial)
+    profile = getattr(request.user, "sender", None)
+    return render(request, "mail/sender_config.html", {"form": form, "config": config, "profile": profile})
+
+
+def _mailbox_for_user(user):
+    """Admins read every stored email; others only what was sent from their own address."""
+    qs = LocalMailboxMessage.objects.all()
+    if is_admin(user):
+        return qs
+    addresses = {user.email.lower()} if user.email else set()
+    profile = getattr(user, "sender", None)
+    if profile is not None:
+        addresses.add(profile.email)
+    return qs.filter(sender_address__in=addresses)
+
+
+def _get_mailbox_message_for_user(request: HttpRequest, mail_id: int) -> LocalMailboxMessage:
+    return get_object_or_404(_mailbox_for_user(request.user), pk=mail_id)
+
+
+def mailbox_index(request: HttpRequest) -> HttpResponse:
+    qs = _mailbox_for_user(request.user).defer("raw", "body_html", "headers")
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "mail/mailbox_list.html", {"page": page})
+
+
+def mailbox_detail(request: HttpRequest, mail_id: int) -> HttpResponse:
+    mail = _get_mailbox_message_for_user(request, mail_id)
+    return render(request, "mail/mailbox_detail.html", {"mail": mail})
+
+
+# --- Engagement: unsubscribe, replies, message timeline -------------------------------------------
+
+
+@csrf_exempt  # mail clients post RFC 8058 one-click requests without cookies or a CSRF token
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a confirmation (link scanners must not unsubscribe anyone); POST unsubscribes
+    at once and answers 200 itself: no login, cookie, token or redirect needed."""
+    try:
+        if request.method == "POST":
+            target = engagement.unsubscribe_record(token=token)
+            done = True
+        else:
+            target = engagement.unsubscribe_target(token=token)
+            done = False
+    except ApplicationError as exc:
+        return render(request, "mail/unsubscribe.html", {"error": exc.message}, status=400)
+    context = {"done": done, "recipient": target.recipient, "token": token}
+    return render(request, "mail/unsubscribe.html", context)
+
+
+def _get_message_for_user(request: HttpRequest, message_id: int) -> OutboundMessage:
+    qs = selectors.messages_for_user(request.user).select_related(
+        "recipient", "sender", "campaign", "approved_by", "draft"
+    )
+    return get_object_or_404(qs, pk=message_id)
+
+
+@permission_required("outreach.view_outboundmessage", raise_exception=True)
+def message_timeline(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = _get_message_for_user(request, message_id)
+    context = {"message": message, "timeline": selectors.message_timeline(message=message)}
+    return render(request, "mail/message_timeline.html", context)
+
+
+@permission_required("outreach.view_engagementevent", raise_exception=True)
+def replies(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.replies_for_user(user=request.user), 50).get_page(request.GET.get("page"))
+    return render(request, "mail/replies.html", {"page": page})

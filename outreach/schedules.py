@@ -1,0 +1,59 @@
+"""The one schedule registry: every periodic task, with its interval.
+
+Applied after every migrate (`schedules_apply`, connected in `outreach/apps.py`): each schedule is
+created or updated by name, a conditional one is removed when its condition is off, and a
+schedule of ours that is no longer listed here (renamed or moved) is deleted, so running it again
+changes nothing. Only dotted paths appear here: this module imports no part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    func: str
+    minutes: int
+    # Scheduled only while this returns True (read at migrate time).
+    enabled: Callable[[], bool] = lambda: True
+
+
+SCHEDULES: tuple[Periodic, ...] = (
+    # mail: the outbox's crash safety, engagement processing, replies from one IMAP mailbox
+    Periodic("outbox: recover expired leases", "outreach.mail.tasks.outbound_message_recover", 1),
+    Periodic("outbox: re-enqueue lost sends", "outreach.mail.tasks.outbound_message_sweep", 1),
+    Periodic("engagement: process events whose task was lost", "outreach.mail.tasks.engagement_sweep", 2),
+    # Only with a mailbox to read; provider setups get replies by inbound webhook.
+    Periodic("replies: poll the IMAP mailbox", "outreach.mail.tasks.replies_poll", 5, lambda: bool(settings.IMAP_HOST)),
+    # integrations: webhook retries and the idempotency-key purge
+    Periodic("webhook-deliveries-sweep", "outreach.integrations.tasks.webhook_deliveries_sweep", 1),
+    # review: drafts whose worker or task was lost
+    Periodic("review: return stale drafts to the queue", "review.tasks.draft_sweep_stale", 1),
+    # campaigns: due sequence steps and milestone rules
+    Periodic("campaigns: advance due steps", "campaigns.tasks.enrollment_advance_due_task", 5),
+    Periodic("campaigns: milestone scan", "campaigns.tasks.milestone_scan_task", 60),
+)
+
+
+def schedules_apply(**kwargs) -> None:
+    """Make the database's schedules match the registry. Idempotent."""
+    from django_q.models import Schedule
+
+    wanted = {s.name: s for s in SCHEDULES if s.enabled()}
+    for schedule in wanted.values():
+        Schedule.objects.update_or_create(
+            name=schedule.name,
+            defaults={
+                "func": schedule.func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": schedule.minutes,
+                "repeats": -1,
+            },
+        )
+    ours = Schedule.objects.filter(func__regex=r"^(outreach|review|campaigns)\.")
+    ours.exclude(name__in=list(wanted)).delete()

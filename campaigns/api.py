@@ -181,6 +181,10 @@ class EnrollmentDraftOut(Schema):
     def resolve_status(obj) -> str:
         return obj.state
 
+    @staticmethod
+    def resolve_step_id(obj) -> int | None:
+        return obj.step_ref
+
 
 class EnrollmentOut(Schema):
     id: int
@@ -223,7 +227,11 @@ class EnrollmentOut(Schema):
 
     @staticmethod
     def resolve_drafts(obj: Enrollment) -> list:
-        return list(obj.drafts.all())
+        # Attached by _with_drafts: review keeps the drafts, by the enrollment id handed down.
+        drafts = getattr(obj, "_drafts", None)
+        if drafts is None:
+            drafts = selectors.drafts_of_enrollments(enrollment_ids=[obj.pk])[obj.pk]
+        return drafts
 
 
 class EnrollmentPage(Schema):
@@ -253,8 +261,16 @@ def _enrollments_for_user(request: HttpRequest):
     return (
         Enrollment.objects.filter(Q(campaign__in=visible_campaigns) | ad_hoc)
         .select_related("sender", "recipient")
-        .prefetch_related("ad_hoc_steps", "events__actor", "drafts")
+        .prefetch_related("ad_hoc_steps", "events__actor")
     )
+
+
+def _with_drafts(enrollments: list[Enrollment]) -> list[Enrollment]:
+    """Each enrollment with its drafts, in one query for the whole page."""
+    drafts = selectors.drafts_of_enrollments(enrollment_ids=[e.pk for e in enrollments])
+    for enrollment in enrollments:
+        enrollment._drafts = drafts[enrollment.pk]  # type: ignore[attr-defined]
+    return enrollments
 
 
 def _get_enrollment_for_user(request: HttpRequest, enrollment_id: int) -> Enrollment:
@@ -355,7 +371,9 @@ def enrollment_list(request: HttpRequest, filters: Query[EnrollmentFilters]):
         campaign_id=filters.sequence_id,
         recipient_id=filters.contact_id,
     )
-    return paginate(qs, cursor=filters.cursor, limit=filters.limit)
+    page = paginate(qs, cursor=filters.cursor, limit=filters.limit)
+    page["items"] = _with_drafts(page["items"])
+    return page
 
 
 @router.get(

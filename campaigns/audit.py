@@ -75,13 +75,13 @@ def recipient_audit(*, recipient: Recipient) -> RecipientAudit:
                 )
             )
 
-    for skip in DraftSkip.objects.filter(recipient=recipient).select_related("campaign"):
+    for skip in DraftSkip.objects.filter(recipient=recipient).select_related("origin"):
         entries.append(
             AuditEntry(
                 skip.created_at,
                 "skip",
                 f"No draft: {skip.code}",
-                f"{skip.reason}" + (f" (campaign {skip.campaign})" if skip.campaign else ""),
+                f"{skip.reason}" + (f" (campaign {skip.origin})" if skip.origin else ""),
                 tone="warn",
             )
         )
@@ -122,7 +122,7 @@ def recipient_audit(*, recipient: Recipient) -> RecipientAudit:
             )
         )
 
-    drafts = Draft.objects.filter(recipient=recipient).select_related("campaign", "sender")
+    drafts = Draft.objects.filter(recipient=recipient).select_related("origin", "sender")
     for draft in drafts:
         detail = f"From {_name(draft.sender)}, state {draft.get_state_display().lower()}"
         if draft.unsupported_claim_count:
@@ -133,7 +133,7 @@ def recipient_audit(*, recipient: Recipient) -> RecipientAudit:
             AuditEntry(
                 draft.created_at,
                 "draft",
-                f"Draft #{draft.pk} requested" + (f" for {draft.campaign}" if draft.campaign else ""),
+                f"Draft #{draft.pk} requested" + (f" for {draft.origin}" if draft.origin else ""),
                 detail,
             )
         )

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from django.utils import timezone
-
-from outreach.drafting import DraftingError, DraftRequest, Intent, Persona, compose
+from outreach.drafting import DraftingError, compose
 from outreach.people.models import Recipient
 from outreach.suppression.selectors import suppression_check
+from review.services import compose_request
 
 from .models import Campaign, Enrollment, SequenceStep
-from .services import _pick_sender, step_render
+from .services import _pick_sender, campaign_brief, step_render
 
 
 @dataclass(frozen=True)
@@ -24,31 +23,6 @@ class Preview:
     unsupported: int = 0
     error: str = ""
     warning: str = ""
-
-
-def recipient_facts(recipient: Recipient) -> list[dict]:
-    """The recipient's facts as the engine takes them, with who they are first."""
-    basics = [
-        ("first_name", recipient.first_name),
-        ("last_name", recipient.last_name),
-        ("title", recipient.title),
-        ("company", recipient.account.name if recipient.account else ""),
-    ]
-    facts = [{"id": f"recipient:{k}", "kind": k, "text": v, "value": v} for k, v in basics if v]
-    return facts + [f.as_dict() for f in recipient.facts.all()[:50]]
-
-
-def persona_for(*, campaign: Campaign, sender) -> Persona:
-    profile = getattr(sender, "sender", None)
-    if profile is None:
-        return Persona(name=sender.get_full_name() or sender.username)
-    return Persona(
-        name=profile.display_name,
-        role=campaign.persona_role or profile.persona_role or profile.title,
-        company=profile.company,
-        tone=campaign.persona_tone or profile.persona_tone,
-        signature=profile.signature,
-    )
 
 
 def campaign_preview_draft(*, campaign: Campaign, recipient: Recipient, step: SequenceStep | None = None) -> Preview:
@@ -70,18 +44,9 @@ def campaign_preview_draft(*, campaign: Campaign, recipient: Recipient, step: Se
     if step.body.strip() or not step.prompt.strip():
         subject, body_text, body_html = step_render(step=step, recipient=recipient, sender=sender)
         return Preview(subject, body_text, body_html, sender_name, "fixed template", warning=warning)
-    # The same shape the drafting task builds: the step's prompt joins the campaign goal.
-    goal = f"{campaign.goal}\nThis email: {step.prompt.strip()}" if campaign.goal else step.prompt.strip()
-    request = DraftRequest(
-        intent=Intent(
-            goal=goal,
-            key_message=campaign.key_message,
-            call_to_action=campaign.call_to_action,
-            trigger_reason=campaign.trigger_description,
-        ),
-        persona=persona_for(campaign=campaign, sender=sender),
-        facts=recipient_facts(recipient),
-        today=timezone.localdate(),
+    # The engine's input exactly as the drafting task would build it from the scan's request.
+    request = compose_request(
+        recipient=recipient, sender=sender, brief=replace(campaign_brief(campaign), step_prompt=step.prompt.strip())
     )
     try:
         result = compose(request)

@@ -38,7 +38,7 @@ def campaigns_for_user(user) -> QuerySet[Campaign]:
         | Q(round_robin_senders=user)
         | Q(created_by=user)
         | Q(Exists(Enrollment.objects.filter(campaign=OuterRef("pk"), sender=user)))
-        | Q(Exists(Draft.objects.filter(campaign=OuterRef("pk"), sender=user)))
+        | Q(Exists(Draft.objects.filter(origin__campaign_ref=OuterRef("pk"), sender=user)))
     )
     return qs.filter(sends_in).distinct()
 
@@ -132,16 +132,16 @@ class Funnel:
 def campaign_funnel(*, campaign: Campaign) -> Funnel:
     """Distinct recipients at each stage, in four queries."""
     enrolled = Enrollment.objects.filter(campaign=campaign).aggregate(n=Count("recipient", distinct=True))["n"]
-    drafts = Draft.objects.filter(campaign=campaign).aggregate(
+    drafts = Draft.objects.filter(origin__campaign_ref=campaign.pk).aggregate(
         drafted=Count("recipient", distinct=True),
         approved=Count("recipient", distinct=True, filter=Q(state=Draft.State.APPROVED)),
     )
-    sent = OutboundMessage.objects.filter(campaign=campaign, state=OutboundMessage.State.SENT).aggregate(
+    sent = OutboundMessage.objects.filter(campaign_ref=campaign.pk, state=OutboundMessage.State.SENT).aggregate(
         n=Count("recipient", distinct=True)
     )["n"]
-    replied = EngagementEvent.objects.filter(kind=EngagementEvent.Kind.REPLIED, message__campaign=campaign).aggregate(
-        n=Count("message__recipient", distinct=True)
-    )["n"]
+    replied = EngagementEvent.objects.filter(
+        kind=EngagementEvent.Kind.REPLIED, message__campaign_ref=campaign.pk
+    ).aggregate(n=Count("message__recipient", distinct=True))["n"]
     return Funnel(enrolled, drafts["drafted"], drafts["approved"], sent, replied)
 
 
@@ -169,7 +169,9 @@ def _own_recipients(user) -> Q:
 def campaign_skips(*, campaign: Campaign, limit: int = 100, user=None) -> list[dict]:
     """Who did not get (or stopped getting) this campaign's emails, and why: skips and ended enrollments."""
     rows: list[dict] = []
-    skips = DraftSkip.objects.filter(_own_recipients(user), campaign=campaign).select_related("recipient")
+    skips = DraftSkip.objects.filter(_own_recipients(user), origin__campaign_ref=campaign.pk).select_related(
+        "recipient"
+    )
     for skip in skips[:limit]:
         rows.append(
             {
@@ -205,3 +207,11 @@ def campaign_enrollments(*, campaign: Campaign, user=None) -> QuerySet[Enrollmen
 
 def enrollment_history(*, enrollment: Enrollment) -> QuerySet[EnrollmentEvent]:
     return EnrollmentEvent.objects.filter(enrollment=enrollment).select_related("actor")
+
+
+def drafts_of_enrollments(*, enrollment_ids: list[int]) -> dict[int, list[Draft]]:
+    """The drafts review holds for these enrollments (by the id handed down), oldest first: one query."""
+    by_enrollment: dict[int, list[Draft]] = {pk: [] for pk in enrollment_ids}
+    for draft in Draft.objects.filter(enrollment_ref__in=enrollment_ids).order_by("created_at", "pk"):
+        by_enrollment[draft.enrollment_ref].append(draft)  # type: ignore[index]
+    return by_enrollment

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
@@ -28,11 +28,13 @@ from outreach.drafting import sanitize
 from outreach.drafting.errors import DraftingError
 from outreach.drafting.exit_condition import ExitDecision, evaluate_exit_condition
 from outreach.mail.models import EngagementEvent, OutboundMessage
+from outreach.mail.services.outbox import SendRules
 from outreach.people.models import Recipient
 from outreach.suppression.models import Suppression
 from outreach.suppression.selectors import suppression_check, suppression_check_bulk
-from review.models import Draft, DraftSkip, DraftVersion
-from review.services import draft_request
+from review import services as review_services
+from review.briefs import Brief, Origin, SourceMessage
+from review.models import Draft, DraftSkip
 
 from . import selectors
 from .models import Campaign, Enrollment, EnrollmentEvent, SequenceStep
@@ -90,6 +92,76 @@ def step_render(*, step: SequenceStep, recipient: Recipient, sender) -> tuple[st
     return subject, body, sanitize.text_to_html(body)
 
 
+# --- what campaigns hands down to review with a draft request ------------------------------------
+
+
+def campaign_brief(campaign: Campaign) -> Brief:
+    """The campaign's intent, as the drafting engine and the reviewer see it."""
+    return Brief(
+        campaign=campaign.name,
+        goal=campaign.goal,
+        key_message=campaign.key_message,
+        call_to_action=campaign.call_to_action,
+        why_now=campaign.trigger_description,
+        persona_tone=campaign.persona_tone,
+        persona_role=campaign.persona_role,
+    )
+
+
+def campaign_send_rules(campaign: Campaign | None) -> SendRules:
+    if campaign is None:
+        return SendRules()
+    return SendRules(
+        send_window=dict(campaign.send_window or {}),
+        suppression_list_ids=sorted(campaign.suppression_lists.values_list("pk", flat=True)),
+        open_tracking=campaign.open_tracking,
+        complete_on_send_failure=campaign.complete_on_send_failure,
+    )
+
+
+def _source_message(source: dict | None) -> SourceMessage | None:
+    """The email or event an enrollment started from (the API's `source`), when it has text."""
+    if not isinstance(source, dict):
+        return None
+    text = source.get("body_text") or source.get("text") or source.get("body") or ""
+    if not (text or source.get("subject")):
+        return None
+    return SourceMessage(
+        direction="outbound" if source.get("direction") == "outbound" else "inbound",
+        subject=str(source.get("subject") or ""),
+        body_text=str(text),
+        sent_at=str(source.get("sent_at") or source.get("occurred_at") or ""),
+    )
+
+
+def step_brief(*, enrollment: Enrollment, step: SequenceStep) -> Brief:
+    base = campaign_brief(enrollment.campaign) if enrollment.campaign is not None else Brief()
+    return replace(base, step_prompt=(step.prompt or "").strip(), source_message=_source_message(enrollment.source))
+
+
+def step_origin(*, enrollment: Enrollment, step: SequenceStep | None) -> Origin:
+    campaign = enrollment.campaign
+    return Origin(
+        campaign_ref=campaign.pk if campaign else None,
+        campaign_name=campaign.name if campaign else "",
+        enrollment_ref=enrollment.pk,
+        step_ref=step.pk if step else None,
+    )
+
+
+def campaign_draft_request(*, campaign: Campaign, recipient: Recipient, sender, reviewer=None) -> Draft | None:
+    """A draft for one recipient in this campaign, outside any sequence (the review demo, one-off
+    requests): the campaign's intent and rules handed down like a step's."""
+    return review_services.draft_request(
+        recipient=recipient,
+        sender=sender,
+        reviewer=reviewer,
+        origin=Origin(campaign_ref=campaign.pk, campaign_name=campaign.name),
+        brief=campaign_brief(campaign),
+        rules=campaign_send_rules(campaign),
+    )
+
+
 # --- history ---------------------------------------------------------------------------------
 
 
@@ -127,17 +199,10 @@ def _transition(
     _record(enrollment, kind=kind, from_state=from_state, reason=reason, data=data, actor=actor)
 
 
-def _supersede_open_drafts(enrollment: Enrollment, *, reason: str) -> int:
-    """Open drafts of an ended enrollment can no longer be approved (the version bump voids any
-    approval a reviewer is about to submit)."""
-    return Draft.objects.filter(enrollment=enrollment, state__in=Draft.OPEN_STATES).update(
-        state=Draft.State.SUPERSEDED, version=F("version") + 1, failure_reason=reason[:500], updated_at=timezone.now()
-    )
-
-
 def _end(enrollment: Enrollment, *, to: str, kind: str, reason: str, data: dict | None = None, actor=None) -> None:
+    """End the sequence; review supersedes its open drafts, so none of them can be approved."""
     _transition(enrollment, to=to, kind=kind, reason=reason, data=data, actor=actor)
-    superseded = _supersede_open_drafts(enrollment, reason=f"sequence ended: {reason}")
+    superseded = review_services.drafts_supersede(enrollment_ref=enrollment.pk, reason=f"sequence ended: {reason}")
     if superseded:
         _record(enrollment, kind="drafts_superseded", from_state=enrollment.state, data={"count": superseded})
 
@@ -178,6 +243,13 @@ def campaign_update(*, campaign: Campaign, **fields: Any) -> Campaign:
     campaign.save()
     for name, values in m2m.items():
         getattr(campaign, name).set(values)
+    # Open drafts follow the campaign: a regeneration writes from its current intent, an approval
+    # sends under its current rules (emails already approved keep theirs).
+    review_services.drafts_rebrief(
+        origin=Origin(campaign_ref=campaign.pk, campaign_name=campaign.name),
+        brief=campaign_brief(campaign),
+        rules=campaign_send_rules(campaign),
+    )
     return campaign
 
 
@@ -473,10 +545,9 @@ def _advance_one(*, enrollment_id: int, now: datetime, result: AdvanceResult) ->
         return
     sender = _pick_sender(enrollment)
     if sender is None:
-        DraftSkip.objects.create(
+        review_services.draft_skip_record(
             recipient=enrollment.recipient,
-            campaign=enrollment.campaign,
-            enrollment=enrollment,
+            origin=step_origin(enrollment=enrollment, step=step),
             code="no_sender",
             reason="no sender: the recipient has no relationship owner and the campaign names nobody",
         )
@@ -484,19 +555,19 @@ def _advance_one(*, enrollment_id: int, now: datetime, result: AdvanceResult) ->
         result.failed += 1
         return
     try:
-        draft = draft_request(
+        draft = review_services.draft_request(
             recipient=enrollment.recipient,
             sender=sender,
-            campaign=enrollment.campaign,
-            enrollment=enrollment,
-            step=step,
+            origin=step_origin(enrollment=enrollment, step=step),
+            brief=step_brief(enrollment=enrollment, step=step),
+            rules=campaign_send_rules(enrollment.campaign),
         )
     except ApplicationError as exc:
         result.busy += 1
         log.info("enrollment %s not drafted yet: %s", enrollment.pk, exc.message)
         return
     if draft is None:
-        skip = DraftSkip.objects.filter(enrollment=enrollment).order_by("-created_at", "-id").first()
+        skip = DraftSkip.objects.filter(enrollment_ref=enrollment.pk).order_by("-created_at", "-id").first()
         _transition(
             enrollment,
             to=State.SUPPRESSED,
@@ -506,7 +577,7 @@ def _advance_one(*, enrollment_id: int, now: datetime, result: AdvanceResult) ->
         )
         result.suppressed += 1
         return
-    _fill_draft(draft=draft, step=step, enrollment=enrollment, sender=sender, now=now)
+    _fill_draft(draft=draft, step=step, enrollment=enrollment, sender=sender)
     enrollment.sender = sender
     _transition(
         enrollment,
@@ -520,26 +591,20 @@ def _advance_one(*, enrollment_id: int, now: datetime, result: AdvanceResult) ->
     result.draft_ids.append(draft.pk)
 
 
-def _fill_draft(*, draft: Draft, step: SequenceStep, enrollment: Enrollment, sender, now: datetime) -> None:
-    """A fixed step is ready at once (its text is the campaign's, rendered, and the drafting task
-    leaves a draft that is no longer queued alone); a prompt step stays queued and the drafting
-    task writes it from the campaign intent and `draft.step.prompt`."""
+def _fill_draft(*, draft: Draft, step: SequenceStep, enrollment: Enrollment, sender) -> None:
+    """A fixed step's text is the campaign's, rendered: review makes the draft ready with it (it is
+    still reviewed like any). A prompt step stays queued and the drafting task writes it from the
+    brief handed down with it."""
     if step.prompt.strip() and not step.body.strip():
         return
     subject, body_text, body_html = step_render(step=step, recipient=enrollment.recipient, sender=sender)
-    draft.subject, draft.body_text, draft.body_html = subject, body_text, body_html
-    draft.state, draft.ready_at = Draft.State.READY, now
-    draft.provider, draft.model_name = "template", f"campaign-step-{step.pk}"
-    draft.save(
-        update_fields=["subject", "body_text", "body_html", "state", "ready_at", "provider", "model_name", "updated_at"]
-    )
-    DraftVersion.objects.create(
+    review_services.draft_ready_from_text(
         draft=draft,
-        number=1,
-        origin=DraftVersion.Origin.GENERATED,
         subject=subject,
-        body_html=body_html,
         body_text=body_text,
+        body_html=body_html,
+        provider="template",
+        model_name=f"campaign-step-{step.pk}",
     )
 
 
@@ -564,17 +629,25 @@ def _move_on(enrollment: Enrollment, *, base: datetime, kind: str, reason: str, 
 # --- reactions to the lower apps' signals ----------------------------------------------------
 
 
+def _is_current_step(enrollment: Enrollment, step_ref: int | None) -> bool:
+    """Is this (draft's or message's) step the one the enrollment waits on? Unknown steps count."""
+    if step_ref is None:
+        return True
+    position = SequenceStep.objects.filter(pk=step_ref).values_list("position", flat=True).first()
+    return position is None or position == enrollment.current_step
+
+
 @transaction.atomic
 def enrollment_on_draft_decided(*, draft: Draft, decision) -> None:
     """Approved: wait for the send. Rejected: the sequence is cancelled for this recipient, because
     the reviewer decided this person should not get this email, and later steps follow up on it.
     Regenerate and skip leave the draft open, so nothing changes."""
-    if not draft.enrollment_id:
+    if not draft.enrollment_ref:
         return
-    enrollment = _lock(draft.enrollment_id)
+    enrollment = _lock(draft.enrollment_ref)
     if enrollment is None or enrollment.state != State.WAITING_REVIEW:
         return
-    if draft.step_id and draft.step is not None and draft.step.position != enrollment.current_step:
+    if not _is_current_step(enrollment, draft.step_ref):
         return  # a decision on an older step's draft
     action = getattr(decision, "action", "")
     user = getattr(decision, "user", None)
@@ -600,12 +673,12 @@ def enrollment_on_message_finished(*, message: OutboundMessage) -> None:
     """Sent: the next step is due `delay_days` after the send (or the sequence is complete).
     Failed: continue when the campaign says `complete_on_send_failure`, else hold as failed for a
     person to look at. Skipped because suppressed: the enrollment ends as suppressed."""
-    if not message.enrollment_id:
+    if not message.enrollment_ref:
         return
-    enrollment = _lock(message.enrollment_id)
+    enrollment = _lock(message.enrollment_ref)
     if enrollment is None or enrollment.state not in (State.WAITING_SEND, State.WAITING_REVIEW):
         return
-    if message.step_id and message.step is not None and message.step.position != enrollment.current_step:
+    if not _is_current_step(enrollment, message.step_ref):
         return  # an older step's message; this one was already handled
     data = {"message_id": message.pk, "state": message.state, "code": message.code}
     S = OutboundMessage.State
@@ -627,8 +700,8 @@ def enrollment_on_message_finished(*, message: OutboundMessage) -> None:
     else:
         what = f"send {message.state}" + (f" ({message.code})" if message.code else "")
         what += f": {message.error_message}" if message.error_message else ""
-        campaign = enrollment.campaign
-        if message.state != S.UNKNOWN and campaign is not None and campaign.complete_on_send_failure:
+        # The rule the email was approved under, copied onto the message at approval.
+        if message.state != S.UNKNOWN and message.complete_on_send_failure:
             _move_on(
                 enrollment,
                 base=timezone.now(),

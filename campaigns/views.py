@@ -364,12 +364,14 @@ def rule_toggle(request: HttpRequest, campaign_id: int, rule_id: int) -> HttpRes
 @view_campaigns
 def enrollment_detail(request: HttpRequest, enrollment_id: int) -> HttpResponse:
     enrollment = _get_enrollment_for_user(request, enrollment_id)
-    drafts = enrollment.drafts.select_related("step").order_by("created_at")
+    steps = selectors.enrollment_steps(enrollment=enrollment)
+    position = {step.pk: step.position for step in steps}
+    drafts = selectors.drafts_of_enrollments(enrollment_ids=[enrollment.pk])[enrollment.pk]
     context = {
         "enrollment": enrollment,
         "events": selectors.enrollment_history(enrollment=enrollment),
-        "drafts": drafts,
-        "steps": selectors.enrollment_steps(enrollment=enrollment),
+        "drafts": [(draft, position.get(draft.step_ref or 0)) for draft in drafts],
+        "steps": steps,
         "can_edit": request.user.has_perm("campaigns.change_enrollment"),
     }
     return render(request, "campaigns/enrollment_detail.html", context)

@@ -9,6 +9,7 @@ from campaigns.api import router as campaigns_api
 from outreach import views
 from outreach.integrations.api import router as outreach_api
 from outreach.integrations.api_root import api, exempt_from_login
+from review import views as review_views
 from review.api import router as review_api
 
 # REST API: one NinjaAPI under /api/v1/; every app contributes its router.
@@ -32,6 +33,8 @@ urlpatterns = [
     path("", include("outreach.suppression.urls")),
     path("", include("outreach.mail.urls")),
     path("", include("outreach.integrations.urls")),
+    # One email's story (draft, decisions, sending, engagement): review tells it, above mail.
+    path("messages/<int:message_id>/", review_views.message_timeline, name="message_timeline"),
     path("review/", include("review.urls")),
     path("campaigns/", include("campaigns.urls")),
     # Provider webhooks (tracking and inbound), authenticated by anymail: ANYMAIL_WEBHOOK_SECRET

@@ -84,6 +84,18 @@ class DraftOut(Schema):
     message: DraftMessageOut | None
 
     @staticmethod
+    def resolve_campaign_id(obj: Draft) -> int | None:
+        return obj.campaign_ref
+
+    @staticmethod
+    def resolve_enrollment_id(obj: Draft) -> int | None:
+        return obj.enrollment_ref
+
+    @staticmethod
+    def resolve_step_id(obj: Draft) -> int | None:
+        return obj.step_ref
+
+    @staticmethod
     def resolve_status(obj: Draft) -> str:
         return obj.state
 
@@ -148,7 +160,7 @@ class ApproveIn(Schema):
 def _drafts_for_user(request: HttpRequest):
     return (
         selectors.drafts_visible_to(request.user)
-        .select_related("recipient", "sender", "reviewer", "decided_by", "outbound_message")
+        .select_related("recipient", "sender", "reviewer", "decided_by", "origin", "outbound_message")
         .prefetch_related("decisions__user")
     )
 
@@ -163,8 +175,8 @@ def draft_list(request: HttpRequest, filters: Query[DraftFilters]):
     qs = filter_given(
         _drafts_for_user(request),
         state=filters.status,
-        campaign_id=filters.campaign_id,
-        enrollment_id=filters.enrollment_id,
+        origin__campaign_ref=filters.campaign_id,
+        enrollment_ref=filters.enrollment_id,
         recipient_id=filters.contact_id,
     )
     return paginate(qs, cursor=filters.cursor, limit=filters.limit)

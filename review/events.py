@@ -26,9 +26,9 @@ def draft_edit_signal_record(*, draft: Draft, decision: DraftDecision, edit: Dra
         "decided_at": decision.created_at.isoformat(),
         "recipient": {"id": draft.recipient_id, "email": draft.recipient.email},
         "sender": draft.sender.get_username(),
-        "campaign_id": draft.campaign_id,
-        "enrollment_id": draft.enrollment_id,
-        "step_id": draft.step_id,
+        "campaign_id": draft.campaign_ref,
+        "enrollment_id": draft.enrollment_ref,
+        "step_id": draft.step_ref,
         "edit": None
         if edit is None
         else {

@@ -7,6 +7,21 @@ from django.db import models
 from django.db.models import Q
 
 
+class DraftOrigin(models.Model):
+    """Who asks for drafts, as review knows them: a campaign's id and name, handed down by campaigns
+    with each request (campaigns sits above review, so no foreign key points up). The queue and the
+    signals page group and filter by it; review never looks the campaign up."""
+
+    campaign_ref = models.PositiveBigIntegerField(unique=True)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name", "campaign_ref"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Draft(models.Model):
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -29,14 +44,18 @@ class Draft(models.Model):
         related_name="drafts_to_review",
         help_text="Assigned reviewer, when someone other than the sender reviews.",
     )
-    campaign = models.ForeignKey(
-        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="drafts"
-    )
-    enrollment = models.ForeignKey(
-        "campaigns.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="drafts"
-    )
-    step = models.ForeignKey(
-        "campaigns.SequenceStep", null=True, blank=True, on_delete=models.SET_NULL, related_name="drafts"
+    # Who asked for it (a campaign; empty for an ad-hoc draft), and which enrollment and step, as
+    # plain ids handed down by the asker: review echoes them and never looks them up.
+    origin = models.ForeignKey(DraftOrigin, null=True, blank=True, on_delete=models.PROTECT, related_name="drafts")
+    enrollment_ref = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    step_ref = models.PositiveBigIntegerField(null=True, blank=True)
+    # What to write about (see review.briefs.Brief), and the rules its email is sent under (see
+    # review.briefs.SendRules); copied onto the outbound message when it is approved.
+    brief = models.JSONField(default=dict, blank=True)
+    send_rules = models.JSONField(default=dict, blank=True)
+    # The email a person approved: the link points down, from the draft to the outbox.
+    outbound_message = models.OneToOneField(
+        "outreach.OutboundMessage", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED, db_index=True)
     # Optimistic lock: every decision must name the version it saw.
@@ -81,14 +100,22 @@ class Draft(models.Model):
         constraints = [
             # One open draft per recipient per campaign.
             models.UniqueConstraint(
-                fields=["recipient", "campaign"],
-                condition=Q(state__in=["queued", "drafting", "ready", "failed"]) & Q(campaign__isnull=False),
+                fields=["recipient", "origin"],
+                condition=Q(state__in=["queued", "drafting", "ready", "failed"]) & Q(origin__isnull=False),
                 name="draft_one_open_per_recipient_campaign",
             ),
         ]
 
     def __str__(self) -> str:
         return f"Draft #{self.pk} to {self.recipient_id} ({self.state})"
+
+    @property
+    def campaign_ref(self) -> int | None:
+        return self.origin.campaign_ref if self.origin_id else None  # type: ignore[union-attr]
+
+    @property
+    def campaign_name(self) -> str:
+        return self.origin.name if self.origin_id else ""  # type: ignore[union-attr]
 
 
 class DraftVersion(models.Model):
@@ -173,12 +200,9 @@ class DraftSkip(models.Model):
     """A draft that was not created, and why: suppressed, already open, no sender."""
 
     recipient = models.ForeignKey("outreach.Recipient", on_delete=models.CASCADE, related_name="draft_skips")
-    campaign = models.ForeignKey(
-        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="skips"
-    )
-    enrollment = models.ForeignKey(
-        "campaigns.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="skips"
-    )
+    # As on Draft: who asked, and the enrollment as a plain id.
+    origin = models.ForeignKey(DraftOrigin, null=True, blank=True, on_delete=models.PROTECT, related_name="skips")
+    enrollment_ref = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
     code = models.CharField(max_length=30)
     reason = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)

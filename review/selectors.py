@@ -32,10 +32,11 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
+from outreach.mail import selectors as mail_selectors
 from outreach.mail.models import EngagementEvent, OutboundMessage
 from outreach.people.roles import is_admin
 
-from .models import Draft, DraftDecision, DraftEdit, RejectReason
+from .models import Draft, DraftDecision, DraftEdit, DraftOrigin, RejectReason
 
 QUEUE_PAGE_SIZE = 50
 
@@ -91,7 +92,7 @@ class QueueFilters:
 
     def apply(self, qs: QuerySet[Draft]) -> QuerySet[Draft]:
         if self.campaign_id:
-            qs = qs.filter(campaign_id=self.campaign_id)
+            qs = qs.filter(origin__campaign_ref=self.campaign_id)
         if self.unsupported_only:
             qs = qs.filter(unsupported_claim_count__gt=0)
         return qs
@@ -150,7 +151,7 @@ def draft_queue_page(*, user, filters: QueueFilters, skipped: Iterable[int] = ()
     ids = ([pk for pk in ids if pk not in skipped_set] + [pk for pk in ids if pk in skipped_set])[:QUEUE_PAGE_SIZE]
     if not ids:
         return []
-    rows = Draft.objects.select_related("recipient__account", "campaign").only(
+    rows = Draft.objects.select_related("recipient__account", "origin").only(
         "id",
         "subject",
         "state",
@@ -161,20 +162,19 @@ def draft_queue_page(*, user, filters: QueueFilters, skipped: Iterable[int] = ()
         "recipient__last_name",
         "recipient__email",
         "recipient__account__name",
-        "campaign__name",
+        "origin__name",
     )
     return _in_order(ids, rows)
 
 
 def queue_campaigns(*, user) -> list[dict]:
-    """Campaigns for the filter: the (small) campaign table, not a scan of the drafts."""
-    Campaign = Draft._meta.get_field("campaign").related_model
-    campaigns = Campaign.objects.exclude(status="archived")  # type: ignore[union-attr]
+    """Campaigns for the filter, by the id campaigns handed down: the (small) origin table, not a
+    scan of the drafts. A rep sees only campaigns they have drafts in: other names are not theirs."""
+    origins = DraftOrigin.objects.all()
     if not is_admin(user):
-        # Only campaigns this user has drafts in: other campaigns' names are not theirs to see.
-        theirs = Draft.objects.filter(Q(sender=user) | Q(reviewer=user), campaign_id=OuterRef("pk"))
-        campaigns = campaigns.filter(Exists(theirs))
-    rows = campaigns.order_by("name").values_list("pk", "name")
+        theirs = Draft.objects.filter(Q(sender=user) | Q(reviewer=user), origin_id=OuterRef("pk"))
+        origins = origins.filter(Exists(theirs))
+    rows = origins.order_by("name", "campaign_ref").values_list("campaign_ref", "name")
     return [{"pk": pk, "name": name} for pk, name in rows]
 
 
@@ -187,12 +187,13 @@ _DETAIL_COLUMNS = (
     *(f"recipient__account__{name}" for name in ("name", "plan", "renewal_date", "state")),
     *(f"sender__{name}" for name in ("username", "first_name", "last_name")),
     *(f"sender__sender__{name}" for name in ("user", "display_name", "email")),
-    *(f"campaign__{name}" for name in ("name", "goal", "key_message", "call_to_action", "trigger_description")),
+    "origin__campaign_ref",
+    "origin__name",
 )
 
 
 def with_detail(drafts: QuerySet[Draft]) -> QuerySet[Draft]:
-    return drafts.select_related("recipient__account", "sender__sender", "campaign").only(*_DETAIL_COLUMNS)
+    return drafts.select_related("recipient__account", "sender__sender", "origin").only(*_DETAIL_COLUMNS)
 
 
 def draft_next(*, user, filters: QueueFilters, skipped: Iterable[int] = ()) -> Draft | None:
@@ -226,7 +227,12 @@ def draft_state_counts(*, user, campaign_id: int | None = None) -> dict[str, int
         scopes: list[tuple[str, list[int]]] = [("", [])]
     else:
         scopes = [(" AND sender_id = %s", [user.pk]), (" AND reviewer_id = %s AND sender_id <> %s", [user.pk, user.pk])]
-    campaign_sql, campaign_params = (" AND campaign_id = %s", [campaign_id]) if campaign_id else ("", [])
+    origin_table = DraftOrigin._meta.db_table
+    campaign_sql, campaign_params = (
+        (f" AND origin_id = (SELECT id FROM {origin_table} WHERE campaign_ref = %s)", [campaign_id])
+        if campaign_id
+        else ("", [])
+    )
     parts: list[str] = []
     params: list[int | str] = []
     for state in COUNTED_STATES:
@@ -258,14 +264,37 @@ def recipient_history(
     """Earlier emails to this recipient with their engagement events (two queries)."""
     qs = OutboundMessage.objects.filter(recipient_id=recipient_id)
     if exclude_draft_id:
-        qs = qs.exclude(draft_id=exclude_draft_id)
+        qs = qs.exclude(draft_ref=exclude_draft_id)
     return list(
         qs.order_by("-created_at")
-        .only("id", "subject", "state", "created_at", "sent_at", "recipient_id", "draft_id")
+        .only("id", "subject", "state", "created_at", "sent_at", "recipient_id", "draft_ref")
         .prefetch_related(
             Prefetch("events", queryset=EngagementEvent.objects.only("id", "kind", "occurred_at", "message_id"))
         )[:limit]
     )
+
+
+def message_story(*, message: OutboundMessage) -> tuple[Draft | None, list[mail_selectors.TimelineEntry]]:
+    """One email's whole story, oldest first: drafted and decided here (by whom), then what the
+    outbox did and what came back (mail's part of the timeline)."""
+    draft = Draft.objects.filter(outbound_message=message).first()
+    entries: list[mail_selectors.TimelineEntry] = []
+    if draft is not None:
+        if draft.ready_at:
+            entries.append(mail_selectors.TimelineEntry(draft.ready_at, "Drafted", detail=draft.provider or ""))
+        for decision in draft.decisions.select_related("user"):
+            entries.append(
+                mail_selectors.TimelineEntry(
+                    decision.created_at,
+                    decision.get_action_display(),
+                    who=str(decision.user.get_full_name() or decision.user) if decision.user else "",
+                    detail=decision.note or decision.reason,
+                    tone="ok" if decision.action in ("approve", "edit_approve") else "",
+                )
+            )
+    entries += mail_selectors.message_timeline(message=message)
+    entries.sort(key=lambda e: e.at)
+    return draft, entries
 
 
 @dataclass(frozen=True)
@@ -285,7 +314,7 @@ def drafting_progress(*, user, campaign_id: int | None = None, since=None) -> Dr
     """Counts per state and cost for a campaign (or a batch since a time): polled while drafting."""
     qs = drafts_visible_to(user)
     if campaign_id:
-        qs = qs.filter(campaign_id=campaign_id)
+        qs = qs.filter(origin__campaign_ref=campaign_id)
     if since is not None:
         qs = qs.filter(created_at__gte=since)
     counts = dict.fromkeys(Draft.State.values, 0)
@@ -320,7 +349,7 @@ DEFAULT_WEEKS = 12
 MOST_EDITED_LIMIT = 10
 
 # Grouping keys, as paths from a DraftDecision or a DraftEdit (both reach the draft by "draft").
-CAMPAIGN_KEYS = ("draft__campaign_id", "draft__campaign__name")
+CAMPAIGN_KEYS = ("draft__origin__campaign_ref", "draft__origin__name")
 SENDER_KEYS = (
     "draft__sender_id",
     "draft__sender__username",
@@ -353,7 +382,7 @@ class SignalsFilter:
         if self.end:
             q &= Q(**{f"{prefix}created_at__lt": _start_of(self.end + timedelta(days=1))})
         if self.campaign_id:
-            q &= Q(**{f"{prefix}draft__campaign_id": self.campaign_id})
+            q &= Q(**{f"{prefix}draft__origin__campaign_ref": self.campaign_id})
         return q
 
 
@@ -491,7 +520,7 @@ def _rejection_reasons(decisions: QuerySet[DraftDecision], keys: Sequence[str]) 
 
 def _label(keys: Sequence[str], row: dict) -> str:
     if keys == CAMPAIGN_KEYS:
-        return row["draft__campaign__name"] or "Ad-hoc drafts (no campaign)"
+        return row["draft__origin__name"] or "Ad-hoc drafts (no campaign)"
     if keys == SENDER_KEYS:
         full_name = f"{row['draft__sender__first_name']} {row['draft__sender__last_name']}".strip()
         return row["draft__sender__sender__display_name"] or full_name or row["draft__sender__username"] or "?"
@@ -591,10 +620,9 @@ def _weekly_rows(rows: list[SignalRow], flt: SignalsFilter) -> list[SignalRow]:
 def signal_campaigns() -> list[SimpleNamespace]:
     """Campaigns that have drafts, by name: the choices of the signals filter (one query)."""
     rows = (
-        Draft.objects.filter(campaign__isnull=False)
-        .order_by("campaign__name", "campaign_id")
-        .values_list("campaign_id", "campaign__name")
-        .distinct()
+        DraftOrigin.objects.filter(Exists(Draft.objects.filter(origin_id=OuterRef("pk"))))
+        .order_by("name", "campaign_ref")
+        .values_list("campaign_ref", "name")
     )
     return [SimpleNamespace(pk=pk, name=name) for pk, name in rows]
 
@@ -611,7 +639,7 @@ def draft_edits_most_edited(flt: SignalsFilter, *, limit: int = MOST_EDITED_LIMI
     """The edits with the largest edit distance (annotated as `distance`) in the filter."""
     return list(
         signal_edits(flt)
-        .select_related("draft__campaign", "draft__sender__sender", "editor")
+        .select_related("draft__origin", "draft__sender__sender", "editor")
         .annotate(distance=ExpressionWrapper(Value(1.0) - F("normalized_similarity"), output_field=FloatField()))
         .order_by("normalized_similarity", "-char_distance", "-id")[:limit]
     )
@@ -647,7 +675,7 @@ def draft_edits_visible_to(user) -> QuerySet[DraftEdit]:
     """Edits a user may open: CSMs and admins see every team member's edits; nobody else any."""
     if not user.has_perm("review.view_draftedit"):
         return DraftEdit.objects.none()
-    return DraftEdit.objects.select_related("draft__campaign", "draft__sender__sender", "draft__recipient", "editor")
+    return DraftEdit.objects.select_related("draft__origin", "draft__sender__sender", "draft__recipient", "editor")
 
 
 # Columns of the CSV export, in order.
@@ -688,7 +716,7 @@ def decision_export_rows(*, flt: SignalsFilter, chunk_size: int = 2000) -> Itera
         .values_list(
             "id",
             "draft_id",
-            "draft__campaign__name",
+            "draft__origin__name",
             "draft__sender__username",
             "draft__provider",
             "draft__model_name",

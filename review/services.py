@@ -28,15 +28,16 @@ from outreach.drafting import (
     sanitize,
 )
 from outreach.mail.models import EngagementEvent, OutboundMessage
-from outreach.mail.services.outbox import outbound_message_create
+from outreach.mail.services.outbox import SendRules, outbound_message_create
 from outreach.people.models import Recipient
 from outreach.suppression.models import Suppression
 from outreach.suppression.selectors import suppression_check, suppression_check_bulk
 from outreach.suppression.services import suppression_add
 
+from .briefs import STEP_BRIEF_FIELDS, Brief, Origin
 from .edit_metrics import edit_metrics
 from .events import draft_edit_signal_record
-from .models import Draft, DraftDecision, DraftEdit, DraftSkip, DraftVersion, RejectReason
+from .models import Draft, DraftDecision, DraftEdit, DraftOrigin, DraftSkip, DraftVersion, RejectReason
 from .signals import draft_decided
 
 log = logging.getLogger(__name__)
@@ -63,42 +64,56 @@ def _enqueue_generation(draft_id: int) -> None:
 # --- Request --------------------------------------------------------------------------------
 
 
+def _origin_row(origin: Origin) -> DraftOrigin | None:
+    """Review's record of the campaign that asks, by the id it handed down; its name follows the
+    latest request."""
+    if origin.campaign_ref is None:
+        return None
+    row, created = DraftOrigin.objects.get_or_create(
+        campaign_ref=origin.campaign_ref, defaults={"name": origin.campaign_name[:200]}
+    )
+    if not created and origin.campaign_name and row.name != origin.campaign_name[:200]:
+        row.name = origin.campaign_name[:200]
+        row.save(update_fields=["name"])
+    return row
+
+
+def _skip(*, recipient: Recipient, origin: Origin, row: DraftOrigin | None, code: str, reason: str) -> DraftSkip:
+    return DraftSkip(recipient=recipient, origin=row, enrollment_ref=origin.enrollment_ref, code=code, reason=reason)
+
+
 @transaction.atomic
 def draft_request(
     *,
     recipient: Recipient,
     sender,
-    campaign=None,
-    enrollment=None,
-    step=None,
+    origin: Origin | None = None,
+    brief: Brief | None = None,
+    rules: SendRules | None = None,
     reviewer=None,
     cc: list[str] | None = None,
     bcc: list[str] | None = None,
-    suppression_list_ids: list[int] | None = None,
 ) -> Draft | None:
-    """Ask for a draft. Checks suppression first: a suppressed recipient gets no draft, only a
-    logged skip with the reason (returns None). Refuses a second open draft for the same
-    recipient in the same campaign. The generation task is enqueued on commit."""
-    if campaign is not None and not suppression_list_ids:
-        suppression_list_ids = list(campaign.suppression_lists.values_list("pk", flat=True))
-    hit = suppression_check(recipient=recipient, list_ids=suppression_list_ids)
+    """Ask for a draft. Checks suppression first (the global lists and the rules' own): a suppressed
+    recipient gets no draft, only a logged skip with the reason (returns None). Refuses a second open
+    draft for the same recipient in the same campaign. The generation task is enqueued on commit."""
+    origin, brief, rules = origin or Origin(), brief or Brief(), rules or SendRules()
+    row = _origin_row(origin)
+    hit = suppression_check(recipient=recipient, list_ids=rules.suppression_list_ids)
     if hit is not None:
-        DraftSkip.objects.create(
-            recipient=recipient, campaign=campaign, enrollment=enrollment, code="suppressed", reason=hit.describe()
-        )
+        _skip(recipient=recipient, origin=origin, row=row, code="suppressed", reason=hit.describe()).save()
         return None
-    if (
-        campaign is not None
-        and Draft.objects.filter(recipient=recipient, campaign=campaign, state__in=Draft.OPEN_STATES).exists()
-    ):
+    if row is not None and Draft.objects.filter(recipient=recipient, origin=row, state__in=Draft.OPEN_STATES).exists():
         raise ApplicationError(f"{recipient.email} already has an open draft in this campaign")
     draft = Draft(
         recipient=recipient,
         sender=sender,
         reviewer=reviewer,
-        campaign=campaign,
-        enrollment=enrollment,
-        step=step,
+        origin=row,
+        enrollment_ref=origin.enrollment_ref,
+        step_ref=origin.step_ref,
+        brief=brief.as_dict(),
+        send_rules=rules.as_dict(),
         cc=clean_addresses(cc or []),
         bcc=clean_addresses(bcc or []),
     )
@@ -125,19 +140,22 @@ def draft_request_bulk(
     *,
     recipients: Sequence[Recipient],
     sender_for: Callable[[Recipient], Any],
-    campaign=None,
+    origin: Origin | None = None,
+    brief: Brief | None = None,
+    rules: SendRules | None = None,
     reviewer=None,
 ) -> BulkRequestResult:
     """Request drafts for many recipients: one bulk suppression check, one query for open drafts,
     one insert for the drafts and one for the skips; each task is enqueued on commit."""
+    origin, brief, rules = origin or Origin(), brief or Brief(), rules or SendRules()
+    row = _origin_row(origin)
     result = BulkRequestResult()
-    list_ids = list(campaign.suppression_lists.values_list("pk", flat=True)) if campaign is not None else None
-    hits = suppression_check_bulk(recipients=list(recipients), list_ids=list_ids)
+    hits = suppression_check_bulk(recipients=list(recipients), list_ids=rules.suppression_list_ids)
     open_ids: set[int] = set()
-    if campaign is not None:
+    if row is not None:
         open_ids = set(
             Draft.objects.filter(
-                campaign=campaign, state__in=Draft.OPEN_STATES, recipient__in=[r.pk for r in recipients]
+                origin=row, state__in=Draft.OPEN_STATES, recipient__in=[r.pk for r in recipients]
             ).values_list("recipient_id", flat=True)
         )
     drafts, skips, seen = [], [], set()
@@ -148,20 +166,31 @@ def draft_request_bulk(
         hit = hits.get(recipient.pk)
         if hit is not None:
             result.suppressed += 1
-            skips.append(DraftSkip(recipient=recipient, campaign=campaign, code="suppressed", reason=hit.describe()))
+            skips.append(_skip(recipient=recipient, origin=origin, row=row, code="suppressed", reason=hit.describe()))
             continue
         if recipient.pk in open_ids:
             result.already_open += 1
             skips.append(
-                DraftSkip(recipient=recipient, campaign=campaign, code="already_open", reason="an open draft exists")
+                _skip(recipient=recipient, origin=origin, row=row, code="already_open", reason="an open draft exists")
             )
             continue
         sender = sender_for(recipient)
         if sender is None:
             result.no_sender += 1
-            skips.append(DraftSkip(recipient=recipient, campaign=campaign, code="no_sender", reason="no sender"))
+            skips.append(_skip(recipient=recipient, origin=origin, row=row, code="no_sender", reason="no sender"))
             continue
-        drafts.append(Draft(recipient=recipient, sender=sender, reviewer=reviewer, campaign=campaign))
+        drafts.append(
+            Draft(
+                recipient=recipient,
+                sender=sender,
+                reviewer=reviewer,
+                origin=row,
+                enrollment_ref=origin.enrollment_ref,
+                step_ref=origin.step_ref,
+                brief=brief.as_dict(),
+                send_rules=rules.as_dict(),
+            )
+        )
     try:
         with transaction.atomic():
             result.created = Draft.objects.bulk_create(drafts)
@@ -180,12 +209,75 @@ def draft_request_bulk(
     return result
 
 
+def draft_skip_record(*, recipient: Recipient, origin: Origin, code: str, reason: str) -> DraftSkip:
+    """Log a draft that was not requested, and why (for example: nobody to send it)."""
+    skip = _skip(recipient=recipient, origin=origin, row=_origin_row(origin), code=code, reason=reason)
+    skip.save()
+    return skip
+
+
+@transaction.atomic
+def draft_ready_from_text(
+    *, draft: Draft, subject: str, body_text: str, body_html: str, provider: str, model_name: str
+) -> Draft:
+    """A queued draft whose text the asker already has (a campaign's fixed step) is ready at once:
+    the drafting task then finds it no longer queued and leaves it alone. Still reviewed like any."""
+    claimed = Draft.objects.filter(pk=draft.pk, state=Draft.State.QUEUED).update(
+        subject=sanitize.clean_subject(subject),
+        body_text=sanitize.clean_body_text(body_text),
+        body_html=body_html,
+        state=Draft.State.READY,
+        ready_at=timezone.now(),
+        provider=provider[:30],
+        model_name=model_name[:100],
+        updated_at=timezone.now(),
+    )
+    if not claimed:
+        raise ApplicationError("Only a queued draft can be given its text.")
+    draft.refresh_from_db()
+    DraftVersion.objects.create(
+        draft=draft,
+        number=_next_version_number(draft),
+        origin=DraftVersion.Origin.GENERATED,
+        subject=draft.subject,
+        body_html=draft.body_html,
+        body_text=draft.body_text,
+    )
+    return draft
+
+
+def drafts_supersede(*, enrollment_ref: int, reason: str) -> int:
+    """The asker no longer wants the open drafts it requested (a sequence ended): none of them can
+    be approved any more. The version bump voids an approval a reviewer is about to submit."""
+    return Draft.objects.filter(enrollment_ref=enrollment_ref, state__in=Draft.OPEN_STATES).update(
+        state=Draft.State.SUPERSEDED, version=F("version") + 1, failure_reason=reason[:500], updated_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def drafts_rebrief(*, origin: Origin, brief: Brief, rules: SendRules) -> int:
+    """The asker changed what its open drafts are for (a campaign was edited): they take its new
+    name, brief and send rules (each draft keeps its own step), so a regeneration writes from the
+    current intent and an approval sends under the current rules. Returns how many changed."""
+    row = _origin_row(origin)
+    if row is None:
+        return 0
+    campaign_fields = {k: v for k, v in brief.as_dict().items() if k not in STEP_BRIEF_FIELDS}
+    updated = 0
+    for draft in Draft.objects.select_for_update().filter(origin=row, state__in=Draft.OPEN_STATES):
+        kept = {k: v for k, v in (draft.brief or {}).items() if k in STEP_BRIEF_FIELDS}
+        draft.brief = {**campaign_fields, **kept}
+        draft.send_rules = rules.as_dict()
+        draft.save(update_fields=["brief", "send_rules", "updated_at"])
+        updated += 1
+    return updated
+
+
 # --- Generate (the task) ----------------------------------------------------------------------
 
 
-def _recipient_facts(draft: Draft) -> list[dict]:
+def _recipient_facts(recipient: Recipient) -> list[dict]:
     """The recipient's recorded facts plus profile and account fields, as the engine's plain dicts."""
-    recipient = draft.recipient
     facts: list[dict] = []
 
     def add(fact_id: str, kind: str, text: str, value: str | None = None) -> None:
@@ -209,49 +301,52 @@ def _recipient_facts(draft: Draft) -> list[dict]:
     return [f for f in facts if f["text"] not in texts] + recorded
 
 
-def _intent(draft: Draft):
-
-    campaign, step = draft.campaign, draft.step
-    step_prompt = (step.prompt or "").strip() if step is not None else ""
-    if campaign is None:
+def _intent(brief: Brief, *, in_campaign: bool) -> Intent:
+    step_prompt = brief.step_prompt.strip()
+    if not in_campaign:
         return Intent(goal=step_prompt or "A personal one-to-one note", key_message=step_prompt, call_to_action="")
-    goal = campaign.goal
+    goal = brief.goal
     if step_prompt:
         goal = f"{goal}\nThis email: {step_prompt}" if goal else step_prompt
     return Intent(
-        goal=goal,
-        key_message=campaign.key_message,
-        call_to_action=campaign.call_to_action,
-        trigger_reason=campaign.trigger_description,
+        goal=goal, key_message=brief.key_message, call_to_action=brief.call_to_action, trigger_reason=brief.why_now
     )
 
 
-def _persona(draft: Draft):
-    """The sender speaks; a campaign may override tone and role. The engine adds the persona's
+def _persona(sender, brief: Brief) -> Persona:
+    """The sender speaks; the brief may override tone and role. The engine adds the persona's
     name, role and company to the grounding facts (sender:name, sender:role, sender:company)."""
 
-    profile = getattr(draft.sender, "sender", None)
-    campaign = draft.campaign
-    name = profile.display_name if profile else draft.sender.get_full_name() or draft.sender.get_username()
+    profile = getattr(sender, "sender", None)
+    name = profile.display_name if profile else sender.get_full_name() or sender.get_username()
     return Persona(
         name=name,
-        role=(campaign.persona_role if campaign and campaign.persona_role else "")
-        or (profile.title if profile else ""),
+        role=brief.persona_role or (profile.title if profile else ""),
         company=profile.company if profile else "",
-        tone=(campaign.persona_tone if campaign and campaign.persona_tone else "")
-        or (profile.persona_tone if profile else ""),
+        tone=brief.persona_tone or (profile.persona_tone if profile else ""),
         signature=profile.signature if profile else "",
     )
 
 
-def _thread(draft: Draft):
-    """Earlier emails of the enrollment, with the recipient's replies, oldest first."""
-
-    if draft.enrollment_id is None:
-        return [], None
+def _thread(
+    brief: Brief, *, enrollment_ref: int | None, draft_ref: int | None
+) -> tuple[list[ThreadMessage], ThreadMessage | None]:
+    """Earlier emails of the same sequence, with the recipient's replies, oldest first; and the
+    message that started the sequence, when the asker gave one."""
+    source = brief.source_message
+    source_message = None
+    if source is not None and (source.body_text or source.subject):
+        source_message = ThreadMessage(
+            direction="outbound" if source.direction == "outbound" else "inbound",
+            subject=source.subject,
+            body_text=source.body_text,
+            sent_at=source.sent_at,
+        )
+    if enrollment_ref is None:
+        return [], source_message
     messages = list(
-        OutboundMessage.objects.filter(enrollment_id=draft.enrollment_id)
-        .exclude(draft_id=draft.pk)
+        OutboundMessage.objects.filter(enrollment_ref=enrollment_ref)
+        .exclude(draft_ref=draft_ref)
         .order_by("created_at")[:10]
     )
     replies = EngagementEvent.objects.filter(message__in=messages, kind=EngagementEvent.Kind.REPLIED).order_by(
@@ -278,45 +373,52 @@ def _thread(draft: Draft):
                         sent_at=reply.occurred_at.isoformat(),
                     )
                 )
-    source = draft.enrollment.source if draft.enrollment else {}
-    source_message = None
-    if isinstance(source, dict):
-        text = source.get("body_text") or source.get("text") or source.get("body") or ""
-        if text or source.get("subject"):
-            source_message = ThreadMessage(
-                direction="outbound" if source.get("direction") == "outbound" else "inbound",
-                subject=str(source.get("subject") or ""),
-                body_text=str(text),
-                sent_at=str(source.get("sent_at") or source.get("occurred_at") or ""),
-            )
     return thread, source_message
 
 
-def _edit_examples(draft: Draft):
+def _edit_examples(*, sender, origin_id: int | None):
     """A few recent edits of this sender's drafts in this campaign: the engine learns the style."""
 
-    edits = DraftEdit.objects.filter(draft__sender_id=draft.sender_id)
-    if draft.campaign_id is None:
-        edits = edits.filter(draft__campaign__isnull=True)
-    else:
-        edits = edits.filter(draft__campaign_id=draft.campaign_id)
+    edits = DraftEdit.objects.filter(draft__sender_id=sender.pk, draft__origin_id=origin_id)
     edits = edits.exclude(body_before=F("body_after"))[:EDIT_EXAMPLES]
     return [EditExample(before=e.body_before, after=e.body_after) for e in edits]
 
 
-def draft_compose_request(*, draft: Draft):
-    """The engine's input for this draft, from the rows (facts, intent, persona, thread, edits)."""
-
-    thread, source_message = _thread(draft)
+def compose_request(
+    *,
+    recipient: Recipient,
+    sender,
+    brief: Brief,
+    origin_id: int | None = None,
+    enrollment_ref: int | None = None,
+    draft_ref: int | None = None,
+    instruction: str = "",
+) -> DraftRequest:
+    """The engine's input: facts, intent, persona, thread and recent edits, from the rows and the
+    brief. The drafting task uses it for a draft; a campaign's preview for a draft not yet asked for."""
+    thread, source_message = _thread(brief, enrollment_ref=enrollment_ref, draft_ref=draft_ref)
     return DraftRequest(
-        intent=_intent(draft),
-        persona=_persona(draft),
-        facts=_recipient_facts(draft),
+        intent=_intent(brief, in_campaign=bool(brief.campaign)),
+        persona=_persona(sender, brief),
+        facts=_recipient_facts(recipient),
         today=timezone.localdate(),
         thread=thread,
         source_message=source_message,
+        instruction=instruction,
+        edit_examples=_edit_examples(sender=sender, origin_id=origin_id),
+    )
+
+
+def draft_compose_request(*, draft: Draft) -> DraftRequest:
+    """The engine's input for this draft."""
+    return compose_request(
+        recipient=draft.recipient,
+        sender=draft.sender,
+        brief=Brief.from_dict(draft.brief),
+        origin_id=draft.origin_id,
+        enrollment_ref=draft.enrollment_ref,
+        draft_ref=draft.pk,
         instruction=draft.instruction,
-        edit_examples=_edit_examples(draft),
     )
 
 
@@ -345,9 +447,7 @@ def draft_generate(*, draft_id: int, provider=None) -> Draft | None:
     )
     if not claimed:
         return None
-    draft = Draft.objects.select_related("recipient__account", "sender__sender", "campaign", "step", "enrollment").get(
-        pk=draft_id
-    )
+    draft = Draft.objects.select_related("recipient__account", "sender__sender").get(pk=draft_id)
     try:
         request = draft_compose_request(draft=draft)
         result = compose(request, provider)
@@ -466,7 +566,7 @@ def _lock(draft: Draft, *, expected_version: int, states: Sequence[str]) -> Draf
     locked = (
         Draft.objects.select_for_update(of=("self",))
         # What approving reads to create the outbound message, loaded with the lock.
-        .select_related("recipient", "sender__sender", "sender__sender_config", "campaign")
+        .select_related("recipient", "sender__sender", "sender__sender_config", "origin")
         .get(pk=draft.pk)
     )
     if locked.state in (Draft.State.APPROVED, Draft.State.REJECTED) and locked.state not in states:
@@ -493,6 +593,27 @@ def _decided(draft: Draft, decision: DraftDecision, edit: DraftEdit | None = Non
     lost between a commit and an after-commit hook); draft_decided is sent once it commits."""
     draft_edit_signal_record(draft=draft, decision=decision, edit=edit)
     transaction.on_commit(lambda: draft_decided.send(sender=Draft, draft=draft, decision=decision, edit=edit))
+
+
+def outbound_message_from_draft(*, draft: Draft, approved_by) -> OutboundMessage:
+    """Queue the draft's current text in the outbox, with where it came from and the rules it goes
+    out under, handed down as plain values. Only `draft_approve` calls it, inside its transaction,
+    after a person approved that text; the caller links the message to the draft."""
+    return outbound_message_create(
+        recipient=draft.recipient,
+        sender=draft.sender,
+        approved_by=approved_by,
+        subject=draft.subject,
+        body_html=draft.body_html,
+        body_text=draft.body_text,
+        cc=list(draft.cc),
+        bcc=list(draft.bcc),
+        draft_ref=draft.pk,
+        campaign_ref=draft.campaign_ref,
+        enrollment_ref=draft.enrollment_ref,
+        step_ref=draft.step_ref,
+        rules=SendRules.from_dict(draft.send_rules),
+    )
 
 
 @transaction.atomic
@@ -559,6 +680,7 @@ def draft_approve(
         user=user,
         via=via,
     )
+    draft.outbound_message = outbound_message_from_draft(draft=draft, approved_by=user)
     draft.state = Draft.State.APPROVED
     draft.decided_at = timezone.now()
     draft.decided_by = user
@@ -574,10 +696,10 @@ def draft_approve(
             "decided_at",
             "decided_by",
             "version",
+            "outbound_message",
             "updated_at",
         ]
     )
-    outbound_message_create(draft=draft, approved_by=user)
     _decided(draft, decision, edit)
     return draft
 

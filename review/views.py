@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from urllib.parse import urlencode
 
-from django.apps import apps
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +18,7 @@ from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from outreach.core.errors import ApplicationError
+from outreach.mail import selectors as mail_selectors
 from outreach.people.models import Recipient
 
 from . import charts, selectors, services
@@ -265,6 +265,18 @@ def skip(request: HttpRequest, draft_id: int) -> HttpResponse:
     return _next(request, f"Skipped {_who(draft)} for now.")
 
 
+@permission_required("outreach.view_outboundmessage", raise_exception=True)
+@require_GET
+def message_timeline(request: HttpRequest, message_id: int) -> HttpResponse:
+    """One email's story, from draft to what came back. Here, above mail, because it tells both."""
+    message = get_object_or_404(
+        mail_selectors.messages_for_user(request.user).select_related("recipient", "sender", "approved_by"),
+        pk=message_id,
+    )
+    draft, timeline = selectors.message_story(message=message)
+    return render(request, "review/message_timeline.html", {"message": message, "draft": draft, "timeline": timeline})
+
+
 @can_view
 @require_GET
 def progress(request: HttpRequest) -> HttpResponse:
@@ -281,13 +293,9 @@ def progress(request: HttpRequest) -> HttpResponse:
 @permission_required("review.add_draft", raise_exception=True)
 @require_POST
 def request_drafts(request: HttpRequest) -> HttpResponse:
-    """Draft for the chosen recipients (the user sends; a campaign when given)."""
+    """Ad-hoc drafts for the chosen recipients, sent by the user. (A campaign's drafts come from its
+    sequence steps, requested by campaigns.)"""
     ids = [int(v) for v in request.POST.getlist("recipient") if v.isdigit()]
-    campaign = None
-    raw_campaign = request.POST.get("campaign", "")
-    if raw_campaign.isdigit():
-        # Looked up by name: review does not import campaigns (imports go downwards only).
-        campaign = get_object_or_404(apps.get_model("campaigns", "Campaign"), pk=int(raw_campaign))
     recipients = Recipient.objects.filter(pk__in=ids)
     if not request.user.has_perm("outreach.change_recipient"):
         recipients = recipients.filter(owner_id=request.user.pk)  # reps draft for the people they own
@@ -295,9 +303,7 @@ def request_drafts(request: HttpRequest) -> HttpResponse:
     if not recipients_list:
         return HttpResponseBadRequest("Choose at least one of your recipients.", content_type="text/plain")
     try:
-        result = services.draft_request_bulk(
-            recipients=recipients_list, sender_for=lambda r: request.user, campaign=campaign
-        )
+        result = services.draft_request_bulk(recipients=recipients_list, sender_for=lambda r: request.user)
     except ApplicationError as exc:
         return _refused(exc)
     message = (

@@ -116,7 +116,67 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     status = "active"
 
 
-class DraftFactory(factory.django.DjangoModelFactory):
+def draft_origin_for(campaign):
+    """Review's record of a campaign, as campaigns hands it down with a draft request."""
+    if campaign is None:
+        return None
+    from review.models import DraftOrigin
+
+    origin, _ = DraftOrigin.objects.update_or_create(campaign_ref=campaign.pk, defaults={"name": campaign.name})
+    return origin
+
+
+def _campaign_brief(campaign) -> dict:
+    if campaign is None:
+        return {}
+    from campaigns.services import campaign_brief
+
+    return campaign_brief(campaign).as_dict()
+
+
+def _campaign_rules(campaign) -> dict:
+    from campaigns.services import campaign_send_rules
+
+    return campaign_send_rules(campaign).as_dict()
+
+
+def from_campaign(campaign, *, enrollment=None, step=None) -> dict:
+    """What campaigns hands down with a draft request (origin, brief, rules), for tests that ask
+    review for a campaign's draft directly: `draft_request(..., **from_campaign(campaign))`."""
+    from campaigns.services import campaign_brief, campaign_send_rules
+    from review.briefs import Origin
+
+    return {
+        "origin": Origin(
+            campaign_ref=campaign.pk,
+            campaign_name=campaign.name,
+            enrollment_ref=enrollment.pk if enrollment else None,
+            step_ref=step.pk if step else None,
+        ),
+        "brief": campaign_brief(campaign),
+        "rules": campaign_send_rules(campaign),
+    }
+
+
+class _FromCampaign(factory.django.DjangoModelFactory):
+    """`campaign=`, `enrollment=` and `step=` stand for what campaigns hands down with a request."""
+
+    class Meta:
+        abstract = True
+
+    class Params:
+        campaign = None
+        enrollment = None
+        step = None
+
+    origin = factory.LazyAttribute(lambda d: draft_origin_for(d.campaign))
+    enrollment_ref = factory.LazyAttribute(lambda d: d.enrollment.pk if d.enrollment else None)
+    step_ref = factory.LazyAttribute(lambda d: d.step.pk if d.step else None)
+    brief = factory.LazyAttribute(lambda d: _campaign_brief(d.campaign))
+    send_rules = factory.LazyAttribute(lambda d: _campaign_rules(d.campaign))
+
+
+class DraftFactory(_FromCampaign):
     """A ready draft with text and a grounding result, as the drafting task leaves it."""
 
     class Meta:
@@ -143,8 +203,8 @@ class DraftFactory(factory.django.DjangoModelFactory):
     ready_at = factory.LazyFunction(timezone.now)
 
 
-class ApprovedDraftFactory(factory.django.DjangoModelFactory):
-    """A draft a reviewer approved, ready for outbound_message_create (sending tests)."""
+class ApprovedDraftFactory(_FromCampaign):
+    """A draft a reviewer approved, ready for outbound_message_from_draft (sending tests)."""
 
     class Meta:
         model = "review.Draft"
@@ -167,13 +227,15 @@ class OutboundMessageFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "outreach.OutboundMessage"
 
-    # No password on the sender: hashing one per message would dominate the test time.
-    draft = factory.SubFactory(
-        DraftFactory, state="approved", sender=factory.SubFactory(UserFactory, role="rep", password=None)
-    )
+    # The draft it was approved from (a parameter: the message keeps only its id). No password on
+    # the sender: hashing one per message would dominate the test time.
     recipient = factory.LazyAttribute(lambda m: m.draft.recipient)
     sender = factory.LazyAttribute(lambda m: m.draft.sender)
-    campaign = factory.LazyAttribute(lambda m: m.draft.campaign)
+    draft_ref = factory.LazyAttribute(lambda m: m.draft.pk)
+    campaign_ref = factory.LazyAttribute(lambda m: m.draft.campaign_ref)
+    enrollment_ref = factory.LazyAttribute(lambda m: m.draft.enrollment_ref)
+    step_ref = factory.LazyAttribute(lambda m: m.draft.step_ref)
+    open_tracking = factory.LazyAttribute(lambda m: bool((m.draft.send_rules or {}).get("open_tracking")))
     approved_by = factory.LazyAttribute(lambda m: m.draft.sender)
     from_email = factory.LazyAttribute(lambda m: m.sender.email)
     reply_to = factory.LazyAttribute(lambda m: m.sender.email)
@@ -188,6 +250,27 @@ class OutboundMessageFactory(factory.django.DjangoModelFactory):
     provider = "resend"
     provider_message_id = factory.Sequence(lambda n: f"re_{n:06d}")
     sent_at = factory.LazyFunction(timezone.now)
+
+    class Params:
+        campaign = None
+        enrollment = None
+        step = None
+        draft = factory.SubFactory(
+            DraftFactory,
+            state="approved",
+            sender=factory.SubFactory(UserFactory, role="rep", password=None),
+            campaign=factory.SelfAttribute("..campaign"),
+            enrollment=factory.SelfAttribute("..enrollment"),
+            step=factory.SelfAttribute("..step"),
+        )
+
+    @factory.post_generation
+    def link_draft(self, create, extracted, **kwargs):
+        """The draft points down at its message, as approval leaves it."""
+        if create:
+            from review.models import Draft
+
+            Draft.objects.filter(pk=self.draft_ref).update(outbound_message=self)
 
 
 # --- signals page: decisions and edits -----------------------------------------------------------

@@ -419,11 +419,11 @@ def suppression_remove(request: HttpRequest, payload: SuppressionRemoveIn):
 
 class MessageOut(Schema):
     id: int
-    draft_id: int
+    draft_id: int | None = Field(..., alias="draft_ref")
     contact_id: int = Field(..., alias="recipient_id")
     sender: str
-    campaign_id: int | None
-    enrollment_id: int | None
+    campaign_id: int | None = Field(..., alias="campaign_ref")
+    enrollment_id: int | None = Field(..., alias="enrollment_ref")
     from_email: str
     to_email: str
     subject: str
@@ -469,7 +469,7 @@ def message_list(request: HttpRequest, filters: Query[MessageFilters]):
         state=filters.status,
         code=filters.code,
         recipient_id=filters.contact_id,
-        campaign_id=filters.campaign_id,
+        campaign_ref=filters.campaign_id,
     )
     return paginate(qs, cursor=filters.cursor, limit=filters.limit)
 

@@ -32,17 +32,26 @@ class OutboundMessage(models.Model):
         INVALID_ADDRESS = "invalid_address", "Invalid address"
         CONTENT_CHANGED = "content_changed", "Body does not match the approved text"
 
-    draft = models.OneToOneField("review.Draft", on_delete=models.PROTECT, related_name="outbound_message")
     recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="outbound_messages")
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="outbound_messages")
-    campaign = models.ForeignKey(
-        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    # Where it came from, as plain ids handed down at approval: review and campaigns sit above mail,
+    # so no foreign key points up (the draft points down at its message). Mail filters by them
+    # (threading, duplicates, a campaign's rates) and echoes them in the API and emitted events.
+    draft_ref = models.PositiveBigIntegerField(null=True, blank=True, unique=True)
+    campaign_ref = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    enrollment_ref = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    step_ref = models.PositiveBigIntegerField(null=True, blank=True)
+    # The rules it is sent under, copied when it was approved: a later change to the campaign does
+    # not change an email a person already approved.
+    send_window = models.JSONField(
+        default=dict, blank=True, help_text='{"days": [0..6], "start": "HH:MM", "end": "HH:MM"}'
     )
-    enrollment = models.ForeignKey(
-        "campaigns.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    suppression_list_ids = models.JSONField(
+        default=list, blank=True, help_text="Lists checked besides the global ones."
     )
-    step = models.ForeignKey(
-        "campaigns.SequenceStep", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    open_tracking = models.BooleanField(default=False)
+    complete_on_send_failure = models.BooleanField(
+        default=False, help_text="Whether the sequence goes on when this email fails (read by campaigns)."
     )
     from_email = models.CharField(max_length=320)
     reply_to = models.EmailField(blank=True)
@@ -115,8 +124,8 @@ class OutboundMessage(models.Model):
                 "subject": self.subject,
                 "message_id": self.message_id,
                 "in_reply_to": self.in_reply_to or None,
-                "campaign_id": self.campaign_id,
-                "step_id": self.step_id,
+                "campaign_id": self.campaign_ref,
+                "step_id": self.step_ref,
                 "not_before": self.not_before.isoformat() if self.not_before else None,
             },
             "response": self.provider_response or None,

@@ -56,22 +56,9 @@ _EVENT_TONES = {
 
 
 def message_timeline(*, message: OutboundMessage) -> list[TimelineEntry]:
-    """Everything that happened to one email, oldest first: drafted, decided (by whom), queued,
-    sent or not, then what came back. Two queries beyond the message itself."""
+    """What happened to one email in the outbox, oldest first: queued (approved by whom), sent or
+    not, then what came back. One query beyond the message itself. Review adds the draft's story."""
     entries: list[TimelineEntry] = []
-    draft = message.draft
-    if draft.ready_at:
-        entries.append(TimelineEntry(draft.ready_at, "Drafted", detail=draft.provider or ""))
-    for decision in draft.decisions.select_related("user"):
-        entries.append(
-            TimelineEntry(
-                decision.created_at,
-                decision.get_action_display(),
-                who=str(decision.user.get_full_name() or decision.user) if decision.user else "",
-                detail=decision.note or decision.reason,
-                tone="ok" if decision.action in ("approve", "edit_approve") else "",
-            )
-        )
     entries.append(
         TimelineEntry(
             message.created_at,
@@ -153,7 +140,7 @@ def engagement_rates_for_campaign(*, campaign_id: int) -> CampaignRates:
         "sent": Count("pk", filter=Q(state=OutboundMessage.State.SENT), distinct=True),
         **{key: Count("pk", filter=Q(events__kind=kind), distinct=True) for key, kind, _ in _RATE_KINDS},
     }
-    counts = OutboundMessage.objects.filter(campaign_id=campaign_id).aggregate(**aggregates)
+    counts = OutboundMessage.objects.filter(campaign_ref=campaign_id).aggregate(**aggregates)
     sent = counts["sent"] or 0
     bars = [RateBar("sent", "Sent", sent, 1.0 if sent else 0.0)]
     for key, _, label in _RATE_KINDS:

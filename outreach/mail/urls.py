@@ -9,5 +9,4 @@ urlpatterns = [
     # Public: the link in every email. GET confirms, POST (RFC 8058 one-click) unsubscribes.
     path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("messages/replies/", views.replies, name="replies"),
-    path("messages/<int:message_id>/", views.message_timeline, name="message_timeline"),
 ]

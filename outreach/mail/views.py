@@ -16,7 +16,7 @@ from outreach.people.roles import is_admin
 
 from . import selectors
 from .forms import SenderConfigForm
-from .models import LocalMailboxMessage, OutboundMessage
+from .models import LocalMailboxMessage
 from .services import engagement
 from .services.channels import sender_config_get, sender_config_update
 
@@ -97,20 +97,6 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "mail/unsubscribe.html", {"error": exc.message}, status=400)
     context = {"done": done, "recipient": target.recipient, "token": token}
     return render(request, "mail/unsubscribe.html", context)
-
-
-def _get_message_for_user(request: HttpRequest, message_id: int) -> OutboundMessage:
-    qs = selectors.messages_for_user(request.user).select_related(
-        "recipient", "sender", "campaign", "approved_by", "draft"
-    )
-    return get_object_or_404(qs, pk=message_id)
-
-
-@permission_required("outreach.view_outboundmessage", raise_exception=True)
-def message_timeline(request: HttpRequest, message_id: int) -> HttpResponse:
-    message = _get_message_for_user(request, message_id)
-    context = {"message": message, "timeline": selectors.message_timeline(message=message)}
-    return render(request, "mail/message_timeline.html", context)
 
 
 @permission_required("outreach.view_engagementevent", raise_exception=True)

@@ -27,7 +27,7 @@ def queue_items(drafts: Iterable[Draft], filter_qs: str) -> SafeString:
     rows = []
     for d in drafts:
         pk = int(d.pk)
-        campaign = escape(d.campaign.name) if d.campaign else "Ad hoc"
+        campaign = escape(d.campaign_name) if d.origin_id else "Ad hoc"
         n = int(d.unsupported_claim_count)
         badge = f' <span class="badge bad">{n} unsupported</span>' if n else ""
         rows.append(

@@ -114,7 +114,7 @@ def make_message():
             body_html="<p>Hi there</p>",
         )
         defaults = {
-            "draft": draft,
+            "draft_ref": draft.pk,
             "recipient": recipient,
             "sender": sender,
             "from_email": sender.email,
@@ -128,6 +128,8 @@ def make_message():
             "approved_by": sender,
         }
         defaults.update(fields)
-        return OutboundMessage.objects.create(**defaults)
+        message = OutboundMessage.objects.create(**defaults)
+        Draft.objects.filter(pk=draft.pk).update(outbound_message=message)
+        return message
 
     return make

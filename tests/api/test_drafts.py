@@ -50,7 +50,7 @@ def test_a_rep_approves_their_draft_with_their_token(rep, ready_draft, api_clien
     decision = DraftDecision.objects.get(draft=ready_draft)
     # Recorded as approved via the API by this person.
     assert (decision.action, decision.via, decision.user) == ("approve", "api", rep)
-    message = OutboundMessage.objects.get(draft=ready_draft)
+    message = OutboundMessage.objects.get(draft_ref=ready_draft.pk)
     assert (message.subject, message.body_text, message.approved_by) == (
         ready_draft.subject,
         ready_draft.body_text,

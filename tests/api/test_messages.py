@@ -31,7 +31,7 @@ def test_messages_show_status_code_and_sender_outputs(rep, make_message, api_cli
         {"status": 550},
     )
     assert item["contact_id"] == message.recipient_id
-    assert item["draft_id"] == message.draft_id
+    assert item["draft_id"] == message.draft_ref
 
 
 def test_messages_filter_by_status_and_code(rep, make_message, api_client_for):

@@ -177,7 +177,7 @@ def test_a_reply_becomes_an_engagement_signal_attributed_to_recipient_and_campai
     assert event.payload["kind"] == "replied"
     assert event.payload["recipient"] == {"id": message.recipient_id, "email": message.recipient.email}
     assert event.payload["message_id"] == message.pk
-    assert event.payload["draft_id"] == message.draft_id
+    assert event.payload["draft_id"] == message.draft_ref
     assert "campaign_id" in event.payload and "enrollment_id" in event.payload
     assert event.payload["sender"] == rep.username
 

@@ -9,10 +9,10 @@ from django.urls import reverse
 from campaigns import services as campaign_services
 from campaigns.models import Enrollment
 from outreach.mail.models import OutboundMessage
-from outreach.mail.services.outbox import outbound_message_create
 from outreach.suppression import services
 from outreach.suppression.models import Suppression
 from review.models import Draft
+from review.services import outbound_message_from_draft
 from tests.factories import ApprovedDraftFactory, RecipientFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +78,9 @@ def test_the_timeline_shows_the_enrollment_history_and_who_approved_and_sent(csm
     )
     campaign_services.enrollment_cancel(enrollment=enrollment, user=csm, reason="asked us to stop")
     with transaction.atomic():
-        message = outbound_message_create(draft=ApprovedDraftFactory(sender=rep, recipient=recipient), approved_by=rep)
+        message = outbound_message_from_draft(
+            draft=ApprovedDraftFactory(sender=rep, recipient=recipient), approved_by=rep
+        )
     OutboundMessage.objects.filter(pk=message.pk).update(state="failed", code="provider_error")
     message.log.create(from_state="sending", to_state="failed", code="provider_error", note="550 mailbox unavailable")
 
@@ -96,7 +98,7 @@ def test_the_audit_page_uses_a_fixed_number_of_queries(csm_client, rep, django_a
     for _ in range(5):
         ApprovedDraftFactory(sender=rep, recipient=recipient)
         with transaction.atomic():
-            outbound_message_create(
+            outbound_message_from_draft(
                 draft=Draft.objects.filter(recipient=recipient).order_by("-pk").first(), approved_by=rep
             )
     # session, user, role, 12 for the timeline, nav role and permissions; not one per entry.

@@ -16,7 +16,7 @@ from django.db.models import Max, Min
 from review import services
 from review.models import Draft
 from tests.anthropic_stub import AnthropicStub
-from tests.factories import CampaignFactory, FactFactory, RecipientFactory, UserFactory
+from tests.factories import CampaignFactory, FactFactory, RecipientFactory, UserFactory, from_campaign
 from tests.qcluster import Cluster, cluster_base_env, wait_until
 
 pytestmark = [pytest.mark.benchmark, pytest.mark.django_db(transaction=True)]
@@ -34,7 +34,7 @@ def test_drafting_throughput_with_the_api_at_1s_latency(bench_report, workers):
     recipients = [RecipientFactory(first_name=f"Liu{i}", owner=rep) for i in range(DRAFTS)]
     for r in recipients:
         FactFactory(recipient=r, text="Logged in 14 times in October")
-    result = services.draft_request_bulk(recipients=recipients, sender_for=lambda r: rep, campaign=campaign)
+    result = services.draft_request_bulk(recipients=recipients, sender_for=lambda r: rep, **from_campaign(campaign))
     ids = [d.pk for d in result.created]
     with AnthropicStub(latency=LATENCY) as stub:
         env = {

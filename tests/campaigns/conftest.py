@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, SequenceStep
 from outreach.mail.models import EngagementEvent, OutboundMessage
-from outreach.mail.services.outbox import outbound_message_create
 from outreach.mail.signals import engagement_recorded, outbound_message_finished
 from review.models import Draft, DraftDecision
+from review.services import outbound_message_from_draft
 from review.signals import draft_decided
 from tests.campaigns.factories import CampaignFactory, SequenceStepFactory
 from tests.factories import RecipientFactory
@@ -43,7 +43,7 @@ def approve(draft: Draft, user, *, action: str = DraftDecision.Action.APPROVE) -
         draft.decided_by, draft.decided_at = user, timezone.now()
         draft.save()
         decision = DraftDecision.objects.create(draft=draft, action=action, user=user)
-        message = outbound_message_create(draft=draft, approved_by=user)
+        message = outbound_message_from_draft(draft=draft, approved_by=user)
     draft_decided.send(sender=Draft, draft=draft, decision=decision, edit=None)
     return message
 

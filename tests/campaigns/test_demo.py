@@ -32,7 +32,7 @@ def test_the_scan_on_demo_data_puts_drafts_in_the_owners_queues():
     renewal = Enrollment.objects.filter(campaign__name=RENEWAL)
     onboarding = Enrollment.objects.filter(campaign__name=ONBOARDING)
     assert renewal.exists() and onboarding.exists()
-    drafts = Draft.objects.filter(campaign__isnull=False)
+    drafts = Draft.objects.filter(origin__isnull=False)
     assert drafts.exists()
     assert {d.sender.username for d in drafts} <= {"rita", "carl"}
     # One email at a time: nobody has two open drafts.
@@ -42,4 +42,4 @@ def test_the_scan_on_demo_data_puts_drafts_in_the_owners_queues():
     assert not drafts.filter(recipient__email__endswith="granitelabs.example").exists()
 
     call_command("run_milestone_scan")
-    assert Draft.objects.filter(campaign__isnull=False).count() == drafts.count()
+    assert Draft.objects.filter(origin__isnull=False).count() == drafts.count()

@@ -64,7 +64,7 @@ def running_enrollment(rep, recipient):
     campaign = make_campaign(exit_on_reply=False, exit_condition_prompt=PROMPT)
     enrollment = services.enrollment_create(campaign=campaign, recipient=recipient)
     services.enrollment_advance_due()
-    message = finish(approve(Draft.objects.get(enrollment=enrollment), rep))
+    message = finish(approve(Draft.objects.get(enrollment_ref=enrollment.pk), rep))
     return enrollment, message
 
 

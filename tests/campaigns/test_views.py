@@ -277,7 +277,7 @@ def busy_campaign(csm, rep):
     for r in recipients:
         services.enrollment_create(campaign=campaign, recipient=r)
     services.enrollment_advance_due()  # 10 drafted
-    drafts = list(Draft.objects.filter(campaign=campaign).order_by("pk"))
+    drafts = list(Draft.objects.filter(origin__campaign_ref=campaign.pk).order_by("pk"))
     messages = [approve(d, rep) for d in drafts[:6]]  # 6 approved
     for m in messages[:4]:
         finish(m)  # 4 sent

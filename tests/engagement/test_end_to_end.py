@@ -10,9 +10,9 @@ from django.db import transaction
 from django.test import Client
 
 from outreach.mail.models import EngagementEvent
-from outreach.mail.services.outbox import outbound_message_create
 from outreach.mail.services.sending import outbound_message_send
 from outreach.suppression.models import Suppression
+from review.services import outbound_message_from_draft
 from tests.factories import ApprovedDraftFactory
 
 from .conftest import basic_auth_header, hard_bounce, post_json, resend_event
@@ -25,7 +25,7 @@ def sent(settings, django_capture_on_commit_callbacks):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     draft = ApprovedDraftFactory()
     with transaction.atomic():
-        message = outbound_message_create(draft=draft, approved_by=draft.sender)
+        message = outbound_message_from_draft(draft=draft, approved_by=draft.sender)
     outbound_message_send(message_id=message.pk)
     message.refresh_from_db()
     assert message.state == "sent"

@@ -77,7 +77,9 @@ def test_the_nav_links_to_replies(rep_client):
 @pytest.fixture
 def message(rep):
     message = OutboundMessageFactory(draft__sender=rep)
-    DraftDecision.objects.create(draft=message.draft, action="edit_approve", user=rep, note="shortened the intro")
+    DraftDecision.objects.create(
+        draft_id=message.draft_ref, action="edit_approve", user=rep, note="shortened the intro"
+    )
     event(message, "delivered")
     reply_to(message, "Sounds good, Thursday?")
     return message

@@ -13,12 +13,12 @@ import pytest
 from django.db import transaction
 
 from outreach.mail.models import OutboundMessage
-from outreach.mail.services.outbox import outbound_message_create
 from outreach.mail.services.sending import outbound_message_recover, outbound_message_sweep
 from review import services
 from review.models import Draft
+from review.services import outbound_message_from_draft
 from tests.anthropic_stub import AnthropicStub
-from tests.factories import ApprovedDraftFactory, CampaignFactory, FactFactory, RecipientFactory
+from tests.factories import ApprovedDraftFactory, CampaignFactory, FactFactory, RecipientFactory, from_campaign
 from tests.qcluster import wait_until
 
 from .conftest import terminate_cluster_connections, time_passes
@@ -41,7 +41,7 @@ def _request_drafts(rep, n: int) -> list[int]:
     for i in range(n):
         recipient = RecipientFactory(first_name=f"Liu{i}", owner=rep)
         FactFactory(recipient=recipient, text="Logged in 14 times in October")
-        ids.append(services.draft_request(recipient=recipient, sender=rep, campaign=campaign).pk)
+        ids.append(services.draft_request(recipient=recipient, sender=rep, **from_campaign(campaign)).pk)
     return ids
 
 
@@ -51,7 +51,7 @@ def _approve_messages(rep, n: int) -> list[int]:
     ids = []
     for _ in range(n):
         with transaction.atomic():
-            ids.append(outbound_message_create(draft=ApprovedDraftFactory(sender=rep), approved_by=rep).pk)
+            ids.append(outbound_message_from_draft(draft=ApprovedDraftFactory(sender=rep), approved_by=rep).pk)
     return ids
 
 

@@ -67,7 +67,7 @@ def test_a_reviewer_subject_with_crlf_becomes_one_line_in_the_sent_email(smtp_se
         {"version": draft.version, "subject": "Hello\r\nBcc: evil@x.com\r\nX-Evil: 1", "body_text": draft.body_text},
     )
     assert response.status_code == 200, response.content
-    received = _send(OutboundMessage.objects.get(draft=draft), smtp_server)
+    received = _send(OutboundMessage.objects.get(draft_ref=draft.pk), smtp_server)
     _assert_not_injected(received, cc=[])
     assert "\n" not in received.message["Subject"] and "X-Evil" not in received.message
 

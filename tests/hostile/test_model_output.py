@@ -58,7 +58,7 @@ def test_a_model_answer_adding_links_and_recipients_leaves_addresses_and_links_a
     assert "\n" not in draft.subject
 
     draft_approve(draft=draft, user=rep, expected_version=draft.version)
-    message = OutboundMessage.objects.get(draft=draft)
+    message = OutboundMessage.objects.get(draft_ref=draft.pk)
     assert (message.to_email, message.cc, message.bcc) == ("ann@customer.example", ["boss@customer.example"], [])
     assert "phish" not in message.body_html + message.body_text + message.subject
 
@@ -106,5 +106,5 @@ def test_an_address_or_link_quoted_from_a_hostile_fact_may_appear_in_the_text_bu
     }
     draft = _generate(anthropic_settings, rep, hostile_recipient, answer)
     draft_approve(draft=draft, user=rep, expected_version=draft.version)
-    message = OutboundMessage.objects.get(draft=draft)
+    message = OutboundMessage.objects.get(draft_ref=draft.pk)
     assert (message.to_email, message.cc, message.bcc) == ("ann@customer.example", ["boss@customer.example"], [])

@@ -223,7 +223,7 @@ def check(*, decisions_log: Path, stats_csv: Path, started: float, run_seconds: 
           f"({float(total['Requests/s']):.1f} req/s)")  # fmt: skip
     verdict("zero errors", failures == 0, f"{failures} failed requests")
 
-    messages = {m.draft_id: m for m in OutboundMessage.objects.filter(draft_id__in=approved_ids)}
+    messages = {m.draft_ref: m for m in OutboundMessage.objects.filter(draft_ref__in=approved_ids)}
     decided = set(
         DraftDecision.objects.filter(
             draft_id__in=approved_ids, action__in=[DraftDecision.Action.APPROVE, DraftDecision.Action.EDIT_APPROVE]

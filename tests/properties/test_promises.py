@@ -232,8 +232,8 @@ class PromisesMachine(RuleBasedStateMachine):
         except ApplicationError as exc:
             STATS[f"approval refused: {exc.message[:60]}"] += 1
             return
-        message = OutboundMessage.objects.get(draft=draft)
-        STATS["approved a campaign step" if draft.enrollment_id else "approved an ad-hoc draft"] += 1
+        message = OutboundMessage.objects.get(draft_ref=draft.pk)
+        STATS["approved a campaign step" if draft.enrollment_ref else "approved an ad-hoc draft"] += 1
         self.approved[message.pk] = (subject, body, self.reviewer.pk)
 
     @precondition(has_drafts(Draft.State.READY, Draft.State.FAILED))
@@ -330,7 +330,7 @@ class PromisesMachine(RuleBasedStateMachine):
         if draft.pk in [d.pk for d in ready]:
             self.approve(i=[d.pk for d in ready].index(draft.pk), edit=edit)
         queued = list(OutboundMessage.objects.filter(state=State.QUEUED).order_by("pk"))
-        mine = [m.pk for m in queued if m.draft_id == draft.pk]
+        mine = [m.pk for m in queued if m.draft_ref == draft.pk]
         if mine:
             self.send(i=[m.pk for m in queued].index(mine[0]))
 
@@ -376,7 +376,8 @@ class PromisesMachine(RuleBasedStateMachine):
     def nothing_sent_that_a_human_did_not_approve_in_exactly_that_text(self) -> None:
         from outreach.mail.services.outbox import content_hash
 
-        for message in OutboundMessage.objects.filter(state=State.SENT).select_related("draft"):
+        for message in OutboundMessage.objects.filter(state=State.SENT):
+            draft = Draft.objects.get(outbound_message=message)
             subject, body, user_id = self.approved[message.pk]
             assert (message.subject, message.body_text) == (subject, body)
             assert message.content_hash == content_hash(
@@ -384,30 +385,30 @@ class PromisesMachine(RuleBasedStateMachine):
             )
             assert message.approved_by_id == user_id
             decision = DraftDecision.objects.filter(
-                draft=message.draft,
+                draft=draft,
                 action__in=[DraftDecision.Action.APPROVE, DraftDecision.Action.EDIT_APPROVE],
                 user__isnull=False,
             )
             assert decision.count() == 1
-            latest = message.draft.versions.order_by("-number").first()
+            latest = draft.versions.order_by("-number").first()
             if latest is not None:  # a campaign's fixed step is approved without a generated version
                 assert (latest.subject, latest.body_text) == (subject, body)
 
     @invariant()
     def no_recipient_gets_the_same_step_twice(self) -> None:
         repeated = (
-            OutboundMessage.objects.filter(state=State.SENT, enrollment__isnull=False)
-            .values("enrollment_id", "step_id")
+            OutboundMessage.objects.filter(state=State.SENT, enrollment_ref__isnull=False)
+            .values("enrollment_ref", "step_ref")
             .annotate(n=Count("pk"))
             .filter(n__gt=1)
         )
         assert not list(repeated)
-        assert not list(OutboundMessage.objects.values("draft_id").annotate(n=Count("pk")).filter(n__gt=1))
+        assert not list(OutboundMessage.objects.values("draft_ref").annotate(n=Count("pk")).filter(n__gt=1))
         # The same step is never drafted twice for one enrollment while an earlier one is open or sent.
         open_twice = (
-            Draft.objects.filter(enrollment__isnull=False)
+            Draft.objects.filter(enrollment_ref__isnull=False)
             .exclude(state__in=[Draft.State.REJECTED, Draft.State.SUPERSEDED])
-            .values("enrollment_id", "step_id")
+            .values("enrollment_ref", "step_ref")
             .annotate(n=Count("pk"))
             .filter(n__gt=1)
         )

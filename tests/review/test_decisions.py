@@ -40,7 +40,7 @@ def test_approving_creates_one_outbound_message_from_the_approved_text(draft, re
     services.draft_approve(draft=draft, user=rep, expected_version=draft.version)
     draft.refresh_from_db()
     assert draft.state == Draft.State.APPROVED and draft.decided_by == rep and draft.version == 2
-    message = OutboundMessage.objects.get(draft=draft)
+    message = OutboundMessage.objects.get(draft_ref=draft.pk)
     assert (message.subject, message.body_text, message.cc) == (draft.subject, draft.body_text, draft.cc)
     assert message.approved_by == rep and message.to_email == draft.recipient.email
     assert DraftDecision.objects.get(draft=draft).action == "approve"
@@ -73,7 +73,7 @@ def test_editing_then_approving_records_the_edit_with_its_distances(draft, rep):
     assert draft.body_text == body and "last month" in draft.body_html
     assert DraftVersion.objects.get(draft=draft).origin == "edited"
     assert DraftDecision.objects.get(draft=draft).action == "edit_approve"
-    assert OutboundMessage.objects.get(draft=draft).body_text == body
+    assert OutboundMessage.objects.get(draft_ref=draft.pk).body_text == body
 
 
 def test_an_edited_body_is_sanitized_before_it_is_stored(draft, rep):
@@ -88,7 +88,7 @@ def test_changing_only_cc_and_bcc_is_an_edit_of_those_parts(draft, rep):
     services.draft_approve(draft=draft, user=rep, expected_version=1, cc=[], bcc=["Ops@Team.example"])
     edit = DraftEdit.objects.get(draft=draft)
     assert edit.changed_parts == ["cc", "bcc"] and edit.char_distance == 0
-    assert OutboundMessage.objects.get(draft=draft).bcc == ["ops@team.example"]
+    assert OutboundMessage.objects.get(draft_ref=draft.pk).bcc == ["ops@team.example"]
 
 
 def test_an_invalid_cc_address_refuses_the_approval(draft, rep):
@@ -170,7 +170,7 @@ def test_two_reviewers_racing_to_approve_create_one_message(rep, other_rep):
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["approved", "conflict"]
-    assert OutboundMessage.objects.filter(draft=draft).count() == 1
+    assert OutboundMessage.objects.filter(draft_ref=draft.pk).count() == 1
     assert DraftDecision.objects.filter(draft=draft).count() == 1
 
 

@@ -13,6 +13,7 @@ from outreach.drafting import AnthropicProvider, OfflineProvider
 from outreach.mail.models import EngagementEvent, OutboundMessage
 from outreach.suppression.models import Suppression
 from review import services
+from review.briefs import Brief
 from review.models import Draft, DraftDecision, DraftEdit, DraftSkip, DraftVersion
 from tests.anthropic_stub import AnthropicStub
 from tests.factories import (
@@ -22,6 +23,7 @@ from tests.factories import (
     RecipientFactory,
     SuppressionFactory,
     UserFactory,
+    from_campaign,
 )
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +38,7 @@ def campaign():
 def queued(rep, campaign):
     recipient = RecipientFactory(first_name="Liu", owner=rep)
     FactFactory(recipient=recipient, text="Logged in 14 times in October")
-    return services.draft_request(recipient=recipient, sender=rep, campaign=campaign)
+    return services.draft_request(recipient=recipient, sender=rep, **from_campaign(campaign))
 
 
 # --- request --------------------------------------------------------------------------------
@@ -47,7 +49,7 @@ def test_requesting_a_draft_queues_it_and_enqueues_the_task_on_commit(
 ):
     recipient = RecipientFactory()
     with django_capture_on_commit_callbacks(execute=True):
-        draft = services.draft_request(recipient=recipient, sender=rep, campaign=campaign)
+        draft = services.draft_request(recipient=recipient, sender=rep, **from_campaign(campaign))
     assert draft.state == Draft.State.QUEUED
     assert [t.name() for t in OrmQ.objects.all()] == [f"draft-{draft.pk}"]
 
@@ -55,7 +57,7 @@ def test_requesting_a_draft_queues_it_and_enqueues_the_task_on_commit(
 def test_a_suppressed_recipient_gets_no_draft_only_a_logged_skip(rep, campaign):
     recipient = RecipientFactory()
     SuppressionFactory(value=recipient.email, reason=Suppression.Reason.UNSUBSCRIBED)
-    assert services.draft_request(recipient=recipient, sender=rep, campaign=campaign) is None
+    assert services.draft_request(recipient=recipient, sender=rep, **from_campaign(campaign)) is None
     skip = DraftSkip.objects.get()
     assert skip.code == "suppressed" and "Unsubscribed" in skip.reason
     assert not Draft.objects.exists()
@@ -63,9 +65,9 @@ def test_a_suppressed_recipient_gets_no_draft_only_a_logged_skip(rep, campaign):
 
 def test_a_second_open_draft_for_the_same_recipient_and_campaign_is_refused(rep, campaign):
     recipient = RecipientFactory()
-    services.draft_request(recipient=recipient, sender=rep, campaign=campaign)
+    services.draft_request(recipient=recipient, sender=rep, **from_campaign(campaign))
     with pytest.raises(ApplicationError, match="already has an open draft"):
-        services.draft_request(recipient=recipient, sender=rep, campaign=campaign)
+        services.draft_request(recipient=recipient, sender=rep, **from_campaign(campaign))
 
 
 def test_bulk_request_checks_suppression_once_and_skips_open_drafts(rep, campaign, django_assert_max_num_queries):
@@ -75,10 +77,10 @@ def test_bulk_request_checks_suppression_once_and_skips_open_drafts(rep, campaig
     # A constant handful: savepoints, the campaign's lists, one suppression query, one for open
     # drafts, one insert for drafts and one for skips, whatever the number of recipients.
     with django_assert_max_num_queries(10):
-        result = services.draft_request_bulk(recipients=recipients, sender_for=lambda r: rep, campaign=campaign)
+        result = services.draft_request_bulk(recipients=recipients, sender_for=lambda r: rep, **from_campaign(campaign))
     assert (len(result.created), result.suppressed, result.already_open) == (28, 1, 1)
     assert DraftSkip.objects.filter(code="suppressed").count() == 1
-    assert Draft.objects.filter(campaign=campaign, state=Draft.State.QUEUED).count() == 28
+    assert Draft.objects.filter(origin__campaign_ref=campaign.pk, state=Draft.State.QUEUED).count() == 28
 
 
 # --- generate -------------------------------------------------------------------------------
@@ -133,7 +135,7 @@ def test_an_overloaded_api_fails_the_draft_as_retryable_never_leaving_it_draftin
 
 def test_anthropic_drafts_record_tokens_and_cost(rep, campaign):
     recipient = RecipientFactory(first_name="Liu")
-    draft = services.draft_request(recipient=recipient, sender=rep, campaign=campaign)
+    draft = services.draft_request(recipient=recipient, sender=rep, **from_campaign(campaign))
     with AnthropicStub() as stub:
         provider = AnthropicProvider(api_key="k", model="claude-sonnet-4-5", base_url=stub.url, max_retries=0)
         services.draft_generate(draft_id=draft.pk, provider=provider)
@@ -146,7 +148,8 @@ def test_anthropic_drafts_record_tokens_and_cost(rep, campaign):
 
 
 def test_follow_ups_get_the_earlier_emails_replies_and_the_enrollment_source(rep, campaign):
-    from campaigns.models import Enrollment
+    from campaigns.models import Enrollment, SequenceStep
+    from campaigns.services import step_brief, step_origin
 
     recipient = RecipientFactory()
     enrollment = Enrollment.objects.create(
@@ -154,14 +157,21 @@ def test_follow_ups_get_the_earlier_emails_replies_and_the_enrollment_source(rep
     )
     first = DraftFactory(recipient=recipient, sender=rep, campaign=campaign, enrollment=enrollment, state="approved")
     message = OutboundMessage.objects.create(
-        draft=first, recipient=recipient, sender=rep, enrollment=enrollment, from_email="a@b.example",
+        draft_ref=first.pk, recipient=recipient, sender=rep, enrollment_ref=enrollment.pk, from_email="a@b.example",
         to_email=recipient.email, subject="Pricing", body_html="<p>x</p>", body_text="Our pricing is simple.",
         content_hash="x", message_id="<1@b.example>", idempotency_key="k1", state="sent",
     )  # fmt: skip
     EngagementEvent.objects.create(
         message=message, recipient=recipient, kind="replied", occurred_at=timezone.now(), reply_text="Send more"
     )
-    draft = Draft.objects.create(recipient=recipient, sender=rep, enrollment=enrollment)
+    step = SequenceStep.objects.create(campaign=campaign, position=2, prompt="Follow up")
+    # What campaigns hands down for the second step: the enrollment's id and its source message.
+    draft = services.draft_request(
+        recipient=recipient,
+        sender=rep,
+        origin=step_origin(enrollment=enrollment, step=step),
+        brief=step_brief(enrollment=enrollment, step=step),
+    )
     request = services.draft_compose_request(draft=draft)
     assert [(m.direction, m.body_text) for m in request.thread] == [
         ("outbound", "Our pricing is simple."),
@@ -186,12 +196,12 @@ def test_recent_edits_of_the_same_sender_and_campaign_become_learning_examples(q
     assert [(e.before, e.after) for e in examples] == [("Long text", "Short")]
 
 
-def test_the_campaign_persona_overrides_the_senders_tone(queued, campaign):
-    campaign.persona_tone = "formal"
-    campaign.save()
-    queued.refresh_from_db()
-    persona = services.draft_compose_request(draft=queued).persona
-    assert persona.tone == "formal" and persona.company == "Team Co"
+def test_the_briefs_persona_overrides_the_senders_tone(rep):
+    draft = services.draft_request(
+        recipient=RecipientFactory(owner=rep), sender=rep, brief=Brief(persona_tone="formal", persona_role="CSM")
+    )
+    persona = services.draft_compose_request(draft=draft).persona
+    assert (persona.tone, persona.role, persona.company) == ("formal", "CSM", "Team Co")
 
 
 # --- sweep ----------------------------------------------------------------------------------

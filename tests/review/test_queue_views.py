@@ -119,7 +119,7 @@ def test_approving_shows_the_next_draft_and_tells_the_page_to_refresh_counts(rep
     assert response.status_code == 200
     assert f'data-draft-id="{second.pk}"' in response.content.decode()
     assert "draftDecided" in response["HX-Trigger"]
-    assert OutboundMessage.objects.filter(draft=first).count() == 1
+    assert OutboundMessage.objects.filter(draft_ref=first.pk).count() == 1
 
 
 def test_a_second_approve_gets_a_readable_409_and_no_second_message(rep, rep_client):
@@ -142,7 +142,7 @@ def test_edit_and_approve_stores_the_edit(rep, rep_client):
     assert response.status_code == 200
     edit = DraftEdit.objects.get(draft=draft)
     assert edit.subject_after == "Edited" and "cc" in edit.changed_parts
-    assert OutboundMessage.objects.get(draft=draft).cc == ["a@x.example", "b@x.example"]
+    assert OutboundMessage.objects.get(draft_ref=draft.pk).cc == ["a@x.example", "b@x.example"]
 
 
 def test_an_invalid_bcc_is_a_readable_400(rep, rep_client):

@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.db import transaction
 
-from outreach.mail.services.outbox import outbound_message_create
+from review.services import outbound_message_from_draft
 
 
 @dataclass
@@ -134,6 +134,6 @@ def approve():
 
     def _approve(draft, approved_by=None):
         with transaction.atomic():
-            return outbound_message_create(draft=draft, approved_by=approved_by or draft.sender)
+            return outbound_message_from_draft(draft=draft, approved_by=approved_by or draft.sender)
 
     return _approve

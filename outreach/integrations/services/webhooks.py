@@ -113,9 +113,9 @@ def _message_refs(message) -> dict[str, Any]:
         return {"message_id": None, "draft_id": None, "campaign_id": None, "enrollment_id": None, "sender": None}
     return {
         "message_id": message.pk,
-        "draft_id": message.draft_id,
-        "campaign_id": message.campaign_id,
-        "enrollment_id": message.enrollment_id,
+        "draft_id": message.draft_ref,
+        "campaign_id": message.campaign_ref,
+        "enrollment_id": message.enrollment_ref,
         "sender": message.sender.get_username() if message.sender_id else None,
     }
 

@@ -143,7 +143,7 @@ def outbound_message_find(*, reference: str, metadata: dict | None = None) -> Ou
     """The message a provider event is about: by the provider's message id, by our Message-ID,
     or by the `outbound_message_id` the sender put in anymail's metadata."""
     reference = (reference or "").strip()
-    qs = OutboundMessage.objects.select_related("campaign", "recipient")
+    qs = OutboundMessage.objects.select_related("recipient")
     if reference:
         bare = reference.strip("<>")
         found = (
@@ -166,11 +166,7 @@ BEHAVIOUR_KINDS: dict[str, str] = {Kind.OPENED: "open", Kind.CLICKED: "click"}
 
 def _behaviour_tracking_allowed(message: OutboundMessage | None, recipient: Recipient | None) -> bool:
     return bool(
-        message is not None
-        and message.campaign is not None
-        and message.campaign.open_tracking
-        and recipient is not None
-        and recipient.consent_open_tracking
+        message is not None and message.open_tracking and recipient is not None and recipient.consent_open_tracking
     )
 
 
@@ -463,7 +459,7 @@ def parse_reply(message: Message) -> ReplyFields:
 def reply_match(*, reply: ReplyFields, now: datetime | None = None) -> OutboundMessage | None:
     """The message a reply answers: In-Reply-To first, then References (newest first), then the
     latest message sent to the reply's sender within REPLY_MATCH_WINDOW_DAYS."""
-    qs = OutboundMessage.objects.select_related("recipient", "campaign")
+    qs = OutboundMessage.objects.select_related("recipient")
     candidates = reply.in_reply_to + list(reversed(reply.references))
     if candidates:
         by_id = {m.message_id: m for m in qs.filter(message_id__in=candidates)}

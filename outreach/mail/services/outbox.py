@@ -1,7 +1,8 @@
 """The outbox: an approved email becomes exactly one OutboundMessage row.
 
-Only `review.services.draft_approve` calls `outbound_message_create`, inside its transaction, from
-the approved text: no email exists without a human approving that exact text.
+Only `review.services.draft_approve` calls `outbound_message_create`, inside its transaction, with
+the approved text: no email exists without a human approving that exact text. Review hands the text,
+where it came from and the rules it is sent under down as plain values; mail reads nothing above it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from dataclasses import asdict, dataclass, field, fields
 from email.utils import formataddr, make_msgid
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -17,10 +20,31 @@ from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
 from outreach.mail.models import OutboundMessage, OutboundMessageLog, SenderConfig
-from outreach.mail.services.sending import message_not_before, outbound_message_enqueue
+from outreach.mail.send_window import send_window_next_open
+from outreach.people.models import Recipient
 
 # "Re:"/"Fwd:" claims an earlier conversation; only a follow-up may say so.
 _REPLY_PREFIX = re.compile(r"^\s*(re|fwd?|aw|sv)\s*:", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SendRules:
+    """The rules an approved email is sent under, fixed when it is approved: a send window in the
+    recipient's time zone, suppression lists checked besides the global ones, whether opens and
+    clicks may be recorded, and whether a sequence goes on after this email fails."""
+
+    send_window: dict = field(default_factory=dict)
+    suppression_list_ids: list[int] = field(default_factory=list)
+    open_tracking: bool = False
+    complete_on_send_failure: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> SendRules:
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in (data or {}).items() if key in names})
 
 
 def content_hash(*, subject: str, body_html: str, body_text: str) -> str:
@@ -32,16 +56,23 @@ def content_hash(*, subject: str, body_html: str, body_text: str) -> str:
     return digest.hexdigest()
 
 
+def outbound_message_enqueue(message_id: int) -> None:
+    """Nudge a worker; the row decides whether anything happens."""
+    from django_q.tasks import async_task
+
+    async_task("outreach.mail.tasks.outbound_message_send", message_id, group="sending")
+
+
 def _message_id_domain(from_email: str) -> str:
     return from_email.rsplit("@", 1)[-1] if "@" in from_email else "localhost"
 
 
-def _thread_parent(draft) -> OutboundMessage | None:
-    """The earlier email of the same enrollment, which a follow-up threads under."""
-    if draft.enrollment_id is None:
+def _thread_parent(*, enrollment_ref: int | None) -> OutboundMessage | None:
+    """The earlier email of the same sequence, which a follow-up threads under."""
+    if enrollment_ref is None:
         return None
     return (
-        OutboundMessage.objects.filter(enrollment_id=draft.enrollment_id)
+        OutboundMessage.objects.filter(enrollment_ref=enrollment_ref)
         .exclude(state__in=[OutboundMessage.State.FAILED, OutboundMessage.State.SKIPPED])
         .order_by("-created_at", "-pk")
         .first()
@@ -61,49 +92,67 @@ def _active_sender_config(user) -> SenderConfig | None:
 _RELATIONS = [f.name for f in OutboundMessage._meta.concrete_fields if f.is_relation]
 
 
-def outbound_message_create(*, draft, approved_by) -> OutboundMessage:
-    """Queue the approved draft for sending. Must run inside the approving transaction.
+def outbound_message_create(
+    *,
+    recipient: Recipient,
+    sender,
+    approved_by,
+    subject: str,
+    body_html: str,
+    body_text: str,
+    cc: list[str],
+    bcc: list[str],
+    rules: SendRules,
+    draft_ref: int | None = None,
+    campaign_ref: int | None = None,
+    enrollment_ref: int | None = None,
+    step_ref: int | None = None,
+) -> OutboundMessage:
+    """Queue an approved email for sending. Must run inside the approving transaction.
 
-    The send task is enqueued on commit; a campaign's send window sets `not_before`, so an email
-    approved at night waits for the recipient's business hours. A follow-up in an enrollment
-    threads under the earlier email (In-Reply-To, References); only a follow-up may start with "Re:".
+    The send task is enqueued on commit; the send window sets `not_before`, so an email approved at
+    night waits for the recipient's business hours. A follow-up in a sequence threads under the
+    earlier email (In-Reply-To, References); only a follow-up may start with "Re:".
     """
     if not transaction.get_connection().in_atomic_block:
         raise ApplicationError("outbound_message_create must run inside the approval transaction")
-    sender_profile = getattr(draft.sender, "sender", None)
+    sender_profile = getattr(sender, "sender", None)
     if sender_profile is None:
-        raise ApplicationError(f"{draft.sender} has no sender profile, so nothing can be sent from them")
-    parent = _thread_parent(draft)
-    if parent is None and _REPLY_PREFIX.match(draft.subject or ""):
+        raise ApplicationError(f"{sender} has no sender profile, so nothing can be sent from them")
+    parent = _thread_parent(enrollment_ref=enrollment_ref)
+    if parent is None and _REPLY_PREFIX.match(subject or ""):
         raise ApplicationError('Only a follow-up may start with "Re:" or "Fwd:"; remove it from the subject.')
     # A display name is one line: a line break in it would fail every send from this profile.
     display_name = " ".join(sender_profile.display_name.split())
     from_email = formataddr((display_name, sender_profile.email))
-    config = _active_sender_config(draft.sender)
     message = OutboundMessage(
-        draft=draft,
-        recipient=draft.recipient,
-        sender=draft.sender,
-        campaign=draft.campaign,
-        enrollment=draft.enrollment,
-        step=draft.step,
+        recipient=recipient,
+        sender=sender,
+        draft_ref=draft_ref,
+        campaign_ref=campaign_ref,
+        enrollment_ref=enrollment_ref,
+        step_ref=step_ref,
+        send_window=dict(rules.send_window or {}),
+        suppression_list_ids=[int(pk) for pk in rules.suppression_list_ids],
+        open_tracking=rules.open_tracking,
+        complete_on_send_failure=rules.complete_on_send_failure,
         from_email=from_email,
         reply_to=sender_profile.reply_to or sender_profile.email,
-        to_email=draft.recipient.email,
-        cc=list(draft.cc),
-        bcc=list(draft.bcc),
-        subject=draft.subject,
-        body_html=draft.body_html,
-        body_text=draft.body_text,
-        content_hash=content_hash(subject=draft.subject, body_html=draft.body_html, body_text=draft.body_text),
+        to_email=recipient.email,
+        cc=list(cc),
+        bcc=list(bcc),
+        subject=subject,
+        body_html=body_html,
+        body_text=body_text,
+        content_hash=content_hash(subject=subject, body_html=body_html, body_text=body_text),
         # Fixed before any provider call, so a retry after a crash is recognisably the same email.
         message_id=make_msgid(domain=_message_id_domain(sender_profile.email)),
         idempotency_key=uuid.uuid4().hex,
         approved_by=approved_by,
-        sender_config=config,
+        sender_config=_active_sender_config(sender),
         in_reply_to=parent.message_id if parent else "",
         references=" ".join(filter(None, [parent.references, parent.message_id])) if parent else "",
-        not_before=message_not_before(campaign=draft.campaign, recipient=draft.recipient, now=timezone.now()),
+        not_before=send_window_next_open(window=rules.send_window, time_zone=recipient.time_zone, now=timezone.now()),
     )
     try:
         # Field checks (addresses, lengths) give a readable refusal; the keys point at rows loaded

@@ -19,9 +19,8 @@ from __future__ import annotations
 import logging
 import smtplib
 import socket
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from functools import partial
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -34,6 +33,8 @@ from django.utils.html import escape
 
 from outreach.core.errors import ApplicationError
 from outreach.mail.models import OutboundMessage, OutboundMessageLog, SenderConfig
+from outreach.mail.send_window import send_window_next_open
+from outreach.mail.services.outbox import content_hash, outbound_message_enqueue
 from outreach.mail.signals import outbound_message_finished
 from outreach.mail.unsubscribe import unsubscribe_url
 from outreach.people.models import Recipient, SenderProfile
@@ -53,59 +54,6 @@ RESEND_BACKEND = "outreach.mail.backends.ResendEmailBackend"
 IDEMPOTENT_BACKENDS = {RESEND_BACKEND: timedelta(hours=24)}
 # The sweeper leaves a queued row alone this long: its task is probably on its way.
 SWEEP_GRACE = timedelta(minutes=1)
-
-
-# --- Send windows ----------------------------------------------------------------------------
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def _hhmm(value: str | None, default: time) -> time:
-    if not value:
-        return default
-    try:
-        hours, minutes = str(value).split(":", 1)
-        return time(int(hours), int(minutes))
-    except ValueError:
-        raise ApplicationError(f"send window time {value!r} is not HH:MM") from None
-
-
-def send_window_next_open(*, window: dict | None, time_zone: str, now: datetime) -> datetime | None:
-    """When sending may start, if `now` is outside the window; None when it may go now.
-
-    window: {"days": [0..6] (Monday = 0), "start": "HH:MM", "end": "HH:MM"} in the recipient's
-    time zone. An empty window means no restriction.
-    """
-    if not window:
-        return None
-    days = set(window.get("days") or range(7))
-    start = _hhmm(window.get("start"), time(0, 0))
-    end = _hhmm(window.get("end"), time(23, 59, 59))
-    if end <= start:
-        raise ApplicationError("send window must end after it starts")
-    tz = _zone(time_zone)
-    local = now.astimezone(tz)
-    for offset in range(8):
-        day = local.date() + timedelta(days=offset)
-        if day.weekday() not in days:
-            continue
-        opens = datetime.combine(day, start, tzinfo=tz)
-        closes = datetime.combine(day, end, tzinfo=tz)
-        if offset == 0 and opens <= local < closes:
-            return None
-        if local < opens:
-            return opens.astimezone(UTC)
-    return None  # no valid day listed: treat as unrestricted rather than never sending
-
-
-def message_not_before(*, campaign, recipient: Recipient, now: datetime) -> datetime | None:
-    window = campaign.send_window if campaign is not None else None
-    return send_window_next_open(window=window, time_zone=recipient.time_zone, now=now)
 
 
 # --- Channels --------------------------------------------------------------------------------
@@ -186,13 +134,6 @@ def _move(
     return True
 
 
-def outbound_message_enqueue(message_id: int) -> None:
-    """Nudge a worker; the row decides whether anything happens."""
-    from django_q.tasks import async_task
-
-    async_task("outreach.mail.tasks.outbound_message_send", message_id, group="sending")
-
-
 # --- The checks made when the row is claimed ---------------------------------------------------
 
 
@@ -210,8 +151,8 @@ def _duplicate_of(message: OutboundMessage, now: datetime) -> OutboundMessage | 
     within DUPLICATE_WINDOW_DAYS (rows that may have gone out, sending or unknown, count too)."""
     since = now - timedelta(days=settings.DUPLICATE_WINDOW_DAYS)
     same = Q(content_hash=message.content_hash)
-    if message.step_id is not None:
-        same |= Q(step_id=message.step_id, campaign_id=message.campaign_id)
+    if message.step_ref is not None:
+        same |= Q(step_ref=message.step_ref, campaign_ref=message.campaign_ref)
     return (
         OutboundMessage.objects.filter(recipient_id=message.recipient_id)
         .exclude(pk=message.pk)
@@ -254,8 +195,6 @@ def _claim(message_id: int) -> tuple[OutboundMessage | None, bool]:
     Returns (message, go): go is True when the row is now "sending" and should be handed to the
     provider; otherwise the message (if any) already ended or waits again.
     """
-    from outreach.mail.services.outbox import content_hash
-
     now = timezone.now()
     with transaction.atomic():
         # Lock the row: two workers may claim the same message. SKIP LOCKED lets the other one
@@ -263,7 +202,7 @@ def _claim(message_id: int) -> tuple[OutboundMessage | None, bool]:
         # guard there (its IMMEDIATE transactions also serialize writers).
         message = (
             OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("recipient", "campaign", "sender_config")
+            .select_related("recipient", "sender_config")
             .filter(pk=message_id, state=State.QUEUED)
             .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
             .first()
@@ -314,8 +253,8 @@ def _claim(message_id: int) -> tuple[OutboundMessage | None, bool]:
         invalid = _invalid_address(message)
         if invalid:
             return end(State.FAILED, Code.INVALID_ADDRESS, invalid)
-        list_ids = list(message.campaign.suppression_lists.values_list("pk", flat=True)) if message.campaign else None
-        hit = suppression_check(recipient=message.recipient, list_ids=list_ids)
+        # The rules the email was approved under: the global lists and the ones copied at approval.
+        hit = suppression_check(recipient=message.recipient, list_ids=message.suppression_list_ids)
         if hit is not None:
             code = Code.OPTED_OUT if hit.reason == "unsubscribed" else Code.SUPPRESSED
             return end(State.SKIPPED, code, f"Suppressed at send time: {hit.describe()}")
@@ -327,7 +266,7 @@ def _claim(message_id: int) -> tuple[OutboundMessage | None, bool]:
                 f"Message #{duplicate.pk} ({duplicate.state}) already carries the same content or campaign step "
                 f"to {message.to_email} within {settings.DUPLICATE_WINDOW_DAYS} days.",
             )
-        opens = message_not_before(campaign=message.campaign, recipient=message.recipient, now=now)
+        opens = send_window_next_open(window=message.send_window, time_zone=message.recipient.time_zone, now=now)
         if opens is not None:
             return wait(opens, message.code, message.error_message, "outside the campaign's send window")
         # Defer rather than skip: the approved email still goes out, when the sender has room.
@@ -459,7 +398,7 @@ def _record_recipient_outreach(message: OutboundMessage, now: datetime) -> None:
     recipient.properties = {
         **(recipient.properties or {}),
         "last_outreach_at": now.isoformat(),
-        "last_outreach_campaign": message.campaign_id,
+        "last_outreach_campaign": message.campaign_ref,
         "last_outreach_message": message.pk,
     }
     recipient.save(update_fields=["properties", "updated_at"])

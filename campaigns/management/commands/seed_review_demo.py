@@ -1,14 +1,18 @@
-"""Demo drafts for the review queue, made through the real services. Idempotent."""
+"""Demo drafts for the review queue, in a demo campaign, made through the real services. Idempotent.
 
-from django.apps import apps
+It lives in campaigns because it makes a campaign; the drafts go through review's request and
+drafting services like any campaign's."""
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from campaigns.models import Campaign
+from campaigns.services import campaign_draft_request
 from outreach.core.errors import ApplicationError
 from outreach.drafting import OfflineProvider
 from outreach.people.models import Recipient
 from review.models import Draft
-from review.services import draft_generate, draft_request
+from review.services import draft_generate
 
 DEMO_CAMPAIGN = "Renewal check-in (demo)"
 WANTED = 10
@@ -26,8 +30,6 @@ class Command(BaseCommand):
         if sender is None:
             self.stderr.write(f"No user {user!r}: run `manage.py seed_demo` first.")
             return
-        # The campaigns app is above review; look the model up instead of importing it.
-        Campaign = apps.get_model("campaigns", "Campaign")
         campaign, _ = Campaign.objects.get_or_create(
             name=DEMO_CAMPAIGN,
             defaults={
@@ -39,14 +41,15 @@ class Command(BaseCommand):
                 "created_by": sender,
             },
         )
-        open_drafts = Draft.objects.filter(sender=sender, campaign=campaign, state__in=Draft.OPEN_STATES)
+        open_drafts = Draft.objects.filter(sender=sender, origin__campaign_ref=campaign.pk, state__in=Draft.OPEN_STATES)
         missing = max(0, count - open_drafts.count())
         made = 0
-        for recipient in Recipient.objects.filter(owner=sender).exclude(drafts__campaign=campaign).order_by("pk"):
+        drafted = Recipient.objects.filter(drafts__origin__campaign_ref=campaign.pk)
+        for recipient in Recipient.objects.filter(owner=sender).exclude(pk__in=drafted).order_by("pk"):
             if made >= missing:
                 break
             try:
-                draft = draft_request(recipient=recipient, sender=sender, campaign=campaign)
+                draft = campaign_draft_request(campaign=campaign, recipient=recipient, sender=sender)
             except ApplicationError:
                 continue
             if draft is None:  # suppressed: a logged skip, no draft

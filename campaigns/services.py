@@ -28,7 +28,7 @@ from outreach.drafting import sanitize
 from outreach.drafting.errors import DraftingError
 from outreach.drafting.exit_condition import ExitDecision, evaluate_exit_condition
 from outreach.mail.models import EngagementEvent, OutboundMessage
-from outreach.mail.services.outbox import SendRules
+from outreach.mail.services.outbox import SendRules, outbound_messages_add_suppression_lists
 from outreach.people.models import Recipient
 from outreach.suppression.models import Suppression
 from outreach.suppression.selectors import suppression_check, suppression_check_bulk
@@ -244,12 +244,16 @@ def campaign_update(*, campaign: Campaign, **fields: Any) -> Campaign:
     for name, values in m2m.items():
         getattr(campaign, name).set(values)
     # Open drafts follow the campaign: a regeneration writes from its current intent, an approval
-    # sends under its current rules (emails already approved keep theirs).
+    # sends under its current rules. Approved emails keep the rules they were approved with, except
+    # that a suppression list the campaign now respects is checked for them too (only stricter).
+    rules = campaign_send_rules(campaign)
     review_services.drafts_rebrief(
         origin=Origin(campaign_ref=campaign.pk, campaign_name=campaign.name),
         brief=campaign_brief(campaign),
-        rules=campaign_send_rules(campaign),
+        rules=rules,
     )
+    if rules.suppression_list_ids:
+        outbound_messages_add_suppression_lists(campaign_ref=campaign.pk, list_ids=rules.suppression_list_ids)
     return campaign
 
 

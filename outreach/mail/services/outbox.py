@@ -169,3 +169,20 @@ def outbound_message_create(
     OutboundMessageLog.objects.create(message=message, to_state=message.state, note=note, actor=approved_by)
     transaction.on_commit(lambda: outbound_message_enqueue(message.pk))
     return message
+
+
+@transaction.atomic
+def outbound_messages_add_suppression_lists(*, campaign_ref: int, list_ids: list[int]) -> int:
+    """A campaign now also respects these lists: its queued emails check them too when they are sent.
+    Only ever adds (stricter); the other rules stay as they were approved. Returns how many changed."""
+    changed = 0
+    queued = OutboundMessage.objects.select_for_update().filter(
+        campaign_ref=campaign_ref, state=OutboundMessage.State.QUEUED
+    )
+    for message in queued:
+        merged = sorted({*message.suppression_list_ids, *map(int, list_ids)})
+        if merged != sorted(message.suppression_list_ids):
+            message.suppression_list_ids = merged
+            message.save(update_fields=["suppression_list_ids", "updated_at"])
+            changed += 1
+    return changed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from outreach.core.drafting_config import configured_provider
 from outreach.drafting import DraftingError, compose
 from outreach.people.models import Recipient
 from outreach.suppression.selectors import suppression_check
@@ -49,7 +50,7 @@ def campaign_preview_draft(*, campaign: Campaign, recipient: Recipient, step: Se
         recipient=recipient, sender=sender, brief=replace(campaign_brief(campaign), step_prompt=step.prompt.strip())
     )
     try:
-        result = compose(request)
+        result = compose(request, configured_provider())
     except DraftingError as exc:
         return Preview("", "", "", sender_name, "", error=f"The drafting engine failed: {exc.reason}")
     return Preview(

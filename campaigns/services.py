@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from outreach.core.drafting_config import configured_provider
 from outreach.core.errors import ApplicationError
 from outreach.drafting import sanitize
 from outreach.drafting.errors import DraftingError
@@ -793,7 +794,9 @@ def enrollment_evaluate_exit_condition(*, enrollment_id: int, event_id: int, pro
     data: dict[str, Any] = {"engagement_event_id": event.pk}
     try:
         # The network call happens outside any transaction: no row stays locked while we wait.
-        decision = evaluate_exit_condition(prompt=prompt, reply_text=event.reply_text, provider=provider)
+        decision = evaluate_exit_condition(
+            prompt=prompt, reply_text=event.reply_text, provider=provider or configured_provider()
+        )
     except DraftingError as exc:
         with transaction.atomic():
             locked = _lock(enrollment_id)

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from outreach.core.drafting_config import configured_provider
 from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_email
 from outreach.drafting import (
@@ -450,7 +451,7 @@ def draft_generate(*, draft_id: int, provider=None) -> Draft | None:
     draft = Draft.objects.select_related("recipient__account", "sender__sender").get(pk=draft_id)
     try:
         request = draft_compose_request(draft=draft)
-        result = compose(request, provider)
+        result = compose(request, provider or configured_provider())
     except DraftingError as exc:
         _fail(draft_id, claimed_at, exc.reason, retryable=exc.retryable)
         return None

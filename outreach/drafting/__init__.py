@@ -1,16 +1,16 @@
 """The drafting engine: pure functions over plain data (no ORM).
 
     from outreach.drafting import compose, DraftRequest, Intent, Persona
-    result = compose(DraftRequest(intent=..., persona=..., facts=[...], today=date.today()))
+    result = compose(DraftRequest(intent=..., persona=..., facts=[...], today=date.today()), provider)
 
-compose() sanitizes the inputs, asks the provider (settings.DRAFTING_PROVIDER: "anthropic" or
-"offline") for a draft, sanitizes the output and runs the grounding check. Failures raise
-DraftingError(reason, retryable=...).
+compose() sanitizes the inputs, asks the provider ("anthropic" or "offline", built by
+`provider_for`; the caller reads the settings) for a draft, sanitizes the output and runs the
+grounding check. Failures raise DraftingError(reason, retryable=...). No Django, no other part.
 """
 
 from .engine import compose, grounding_facts
 from .errors import DraftingError
-from .providers import AnthropicProvider, OfflineProvider, Provider, get_provider
+from .providers import AnthropicProvider, OfflineProvider, Provider, provider_for
 from .types import DraftRequest, DraftResult, EditExample, Intent, Persona, RawDraft, ThreadMessage
 
 __all__ = [
@@ -26,6 +26,6 @@ __all__ = [
     "RawDraft",
     "ThreadMessage",
     "compose",
-    "get_provider",
     "grounding_facts",
+    "provider_for",
 ]

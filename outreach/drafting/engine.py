@@ -7,13 +7,12 @@ from typing import Any
 from . import grounding, sanitize
 from .errors import DraftingError
 from .pricing import cost_usd
-from .providers import Provider, get_provider
+from .providers import Provider
 from .types import Claim, DraftRequest, DraftResult, Fact
 
 
-def compose(request: DraftRequest, provider: Provider | None = None) -> DraftResult:
+def compose(request: DraftRequest, provider: Provider) -> DraftResult:
     """Write one draft for human review. Raises DraftingError with a storable reason on failure."""
-    provider = provider or get_provider()
     clean = sanitize.clean_request(request)
     raw = provider.generate(clean)
 

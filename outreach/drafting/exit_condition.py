@@ -18,7 +18,7 @@ import anthropic
 
 from .errors import DraftingError
 from .prompt import quote_data
-from .providers import AnthropicProvider, Provider, _status_error, get_provider
+from .providers import AnthropicProvider, Provider, _status_error
 
 TOOL_NAME = "submit_exit_decision"
 MAX_TOKENS = 300
@@ -79,11 +79,10 @@ class ExitDecision:
     model: str = ""
 
 
-def evaluate_exit_condition(*, prompt: str, reply_text: str, provider: Provider | None = None) -> ExitDecision:
+def evaluate_exit_condition(*, prompt: str, reply_text: str, provider: Provider) -> ExitDecision:
     """Evaluate the exit condition `prompt` against `reply_text`. Raises DraftingError on API failure."""
     if not prompt.strip():
         return ExitDecision(exit=False, reason="no exit condition set", provider="none")
-    provider = provider or get_provider()
     reply = reply_text.strip()[:MAX_REPLY_CHARS]
     if isinstance(provider, AnthropicProvider):
         return _ask_model(provider, prompt=prompt, reply=reply)

@@ -16,7 +16,7 @@ from .types import DraftRequest, RawDraft
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AnthropicProvider", "OfflineProvider", "Provider", "get_provider"]
+__all__ = ["AnthropicProvider", "OfflineProvider", "Provider", "provider_for"]
 
 
 class Provider(Protocol):
@@ -149,24 +149,23 @@ def _anthropic_provider(
     return AnthropicProvider(api_key=api_key, model=model, base_url=base_url, timeout=timeout, max_retries=max_retries)
 
 
-def get_provider() -> Provider:
-    """The provider the settings ask for (DRAFTING_PROVIDER, ANTHROPIC_*)."""
-    from django.conf import settings
-
-    choice = getattr(settings, "DRAFTING_PROVIDER", "offline")
-    if choice == "offline":
+def provider_for(
+    *,
+    name: str,
+    api_key: str = "",
+    model: str = "",
+    base_url: str | None = None,
+    timeout: float = 60.0,
+    max_retries: int = 2,
+) -> Provider:
+    """The provider for a configuration ("offline" or "anthropic"). The configuration is read by the
+    caller (`outreach.core.drafting_config.configured_provider`): the engine knows no settings."""
+    if name == "offline":
         return OfflineProvider()
-    if choice == "anthropic":
-        api_key = getattr(settings, "ANTHROPIC_API_KEY", "")
+    if name == "anthropic":
         if not api_key:
             raise DraftingError(
                 "configuration: DRAFTING_PROVIDER is anthropic but ANTHROPIC_API_KEY is empty", retryable=False
             )
-        return _anthropic_provider(
-            api_key,
-            settings.ANTHROPIC_MODEL,
-            getattr(settings, "ANTHROPIC_BASE_URL", None) or None,
-            float(settings.ANTHROPIC_TIMEOUT_SECONDS),
-            int(settings.ANTHROPIC_MAX_RETRIES),
-        )
-    raise DraftingError(f"configuration: unknown DRAFTING_PROVIDER {choice!r}", retryable=False)
+        return _anthropic_provider(api_key, model, base_url or None, float(timeout), int(max_retries))
+    raise DraftingError(f"configuration: unknown DRAFTING_PROVIDER {name!r}", retryable=False)

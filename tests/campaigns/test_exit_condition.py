@@ -7,7 +7,7 @@ from django_q.models import OrmQ
 
 from campaigns import services, tasks
 from campaigns.models import Enrollment, EnrollmentEvent
-from outreach.drafting import AnthropicProvider, DraftingError
+from outreach.drafting import AnthropicProvider, DraftingError, OfflineProvider
 from outreach.drafting.exit_condition import OFFLINE_LABEL, TOOL_NAME, evaluate_exit_condition
 from outreach.mail.models import EngagementEvent
 from review.models import Draft
@@ -52,11 +52,14 @@ def test_a_malformed_decision_is_a_retryable_error(anthropic_stub):
 
 
 def test_the_offline_heuristic_says_it_is_one():
+    offline = OfflineProvider()
     result = evaluate_exit_condition(
-        prompt='Exit if they say "talk to procurement"', reply_text="Please talk to procurement instead."
+        prompt='Exit if they say "talk to procurement"',
+        reply_text="Please talk to procurement instead.",
+        provider=offline,
     )
     assert result.exit is True and result.reason.startswith(OFFLINE_LABEL)
-    assert evaluate_exit_condition(prompt=PROMPT, reply_text="Sounds good, Tuesday?").exit is False
+    assert evaluate_exit_condition(prompt=PROMPT, reply_text="Sounds good, Tuesday?", provider=offline).exit is False
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from outreach.drafting import AnthropicProvider, OfflineProvider, ThreadMessage, compose, get_provider
+from outreach.core.drafting_config import configured_provider
+from outreach.drafting import AnthropicProvider, OfflineProvider, ThreadMessage, compose
 
 from .conftest import make_request
 
@@ -45,18 +46,18 @@ def test_the_offline_follow_up_replies_in_the_thread():
 
 def test_compose_uses_the_offline_provider_when_settings_say_so(settings):
     settings.DRAFTING_PROVIDER = "offline"
-    assert isinstance(get_provider(), OfflineProvider)
-    assert compose(make_request()).provider == "offline"
+    assert isinstance(configured_provider(), OfflineProvider)
+    assert compose(make_request(), configured_provider()).provider == "offline"
 
 
-def test_get_provider_reads_the_anthropic_settings(settings):
+def test_the_configured_provider_reads_the_anthropic_settings(settings):
     settings.DRAFTING_PROVIDER = "anthropic"
     settings.ANTHROPIC_API_KEY = "k"
     settings.ANTHROPIC_BASE_URL = "http://127.0.0.1:9"
     settings.ANTHROPIC_MODEL = "claude-haiku-4-5"
     settings.ANTHROPIC_TIMEOUT_SECONDS = 7
     settings.ANTHROPIC_MAX_RETRIES = 1
-    provider = get_provider()
+    provider = configured_provider()
     assert isinstance(provider, AnthropicProvider)
     assert provider.model == "claude-haiku-4-5"
     assert provider.client.max_retries == 1
@@ -70,7 +71,7 @@ def test_compose_with_the_stub_as_configured_provider(settings, anthropic_stub):
     settings.ANTHROPIC_MODEL = "claude-sonnet-4-6"
     settings.ANTHROPIC_TIMEOUT_SECONDS = 5
     settings.ANTHROPIC_MAX_RETRIES = 0
-    assert compose(make_request()).provider == "anthropic"
+    assert compose(make_request(), configured_provider()).provider == "anthropic"
     assert len(anthropic_stub.requests) == 1
 
 

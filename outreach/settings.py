@@ -321,11 +321,15 @@ API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
 # Outbound webhook deliveries: HTTP timeout and how many attempts before giving up.
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
-# Subscriber URLs may point at loopback and private networks only in development (and tests,
-# whose receivers listen on 127.0.0.1): in production that would let a URL reach internal services.
-WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", not PRODUCTION)
 
 # --- Security -------------------------------------------------------------------------------
+# Hosts a user types (webhook subscriber URLs, one's own SMTP server) may resolve to loopback,
+# private and link-local networks only in development (and tests, whose servers listen on
+# 127.0.0.1): in production they would let a user reach internal services. The old name
+# WEBHOOK_ALLOW_PRIVATE_ADDRESSES is still read when the new one is not set.
+ALLOW_PRIVATE_NETWORK_DESTINATIONS = env_bool(
+    "ALLOW_PRIVATE_NETWORK_DESTINATIONS", env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", not PRODUCTION)
+)
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True

@@ -45,7 +45,8 @@ State = OutboundMessage.State
 Code = OutboundMessage.Code
 FINAL_STATES = (State.SENT, State.FAILED, State.SKIPPED, State.UNKNOWN)
 
-SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# A team member's own SMTP server: a host they typed, so checked and pinned at each connection.
+OWN_SMTP_BACKEND = "outreach.mail.backends.PinnedSMTPBackend"
 ANYMAIL_RESEND_BACKEND = "anymail.backends.resend.EmailBackend"
 RESEND_BACKEND = "outreach.mail.backends.ResendEmailBackend"
 # Providers that deduplicate a repeated request carrying the same idempotency key, and for how
@@ -114,7 +115,7 @@ def message_not_before(*, campaign, recipient: Recipient, now: datetime) -> date
 def backend_path(config: SenderConfig | None) -> str:
     """The Django email backend a message goes through."""
     if config is not None and config.is_active and config.kind == SenderConfig.Kind.SMTP:
-        return SMTP_BACKEND
+        return OWN_SMTP_BACKEND
     path = settings.EMAIL_BACKEND
     # Our subclass of anymail's Resend backend passes the Idempotency-Key header.
     return RESEND_BACKEND if path == ANYMAIL_RESEND_BACKEND else path
@@ -126,7 +127,7 @@ def provider_honours_idempotency(path: str) -> bool:
 
 def _connection(config: SenderConfig | None):
     path = backend_path(config)
-    if path == SMTP_BACKEND and config is not None and config.kind == SenderConfig.Kind.SMTP:
+    if path == OWN_SMTP_BACKEND and config is not None:
         return get_connection(
             path,
             fail_silently=False,

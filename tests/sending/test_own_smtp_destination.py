@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from django.urls import reverse
 
 from outreach.core.errors import ApplicationError
@@ -122,6 +123,29 @@ def test_with_private_destinations_allowed_a_local_smtp_server_still_receives_th
     assert message.state == OutboundMessage.State.SENT, message.error_message
     assert len(smtp_server.received) == 1
     assert connection_log.opened == [("127.0.0.1", smtp_server.port)]
+
+
+def test_a_reps_own_smtp_server_never_receives_the_organizations_credentials(rep, approve, settings):
+    settings.EMAIL_HOST_USER = "org-relay"
+    settings.EMAIL_HOST_PASSWORD = "org-relay-secret"
+    attempts: list[tuple[str, object]] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        attempts.append((mechanism, auth_data))
+        return AuthResult(success=True)
+
+    handler = CapturingHandler()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=_free_port(), authenticator=authenticator, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        _own_smtp(rep, "127.0.0.1", controller.port)  # no username, no password of their own
+        message = _send(approve, rep)
+    finally:
+        controller.stop()
+    assert message.state == OutboundMessage.State.SENT, message.error_message
+    assert attempts == []
 
 
 # --- TLS to a pinned address --------------------------------------------------------------------

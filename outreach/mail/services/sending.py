@@ -133,8 +133,10 @@ def _connection(config: SenderConfig | None):
             fail_silently=False,
             host=config.smtp_host,
             port=config.smtp_port,
-            username=config.smtp_username or None,
-            password=config.get_smtp_password() or None,
+            # "" rather than None: None makes Django fall back to EMAIL_HOST_USER/PASSWORD, which
+            # would hand the organization's credentials to the rep's server.
+            username=config.smtp_username,
+            password=config.get_smtp_password(),
             use_tls=config.smtp_use_tls,
             use_ssl=config.smtp_use_ssl,
             timeout=settings.EMAIL_TIMEOUT,

@@ -319,7 +319,8 @@ CONSENT_REQUIRED_COUNTRIES = frozenset(
 )
 
 # --- REST API and outbound webhooks ------------------------------------------------------------
-# Requests per token per minute (fixed window counted in the database, so all processes agree).
+# Requests per token per minute: a token bucket of this many, refilled continuously, kept in the
+# database so all processes agree.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
 # Outbound webhook deliveries: HTTP timeout and how many attempts before giving up.
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)

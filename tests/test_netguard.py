@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from outreach.core.netguard import REFUSED, DestinationRefused, is_public_address, resolve_destination
+from outreach.core.netguard import (
+    REFUSED,
+    Destination,
+    DestinationRefused,
+    is_public_address,
+    open_socket,
+    resolve_destination,
+)
 
 from .network import PUBLIC_IP
 
@@ -77,6 +85,18 @@ def test_with_private_destinations_allowed_the_address_is_still_pinned(settings,
     settings.ALLOW_PRIVATE_NETWORK_DESTINATIONS = True
     fake_dns.answer("mail.dev.test", "127.0.0.1")
     assert resolve_destination("mail.dev.test", 1025).address == "127.0.0.1"
+
+
+def test_open_socket_connects_to_the_checked_address_not_to_the_name(fake_dns, connection_log):
+    # What a future per-mailbox IMAP connection uses: the name is not looked up again.
+    fake_dns.answer("imap.customer.test", "10.9.9.9")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        destination = Destination(host="imap.customer.test", port=port, address="127.0.0.1")
+        with open_socket(destination, timeout=5) as sock:
+            assert sock.getpeername() == ("127.0.0.1", port)
+    assert connection_log.opened == [("127.0.0.1", port)]
+    assert fake_dns.lookups == []
 
 
 def test_a_name_that_does_not_resolve_raises_an_os_error_not_a_refusal(production_network):

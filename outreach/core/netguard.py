@@ -127,7 +127,17 @@ def open_socket(
 ) -> socket.socket:
     """A TCP connection to the checked address (never to the name: no second lookup).
 
-    For the SMTP and IMAP clients, whose `_get_socket` / `_create_socket` call this; they keep the
-    name for TLS (`server_hostname`), so the certificate is still verified against it.
+    For a client library that opens its own socket. A per-mailbox IMAP connection, for example:
+
+        class PinnedIMAP4_SSL(imaplib.IMAP4_SSL):
+            def __init__(self, destination, **kwargs):
+                self._destination = destination
+                super().__init__(destination.host, destination.port, **kwargs)
+
+            def _create_socket(self, timeout):
+                sock = open_socket(self._destination, timeout=timeout)
+                return self.ssl_context.wrap_socket(sock, server_hostname=self.host)  # the name
+
+    (outreach.mail.backends.PinnedSMTPBackend does the same for smtplib.)
     """
     return socket.create_connection((destination.address, destination.port), timeout, source_address)

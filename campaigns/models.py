@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from outreach.core.text import clean_display_fields
+
 
 class Campaign(models.Model):
     class Status(models.TextChoices):
@@ -65,8 +67,18 @@ class Campaign(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    # Shown to reviewers and in every list: stored without hidden or bidi characters.
+    DISPLAY_LINES = ("name",)
+
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        clean_display_fields(self, self.DISPLAY_LINES)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        clean_display_fields(self, self.DISPLAY_LINES)
 
 
 class SequenceStep(models.Model):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from outreach.core.drafting_config import configured_provider
 from outreach.drafting import DraftingError, compose
 from outreach.people.models import Recipient
 from outreach.suppression.selectors import suppression_check
+from review.providers import configured_provider
 from review.services import compose_request
 
 from .models import Campaign, Enrollment, SequenceStep

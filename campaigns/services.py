@@ -23,7 +23,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from outreach.core.drafting_config import configured_provider
 from outreach.core.errors import ApplicationError
 from outreach.drafting import sanitize
 from outreach.drafting.errors import DraftingError
@@ -36,6 +35,7 @@ from outreach.suppression.selectors import suppression_check, suppression_check_
 from review import services as review_services
 from review.briefs import Brief, Origin, SourceMessage
 from review.models import Draft, DraftSkip
+from review.providers import configured_provider
 
 from . import selectors
 from .models import Campaign, Enrollment, EnrollmentEvent, SequenceStep

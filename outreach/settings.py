@@ -90,6 +90,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before sessions and CSRF: an oversized API body is refused (JSON 413) before anything reads it.
+    "outreach.integrations.middleware.ApiBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -198,6 +200,7 @@ STORAGES = {
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 # CSV uploads larger than this are streamed to disk rather than held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The largest request body besides uploaded files; an API request over it gets a JSON 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- CSV import ------------------------------------------------------------------------------
@@ -316,16 +319,21 @@ CONSENT_REQUIRED_COUNTRIES = frozenset(
 )
 
 # --- REST API and outbound webhooks ------------------------------------------------------------
-# Requests per token per minute (fixed window counted in the database, so all processes agree).
+# Requests per token per minute: a token bucket of this many, refilled continuously, kept in the
+# database so all processes agree.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 120)
 # Outbound webhook deliveries: HTTP timeout and how many attempts before giving up.
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
-# Subscriber URLs may point at loopback and private networks only in development (and tests,
-# whose receivers listen on 127.0.0.1): in production that would let a URL reach internal services.
-WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", not PRODUCTION)
 
 # --- Security -------------------------------------------------------------------------------
+# Hosts a user types (webhook subscriber URLs, one's own SMTP server) may resolve to loopback,
+# private and link-local networks only in development (and tests, whose servers listen on
+# 127.0.0.1): in production they would let a user reach internal services. The old name
+# WEBHOOK_ALLOW_PRIVATE_ADDRESSES is still read when the new one is not set.
+ALLOW_PRIVATE_NETWORK_DESTINATIONS = env_bool(
+    "ALLOW_PRIVATE_NETWORK_DESTINATIONS", env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", not PRODUCTION)
+)
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True

@@ -15,7 +15,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from outreach.core.drafting_config import configured_provider
 from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_email
 from outreach.drafting import (
@@ -39,6 +38,7 @@ from .briefs import STEP_BRIEF_FIELDS, Brief, Origin
 from .edit_metrics import edit_metrics
 from .events import draft_edit_signal_record
 from .models import Draft, DraftDecision, DraftEdit, DraftOrigin, DraftSkip, DraftVersion, RejectReason
+from .providers import configured_provider
 from .signals import draft_decided
 
 log = logging.getLogger(__name__)

@@ -6,6 +6,7 @@ from django.test import Client
 
 from .anthropic_stub import AnthropicStub
 from .factories import UserFactory
+from .network import ConnectionLog, FakeDns
 
 
 def pytest_collection_modifyitems(config, items):
@@ -79,3 +80,28 @@ def anthropic_settings(settings, anthropic_stub):
     settings.ANTHROPIC_BASE_URL = anthropic_stub.url
     settings.ANTHROPIC_TIMEOUT_SECONDS = 2
     return anthropic_stub
+
+
+# --- Outbound connections to typed hosts ------------------------------------------------------
+
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    """fake_dns.answer(name, *addresses): what the resolver says for that name (in turn)."""
+    dns = FakeDns()
+    monkeypatch.setattr("socket.getaddrinfo", dns.getaddrinfo)
+    return dns
+
+
+@pytest.fixture
+def connection_log(monkeypatch):
+    """Every TCP connection opened (host, port); only loopback ones really connect."""
+    log = ConnectionLog()
+    monkeypatch.setattr("socket.create_connection", log.create_connection)
+    return log
+
+
+@pytest.fixture
+def production_network(settings):
+    """As in production: hosts that resolve to loopback, private or link-local addresses are refused."""
+    settings.ALLOW_PRIVATE_NETWORK_DESTINATIONS = False

@@ -159,7 +159,7 @@ def provider_for(
     max_retries: int = 2,
 ) -> Provider:
     """The provider for a configuration ("offline" or "anthropic"). The configuration is read by the
-    caller (`outreach.core.drafting_config.configured_provider`): the engine knows no settings."""
+    caller (`review.providers.configured_provider`): the engine knows no settings."""
     if name == "offline":
         return OfflineProvider()
     if name == "anthropic":

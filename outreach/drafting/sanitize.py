@@ -2,8 +2,9 @@
 
 Inputs keep their literal content (a fact saying "ignore previous instructions" stays as data, it
 is quoted to the model, never obeyed); we only remove characters that hide text from a human
-reviewer (zero-width, bidi controls, Unicode tag characters, other control characters) and cap
-lengths.
+reviewer (zero-width, bidi controls, Unicode tag characters, other control characters: the
+definition in outreach.core.text, which person-facing fields are also cleaned with when stored)
+and cap lengths.
 
 Output: the body is treated as plain text. Tags are stripped (script/style with their content),
 then HTML is rebuilt by us from paragraphs and passed through a bleach allow-list. Links are kept
@@ -22,6 +23,8 @@ from dataclasses import replace
 from typing import Any
 
 import bleach  # type: ignore[import-untyped]
+
+from outreach.core.text import strip_hidden
 
 from .types import DraftRequest, EditExample, Fact, Intent, Persona, ThreadMessage
 
@@ -47,15 +50,6 @@ LINK_RE = re.compile(
 )
 
 
-def _is_hidden(ch: str) -> bool:
-    if ch in "\n\t":
-        return False
-    # Cc: control characters; Cf: format characters, which include zero-width spaces and joiners,
-    # bidi embeddings/overrides/isolates, the BOM and the tag block U+E0000-U+E007F; Co/Cs/Cn:
-    # private-use, surrogates and unassigned code points.
-    return unicodedata.category(ch) in {"Cc", "Cf", "Co", "Cs", "Cn"}
-
-
 def clean_text(value: Any, max_len: int = MAX_FIELD, *, single_line: bool = False) -> str:
     """Remove hidden and control characters, normalise newlines, cap the length."""
     if value is None:
@@ -63,7 +57,9 @@ def clean_text(value: Any, max_len: int = MAX_FIELD, *, single_line: bool = Fals
     text = str(value)
     for old, new in _LINE_SEPARATORS.items():
         text = text.replace(old, new)
-    text = "".join(ch for ch in text if not _is_hidden(ch))
+    # The app's one definition of hidden characters (zero-width, bidi, tags, controls; joiners
+    # that shape a script or an emoji stay). outreach.core.text is pure Python, like this package.
+    text = strip_hidden(text)
     text = unicodedata.normalize("NFC", text)
     if single_line:
         text = " ".join(text.split())

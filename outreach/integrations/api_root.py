@@ -3,7 +3,7 @@ this module; it mounts every app's router (`outreach/api.py`, `review/api.py`, `
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.http import Http404
@@ -13,6 +13,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from outreach.core.errors import ApplicationError
 from outreach.integrations.api_support import ApiError
+from outreach.integrations.middleware import body_too_large_detail
 
 api = NinjaAPI(
     title="Outreach Review API",
@@ -102,6 +103,13 @@ def _value_error(request, exc: ValueError):
     if "NUL" in str(exc):
         return _json_error(request, 422, "Text may not contain NUL (0x00) characters.")
     raise exc
+
+
+@api.exception_handler(RequestDataTooBig)
+def _body_too_large(request, exc):
+    # A body Django read up to DATA_UPLOAD_MAX_MEMORY_SIZE and found longer (ApiBodyLimitMiddleware
+    # answers those whose Content-Length already says so).
+    return _json_error(request, 413, body_too_large_detail())
 
 
 @api.exception_handler(PermissionDenied)

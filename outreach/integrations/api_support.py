@@ -186,4 +186,4 @@ def idempotent(view):
     return wrapper
 
 
-ERRORS: dict[int, type] = dict.fromkeys((400, 401, 403, 404, 409, 422, 429), ErrorOut)
+ERRORS: dict[int, type] = dict.fromkeys((400, 401, 403, 404, 409, 413, 422, 429), ErrorOut)

@@ -32,9 +32,10 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    # Fixed-window rate limit, kept in the database so every process counts the same requests.
-    rate_window_start = models.DateTimeField(null=True, blank=True)
-    rate_window_count = models.PositiveIntegerField(default=0)
+    # The rate limit's token bucket, kept in the database so every process counts the same
+    # requests: when the bucket will be full again, in microseconds since the Unix epoch
+    # (empty: full now). See api_token_rate_limit_hit.
+    rate_bucket_full_at_us = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from outreach.core.crypto import decrypt, encrypt
+from outreach.core.netguard import destination_refusal
 from outreach.people.models import Recipient
 
 
@@ -205,6 +206,12 @@ class SenderConfig(models.Model):
             raise ValidationError({"smtp_host": "An SMTP configuration needs a host."})
         if self.smtp_use_tls and self.smtp_use_ssl:
             raise ValidationError("Choose STARTTLS or implicit TLS, not both.")
+        if self.kind == self.Kind.SMTP:
+            # The worker connects wherever this says: no database port or metadata service behind
+            # a rep's settings. Checked again (and pinned) at every connection.
+            refusal = destination_refusal(self.smtp_host, self.smtp_port)
+            if refusal:
+                raise ValidationError({"smtp_host": f"SMTP host {refusal}. Use your mail provider's public server."})
 
     def set_smtp_password(self, password: str) -> None:
         self.smtp_password_encrypted = encrypt(password)

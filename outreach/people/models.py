@@ -7,6 +7,11 @@ from django.db import models
 from django.utils import timezone
 
 from outreach.core.normalize import normalize_domain, normalize_email
+from outreach.core.text import clean_display_fields
+
+# Person-facing text (shown in pages and emails, quoted to the model) is stored without characters
+# that hide or reorder it (zero-width, bidi controls such as U+202E, tags): each model below cleans
+# its fields in save() and clean(), so forms, the admin, the API and imports are all covered.
 
 
 class SenderProfile(models.Model):
@@ -24,6 +29,9 @@ class SenderProfile(models.Model):
     daily_send_limit = models.PositiveIntegerField(default=200)
     time_zone = models.CharField(max_length=64, default="UTC")
 
+    DISPLAY_LINES = ("display_name", "title", "company")
+    DISPLAY_BLOCKS = ("signature",)
+
     def __str__(self) -> str:
         return f"{self.display_name} <{self.email}>"
 
@@ -31,7 +39,11 @@ class SenderProfile(models.Model):
         self.email = normalize_email(self.email)
         if self.reply_to:
             self.reply_to = normalize_email(self.reply_to)
+        clean_display_fields(self, self.DISPLAY_LINES, self.DISPLAY_BLOCKS)
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        clean_display_fields(self, self.DISPLAY_LINES, self.DISPLAY_BLOCKS)
 
 
 class Account(models.Model):
@@ -56,19 +68,35 @@ class Account(models.Model):
             models.UniqueConstraint(fields=["name"], name="account_unique_name"),
         ]
 
+    DISPLAY_LINES = ("name",)
+
     def __str__(self) -> str:
         return self.name
 
     def save(self, *args, **kwargs):
         self.domain = normalize_domain(self.domain) if self.domain else ""
+        clean_display_fields(self, self.DISPLAY_LINES)
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # Before the uniqueness check: "Acme" and "Acme" + U+200B are one account.
+        clean_display_fields(self, self.DISPLAY_LINES)
 
 
 class Label(models.Model):
     name = models.CharField(max_length=100, unique=True)
 
+    DISPLAY_LINES = ("name",)
+
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        clean_display_fields(self, self.DISPLAY_LINES)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        clean_display_fields(self, self.DISPLAY_LINES)
 
 
 class Recipient(models.Model):
@@ -100,17 +128,21 @@ class Recipient(models.Model):
     class Meta:
         ordering = ["email"]
 
+    DISPLAY_LINES = ("first_name", "last_name", "title")
+
     def __str__(self) -> str:
         return f"{self.full_name} <{self.email}>" if self.full_name else self.email
 
     def save(self, *args, **kwargs):
         self.email = normalize_email(self.email)
         self.country = (self.country or "").strip().upper()
+        clean_display_fields(self, self.DISPLAY_LINES)
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
         self.email = normalize_email(self.email)
         self.country = self.country.strip().upper()
+        clean_display_fields(self, self.DISPLAY_LINES)
 
     @property
     def full_name(self) -> str:
@@ -153,8 +185,17 @@ class Fact(models.Model):
             )
         ]
 
+    DISPLAY_BLOCKS = ("text",)
+
     def __str__(self) -> str:
         return f"{self.kind}: {self.text[:60]}"
+
+    def save(self, *args, **kwargs):
+        clean_display_fields(self, blocks=self.DISPLAY_BLOCKS)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        clean_display_fields(self, blocks=self.DISPLAY_BLOCKS)
 
     def as_dict(self) -> dict:
         """The plain shape the drafting engine and grounding check take."""

@@ -13,6 +13,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from outreach.core.errors import ApplicationError
+from outreach.core.netguard import REFUSED
 from outreach.integrations import tasks as webhook_tasks
 from outreach.integrations.models import OutboundEvent, WebhookDelivery, WebhookSubscription
 from outreach.integrations.services import webhooks
@@ -20,6 +21,7 @@ from outreach.mail.models import EngagementEvent
 from outreach.mail.signals import engagement_recorded
 from outreach.suppression.services import suppression_add
 from tests.factories import RecipientFactory
+from tests.network import PUBLIC_IP, make_tls
 
 pytestmark = pytest.mark.django_db
 
@@ -350,9 +352,8 @@ def test_a_rep_cannot_open_the_webhooks_page(rep_client):
         "http://[::1]/hook",
     ],
 )
-def test_a_subscription_to_an_internal_address_is_refused_in_production(url, settings, admin_user):
-    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
-    with pytest.raises(ApplicationError, match="internal address"):
+def test_a_subscription_to_an_internal_address_is_refused_in_production(url, admin_user, production_network):
+    with pytest.raises(ApplicationError, match=REFUSED):
         webhooks.webhook_subscription_create(url=url, event_types=ALL_TYPES, created_by=admin_user)
     assert not WebhookSubscription.objects.exists()
 
@@ -361,8 +362,99 @@ def test_a_delivery_to_a_name_that_now_resolves_inside_is_refused_and_retried(re
     subscription = webhooks.webhook_subscription_create(url=receiver.url, event_types=ALL_TYPES, created_by=admin_user)
     event = webhooks.outbound_event_record(type="engagement_signal", payload={"x": 1})
     delivery = WebhookDelivery.objects.get(subscription=subscription, event=event)
-    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False  # as in production: 127.0.0.1 is internal
+    settings.ALLOW_PRIVATE_NETWORK_DESTINATIONS = False  # as in production: 127.0.0.1 is internal
     webhooks.webhook_delivery_attempt(delivery_id=delivery.pk)
     delivery.refresh_from_db()
-    assert delivery.status == "retrying" and "internal address (127.0.0.1)" in delivery.error
+    # Which address, and whether anything listens there, is not for the subscriber's owner to learn.
+    assert (delivery.status, delivery.error) == ("retrying", REFUSED)
     assert receiver.requests == []
+
+
+def _subscription_to(url: str) -> WebhookSubscription:
+    """A subscription as stored when it was saved (the check at saving is not repeated)."""
+    return WebhookSubscription.objects.create(url=url, event_types=ALL_TYPES, secret=webhooks.webhook_secret_generate())
+
+
+def _deliver_one(subscription) -> WebhookDelivery:
+    event = webhooks.outbound_event_record(type="engagement_signal", payload={"x": 1})
+    delivery = WebhookDelivery.objects.get(subscription=subscription, event=event)
+    webhooks.webhook_delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def test_a_delivery_goes_only_to_the_address_checked_when_the_name_rebinds(
+    receiver, production_network, fake_dns, connection_log
+):
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    # Checked: public. Asked again, the name would say 127.0.0.1, where the receiver listens.
+    fake_dns.answer("hooks.rebinding.example", PUBLIC_IP, "127.0.0.1")
+    subscription = _subscription_to(f"http://hooks.rebinding.example:{port}/hooks/outreach")
+    delivery = _deliver_one(subscription)
+    assert connection_log.opened == [(PUBLIC_IP, port)]
+    assert fake_dns.lookups == ["hooks.rebinding.example"]
+    assert receiver.requests == []
+    assert delivery.status == "retrying" and "ConnectError" in delivery.error
+
+
+def test_a_pinned_delivery_still_names_the_subscriber_in_the_host_header(receiver, fake_dns, connection_log):
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    fake_dns.answer("hooks.customer.test", "127.0.0.1")
+    delivery = _deliver_one(_subscription_to(f"http://hooks.customer.test:{port}/hooks/outreach"))
+    assert delivery.status == "succeeded", delivery.error
+    assert connection_log.opened == [("127.0.0.1", port)]
+    [request] = receiver.requests
+    headers = {name.lower(): value for name, value in request["headers"].items()}
+    assert headers["host"] == f"hooks.customer.test:{port}"
+    assert request["path"] == "/hooks/outreach"
+
+
+@pytest.fixture
+def https_receiver(tmp_path, monkeypatch, fake_dns):
+    """An https receiver on 127.0.0.1 with a certificate for hooks.customer.test (CA trusted here)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    tls = make_tls(tmp_path, "hooks.customer.test")
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca_file))
+    fake_dns.answer("hooks.customer.test", "127.0.0.1")
+    fake_dns.answer("other.customer.test", "127.0.0.1")
+    hosts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the stdlib's name
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            hosts.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = tls.server_context()
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield tls, server.server_address[1], hosts
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_https_delivery_to_the_pinned_address_verifies_the_certificate_against_the_name(
+    https_receiver, connection_log
+):
+    tls, port, hosts = https_receiver
+    delivery = _deliver_one(_subscription_to(f"https://hooks.customer.test:{port}/hooks"))
+    assert delivery.status == "succeeded", delivery.error
+    assert connection_log.opened == [("127.0.0.1", port)]
+    assert tls.server_names == ["hooks.customer.test"]  # SNI: the name, not the address
+    assert hosts == [f"hooks.customer.test:{port}"]
+
+
+def test_an_https_delivery_to_a_name_the_certificate_does_not_cover_fails(https_receiver):
+    tls, port, hosts = https_receiver
+    delivery = _deliver_one(_subscription_to(f"https://other.customer.test:{port}/hooks"))
+    assert delivery.status == "retrying"
+    assert "CERTIFICATE_VERIFY_FAILED" in delivery.error
+    assert hosts == []

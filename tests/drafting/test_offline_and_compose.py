@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from outreach.core.drafting_config import configured_provider
 from outreach.drafting import AnthropicProvider, OfflineProvider, ThreadMessage, compose
+from review.providers import configured_provider
 
 from .conftest import make_request
 

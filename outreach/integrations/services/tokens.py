@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import BigIntegerField, F, Q, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
@@ -20,6 +22,8 @@ TOKEN_PREFIX = "orv_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 IDEMPOTENCY_TTL = timedelta(hours=24)
 RATE_WINDOW = timedelta(minutes=1)
+MICROSECOND = timedelta(microseconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def hash_secret(secret: str) -> str:
@@ -85,27 +89,36 @@ def api_token_tokens_for_user(*, user):
 
 
 def api_token_rate_limit_hit(*, token: ApiToken, limit: int | None = None) -> int | None:
-    """Count one request in the token's fixed one-minute window.
+    """Take one request from the token's bucket: None when allowed, else the seconds to wait.
 
-    Returns None when allowed, or the seconds until the window resets when over the limit.
-    Conditional UPDATEs make the count exact across processes without locks.
+    A token bucket of `limit` requests that refills continuously at `limit` a minute, so a burst
+    is at most `limit` and no minute boundary hands out a second one. The bucket is kept as one
+    number, the moment it will be full again: each request pushes it one refill interval later,
+    and a request fits while that moment is at most `limit - 1` intervals away. One conditional
+    UPDATE takes the request, so concurrent processes never let more through (on PostgreSQL a
+    second UPDATE of the row waits for the first and re-checks the condition on its result).
     """
     limit = settings.API_RATE_LIMIT_PER_MINUTE if limit is None else limit
-    now = timezone.now()
-    window_start = now.replace(second=0, microsecond=0)
-    counted = ApiToken.objects.filter(pk=token.pk, rate_window_start=window_start, rate_window_count__lt=limit).update(
-        rate_window_count=F("rate_window_count") + 1
-    )
-    if not counted:
-        # A new window starts with this request (unless another process started it already).
-        counted = (
-            ApiToken.objects.filter(pk=token.pk)
-            .filter(Q(rate_window_start__isnull=True) | Q(rate_window_start__lt=window_start))
-            .update(rate_window_start=window_start, rate_window_count=1)
+    # Whole microseconds: the sums stay exact, so exactly `limit` fit in a burst.
+    interval = round(RATE_WINDOW / MICROSECOND / limit)
+    slack = (limit - 1) * interval
+    now = (timezone.now() - EPOCH) // MICROSECOND
+    # Typed bigint: a bare Value(int) is bound as int4 on PostgreSQL, and these overflow it.
+    now_value = Value(now, output_field=BigIntegerField())
+    taken = (
+        ApiToken.objects.filter(pk=token.pk)
+        .filter(Q(rate_bucket_full_at_us__isnull=True) | Q(rate_bucket_full_at_us__lte=now + slack))
+        .update(
+            rate_bucket_full_at_us=Greatest(Coalesce(F("rate_bucket_full_at_us"), now_value), now_value)
+            + Value(interval, output_field=BigIntegerField())
         )
-    if counted:
+    )
+    if taken:
         return None
-    return max(1, int((window_start + RATE_WINDOW - now).total_seconds() + 0.999))
+    full_at = ApiToken.objects.filter(pk=token.pk).values_list("rate_bucket_full_at_us", flat=True).first()
+    # The next request fits once the moment of being full is back to `slack` away.
+    wait_us = (full_at or now) - slack - now
+    return max(1, math.ceil(wait_us / 1_000_000))
 
 
 # --- Idempotency-Key --------------------------------------------------------------------------

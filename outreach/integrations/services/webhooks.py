@@ -10,16 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import secrets
-import socket
 import time
 import uuid
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -28,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
+from outreach.core.netguard import DestinationRefused, destination_refusal, resolve_destination
 from outreach.integrations.models import OutboundEvent, WebhookDelivery, WebhookSubscription
 from outreach.mail.models import EngagementEvent
 from outreach.people.models import Recipient
@@ -210,29 +208,40 @@ def _clean_url(url: str) -> str:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
         raise ApplicationError(f"{url!r} is not a valid http(s) URL.", extra={"field": "url"}) from None
-    internal = internal_address(url)
-    if internal:
-        raise ApplicationError(
-            f"{url!r} points at an internal address ({internal}); webhooks go to public endpoints only.",
-            extra={"field": "url"},
-        )
+    refusal = destination_refusal(*_host_and_port(httpx.URL(url)))
+    if refusal:
+        raise ApplicationError(f"{url!r} {refusal}; webhooks go to public endpoints only.", extra={"field": "url"})
     return url
 
 
-def internal_address(url: str) -> str:
-    """The first loopback, private, link-local or otherwise non-public address the URL's host is or
-    resolves to; "" when there is none (or the name does not resolve: delivery checks again)."""
-    if settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
-        return ""
-    host = urlsplit(url).hostname or ""
-    try:
-        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
-    except (socket.gaierror, UnicodeError):
-        return ""
-    for address in sorted(addresses):
-        if not ipaddress.ip_address(address.split("%")[0]).is_global:
-            return address
-    return ""
+def _host_and_port(url: httpx.URL) -> tuple[str, int]:
+    # raw_host: the IDNA (xn--) form the resolver and the TLS handshake use.
+    return url.raw_host.decode("ascii"), url.port or (443 if url.scheme == "https" else 80)
+
+
+def _post_pinned(url: str, *, content: bytes, headers: dict[str, str]) -> httpx.Response:
+    """POST to the subscriber at the address checked just now, not at whatever the name says next.
+
+    The URL's host is replaced by that address; the Host header and, over https, the SNI name
+    (httpcore's `sni_hostname` extension, which is also the name the certificate is verified
+    against) stay the subscriber's name. No proxy from the environment: the connection is direct.
+    """
+    target = httpx.URL(url)
+    destination = resolve_destination(*_host_and_port(target))
+    extensions = {"sni_hostname": destination.host} if target.scheme == "https" else {}
+    with httpx.Client(
+        # trust_env=False turns off proxies; the CA bundle from SSL_CERT_FILE is still honoured.
+        trust_env=False,
+        verify=httpx.create_ssl_context(),
+        timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+        follow_redirects=False,
+    ) as client:
+        return client.post(
+            target.copy_with(host=destination.address),
+            content=content,
+            headers={**headers, "host": target.netloc.decode("ascii")},
+            extensions=extensions,
+        )
 
 
 def webhook_subscription_create(
@@ -308,21 +317,14 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
     code: int | None = None
     text = ""
     error = ""
-    # Checked again at each attempt: a name can be re-pointed after the subscription was saved.
-    internal = internal_address(subscription.url)
-    if internal:
-        error = f"refused: {subscription.url} resolves to an internal address ({internal})"
-        return _record_attempt(delivery, code=None, text="", error=error, elapsed_ms=0)
     try:
-        response = httpx.post(
-            subscription.url,
-            content=body.encode("utf-8"),
-            headers=headers,
-            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            follow_redirects=False,
-        )
+        # Resolved and checked at each attempt (a name can be re-pointed after the subscription
+        # was saved), and sent to the address that was checked.
+        response = _post_pinned(subscription.url, content=body.encode("utf-8"), headers=headers)
         code, text = response.status_code, response.text[:RESPONSE_EXCERPT]
-    except httpx.HTTPError as exc:
+    except DestinationRefused as exc:
+        return _record_attempt(delivery, code=None, text="", error=exc.message, elapsed_ms=0)
+    except (httpx.HTTPError, OSError) as exc:  # OSError: the name does not resolve
         error = f"{type(exc).__name__}: {exc}"[:RESPONSE_EXCERPT]
     elapsed_ms = int((time.monotonic() - started) * 1000)
     return _record_attempt(delivery, code=code, text=text, error=error, elapsed_ms=elapsed_ms)

@@ -46,7 +46,8 @@ State = OutboundMessage.State
 Code = OutboundMessage.Code
 FINAL_STATES = (State.SENT, State.FAILED, State.SKIPPED, State.UNKNOWN)
 
-SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# A team member's own SMTP server: a host they typed, so checked and pinned at each connection.
+OWN_SMTP_BACKEND = "outreach.mail.backends.PinnedSMTPBackend"
 ANYMAIL_RESEND_BACKEND = "anymail.backends.resend.EmailBackend"
 RESEND_BACKEND = "outreach.mail.backends.ResendEmailBackend"
 # Providers that deduplicate a repeated request carrying the same idempotency key, and for how
@@ -62,7 +63,7 @@ SWEEP_GRACE = timedelta(minutes=1)
 def backend_path(config: SenderConfig | None) -> str:
     """The Django email backend a message goes through."""
     if config is not None and config.is_active and config.kind == SenderConfig.Kind.SMTP:
-        return SMTP_BACKEND
+        return OWN_SMTP_BACKEND
     path = settings.EMAIL_BACKEND
     # Our subclass of anymail's Resend backend passes the Idempotency-Key header.
     return RESEND_BACKEND if path == ANYMAIL_RESEND_BACKEND else path
@@ -74,14 +75,16 @@ def provider_honours_idempotency(path: str) -> bool:
 
 def _connection(config: SenderConfig | None):
     path = backend_path(config)
-    if path == SMTP_BACKEND and config is not None and config.kind == SenderConfig.Kind.SMTP:
+    if path == OWN_SMTP_BACKEND and config is not None:
         return get_connection(
             path,
             fail_silently=False,
             host=config.smtp_host,
             port=config.smtp_port,
-            username=config.smtp_username or None,
-            password=config.get_smtp_password() or None,
+            # "" rather than None: None makes Django fall back to EMAIL_HOST_USER/PASSWORD, which
+            # would hand the organization's credentials to the rep's server.
+            username=config.smtp_username,
+            password=config.get_smtp_password(),
             use_tls=config.smtp_use_tls,
             use_ssl=config.smtp_use_ssl,
             timeout=settings.EMAIL_TIMEOUT,

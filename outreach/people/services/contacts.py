@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_email
+from outreach.core.text import clean_display_text
 from outreach.people.models import Fact, Label, Recipient, SenderProfile
 
 
@@ -37,7 +38,7 @@ class ContactData:
 
 
 def _split_name(full_name: str) -> tuple[str, str]:
-    first, _, last = full_name.strip().partition(" ")
+    first, _, last = clean_display_text(full_name).partition(" ")
     return first[:100], last.strip()[:100]
 
 
@@ -110,20 +111,22 @@ def contact_upsert(*, data: ContactData, actor) -> tuple[Recipient, bool]:
             extra={"field": "emails", "status": 409},
         ) from None
     if data.labels is not None:
-        wanted = {name.strip()[:100] for name in data.labels if name.strip()}
+        # Cleaned as Label stores names, so the lookup finds the label it would otherwise clash with.
+        wanted = {clean_display_text(name)[:100] for name in data.labels} - {""}
         labels = [Label.objects.get_or_create(name=name)[0] for name in sorted(wanted)]
         recipient.labels.set(labels)
     for item in data.facts:
         if item.kind not in Fact.Kind.values:
             raise ApplicationError(f"Unknown fact kind {item.kind!r}.", extra={"field": "facts", "status": 422})
-        if not item.text.strip():
+        text = clean_display_text(item.text, multiline=True).strip()  # as Fact stores it
+        if not text:
             continue
-        if recipient.facts.filter(kind=item.kind, text=item.text.strip()).exists():
+        if recipient.facts.filter(kind=item.kind, text=text).exists():
             continue
         Fact.objects.create(
             recipient=recipient,
             kind=item.kind,
-            text=item.text.strip(),
+            text=text,
             value=item.value[:200],
             source=item.source[:100] or "api",
             observed_at=item.observed_at or timezone.now(),

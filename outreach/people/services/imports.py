@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_domain, normalize_email
+from outreach.core.text import clean_display_text
 from outreach.people.models import Account, Fact, ImportJob, ImportMapping, Label, Recipient, SenderProfile
 
 logger = logging.getLogger(__name__)
@@ -555,6 +556,16 @@ _LIMITS = {
     F.FACT_SOURCE: _max_length(Fact, "source"),
 }
 _LABEL_MAX = _max_length(Label, "name")
+# Person-facing cells, cleaned as the models clean them; True: multi-line.
+_DISPLAY_TEXT: dict[str, bool] = {
+    F.FIRST_NAME: False,
+    F.LAST_NAME: False,
+    F.FULL_NAME: False,
+    F.TITLE: False,
+    F.ACCOUNT_NAME: False,
+    F.LABELS: False,
+    F.FACT_TEXT: True,
+}
 _EMAIL_MAX = _max_length(Recipient, "email")
 
 
@@ -613,6 +624,10 @@ def parse_row(record: Record, rules: RowRules) -> tuple[ParsedRow | None, str]:
         value = raw_value.strip()
         if "\r" in value:  # quoted newlines from Windows files
             value = value.replace("\r\n", "\n")
+        if target in _DISPLAY_TEXT:
+            # As the models store it (bulk writes skip save()), and before lookups by name and
+            # text: "Acme" + U+200B must find the account "Acme", not clash with it.
+            value = clean_display_text(value, multiline=_DISPLAY_TEXT[target])
         if target == F.PROPERTY:
             if value:
                 properties[header] = value

@@ -1,4 +1,5 @@
-"""The drafting provider the settings ask for: the engine itself reads no settings."""
+"""The drafting provider the settings ask for (the engine itself reads no settings). Here because review
+runs the drafting task; campaigns asks the same provider to judge exit conditions."""
 
 from __future__ import annotations
 

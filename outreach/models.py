@@ -7,7 +7,7 @@ module only gathers them so Django finds them. Code imports from the part, never
 from outreach.integrations.models import (  # noqa: F401
     ApiIdempotencyKey,
     ApiToken,
-    OutboundEvent,
+    EmittedEvent,
     WebhookDelivery,
     WebhookSubscription,
 )

@@ -1,4 +1,4 @@
-"""Geometry for small server-rendered SVG charts (the signals page). Pure: numbers in, shapes out.
+"""Geometry for small server-rendered SVG charts (the edit analytics page). Pure: numbers in, shapes out.
 
 Templates draw the shapes (`review/_bar_chart.html`, `review/_line_chart.html`), so every label
 passes through Django's autoescaping; nothing here builds markup.
@@ -12,7 +12,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .selectors import SignalRow, Signals, Trend
+    from .selectors import AnalyticsRow, EditAnalytics, Trend
 
 # Colour plus a dash pattern per series, so series differ without relying on colour alone.
 PALETTE = (
@@ -287,7 +287,7 @@ def line_chart(
 
 
 # ---------------------------------------------------------------------------------------------
-# The charts of the signals page
+# The charts of the edit analytics page
 # ---------------------------------------------------------------------------------------------
 
 # Lines in a learning trend chart; the rest stay in its table.
@@ -295,7 +295,7 @@ TREND_MAX_SERIES = 6
 RATE_SERIES = ("Approval rate", "Edit rate", "Median edit distance")
 
 
-def _rates_chart(id: str, title: str, rows: Sequence[SignalRow], what: str) -> BarChart:
+def _rates_chart(id: str, title: str, rows: Sequence[AnalyticsRow], what: str) -> BarChart:
     return bar_chart(
         id=id,
         title=title,
@@ -329,25 +329,29 @@ def _trend_chart(id: str, title: str, trend: Trend, what: str) -> LineChart:
     )
 
 
-def signals_charts(signals: Signals) -> dict[str, BarChart | LineChart]:
+def analytics_charts(analytics: EditAnalytics) -> dict[str, BarChart | LineChart]:
     return {
-        "campaign": _rates_chart("chart-campaign", "Signals per campaign", signals.by_campaign, "campaign"),
-        "sender": _rates_chart("chart-sender", "Signals per sender", signals.by_sender, "sender"),
-        "model": _rates_chart("chart-model", "Signals per provider and model", signals.by_model, "provider and model"),
+        "campaign": _rates_chart(
+            "chart-campaign", "Decisions and edits per campaign", analytics.by_campaign, "campaign"
+        ),
+        "sender": _rates_chart("chart-sender", "Decisions and edits per sender", analytics.by_sender, "sender"),
+        "model": _rates_chart(
+            "chart-model", "Decisions and edits per provider and model", analytics.by_model, "provider and model"
+        ),
         "weekly": line_chart(
             id="chart-weekly",
-            title="Signals per week",
+            title="Decisions and edits per week",
             width=900,
             desc=(
                 "Lines over weeks: approval rate, edit rate and median edit distance, on a scale of 0 to 1. "
                 "Weeks without decisions leave a gap. The table below has every value."
             ),
-            x_values=[row.key[0] for row in signals.by_week],
+            x_values=[row.key[0] for row in analytics.by_week],
             series=RATE_SERIES,
             values=[
-                [row.approval_rate for row in signals.by_week],
-                [row.edit_rate for row in signals.by_week],
-                [row.median_distance for row in signals.by_week],
+                [row.approval_rate for row in analytics.by_week],
+                [row.edit_rate for row in analytics.by_week],
+                [row.median_distance for row in analytics.by_week],
             ],
             value_formats=(percent, percent, fraction),
             tick_format=lambda v: f"{v:g}",
@@ -356,17 +360,17 @@ def signals_charts(signals: Signals) -> dict[str, BarChart | LineChart]:
             id="chart-reasons",
             title="Rejection reasons",
             desc="Horizontal bars: how many drafts were rejected for each reason. The table beside has the counts.",
-            labels=[reason for reason, _ in signals.reasons],
+            labels=[reason for reason, _ in analytics.reasons],
             series=("Rejections",),
-            values=[(n,) for _, n in signals.reasons],
+            values=[(n,) for _, n in analytics.reasons],
             value_format=lambda v: "–" if v is None else f"{v:.0f}",
             tick_format=lambda v: f"{v:g}",
             integer_ticks=True,
         ),
         "trend_campaign": _trend_chart(
-            "chart-trend-campaign", "Learning from edits: per campaign", signals.trend_by_campaign, "campaigns"
+            "chart-trend-campaign", "Learning from edits: per campaign", analytics.trend_by_campaign, "campaigns"
         ),
         "trend_sender": _trend_chart(
-            "chart-trend-sender", "Learning from edits: per sender", signals.trend_by_sender, "senders"
+            "chart-trend-sender", "Learning from edits: per sender", analytics.trend_by_sender, "senders"
         ),
     }

@@ -1,18 +1,18 @@
-"""The review app's emitted signal: approve, edit+approve and reject become draft_edit_signal
-events (for webhooks and the event feed), stored in the decision's own transaction, so a decision
-and its event commit together or not at all."""
+"""Review's emitted event: approve, edit+approve and reject become `draft_edit_signal` events (the
+documented wire name) for webhooks and the event feed, stored in the decision's own transaction, so
+a decision and its event commit together or not at all."""
 
 from __future__ import annotations
 
-from outreach.integrations.models import OutboundEvent
-from outreach.integrations.services.webhooks import outbound_event_record
+from outreach.integrations.models import EmittedEvent
+from outreach.integrations.services.events import emitted_event_record
 
 from .models import Draft, DraftDecision, DraftEdit
 
 EMITTED_ACTIONS = {DraftDecision.Action.APPROVE, DraftDecision.Action.EDIT_APPROVE, DraftDecision.Action.REJECT}
 
 
-def draft_edit_signal_record(*, draft: Draft, decision: DraftDecision, edit: DraftEdit | None = None) -> None:
+def draft_decision_emit(*, draft: Draft, decision: DraftDecision, edit: DraftEdit | None = None) -> None:
     """Store the event for a decision that emits one, with the edit distance when the text changed."""
     if decision.action not in EMITTED_ACTIONS:
         return
@@ -38,6 +38,6 @@ def draft_edit_signal_record(*, draft: Draft, decision: DraftDecision, edit: Dra
             "changed_parts": edit.changed_parts,
         },
     }
-    outbound_event_record(
-        type=OutboundEvent.Type.DRAFT_EDIT, payload=payload, recipient=draft.recipient, sender=draft.sender
+    emitted_event_record(
+        type=EmittedEvent.Type.DRAFT_EDIT, payload=payload, recipient=draft.recipient, sender=draft.sender
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django import forms
 
 # ---------------------------------------------------------------------------------------------
-# Edit-distance signals: the filter of the signals page and its CSV export
+# Edit analytics: the filter of the edit analytics page and its CSV export
 # ---------------------------------------------------------------------------------------------
 
 
-class SignalsFilterForm(forms.Form):
+class EditAnalyticsFilterForm(forms.Form):
     start = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
     campaign = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Campaign")

@@ -10,7 +10,7 @@ from django.db.models import Q
 class DraftOrigin(models.Model):
     """Who asks for drafts, as review knows them: a campaign's id and name, handed down by campaigns
     with each request (campaigns sits above review, so no foreign key points up). The queue and the
-    signals page group and filter by it; review never looks the campaign up."""
+    edit analytics group and filter by it; review never looks the campaign up."""
 
     campaign_ref = models.PositiveBigIntegerField(unique=True)
     name = models.CharField(max_length=200)

@@ -333,7 +333,7 @@ def drafting_progress(*, user, campaign_id: int | None = None, since=None) -> Dr
 
 
 # ---------------------------------------------------------------------------------------------
-# Edit-distance signals (the signals page, its CSV export and the diff view)
+# Edit analytics (the edit analytics page, its CSV export and the diff view)
 #
 # Definitions, shown on the page too:
 # - decided: approve + edit_approve + reject decisions (regenerate and skip are not final).
@@ -362,7 +362,7 @@ WEEK_KEYS = ("week",)
 
 
 @dataclass(frozen=True)
-class SignalsFilter:
+class EditAnalyticsFilter:
     """Which decisions and edits count: decided/edited on start..end (inclusive), one campaign or all."""
 
     start: date | None = None
@@ -370,7 +370,7 @@ class SignalsFilter:
     campaign_id: int | None = None
 
     @classmethod
-    def default(cls, *, today: date | None = None, weeks: int = DEFAULT_WEEKS) -> SignalsFilter:
+    def default(cls, *, today: date | None = None, weeks: int = DEFAULT_WEEKS) -> EditAnalyticsFilter:
         """The last `weeks` weeks up to and including today."""
         today = today or timezone.localdate()
         return cls(start=today - timedelta(weeks=weeks) + timedelta(days=1), end=today)
@@ -391,8 +391,8 @@ def _start_of(day: date) -> datetime:
 
 
 @dataclass
-class SignalRow:
-    """The signals of one group (a campaign, a sender, a provider/model, a week, or everything)."""
+class AnalyticsRow:
+    """The figures of one group (a campaign, a sender, a provider/model, a week, or everything)."""
 
     key: tuple
     label: str
@@ -446,13 +446,13 @@ class Trend:
 
 
 @dataclass
-class Signals:
-    filter: SignalsFilter
-    overall: SignalRow
-    by_campaign: list[SignalRow]
-    by_sender: list[SignalRow]
-    by_model: list[SignalRow]
-    by_week: list[SignalRow]
+class EditAnalytics:
+    filter: EditAnalyticsFilter
+    overall: AnalyticsRow
+    by_campaign: list[AnalyticsRow]
+    by_sender: list[AnalyticsRow]
+    by_model: list[AnalyticsRow]
+    by_week: list[AnalyticsRow]
     reasons: list[tuple[str, int]]
     trend_by_campaign: Trend
     trend_by_sender: Trend
@@ -531,14 +531,14 @@ def _label(keys: Sequence[str], row: dict) -> str:
     return "All drafts"
 
 
-def _grouped_signals(
+def _grouped_rows(
     decisions: QuerySet[DraftDecision], edits: QuerySet[DraftEdit], keys: Sequence[str]
-) -> list[SignalRow]:
+) -> list[AnalyticsRow]:
     """Three queries per grouping whatever the number of drafts: counts, reasons, medians."""
-    rows: dict[tuple, SignalRow] = {}
+    rows: dict[tuple, AnalyticsRow] = {}
     for counted in _decision_counts(decisions, keys):
         key = tuple(counted[k] for k in keys)
-        rows[key] = SignalRow(
+        rows[key] = AnalyticsRow(
             key=key,
             label=_label(keys, counted),
             approved=counted["approved"] or 0,
@@ -551,7 +551,7 @@ def _grouped_signals(
             rows[key].reasons = reasons
     for key, (median, n) in edit_similarity_medians(edits, keys=keys).items():
         # An edit whose decision falls outside the period is still a signal: give it a row.
-        row = rows.setdefault(key, SignalRow(key=key, label=_label(keys, dict(zip(keys, key, strict=True)))))
+        row = rows.setdefault(key, AnalyticsRow(key=key, label=_label(keys, dict(zip(keys, key, strict=True)))))
         row.median_distance = _distance(median)
         row.edit_count = n
     return list(rows.values())
@@ -578,7 +578,7 @@ def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _trend(edits: QuerySet[DraftEdit], keys: Sequence[str], flt: SignalsFilter) -> Trend:
+def _trend(edits: QuerySet[DraftEdit], keys: Sequence[str], flt: EditAnalyticsFilter) -> Trend:
     """Median edit distance per week for each group of `keys` (one query)."""
     medians = edit_similarity_medians(edits.annotate(week=TruncWeek("created_at")), keys=(*keys, "week"))
     by_group: dict[tuple, dict[date, tuple[float, int]]] = defaultdict(dict)
@@ -600,7 +600,7 @@ def _trend(edits: QuerySet[DraftEdit], keys: Sequence[str], flt: SignalsFilter) 
     return Trend(weeks=weeks, series=series)
 
 
-def _weekly_rows(rows: list[SignalRow], flt: SignalsFilter) -> list[SignalRow]:
+def _weekly_rows(rows: list[AnalyticsRow], flt: EditAnalyticsFilter) -> list[AnalyticsRow]:
     """Every week of the period in order, empty weeks included, so the line's x axis is true time."""
     by_week = {_week_of(row.key[0]): row for row in rows if row.key[0] is not None}
     if not by_week and not (flt.start and flt.end):
@@ -611,14 +611,14 @@ def _weekly_rows(rows: list[SignalRow], flt: SignalsFilter) -> list[SignalRow]:
         first, last = min(first, min(by_week)), max(last, max(by_week))
     rows = []
     for week in _weeks_between(first, last):
-        row = by_week.get(week) or SignalRow(key=(week,), label=f"week of {week:%Y-%m-%d}")
+        row = by_week.get(week) or AnalyticsRow(key=(week,), label=f"week of {week:%Y-%m-%d}")
         row.key = (week,)  # a date, whatever the database's week truncation returned
         rows.append(row)
     return rows
 
 
-def signal_campaigns() -> list[SimpleNamespace]:
-    """Campaigns that have drafts, by name: the choices of the signals filter (one query)."""
+def analytics_campaigns() -> list[SimpleNamespace]:
+    """Campaigns that have drafts, by name: the choices of the edit analytics filter (one query)."""
     rows = (
         DraftOrigin.objects.filter(Exists(Draft.objects.filter(origin_id=OuterRef("pk"))))
         .order_by("name", "campaign_ref")
@@ -627,38 +627,38 @@ def signal_campaigns() -> list[SimpleNamespace]:
     return [SimpleNamespace(pk=pk, name=name) for pk, name in rows]
 
 
-def signal_decisions(flt: SignalsFilter) -> QuerySet[DraftDecision]:
+def analytics_decisions(flt: EditAnalyticsFilter) -> QuerySet[DraftDecision]:
     return DraftDecision.objects.filter(flt.as_q())
 
 
-def signal_edits(flt: SignalsFilter) -> QuerySet[DraftEdit]:
+def analytics_edits(flt: EditAnalyticsFilter) -> QuerySet[DraftEdit]:
     return DraftEdit.objects.filter(flt.as_q())
 
 
-def draft_edits_most_edited(flt: SignalsFilter, *, limit: int = MOST_EDITED_LIMIT) -> list[DraftEdit]:
+def draft_edits_most_edited(flt: EditAnalyticsFilter, *, limit: int = MOST_EDITED_LIMIT) -> list[DraftEdit]:
     """The edits with the largest edit distance (annotated as `distance`) in the filter."""
     return list(
-        signal_edits(flt)
+        analytics_edits(flt)
         .select_related("draft__origin", "draft__sender__sender", "editor")
         .annotate(distance=ExpressionWrapper(Value(1.0) - F("normalized_similarity"), output_field=FloatField()))
         .order_by("normalized_similarity", "-char_distance", "-id")[:limit]
     )
 
 
-def edit_signals(*, flt: SignalsFilter) -> Signals:
-    """Everything the signals page shows, in a fixed number of queries (18) for any data size."""
-    decisions = signal_decisions(flt)
-    edits = signal_edits(flt)
+def edit_analytics(*, flt: EditAnalyticsFilter) -> EditAnalytics:
+    """Everything the edit analytics page shows, in a fixed number of queries (18) for any data size."""
+    decisions = analytics_decisions(flt)
+    edits = analytics_edits(flt)
     weekly_decisions = decisions.annotate(week=TruncWeek("created_at"))
     weekly_edits = edits.annotate(week=TruncWeek("created_at"))
-    overall = _grouped_signals(decisions, edits, ())
-    by_week = _grouped_signals(weekly_decisions, weekly_edits, WEEK_KEYS)
-    return Signals(
+    overall = _grouped_rows(decisions, edits, ())
+    by_week = _grouped_rows(weekly_decisions, weekly_edits, WEEK_KEYS)
+    return EditAnalytics(
         filter=flt,
-        overall=overall[0] if overall else SignalRow(key=(), label="All drafts"),
-        by_campaign=_sorted(_grouped_signals(decisions, edits, CAMPAIGN_KEYS)),
-        by_sender=_sorted(_grouped_signals(decisions, edits, SENDER_KEYS)),
-        by_model=_sorted(_grouped_signals(decisions, edits, MODEL_KEYS)),
+        overall=overall[0] if overall else AnalyticsRow(key=(), label="All drafts"),
+        by_campaign=_sorted(_grouped_rows(decisions, edits, CAMPAIGN_KEYS)),
+        by_sender=_sorted(_grouped_rows(decisions, edits, SENDER_KEYS)),
+        by_model=_sorted(_grouped_rows(decisions, edits, MODEL_KEYS)),
         by_week=_weekly_rows(by_week, flt),
         reasons=overall[0].reasons if overall else [],
         trend_by_campaign=_trend(edits, CAMPAIGN_KEYS, flt),
@@ -667,7 +667,7 @@ def edit_signals(*, flt: SignalsFilter) -> Signals:
     )
 
 
-def _sorted(rows: Iterable[SignalRow]) -> list[SignalRow]:
+def _sorted(rows: Iterable[AnalyticsRow]) -> list[AnalyticsRow]:
     return sorted(rows, key=lambda r: (-r.decided, -r.edit_count, r.label))
 
 
@@ -698,14 +698,14 @@ EXPORT_COLUMNS = (
 )
 
 
-def decision_export_rows(*, flt: SignalsFilter, chunk_size: int = 2000) -> Iterator[tuple]:
+def decision_export_rows(*, flt: EditAnalyticsFilter, chunk_size: int = 2000) -> Iterator[tuple]:
     """One tuple per decision (EXPORT_COLUMNS order), streamed from the database in chunks.
 
     The edit figures come from the draft's latest DraftEdit and are filled for edit+approve only.
     """
     latest_edit = DraftEdit.objects.filter(draft_id=OuterRef("draft_id")).order_by("-created_at", "-id")
     rows = (
-        signal_decisions(flt)
+        analytics_decisions(flt)
         .order_by("created_at", "id")
         .annotate(
             edit_char_distance=Subquery(latest_edit.values("char_distance")[:1]),

@@ -36,7 +36,7 @@ from outreach.suppression.services import suppression_add
 
 from .briefs import STEP_BRIEF_FIELDS, Brief, Origin
 from .edit_metrics import edit_metrics
-from .events import draft_edit_signal_record
+from .events import draft_decision_emit
 from .models import Draft, DraftDecision, DraftEdit, DraftOrigin, DraftSkip, DraftVersion, RejectReason
 from .providers import configured_provider
 from .signals import draft_decided
@@ -590,9 +590,10 @@ def _lock(draft: Draft, *, expected_version: int, states: Sequence[str]) -> Draf
 
 
 def _decided(draft: Draft, decision: DraftDecision, edit: DraftEdit | None = None) -> None:
-    """Tell others: the draft_edit_signal event is stored now, in the decision's transaction (never
-    lost between a commit and an after-commit hook); draft_decided is sent once it commits."""
-    draft_edit_signal_record(draft=draft, decision=decision, edit=edit)
+    """Tell others: the emitted event (draft_edit_signal) is stored now, in the decision's transaction
+    (never lost between a commit and an after-commit hook); the Django signal draft_decided is sent
+    once it commits."""
+    draft_decision_emit(draft=draft, decision=decision, edit=edit)
     transaction.on_commit(lambda: draft_decided.send(sender=Draft, draft=draft, decision=decision, edit=edit))
 
 

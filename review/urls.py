@@ -13,8 +13,8 @@ urlpatterns = [
     path("drafts/<int:draft_id>/regenerate/", views.regenerate, name="draft_regenerate"),
     path("drafts/<int:draft_id>/retry/", views.retry, name="draft_retry"),
     path("drafts/<int:draft_id>/skip/", views.skip, name="draft_skip"),
-    # Edit-distance signals (CSMs and admins).
-    path("signals/", views.signals, name="signals"),
-    path("signals/edits/<int:edit_id>/", views.signals_edit_detail, name="signals_edit_detail"),
-    path("signals/export.csv", views.signals_export, name="signals_export"),
+    # Edit analytics (CSMs and admins).
+    path("edits/", views.edit_analytics_page, name="edit_analytics"),
+    path("edits/<int:edit_id>/", views.edit_analytics_edit, name="edit_analytics_edit"),
+    path("edits/export.csv", views.edit_analytics_export, name="edit_analytics_export"),
 ]

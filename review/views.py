@@ -22,7 +22,7 @@ from outreach.mail import selectors as mail_selectors
 from outreach.people.models import Recipient
 
 from . import charts, selectors, services
-from .forms import SignalsFilterForm
+from .forms import EditAnalyticsFilterForm
 from .highlight import highlight
 from .models import Draft, DraftEdit, RejectReason
 from .textdiff import word_diff_html
@@ -320,26 +320,26 @@ def request_drafts(request: HttpRequest) -> HttpResponse:
 
 
 # ---------------------------------------------------------------------------------------------
-# Edit-distance signals: the signals page, the diff of one edit, the CSV export (CSMs and admins)
+# Edit analytics: the page, the diff of one edit, the CSV export (CSMs and admins)
 # ---------------------------------------------------------------------------------------------
 
-view_signals = permission_required("review.view_draftedit", raise_exception=True)
+view_edit_analytics = permission_required("review.view_draftedit", raise_exception=True)
 
 
-def _signals_filter(request: HttpRequest) -> tuple[SignalsFilterForm, selectors.SignalsFilter]:
+def _analytics_filter(request: HttpRequest) -> tuple[EditAnalyticsFilterForm, selectors.EditAnalyticsFilter]:
     """The filter from the query string; no dates given at all means the last twelve weeks."""
     params = request.GET.copy()
-    default = selectors.SignalsFilter.default()
+    default = selectors.EditAnalyticsFilter.default()
     if "start" not in params and "end" not in params:
         params["start"], params["end"] = default.start.isoformat(), default.end.isoformat()  # type: ignore[union-attr]
-    form = SignalsFilterForm(params, campaigns=selectors.signal_campaigns())
+    form = EditAnalyticsFilterForm(params, campaigns=selectors.analytics_campaigns())
     if not form.is_valid():
         return form, default
     data = form.cleaned_data
-    return form, selectors.SignalsFilter(start=data["start"], end=data["end"], campaign_id=data["campaign"])
+    return form, selectors.EditAnalyticsFilter(start=data["start"], end=data["end"], campaign_id=data["campaign"])
 
 
-def _filter_query(flt: selectors.SignalsFilter) -> str:
+def _filter_query(flt: selectors.EditAnalyticsFilter) -> str:
     params = {
         "start": flt.start.isoformat() if flt.start else "",
         "end": flt.end.isoformat() if flt.end else "",
@@ -352,38 +352,38 @@ def _get_draftedit_for_user(request: HttpRequest, edit_id: int) -> DraftEdit:
     return get_object_or_404(selectors.draft_edits_visible_to(request.user), pk=edit_id)
 
 
-@view_signals
+@view_edit_analytics
 @require_GET
-def signals(request: HtmxHttpRequest) -> HttpResponse:
-    form, flt = _signals_filter(request)
-    data = selectors.edit_signals(flt=flt)
+def edit_analytics_page(request: HtmxHttpRequest) -> HttpResponse:
+    form, flt = _analytics_filter(request)
+    data = selectors.edit_analytics(flt=flt)
     today = timezone.localdate()
     # Quick ranges keep the chosen campaign.
     ranges = [
         (
             label,
             _filter_query(
-                replace(selectors.SignalsFilter.default(today=today, weeks=weeks), campaign_id=flt.campaign_id)
+                replace(selectors.EditAnalyticsFilter.default(today=today, weeks=weeks), campaign_id=flt.campaign_id)
             ),
         )
         for label, weeks in (("Last 4 weeks", 4), ("Last 12 weeks", 12), ("Last 52 weeks", 52))
     ]
     context = {
         "form": form,
-        "signals": data,
-        "charts": charts.signals_charts(data),
+        "analytics": data,
+        "charts": charts.analytics_charts(data),
         "query": _filter_query(flt),
         "ranges": ranges,
     }
-    template = "review/signals.html"
+    template = "review/edit_analytics.html"
     if request.htmx:
-        template += "#signals-body"
+        template += "#analytics-body"
     return render(request, template, context)
 
 
-@view_signals
+@view_edit_analytics
 @require_GET
-def signals_edit_detail(request: HttpRequest, edit_id: int) -> HttpResponse:
+def edit_analytics_edit(request: HttpRequest, edit_id: int) -> HttpResponse:
     edit = _get_draftedit_for_user(request, edit_id)
     context = {
         "edit": edit,
@@ -391,7 +391,7 @@ def signals_edit_detail(request: HttpRequest, edit_id: int) -> HttpResponse:
         "body_diff": word_diff_html(edit.body_before, edit.body_after),
         "decisions": edit.draft.decisions.select_related("user"),
     }
-    return render(request, "review/signals_edit.html", context)
+    return render(request, "review/edit_analytics_edit.html", context)
 
 
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
@@ -418,11 +418,11 @@ def _csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
         yield writer.writerow([_csv_cell(value) for value in row])
 
 
-@view_signals
+@view_edit_analytics
 @require_GET
-def signals_export(request: HttpRequest) -> StreamingHttpResponse:
+def edit_analytics_export(request: HttpRequest) -> StreamingHttpResponse:
     """Every decision in the filter as CSV, one row each, streamed so big tables never sit in memory."""
-    _form, flt = _signals_filter(request)
+    _form, flt = _analytics_filter(request)
     response = StreamingHttpResponse(
         _csv_lines(selectors.decision_export_rows(flt=flt)), content_type="text/csv; charset=utf-8"
     )

@@ -273,7 +273,7 @@ class OutboundMessageFactory(factory.django.DjangoModelFactory):
             Draft.objects.filter(pk=self.draft_ref).update(outbound_message=self)
 
 
-# --- signals page: decisions and edits -----------------------------------------------------------
+# --- edit analytics: decisions and edits ----------------------------------------------------------
 
 
 class DraftDecisionFactory(factory.django.DjangoModelFactory):

@@ -25,7 +25,7 @@ from outreach.integrations.api_support import (
     token_auth,
     username,
 )
-from outreach.integrations.models import ApiToken, OutboundEvent, WebhookDelivery, WebhookSubscription
+from outreach.integrations.models import ApiToken, EmittedEvent, WebhookDelivery, WebhookSubscription
 from outreach.integrations.services import webhooks
 from outreach.mail import selectors as mail_selectors
 from outreach.mail.models import OutboundMessage
@@ -495,19 +495,19 @@ class EventOut(Schema):
     cursor: str
 
     @staticmethod
-    def resolve_id(obj: OutboundEvent) -> str:
+    def resolve_id(obj: EmittedEvent) -> str:
         return obj.public_id
 
     @staticmethod
-    def resolve_timestamp(obj: OutboundEvent) -> datetime:
+    def resolve_timestamp(obj: EmittedEvent) -> datetime:
         return obj.created_at
 
     @staticmethod
-    def resolve_data(obj: OutboundEvent) -> dict:
+    def resolve_data(obj: EmittedEvent) -> dict:
         return obj.payload
 
     @staticmethod
-    def resolve_cursor(obj: OutboundEvent) -> str:
+    def resolve_cursor(obj: EmittedEvent) -> str:
         return encode_cursor(obj.pk)
 
 
@@ -517,7 +517,7 @@ class EventPage(Schema):
 
 
 class EventFilters(Schema):
-    type: OutboundEvent.Type | None = None
+    type: EmittedEvent.Type | None = None
     cursor: str | None = Field(
         None, description="Events after this one; keep the last next_cursor (or an item's cursor) to poll."
     )

@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import ApiToken, OutboundEvent
+from .models import ApiToken, EmittedEvent
 
 
 class ApiTokenForm(forms.Form):
@@ -15,5 +15,5 @@ class WebhookSubscriptionForm(forms.Form):
     url = forms.URLField(max_length=500, assume_scheme="https", label="Endpoint URL")
     description = forms.CharField(max_length=200, required=False)
     event_types = forms.MultipleChoiceField(
-        choices=OutboundEvent.Type.choices, widget=forms.CheckboxSelectMultiple, label="Signals"
+        choices=EmittedEvent.Type.choices, widget=forms.CheckboxSelectMultiple, label="Signals"
     )

@@ -63,8 +63,9 @@ class ApiIdempotencyKey(models.Model):
         constraints = [models.UniqueConstraint(fields=["token", "key"], name="idempotency_key_unique_per_token")]
 
 
-class OutboundEvent(models.Model):
-    """One emitted signal, as other systems see it: delivered by webhooks and listed by the API."""
+class EmittedEvent(models.Model):
+    """One emitted event, as other systems see it: delivered by webhooks and listed by the API. (Not a
+    Django signal; the type names ending in "_signal" are the documented wire names.)"""
 
     class Type(models.TextChoices):
         ENGAGEMENT = "engagement_signal", "Engagement signal"
@@ -87,13 +88,17 @@ class OutboundEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.public_id} {self.type}"
 
+    def as_body(self) -> dict:
+        """The JSON both webhooks and GET /api/v1/events/ carry."""
+        return {"id": self.public_id, "type": self.type, "timestamp": self.created_at.isoformat(), "data": self.payload}
+
 
 class WebhookSubscription(models.Model):
     """A URL that receives the emitted signals of the chosen types, signed with its secret."""
 
     url = models.URLField(max_length=500)
     description = models.CharField(max_length=200, blank=True)
-    event_types = models.JSONField(default=list, help_text="Subset of OutboundEvent.Type values.")
+    event_types = models.JSONField(default=list, help_text="Subset of EmittedEvent.Type values.")
     secret = models.CharField(max_length=80, help_text="whsec_…: Standard Webhooks signing secret.")
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -117,7 +122,7 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", "Failed (gave up)"
 
     subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.ForeignKey(OutboundEvent, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(EmittedEvent, on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

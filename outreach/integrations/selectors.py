@@ -6,12 +6,12 @@ from django.db.models import Q
 
 from outreach.people.roles import is_csm_or_admin
 
-from .models import OutboundEvent
+from .models import EmittedEvent
 
 
 def outbound_events_for_user(*, user):
     """Reps see events about people they own or emails they send; CSMs and admins see all."""
-    qs = OutboundEvent.objects.all()
+    qs = EmittedEvent.objects.all()
     if is_csm_or_admin(user):
         return qs
     return qs.filter(Q(sender=user) | Q(recipient__owner=user))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from outreach.integrations.models import OutboundEvent
+from outreach.integrations.models import EmittedEvent
 from outreach.mail.models import OutboundMessage
 from review.models import Draft, DraftDecision
 from review.services import draft_approve, draft_reject
@@ -145,7 +145,7 @@ def test_an_edited_approval_emits_a_draft_edit_signal_with_its_distance(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         draft_approve(draft=ready_draft, user=rep, expected_version=1, body_text=ready_draft.body_text + " Thanks!")
-    event = OutboundEvent.objects.get(type="draft_edit_signal")
+    event = EmittedEvent.objects.get(type="draft_edit_signal")
     assert event.payload["decision"] == "edit_approve"
     assert event.payload["edit"]["char_distance"] > 0
     assert event.payload["edit"]["changed_parts"] == ["body"]
@@ -159,20 +159,20 @@ def test_the_signal_is_stored_with_the_decision_not_after_its_commit(
     # A process that dies between the commit and the after-commit hooks loses no event.
     with django_capture_on_commit_callbacks(execute=False):
         draft_approve(draft=ready_draft, user=rep, expected_version=1)
-    assert OutboundEvent.objects.filter(type="draft_edit_signal", payload__draft_id=ready_draft.pk).exists()
+    assert EmittedEvent.objects.filter(type="draft_edit_signal", payload__draft_id=ready_draft.pk).exists()
 
 
 def test_a_refused_decision_stores_no_signal(rep, ready_draft):
     draft_approve(draft=ready_draft, user=rep, expected_version=1)
     with pytest.raises(Exception, match="already approved"):
         draft_reject(draft=ready_draft, user=rep, expected_version=1, reason="tone")
-    assert list(OutboundEvent.objects.values_list("payload__decision", flat=True)) == ["approve"]
+    assert list(EmittedEvent.objects.values_list("payload__decision", flat=True)) == ["approve"]
 
 
 def test_an_api_approval_emits_a_signal_saying_so(rep, ready_draft, api_client_for, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         api_client_for(rep, "email:send").post_json(f"/api/v1/drafts/{ready_draft.pk}/approve", {"expected_version": 1})
-    event = OutboundEvent.objects.get(type="draft_edit_signal")
+    event = EmittedEvent.objects.get(type="draft_edit_signal")
     assert (event.payload["decision"], event.payload["via"], event.payload["decided_by"], event.payload["edit"]) == (
         "approve",
         "api",
@@ -184,7 +184,7 @@ def test_an_api_approval_emits_a_signal_saying_so(rep, ready_draft, api_client_f
 def test_a_rejection_emits_a_signal_with_its_reason(rep, ready_draft, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         draft_reject(draft=ready_draft, user=rep, expected_version=1, reason="tone", note="too pushy")
-    event = OutboundEvent.objects.get(type="draft_edit_signal")
+    event = EmittedEvent.objects.get(type="draft_edit_signal")
     assert (event.payload["decision"], event.payload["reason"], event.payload["note"]) == (
         "reject",
         "tone",

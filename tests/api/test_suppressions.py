@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from outreach.integrations.models import OutboundEvent
+from outreach.integrations.models import EmittedEvent
 from outreach.suppression.models import Suppression
 from outreach.suppression.selectors import suppression_check
 from tests.factories import RecipientFactory
@@ -60,7 +60,7 @@ def test_a_suppression_emits_a_suppression_addition_event(admin_api, django_capt
     recipient = RecipientFactory(email="stop@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         admin_api.post_json("/api/v1/suppressions/", {"value": "stop@example.com", "reason": "complaint"})
-    event = OutboundEvent.objects.get()
+    event = EmittedEvent.objects.get()
     assert event.type == "suppression_addition"
     assert event.payload["reason"] == "complaint"
     assert event.payload["recipient"] == {"id": recipient.pk, "email": "stop@example.com"}
@@ -121,4 +121,4 @@ def test_an_idempotent_retry_adds_one_entry_and_one_event(admin_api, django_capt
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
     assert Suppression.objects.count() == 1
-    assert OutboundEvent.objects.count() == 1
+    assert EmittedEvent.objects.count() == 1

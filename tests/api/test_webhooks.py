@@ -1,4 +1,4 @@
-"""Emitted signals: OutboundEvents from engagement and suppression, signed webhook deliveries to a
+"""Emitted events: EmittedEvents from engagement and suppression, signed webhook deliveries to a
 real receiver on localhost, retries with backoff, replay, the delivery log, and the pull API."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from standardwebhooks.webhooks import Webhook
 from outreach.core.errors import ApplicationError
 from outreach.core.netguard import REFUSED
 from outreach.integrations import tasks as webhook_tasks
-from outreach.integrations.models import OutboundEvent, WebhookDelivery, WebhookSubscription
-from outreach.integrations.services import webhooks
+from outreach.integrations.models import EmittedEvent, WebhookDelivery, WebhookSubscription
+from outreach.integrations.services import events, webhooks
 from outreach.mail.models import EngagementEvent
 from outreach.mail.signals import engagement_recorded
 from outreach.suppression.services import suppression_add
@@ -49,7 +49,7 @@ def _deliver_all():
 
 def test_a_delivery_is_signed_the_standard_webhooks_way(subscription, receiver):
     entry = suppression_add(kind="address", value="stop@example.com", reason="unsubscribed")
-    webhooks.suppression_signal_record(entry=entry)
+    events.suppression_emit(entry=entry)
     _deliver_all()
     assert len(receiver.requests) == 1
     request = receiver.requests[0]
@@ -57,12 +57,12 @@ def test_a_delivery_is_signed_the_standard_webhooks_way(subscription, receiver):
     payload = Webhook(subscription.secret).verify(request["body"], request["headers"])
     assert payload["type"] == "suppression_addition"
     assert payload["data"]["value"] == "stop@example.com"
-    assert request["headers"]["webhook-id"] == payload["id"] == OutboundEvent.objects.get().public_id
+    assert request["headers"]["webhook-id"] == payload["id"] == EmittedEvent.objects.get().public_id
     assert WebhookDelivery.objects.get().status == "succeeded"
 
 
 def test_a_tampered_body_fails_verification(subscription, receiver):
-    webhooks.suppression_signal_record(entry=suppression_add(kind="domain", value="example.org", reason="manual"))
+    events.suppression_emit(entry=suppression_add(kind="domain", value="example.org", reason="manual"))
     _deliver_all()
     request = receiver.requests[0]
     with pytest.raises(Exception, match="No matching signature"):
@@ -73,9 +73,7 @@ def test_a_500_is_retried_after_backoff_and_then_delivered(subscription, receive
     receiver.statuses = [500]
     start = timezone.now()
     with time_machine.travel(start, tick=False) as traveller:
-        webhooks.suppression_signal_record(
-            entry=suppression_add(kind="address", value="a@example.com", reason="manual")
-        )
+        events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
         _deliver_all()
         delivery = WebhookDelivery.objects.get()
         assert (delivery.status, delivery.attempts, delivery.response_code) == ("retrying", 1, 500)
@@ -97,7 +95,7 @@ def test_an_unreachable_receiver_is_logged_and_retried(admin_user):
     sub = webhooks.webhook_subscription_create(
         url="http://127.0.0.1:9/nothing-listens-here", event_types=ALL_TYPES, created_by=admin_user
     )
-    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     _deliver_all()
     delivery = sub.deliveries.get()
     assert delivery.status == "retrying"
@@ -109,9 +107,7 @@ def test_it_gives_up_after_the_last_attempt(subscription, receiver, settings):
     settings.WEBHOOK_MAX_ATTEMPTS = 2
     receiver.statuses = [500, 503]
     with time_machine.travel(timezone.now(), tick=False) as traveller:
-        webhooks.suppression_signal_record(
-            entry=suppression_add(kind="address", value="a@example.com", reason="manual")
-        )
+        events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
         _deliver_all()
         traveller.shift(timedelta(minutes=1))
         _deliver_all()
@@ -120,7 +116,7 @@ def test_it_gives_up_after_the_last_attempt(subscription, receiver, settings):
 
 
 def test_running_the_task_twice_sends_once(subscription, receiver):
-    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     delivery = WebhookDelivery.objects.get()
     webhook_tasks.webhook_deliver(delivery.pk)
     webhook_tasks.webhook_deliver(delivery.pk)
@@ -128,7 +124,7 @@ def test_running_the_task_twice_sends_once(subscription, receiver):
 
 
 def test_a_replay_through_the_api_sends_again(subscription, receiver, admin_user, api_client_for):
-    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     _deliver_all()
     delivery = WebhookDelivery.objects.get()
     response = api_client_for(admin_user, "webhooks:write").post(f"/api/v1/webhooks/deliveries/{delivery.pk}/replay")
@@ -142,7 +138,7 @@ def test_a_replay_through_the_api_sends_again(subscription, receiver, admin_user
 
 
 def test_a_replay_from_the_browser_sends_again(subscription, receiver, admin_client_):
-    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     _deliver_all()
     delivery = WebhookDelivery.objects.get()
     response = admin_client_.post(reverse("settings_webhook_replay", args=[delivery.pk]))
@@ -152,19 +148,19 @@ def test_a_replay_from_the_browser_sends_again(subscription, receiver, admin_cli
 
 
 def test_the_sweeper_picks_up_due_deliveries(subscription, receiver):
-    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     assert webhook_tasks.webhook_deliveries_sweep() == 1
 
 
 def test_only_subscribed_types_are_delivered(receiver, admin_user):
     webhooks.webhook_subscription_create(url=receiver.url, event_types=["engagement_signal"], created_by=admin_user)
-    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     assert not WebhookDelivery.objects.exists()
 
 
 def test_a_paused_subscription_gets_nothing(subscription):
     webhooks.webhook_subscription_update(subscription=subscription, is_active=False)
-    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     assert not WebhookDelivery.objects.exists()
 
 
@@ -174,7 +170,7 @@ def test_a_paused_subscription_gets_nothing(subscription):
 def test_a_reply_becomes_an_engagement_signal_attributed_to_recipient_and_campaign(rep, make_message):
     message = make_message(sender=rep)
     _record_engagement(EngagementEvent.Kind.REPLIED, message)
-    event = OutboundEvent.objects.get()
+    event = EmittedEvent.objects.get()
     assert event.type == "engagement_signal"
     assert event.payload["kind"] == "replied"
     assert event.payload["recipient"] == {"id": message.recipient_id, "email": message.recipient.email}
@@ -189,19 +185,19 @@ def test_an_open_is_emitted_only_where_the_recipient_consented(rep, make_message
     consented = make_message(sender=rep, recipient=RecipientFactory(owner=rep, consent_open_tracking=True))
     _record_engagement(EngagementEvent.Kind.OPENED, silent)
     _record_engagement(EngagementEvent.Kind.OPENED, consented)
-    assert [e.payload["recipient"]["id"] for e in OutboundEvent.objects.all()] == [consented.recipient_id]
+    assert [e.payload["recipient"]["id"] for e in EmittedEvent.objects.all()] == [consented.recipient_id]
 
 
 @pytest.mark.parametrize("kind", ["bounced", "unsubscribed", "complained"])
 def test_bounces_unsubscribes_and_complaints_are_emitted(rep, make_message, kind):
     _record_engagement(kind, make_message(sender=rep))
-    assert OutboundEvent.objects.get().payload["kind"] == kind
+    assert EmittedEvent.objects.get().payload["kind"] == kind
 
 
 @pytest.mark.parametrize("kind", ["delivered", "clicked", "soft_bounced"])
 def test_other_engagement_is_not_emitted(rep, make_message, kind):
     _record_engagement(kind, make_message(sender=rep))
-    assert not OutboundEvent.objects.exists()
+    assert not EmittedEvent.objects.exists()
 
 
 # --- The pull API ------------------------------------------------------------------------------
@@ -210,9 +206,7 @@ def test_other_engagement_is_not_emitted(rep, make_message, kind):
 def test_events_are_listed_oldest_first_with_a_cursor(admin_user, api_client_for):
     for n in range(5):
         suppression_add(kind="address", value=f"p{n}@example.com", reason="manual")
-        webhooks.suppression_signal_record(
-            entry=suppression_add(kind="address", value=f"p{n}@example.com", reason="manual")
-        )
+        events.suppression_emit(entry=suppression_add(kind="address", value=f"p{n}@example.com", reason="manual"))
     client = api_client_for(admin_user, "events:read")
     first = client.get("/api/v1/events/?limit=3").json()
     assert [e["data"]["value"] for e in first["items"]] == ["p0@example.com", "p1@example.com", "p2@example.com"]
@@ -220,13 +214,13 @@ def test_events_are_listed_oldest_first_with_a_cursor(admin_user, api_client_for
     assert [e["data"]["value"] for e in second["items"]] == ["p3@example.com", "p4@example.com"]
     assert second["next_cursor"] is None
     # Polling from the last item's cursor finds new events only.
-    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="p5@example.com", reason="manual"))
+    events.suppression_emit(entry=suppression_add(kind="address", value="p5@example.com", reason="manual"))
     later = client.get(f"/api/v1/events/?cursor={second['items'][-1]['cursor']}").json()
     assert [e["data"]["value"] for e in later["items"]] == ["p5@example.com"]
 
 
 def test_the_pull_api_and_the_webhook_carry_the_same_event(subscription, receiver, admin_user, api_client_for):
-    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     _deliver_all()
     pulled = api_client_for(admin_user, "events:read").get("/api/v1/events/").json()["items"][0]
     pushed = json.loads(receiver.requests[0]["body"])
@@ -243,7 +237,7 @@ def test_a_reps_token_sees_only_events_about_the_reps_people(rep, other_rep, mak
 
 def test_events_filter_by_type(rep, make_message, admin_user, api_client_for):
     _record_engagement("replied", make_message(sender=rep))
-    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     items = api_client_for(admin_user, "events:read").get("/api/v1/events/?type=engagement_signal").json()["items"]
     assert [i["type"] for i in items] == ["engagement_signal"]
 
@@ -302,7 +296,7 @@ def test_a_reps_token_may_not_manage_webhooks(rep, api_client_for):
 
 def test_the_delivery_log_is_listed_through_the_api(subscription, receiver, admin_user, api_client_for):
     receiver.statuses = [500]
-    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     _deliver_all()
     items = (
         api_client_for(admin_user, "webhooks:write")
@@ -328,7 +322,7 @@ def test_an_admin_subscribes_in_the_browser(admin_client_):
 
 def test_the_browser_detail_shows_deliveries_with_their_responses(subscription, receiver, admin_client_):
     receiver.statuses = [500]
-    webhooks.suppression_signal_record(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
+    events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     _deliver_all()
     page = admin_client_.get(reverse("settings_webhook_detail", args=[subscription.pk])).content.decode()
     assert "HTTP 500" in page and "receiver exploded" in page and "Replay" in page
@@ -360,7 +354,7 @@ def test_a_subscription_to_an_internal_address_is_refused_in_production(url, adm
 
 def test_a_delivery_to_a_name_that_now_resolves_inside_is_refused_and_retried(receiver, admin_user, settings):
     subscription = webhooks.webhook_subscription_create(url=receiver.url, event_types=ALL_TYPES, created_by=admin_user)
-    event = webhooks.outbound_event_record(type="engagement_signal", payload={"x": 1})
+    event = events.emitted_event_record(type="engagement_signal", payload={"x": 1})
     delivery = WebhookDelivery.objects.get(subscription=subscription, event=event)
     settings.ALLOW_PRIVATE_NETWORK_DESTINATIONS = False  # as in production: 127.0.0.1 is internal
     webhooks.webhook_delivery_attempt(delivery_id=delivery.pk)
@@ -376,7 +370,7 @@ def _subscription_to(url: str) -> WebhookSubscription:
 
 
 def _deliver_one(subscription) -> WebhookDelivery:
-    event = webhooks.outbound_event_record(type="engagement_signal", payload={"x": 1})
+    event = events.emitted_event_record(type="engagement_signal", payload={"x": 1})
     delivery = WebhookDelivery.objects.get(subscription=subscription, event=event)
     webhooks.webhook_delivery_attempt(delivery_id=delivery.pk)
     delivery.refresh_from_db()

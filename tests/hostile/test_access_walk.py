@@ -20,7 +20,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from campaigns.models import Campaign, Enrollment, EnrollmentEvent, MilestoneRule, SequenceStep
-from outreach.integrations.models import ApiToken, OutboundEvent, WebhookDelivery, WebhookSubscription
+from outreach.integrations.models import ApiToken, EmittedEvent, WebhookDelivery, WebhookSubscription
 from outreach.integrations.services.tokens import api_token_create
 from outreach.integrations.services.webhooks import webhook_subscription_create
 from outreach.mail.models import EngagementEvent, LocalMailboxMessage, OutboundMessage, SenderConfig
@@ -85,9 +85,9 @@ ROLE_PAGES = {
     "import_mapping",
     "import_confirm",
     "import_resume",
-    "signals",
-    "signals_edit_detail",
-    "signals_export",
+    "edit_analytics",
+    "edit_analytics_edit",
+    "edit_analytics_export",
     "audit_index",
     "recipient_audit",
     "settings_webhooks",  # webhook subscriptions: admins
@@ -199,8 +199,8 @@ def victim_world(db, other_rep, csm):
     subscription = webhook_subscription_create(
         url="https://hooks.victim.example/in", event_types=["engagement_signal"], created_by=csm, description=SECRET
     )
-    event = OutboundEvent.objects.create(
-        public_id="evt_victim", type=OutboundEvent.Type.ENGAGEMENT, payload={"s": SECRET}, recipient=recipient,
+    event = EmittedEvent.objects.create(
+        public_id="evt_victim", type=EmittedEvent.Type.ENGAGEMENT, payload={"s": SECRET}, recipient=recipient,
         sender=other_rep,
     )  # fmt: skip
     delivery = WebhookDelivery.objects.create(subscription=subscription, event=event)

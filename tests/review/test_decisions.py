@@ -141,7 +141,7 @@ def test_decisions_send_draft_decided_on_commit_with_the_edit(draft, rep, decide
     assert kwargs["draft"].pk == draft.pk
 
 
-def test_rejections_are_signals_too(draft, rep, decided, django_capture_on_commit_callbacks):
+def test_rejections_are_emitted_as_events_too(draft, rep, decided, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         services.draft_reject(draft=draft, user=rep, expected_version=1, reason="not_relevant")
     assert decided[0]["decision"].reason == "not_relevant" and decided[0]["edit"] is None

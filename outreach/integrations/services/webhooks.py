@@ -1,4 +1,4 @@
-"""Emitted signals: record them as OutboundEvent rows, deliver them to subscribers, signed the
+"""Emitted signals: record them as EmittedEvent rows, deliver them to subscribers, signed the
 Standard Webhooks way (https://www.standardwebhooks.com/), retried with backoff, replayable.
 
 The rows are the truth: a delivery row holds its status, attempts, last response and the time of
@@ -14,9 +14,7 @@ import json
 import logging
 import secrets
 import time
-import uuid
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from django.conf import settings
@@ -26,10 +24,7 @@ from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
 from outreach.core.netguard import DestinationRefused, destination_refusal, resolve_destination
-from outreach.integrations.models import OutboundEvent, WebhookDelivery, WebhookSubscription
-from outreach.mail.models import EngagementEvent
-from outreach.people.models import Recipient
-from outreach.suppression.models import Suppression
+from outreach.integrations.models import EmittedEvent, WebhookDelivery, WebhookSubscription
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +34,6 @@ RETRY_DELAYS = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
 # While one worker delivers, nobody else may claim the row; a crashed worker's claim lapses.
 CLAIM_LEASE = timedelta(minutes=2)
 RESPONSE_EXCERPT = 1000
-ENGAGEMENT_KINDS = {
-    EngagementEvent.Kind.REPLIED,
-    EngagementEvent.Kind.OPENED,
-    EngagementEvent.Kind.BOUNCED,
-    EngagementEvent.Kind.COMPLAINED,
-    EngagementEvent.Kind.UNSUBSCRIBED,
-}
 
 
 # --- Signing ----------------------------------------------------------------------------------
@@ -62,41 +50,20 @@ def sign(*, secret: str, msg_id: str, timestamp: int, body: str) -> str:
     return "v1," + base64.b64encode(hmac.new(key, to_sign, hashlib.sha256).digest()).decode("ascii")
 
 
-def event_body(event: OutboundEvent) -> dict[str, Any]:
-    """The JSON both webhooks and GET /api/v1/events/ carry."""
-    return {
-        "id": event.public_id,
-        "type": event.type,
-        "timestamp": event.created_at.isoformat(),
-        "data": event.payload,
-    }
-
-
-# --- Recording events -------------------------------------------------------------------------
-
-
-def outbound_event_record(
-    *, type: str, payload: dict[str, Any], recipient: Recipient | None = None, sender=None
-) -> OutboundEvent:
-    """Store one emitted signal and a delivery for each active subscriber of its type; the
-    deliveries are nudged after commit."""
-    if type not in OutboundEvent.Type.values:
-        raise ApplicationError(f"Unknown event type {type!r}")
-    # Inside a caller's transaction no savepoint: the event commits (or not) with what it reports.
-    with transaction.atomic(savepoint=False):
-        event = OutboundEvent.objects.create(
-            public_id=f"evt_{uuid.uuid4().hex}", type=type, payload=payload, recipient=recipient, sender=sender
-        )
-        now = timezone.now()
-        deliveries = [
-            WebhookDelivery(subscription=sub, event=event, next_attempt_at=now)
-            for sub in WebhookSubscription.objects.filter(is_active=True)
-            if type in sub.event_types
-        ]
-        if deliveries:
-            ids = [delivery.pk for delivery in WebhookDelivery.objects.bulk_create(deliveries)]
-            transaction.on_commit(lambda: enqueue_deliveries(ids))
-    return event
+def deliveries_create(*, event: EmittedEvent) -> list[int]:
+    """A delivery for each active subscriber of the event's type, nudged after commit. Runs inside the
+    transaction that stores the event, so an event and its deliveries commit together."""
+    now = timezone.now()
+    deliveries = [
+        WebhookDelivery(subscription=sub, event=event, next_attempt_at=now)
+        for sub in WebhookSubscription.objects.filter(is_active=True)
+        if event.type in sub.event_types
+    ]
+    if not deliveries:
+        return []
+    ids = [delivery.pk for delivery in WebhookDelivery.objects.bulk_create(deliveries)]
+    transaction.on_commit(lambda: enqueue_deliveries(ids))
+    return ids
 
 
 def enqueue_deliveries(delivery_ids: list[int]) -> None:
@@ -106,93 +73,11 @@ def enqueue_deliveries(delivery_ids: list[int]) -> None:
         async_task("outreach.integrations.tasks.webhook_deliver", delivery_id, group="webhooks")
 
 
-def _message_refs(message) -> dict[str, Any]:
-    if message is None:
-        return {"message_id": None, "draft_id": None, "campaign_id": None, "enrollment_id": None, "sender": None}
-    return {
-        "message_id": message.pk,
-        "draft_id": message.draft_ref,
-        "campaign_id": message.campaign_ref,
-        "enrollment_id": message.enrollment_ref,
-        "sender": message.sender.get_username() if message.sender_id else None,
-    }
-
-
-def engagement_signal_record(*, event: EngagementEvent) -> OutboundEvent | None:
-    """reply, open (only where the recipient consented to open tracking), bounce, complaint,
-    unsubscribe, attributed to the recipient and the campaign. Other kinds are not emitted."""
-    if event.kind not in ENGAGEMENT_KINDS:
-        return None
-    message = event.message
-    recipient = event.recipient or (message.recipient if message else None)
-    if event.kind == EngagementEvent.Kind.OPENED and not (recipient and recipient.consent_open_tracking):
-        return None
-    payload = {
-        "engagement_id": event.pk,
-        "kind": event.kind,
-        "occurred_at": event.occurred_at.isoformat(),
-        "recipient": {"id": recipient.pk, "email": recipient.email} if recipient else None,
-        **_message_refs(message),
-    }
-    return outbound_event_record(
-        type=OutboundEvent.Type.ENGAGEMENT,
-        payload=payload,
-        recipient=recipient,
-        sender=message.sender if message else None,
-    )
-
-
-def suppression_signal_record(*, entry: Suppression) -> OutboundEvent:
-    recipient = None
-    if entry.kind == Suppression.Kind.RECIPIENT and entry.value.isdigit():
-        recipient = Recipient.objects.filter(pk=int(entry.value)).first()
-    elif entry.kind == Suppression.Kind.ADDRESS:
-        recipient = Recipient.objects.filter(email=entry.value).first()
-    payload = {
-        "suppression_id": entry.pk,
-        "kind": entry.kind,
-        "value": entry.value,
-        "reason": entry.reason,
-        "list": entry.suppression_list.name,
-        "source": entry.source,
-        "created_at": entry.created_at.isoformat(),
-        "expires_at": entry.expires_at.isoformat() if entry.expires_at else None,
-        "recipient": {"id": recipient.pk, "email": recipient.email} if recipient else None,
-    }
-    return outbound_event_record(type=OutboundEvent.Type.SUPPRESSION, payload=payload, recipient=recipient)
-
-
-# Receivers log and swallow their own failures: the signal's other listeners (campaigns ending a
-# sequence on a reply) must still run.
-
-
-def _on_engagement_recorded(sender, event, **kwargs) -> None:
-    try:
-        engagement_signal_record(event=event)
-    except Exception:
-        logger.exception("could not record engagement_signal for engagement event %s", event.pk)
-
-
-def _on_suppression_added(sender, entry, **kwargs) -> None:
-    try:
-        suppression_signal_record(entry=entry)
-    except Exception:
-        logger.exception("could not record suppression_addition for suppression %s", entry.pk)
-
-
-def connect_signals() -> None:
-    from outreach.mail.signals import engagement_recorded
-    from outreach.suppression.signals import suppression_added
-
-    engagement_recorded.connect(_on_engagement_recorded, dispatch_uid="webhooks-engagement")
-    suppression_added.connect(_on_suppression_added, dispatch_uid="webhooks-suppression")
-
-
 # --- Subscriptions ----------------------------------------------------------------------------
 
 
 def _clean_event_types(event_types: list[str]) -> list[str]:
-    unknown = sorted(set(event_types) - set(OutboundEvent.Type.values))
+    unknown = sorted(set(event_types) - set(EmittedEvent.Type.values))
     if unknown:
         raise ApplicationError(f"Unknown event types: {', '.join(unknown)}", extra={"field": "event_types"})
     if not event_types:
@@ -304,7 +189,7 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
     if delivery is None:
         return None
     subscription, event = delivery.subscription, delivery.event
-    body = json.dumps(event_body(event), separators=(",", ":"), sort_keys=True)
+    body = json.dumps(event.as_body(), separators=(",", ":"), sort_keys=True)
     timestamp = int(time.time())
     headers = {
         "content-type": "application/json",

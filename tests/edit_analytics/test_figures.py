@@ -1,4 +1,4 @@
-"""The signals are right for a set of decisions and edits worked out by hand (see conftest.world)."""
+"""The analytics are right for a set of decisions and edits worked out by hand (see conftest.world)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from review.selectors import SignalsFilter, edit_signals
+from review.selectors import EditAnalyticsFilter, edit_analytics
 
 
 def _by_label(rows):
@@ -15,12 +15,12 @@ def _by_label(rows):
 
 
 @pytest.fixture
-def signals(world):
-    return edit_signals(flt=SignalsFilter.default())
+def analytics(world):
+    return edit_analytics(flt=EditAnalyticsFilter.default())
 
 
-def test_overall_rates_count_final_decisions_only(signals):
-    o = signals.overall
+def test_overall_rates_count_final_decisions_only(analytics):
+    o = analytics.overall
     assert (o.approved, o.edited, o.rejected, o.regenerated) == (2, 3, 3, 1)
     assert o.decided == 8
     assert o.approval_rate == pytest.approx(5 / 8)
@@ -28,18 +28,18 @@ def test_overall_rates_count_final_decisions_only(signals):
     assert o.rejection_rate == pytest.approx(3 / 8)
 
 
-def test_overall_median_edit_distance_is_one_minus_the_median_similarity(signals):
+def test_overall_median_edit_distance_is_one_minus_the_median_similarity(analytics):
     # similarities .9, .7, .5 -> median .7 -> distance .3
-    assert signals.overall.median_distance == pytest.approx(0.3)
-    assert signals.overall.edit_count == 3
+    assert analytics.overall.median_distance == pytest.approx(0.3)
+    assert analytics.overall.edit_count == 3
 
 
-def test_rejection_reasons_are_counted_most_frequent_first(signals):
-    assert signals.reasons == [("Wrong or invented facts", 2), ("Wrong tone or voice", 1)]
+def test_rejection_reasons_are_counted_most_frequent_first(analytics):
+    assert analytics.reasons == [("Wrong or invented facts", 2), ("Wrong tone or voice", 1)]
 
 
-def test_signals_per_campaign(signals):
-    rows = _by_label(signals.by_campaign)
+def test_analytics_per_campaign(analytics):
+    rows = _by_label(analytics.by_campaign)
     renewals, webinar = rows["Renewals"], rows["Webinar"]
     assert renewals.approval_rate == pytest.approx(3 / 4)
     assert renewals.edit_rate == pytest.approx(2 / 3)
@@ -51,26 +51,26 @@ def test_signals_per_campaign(signals):
     assert webinar.reasons == [("Wrong or invented facts", 1), ("Wrong tone or voice", 1)]
 
 
-def test_signals_per_sender_use_the_sender_profile_name(signals):
-    rows = _by_label(signals.by_sender)
+def test_analytics_per_sender_use_the_sender_profile_name(analytics):
+    rows = _by_label(analytics.by_sender)
     assert set(rows) == {"Rita Rep", "Sam Seller"}
     assert rows["Rita Rep"].decided == 4
     assert rows["Sam Seller"].regenerated == 1
 
 
-def test_signals_per_provider_and_model(signals):
-    rows = _by_label(signals.by_model)
+def test_analytics_per_provider_and_model(analytics):
+    rows = _by_label(analytics.by_model)
     assert set(rows) == {"anthropic · claude-sonnet-4-5", "offline · offline-template-1"}
     assert rows["anthropic · claude-sonnet-4-5"].median_distance == pytest.approx(0.2)
     assert rows["offline · offline-template-1"].rejected == 2
 
 
-def test_signals_per_week_cover_every_week_of_the_period(world, signals):
+def test_analytics_per_week_cover_every_week_of_the_period(world, analytics):
     # The default period is twelve weeks; weeks without decisions are there, empty.
-    assert len(signals.by_week) in (12, 13)
-    weeks = [row.key[0] for row in signals.by_week]
+    assert len(analytics.by_week) in (12, 13)
+    weeks = [row.key[0] for row in analytics.by_week]
     assert all(b - a == timedelta(weeks=1) for a, b in zip(weeks, weeks[1:], strict=False))
-    active = [row for row in signals.by_week if row.decided]
+    active = [row for row in analytics.by_week if row.decided]
     assert len(active) == 2
     earlier, current = active
     assert (earlier.approved, earlier.edited, earlier.rejected) == (2, 1, 0)
@@ -80,8 +80,8 @@ def test_signals_per_week_cover_every_week_of_the_period(world, signals):
     assert current.median_distance == pytest.approx(0.4)  # median of .7 and .5 is .6
 
 
-def test_learning_trend_gives_each_campaign_a_weekly_median(world, signals):
-    trend = signals.trend_by_campaign
+def test_learning_trend_gives_each_campaign_a_weekly_median(world, analytics):
+    trend = analytics.trend_by_campaign
     series = {s.label: s for s in trend.series}
     renewals = [p for p in series["Renewals"].points if p is not None]
     assert renewals == [pytest.approx(0.1), pytest.approx(0.3)]
@@ -90,39 +90,39 @@ def test_learning_trend_gives_each_campaign_a_weekly_median(world, signals):
     assert len(trend.weeks) == len(series["Renewals"].points)
 
 
-def test_learning_trend_per_sender(world, signals):
-    series = {s.label: s for s in signals.trend_by_sender.series}
+def test_learning_trend_per_sender(world, analytics):
+    series = {s.label: s for s in analytics.trend_by_sender.series}
     assert set(series) == {"Rita Rep", "Sam Seller"}
     assert series["Rita Rep"].edit_count == 2
 
 
 def test_a_campaign_filter_keeps_only_that_campaign(world):
-    signals = edit_signals(flt=replace(SignalsFilter.default(), campaign_id=world.webinar.pk))
-    assert signals.overall.decided == 4
-    assert [row.label for row in signals.by_campaign] == ["Webinar"]
+    analytics = edit_analytics(flt=replace(EditAnalyticsFilter.default(), campaign_id=world.webinar.pk))
+    assert analytics.overall.decided == 4
+    assert [row.label for row in analytics.by_campaign] == ["Webinar"]
 
 
 def test_a_date_range_excludes_decisions_and_edits_outside_it(world):
     today = world.now.date()
-    signals = edit_signals(flt=SignalsFilter(start=today - timedelta(days=3), end=today))
-    o = signals.overall
+    analytics = edit_analytics(flt=EditAnalyticsFilter(start=today - timedelta(days=3), end=today))
+    o = analytics.overall
     assert (o.approved, o.edited, o.rejected) == (0, 2, 3)
     assert o.edit_count == 2
     assert o.median_distance == pytest.approx(0.4)
 
 
-def test_most_edited_drafts_come_largest_distance_first(world, signals):
-    assert [e.pk for e in signals.most_edited] == [
+def test_most_edited_drafts_come_largest_distance_first(world, analytics):
+    assert [e.pk for e in analytics.most_edited] == [
         world.edits["large"].pk,
         world.edits["medium"].pk,
         world.edits["small"].pk,
     ]
-    assert signals.most_edited[0].distance == pytest.approx(0.5)
+    assert analytics.most_edited[0].distance == pytest.approx(0.5)
 
 
 def test_nothing_decided_gives_empty_figures_not_errors(db):
-    signals = edit_signals(flt=SignalsFilter.default())
-    assert signals.overall.decided == 0
-    assert signals.overall.approval_rate is None
-    assert signals.overall.median_distance is None
-    assert signals.by_campaign == []
+    analytics = edit_analytics(flt=EditAnalyticsFilter.default())
+    assert analytics.overall.decided == 0
+    assert analytics.overall.approval_rate is None
+    assert analytics.overall.median_distance is None
+    assert analytics.by_campaign == []

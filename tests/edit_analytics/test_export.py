@@ -11,7 +11,7 @@ from django.urls import reverse
 from review.selectors import EXPORT_COLUMNS
 from tests.factories import CampaignFactory, DraftDecisionFactory, DraftEditFactory, DraftFactory
 
-EXPORT = reverse("signals_export")
+EXPORT = reverse("edit_analytics_export")
 
 
 def _rows(response) -> list[dict]:

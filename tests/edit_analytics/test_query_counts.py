@@ -1,4 +1,4 @@
-"""The signals page and the export use a fixed number of queries, however many drafts there are."""
+"""The analytics page and the export use a fixed number of queries, however many drafts there are."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tests.factories import CampaignFactory, DraftDecisionFactory, DraftEditFactory, DraftFactory, UserFactory
 
-# Session, user, two permission lookups, the role's groups, the campaign choices, and the signals
+# Session, user, two permission lookups, the role's groups, the campaign choices, and the analytics
 # themselves (18: counts, reasons and medians for overall/week/campaign/sender/model, two trends,
 # the most-edited drafts).
 PAGE_MAX_QUERIES = 24
@@ -40,21 +40,21 @@ def _add_drafts(count: int, *, start: int = 0) -> None:
 
 
 @pytest.mark.parametrize("drafts", [10, 200])
-def test_the_signals_page_uses_a_bounded_number_of_queries(csm_client, django_assert_max_num_queries, drafts):
+def test_the_edit_analytics_page_uses_a_bounded_number_of_queries(csm_client, django_assert_max_num_queries, drafts):
     _add_drafts(drafts)
     with django_assert_max_num_queries(PAGE_MAX_QUERIES):
-        response = csm_client.get(reverse("signals"))
+        response = csm_client.get(reverse("edit_analytics"))
     assert response.status_code == 200
-    assert response.context["signals"].overall.regenerated == drafts // len(ACTIONS)
+    assert response.context["analytics"].overall.regenerated == drafts // len(ACTIONS)
 
 
-def test_the_signals_page_uses_the_same_queries_for_10_and_200_drafts(csm_client):
+def test_the_edit_analytics_page_uses_the_same_queries_for_10_and_200_drafts(csm_client):
     _add_drafts(10)
     with CaptureQueriesContext(connection) as few:
-        csm_client.get(reverse("signals"))
+        csm_client.get(reverse("edit_analytics"))
     _add_drafts(190, start=10)
     with CaptureQueriesContext(connection) as many:
-        csm_client.get(reverse("signals"))
+        csm_client.get(reverse("edit_analytics"))
     assert len(few) == len(many)
 
 
@@ -62,6 +62,6 @@ def test_the_signals_page_uses_the_same_queries_for_10_and_200_drafts(csm_client
 def test_the_csv_export_uses_a_bounded_number_of_queries(csm_client, django_assert_max_num_queries, drafts):
     _add_drafts(drafts)
     with django_assert_max_num_queries(8):
-        response = csm_client.get(reverse("signals_export"))
+        response = csm_client.get(reverse("edit_analytics_export"))
         lines = b"".join(response.streaming_content).decode().splitlines()
     assert len(lines) == drafts + 1

@@ -1,4 +1,4 @@
-"""Number formats of the signals page: rates as percentages, distances as fractions, "–" for none."""
+"""Number formats of the edit analytics page: rates as percentages, distances as fractions, "–" for none."""
 
 from django import template
 

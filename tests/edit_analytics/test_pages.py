@@ -1,4 +1,4 @@
-"""The signals page, its diff view and who may open them."""
+"""The analytics page, its diff view and who may open them."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ from django.urls import reverse
 
 from tests.factories import DraftEditFactory, DraftFactory
 
-SIGNALS = reverse("signals")
+SIGNALS = reverse("edit_analytics")
 
 
-def test_a_rep_may_not_open_the_signals_page(rep_client):
+def test_a_rep_may_not_open_the_edit_analytics_page(rep_client):
     assert rep_client.get(SIGNALS).status_code == 403
 
 
-def test_a_csm_opens_the_signals_page(csm_client):
+def test_a_csm_opens_the_edit_analytics_page(csm_client):
     response = csm_client.get(SIGNALS)
     assert response.status_code == 200
-    assert b"Edit-distance signals" in response.content
+    assert b"Edit analytics" in response.content
 
 
-def test_an_admin_opens_the_signals_page(admin_client_):
+def test_an_admin_opens_the_edit_analytics_page(admin_client_):
     assert admin_client_.get(SIGNALS).status_code == 200
 
 
@@ -50,12 +50,12 @@ def test_the_learning_trend_is_explained_on_the_page(csm_client, world):
     assert "median edit distance per week falls" in page
 
 
-def test_an_htmx_filter_returns_only_the_signals_part(csm_client, world):
+def test_an_htmx_filter_returns_only_the_analytics_part(csm_client, world):
     response = csm_client.get(SIGNALS, {"campaign": world.webinar.pk, "start": "", "end": ""}, HTTP_HX_REQUEST="true")
     page = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in page
-    assert 'id="signals-summary"' in page
+    assert 'id="analytics-summary"' in page
     assert "4 decisions and 1 edit from the beginning to today, in one campaign" in " ".join(page.split())
 
 
@@ -71,20 +71,20 @@ def test_an_invalid_filter_says_so_and_shows_the_default_period(csm_client, worl
     assert "8 decisions" in page
 
 
-def test_the_nav_and_home_link_to_signals_for_a_csm(csm_client):
+def test_the_nav_and_home_link_to_edit_analytics_for_a_csm(csm_client):
     page = csm_client.get(reverse("home")).content.decode()
     assert f'href="{SIGNALS}">Signals</a>' in page
-    assert "Open signals" in page
+    assert "Open edit analytics" in page
 
 
-def test_the_nav_and_home_do_not_link_to_signals_for_a_rep(rep_client):
+def test_the_nav_and_home_do_not_link_to_edit_analytics_for_a_rep(rep_client):
     page = rep_client.get(reverse("home")).content.decode()
     assert SIGNALS not in page
 
 
 def test_the_most_edited_drafts_link_to_their_diff(csm_client, world):
     page = csm_client.get(SIGNALS).content.decode()
-    assert reverse("signals_edit_detail", args=[world.edits["large"].pk]) in page
+    assert reverse("edit_analytics_edit", args=[world.edits["large"].pk]) in page
 
 
 @pytest.fixture
@@ -100,14 +100,14 @@ def hostile_edit(db):
 
 
 def test_the_diff_view_shows_removed_and_added_words(csm_client, hostile_edit):
-    page = csm_client.get(reverse("signals_edit_detail", args=[hostile_edit.pk])).content.decode()
+    page = csm_client.get(reverse("edit_analytics_edit", args=[hostile_edit.pk])).content.decode()
     assert "<ins>friend</ins>" in page
     assert "<ins>today.</ins>" in page
     assert "<del>" in page
 
 
 def test_the_diff_view_renders_html_in_drafts_as_text(csm_client, hostile_edit):
-    page = csm_client.get(reverse("signals_edit_detail", args=[hostile_edit.pk])).content.decode()
+    page = csm_client.get(reverse("edit_analytics_edit", args=[hostile_edit.pk])).content.decode()
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
     assert "<b>there" not in page
@@ -115,11 +115,11 @@ def test_the_diff_view_renders_html_in_drafts_as_text(csm_client, hostile_edit):
 
 
 def test_a_rep_may_not_open_a_diff(rep_client, hostile_edit):
-    assert rep_client.get(reverse("signals_edit_detail", args=[hostile_edit.pk])).status_code == 403
+    assert rep_client.get(reverse("edit_analytics_edit", args=[hostile_edit.pk])).status_code == 403
 
 
 def test_a_diff_that_does_not_exist_is_not_found(csm_client, db):
-    assert csm_client.get(reverse("signals_edit_detail", args=[999999])).status_code == 404
+    assert csm_client.get(reverse("edit_analytics_edit", args=[999999])).status_code == 404
 
 
 def test_quick_ranges_keep_the_chosen_campaign(csm_client, world):

@@ -1,4 +1,4 @@
-"""A hand-built set of decisions and edits whose signals are worked out by hand in the tests."""
+"""A hand-built set of decisions and edits whose analytics are worked out by hand in the tests."""
 
 from __future__ import annotations
 

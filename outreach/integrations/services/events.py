@@ -1,0 +1,129 @@
+"""Emitted events: what other systems hear from us (engagement, draft decisions, suppression
+additions), stored as `EmittedEvent` rows, listed by `GET /api/v1/events/` and delivered by webhooks.
+
+Not to be confused with Django signals (in-process news between our parts, in each part's
+`signals.py`): the receivers below turn some of those signals into emitted events.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from django.db import transaction
+
+from outreach.core.errors import ApplicationError
+from outreach.integrations.models import EmittedEvent
+from outreach.mail.models import EngagementEvent
+from outreach.people.models import Recipient
+from outreach.suppression.models import Suppression
+
+from .webhooks import deliveries_create
+
+logger = logging.getLogger(__name__)
+
+ENGAGEMENT_KINDS = {
+    EngagementEvent.Kind.REPLIED,
+    EngagementEvent.Kind.OPENED,
+    EngagementEvent.Kind.BOUNCED,
+    EngagementEvent.Kind.COMPLAINED,
+    EngagementEvent.Kind.UNSUBSCRIBED,
+}
+
+
+def emitted_event_record(
+    *, type: str, payload: dict[str, Any], recipient: Recipient | None = None, sender=None
+) -> EmittedEvent:
+    """Store one emitted event and a webhook delivery for each active subscriber of its type (nudged
+    after commit). Inside a caller's transaction it commits, or not, with what it reports."""
+    if type not in EmittedEvent.Type.values:
+        raise ApplicationError(f"Unknown event type {type!r}")
+    with transaction.atomic(savepoint=False):
+        event = EmittedEvent.objects.create(
+            public_id=f"evt_{uuid.uuid4().hex}", type=type, payload=payload, recipient=recipient, sender=sender
+        )
+        deliveries_create(event=event)
+    return event
+
+
+def _message_refs(message) -> dict[str, Any]:
+    if message is None:
+        return {"message_id": None, "draft_id": None, "campaign_id": None, "enrollment_id": None, "sender": None}
+    return {
+        "message_id": message.pk,
+        "draft_id": message.draft_ref,
+        "campaign_id": message.campaign_ref,
+        "enrollment_id": message.enrollment_ref,
+        "sender": message.sender.get_username() if message.sender_id else None,
+    }
+
+
+def engagement_emit(*, event: EngagementEvent) -> EmittedEvent | None:
+    """reply, open (only where the recipient consented to open tracking), bounce, complaint,
+    unsubscribe, attributed to the recipient and the campaign. Other kinds are not emitted."""
+    if event.kind not in ENGAGEMENT_KINDS:
+        return None
+    message = event.message
+    recipient = event.recipient or (message.recipient if message else None)
+    if event.kind == EngagementEvent.Kind.OPENED and not (recipient and recipient.consent_open_tracking):
+        return None
+    payload = {
+        "engagement_id": event.pk,
+        "kind": event.kind,
+        "occurred_at": event.occurred_at.isoformat(),
+        "recipient": {"id": recipient.pk, "email": recipient.email} if recipient else None,
+        **_message_refs(message),
+    }
+    return emitted_event_record(
+        type=EmittedEvent.Type.ENGAGEMENT,
+        payload=payload,
+        recipient=recipient,
+        sender=message.sender if message else None,
+    )
+
+
+def suppression_emit(*, entry: Suppression) -> EmittedEvent:
+    recipient = None
+    if entry.kind == Suppression.Kind.RECIPIENT and entry.value.isdigit():
+        recipient = Recipient.objects.filter(pk=int(entry.value)).first()
+    elif entry.kind == Suppression.Kind.ADDRESS:
+        recipient = Recipient.objects.filter(email=entry.value).first()
+    payload = {
+        "suppression_id": entry.pk,
+        "kind": entry.kind,
+        "value": entry.value,
+        "reason": entry.reason,
+        "list": entry.suppression_list.name,
+        "source": entry.source,
+        "created_at": entry.created_at.isoformat(),
+        "expires_at": entry.expires_at.isoformat() if entry.expires_at else None,
+        "recipient": {"id": recipient.pk, "email": recipient.email} if recipient else None,
+    }
+    return emitted_event_record(type=EmittedEvent.Type.SUPPRESSION, payload=payload, recipient=recipient)
+
+
+# Receivers log and swallow their own failures: the signal's other listeners (campaigns ending a
+# sequence on a reply) must still run.
+
+
+def _on_engagement_recorded(sender, event, **kwargs) -> None:
+    try:
+        engagement_emit(event=event)
+    except Exception:
+        logger.exception("could not record engagement_signal for engagement event %s", event.pk)
+
+
+def _on_suppression_added(sender, entry, **kwargs) -> None:
+    try:
+        suppression_emit(entry=entry)
+    except Exception:
+        logger.exception("could not record suppression_addition for suppression %s", entry.pk)
+
+
+def connect_signals() -> None:
+    from outreach.mail.signals import engagement_recorded
+    from outreach.suppression.signals import suppression_added
+
+    engagement_recorded.connect(_on_engagement_recorded, dispatch_uid="emit-engagement")
+    suppression_added.connect(_on_suppression_added, dispatch_uid="emit-suppression")

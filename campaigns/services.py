@@ -262,6 +262,66 @@ def _campaign_steps(campaign: Campaign) -> list[SequenceStep]:
     return list(SequenceStep.objects.filter(campaign=campaign, enrollment__isnull=True).order_by("position"))
 
 
+STEP_FIELDS = ("delay_days", "subject", "body", "prompt")
+
+
+@transaction.atomic
+def step_add(*, campaign: Campaign, **fields: Any) -> SequenceStep:
+    """Append a step to the campaign's sequence (positions stay 1..n)."""
+    steps = SequenceStep.objects.select_for_update().filter(campaign=campaign, enrollment__isnull=True)
+    last = max((step.position for step in steps), default=0)
+    step = SequenceStep(campaign=campaign, position=last + 1, **{k: v for k, v in fields.items() if k in STEP_FIELDS})
+    step.full_clean(exclude=["enrollment"])
+    step.save()
+    return step
+
+
+@transaction.atomic
+def step_update(*, step: SequenceStep, **fields: Any) -> SequenceStep:
+    for name, value in fields.items():
+        if name in STEP_FIELDS:
+            setattr(step, name, value)
+    step.full_clean(exclude=["enrollment"])
+    step.save()
+    return step
+
+
+def _steps_only_before_launch(campaign: Campaign | None, what: str) -> None:
+    if campaign is None or campaign.status != Campaign.Status.DRAFT:
+        raise ApplicationError(f"Steps can be {what} only before launch: live enrollments point at positions.")
+
+
+def _renumber(steps: list[SequenceStep]) -> None:
+    for position, step in enumerate(steps, 1):
+        if step.position != position:
+            step.position = position
+            step.save(update_fields=["position"])
+
+
+@transaction.atomic
+def step_delete(*, step: SequenceStep) -> None:
+    """Delete a step of a campaign not yet launched; the others keep positions 1..n."""
+    campaign = step.campaign
+    _steps_only_before_launch(campaign, "deleted")
+    step.delete()
+    _renumber(list(SequenceStep.objects.select_for_update().filter(campaign=campaign, enrollment__isnull=True)))
+
+
+@transaction.atomic
+def step_move(*, step: SequenceStep, up: bool) -> None:
+    """Swap a step with its neighbour (before launch)."""
+    campaign = step.campaign
+    _steps_only_before_launch(campaign, "reordered")
+    steps = list(SequenceStep.objects.select_for_update().filter(campaign=campaign, enrollment__isnull=True))
+    index = next((i for i, s in enumerate(steps) if s.pk == step.pk), None)
+    if index is None:
+        return
+    other = index + (-1 if up else 1)
+    if 0 <= other < len(steps):
+        steps[index], steps[other] = steps[other], steps[index]
+        _renumber(steps)
+
+
 @transaction.atomic
 def campaign_launch(*, campaign: Campaign, user, now: datetime | None = None) -> int:
     """Start the campaign: a manual campaign enrolls its target group now; a milestone campaign

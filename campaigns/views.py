@@ -6,8 +6,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -164,12 +162,7 @@ def step_add(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
         if not request.htmx:
             messages.error(request, _errors(form))
         return _steps_response(request, campaign, form)
-    with transaction.atomic():
-        last = SequenceStep.objects.filter(campaign=campaign, enrollment__isnull=True).aggregate(m=Max("position"))["m"]
-        step = form.save(commit=False)
-        step.campaign = campaign
-        step.position = (last or 0) + 1
-        step.save()
+    services.step_add(campaign=campaign, **form.cleaned_data)
     return _steps_response(request, campaign)
 
 
@@ -183,7 +176,7 @@ def step_edit(request: HtmxHttpRequest, campaign_id: int, step_id: int) -> HttpR
     step = _get_step(campaign, step_id)
     form = StepForm(request.POST, instance=step)
     if form.is_valid():
-        form.save()
+        step = services.step_update(step=step, **form.cleaned_data)
         if request.htmx:
             return render(
                 request, "campaigns/campaign_detail.html#step", {"step": step, "campaign": campaign, "saved": True}
@@ -200,32 +193,20 @@ def step_edit(request: HtmxHttpRequest, campaign_id: int, step_id: int) -> HttpR
 @require_POST
 def step_delete(request: HtmxHttpRequest, campaign_id: int, step_id: int) -> HttpResponse:
     campaign = _get_campaign_for_user(request, campaign_id, edit=True)
-    if campaign.status != Campaign.Status.DRAFT:
-        raise PermissionDenied("Steps can be deleted only before launch: live enrollments point at positions.")
-    with transaction.atomic():
-        _get_step(campaign, step_id).delete()
-        # Keep positions 1..n so "the next step" stays obvious.
-        for position, step in enumerate(SequenceStep.objects.filter(campaign=campaign, enrollment__isnull=True), 1):
-            if step.position != position:
-                step.position = position
-                step.save(update_fields=["position"])
+    try:
+        services.step_delete(step=_get_step(campaign, step_id))
+    except ApplicationError as exc:
+        raise PermissionDenied(exc.message) from exc
     return _steps_response(request, campaign)
 
 
 @require_POST
 def step_move(request: HtmxHttpRequest, campaign_id: int, step_id: int) -> HttpResponse:
     campaign = _get_campaign_for_user(request, campaign_id, edit=True)
-    if campaign.status != Campaign.Status.DRAFT:
-        raise PermissionDenied("Steps can be reordered only before launch: live enrollments point at positions.")
-    with transaction.atomic():
-        steps = list(SequenceStep.objects.select_for_update().filter(campaign=campaign, enrollment__isnull=True))
-        index = next((i for i, s in enumerate(steps) if s.pk == step_id), None)
-        other = (index or 0) + (-1 if request.POST.get("direction") == "up" else 1)
-        if index is not None and 0 <= other < len(steps):
-            steps[index], steps[other] = steps[other], steps[index]
-            for position, step in enumerate(steps, 1):
-                step.position = position
-                step.save(update_fields=["position"])
+    try:
+        services.step_move(step=_get_step(campaign, step_id), up=request.POST.get("direction") == "up")
+    except ApplicationError as exc:
+        raise PermissionDenied(exc.message) from exc
     return _steps_response(request, campaign)
 
 
@@ -234,13 +215,12 @@ def campaign_target(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     if request.method == "POST":
         form = TargetForm(request.POST)
         if form.is_valid():
-            with transaction.atomic():
-                services.campaign_update(
-                    campaign=campaign,
-                    target_mode=form.cleaned_data["target_mode"],
-                    target_filter=form.target_filter(),
-                    static_recipients=form.static_ids,
-                )
+            services.campaign_update(
+                campaign=campaign,
+                target_mode=form.cleaned_data["target_mode"],
+                target_filter=form.target_filter(),
+                static_recipients=form.static_ids,
+            )
             messages.success(request, "Target group saved.")
             return redirect("campaign_detail", campaign_id=campaign.pk)
     elif "target_mode" in request.GET:

@@ -672,7 +672,7 @@ def webhook_update(request: HttpRequest, subscription_id: Id, payload: WebhookPa
     tags=["webhooks"],
 )
 def webhook_delete(request: HttpRequest, subscription_id: Id):
-    _get_subscription_for_user(request, subscription_id).delete()
+    webhooks.webhook_subscription_delete(subscription=_get_subscription_for_user(request, subscription_id))
     return Status(204, None)
 
 

@@ -171,6 +171,11 @@ def webhook_subscription_update(*, subscription: WebhookSubscription, **changes)
 # --- Delivering -------------------------------------------------------------------------------
 
 
+def webhook_subscription_delete(*, subscription: WebhookSubscription) -> None:
+    """Stop and forget a subscription, with its delivery history."""
+    subscription.delete()
+
+
 def _claim(delivery_id: int, *, force: bool = False) -> WebhookDelivery | None:
     """Take the row for one attempt: a conditional UPDATE, so two workers never both send it."""
     now = timezone.now()

@@ -31,8 +31,9 @@ from outreach.people.models import Recipient, SenderProfile
 from outreach.people.selectors import recipients_for_user
 from outreach.people.services import contacts
 
-from . import selectors, sequences, services
+from . import selectors, services
 from .models import Campaign, Enrollment, SequenceStep
+from .services import sequences
 
 router = Router()
 Scope = ApiToken.Scope

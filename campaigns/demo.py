@@ -8,8 +8,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from .milestones import milestone_rule_create
 from .models import Campaign, MilestoneRule, SequenceStep
+from .services.milestones import milestone_rule_create
 
 RENEWAL = "Renewal within 30 days"
 ONBOARDING = "Onboarding step missed 10 days"

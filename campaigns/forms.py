@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 from outreach.people.models import Account, Fact, Label, Recipient
 from outreach.suppression.models import SuppressionList
 
-from .milestones import RULE_PARAMETERS
 from .models import Campaign, MilestoneRule, SequenceStep
 from .services import TEMPLATE_VARIABLES, template_unknown_variables
+from .services.milestones import RULE_PARAMETERS
 
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from . import milestones, services
+from . import services
+from .services import milestones
 
 
 def enrollment_advance_due_task() -> dict[str, int]:

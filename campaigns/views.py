@@ -18,11 +18,12 @@ from outreach.mail.selectors import engagement_rates_for_campaign
 from outreach.people.models import Recipient
 from outreach.people.roles import is_csm_or_admin
 
-from . import milestones, selectors, services
+from . import selectors, services
 from .audit import recipient_audit
 from .forms import CampaignForm, RuleForm, StepForm, TargetForm
 from .models import Campaign, Enrollment, MilestoneRule, SequenceStep
 from .preview import campaign_preview_draft
+from .services import milestones
 
 view_campaigns = permission_required("campaigns.view_campaign", raise_exception=True)
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from campaigns import services
-from campaigns.milestones import milestone_rule_create, milestone_scan
 from campaigns.models import Campaign, Enrollment, MilestoneRule
+from campaigns.services.milestones import milestone_rule_create, milestone_scan
 from outreach.core.errors import ApplicationError
 from outreach.people.models import Fact, Label
 from outreach.suppression.models import Suppression

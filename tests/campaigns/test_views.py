@@ -254,7 +254,7 @@ def test_the_scan_button_enrolls_and_drafts(csm_client, csm, rep):
 
     from django.utils import timezone
 
-    from campaigns.milestones import milestone_rule_create
+    from campaigns.services.milestones import milestone_rule_create
 
     campaign = make_campaign(created_by=csm, trigger=Campaign.Trigger.MILESTONE)
     milestone_rule_create(campaign=campaign, kind="renewal_within", parameters={"days": 30})

@@ -43,9 +43,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from campaigns import milestones
 from campaigns import services as campaign_services
 from campaigns.models import Campaign, Enrollment, MilestoneRule, SequenceStep
+from campaigns.services import milestones
 from outreach.core.errors import ApplicationError
 from outreach.drafting import OfflineProvider
 from outreach.mail.models import EngagementEvent, OutboundMessage

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from campaigns.milestones import milestone_scan
 from campaigns.services import enrollment_advance_due
+from campaigns.services.milestones import milestone_scan
 
 
 class Command(BaseCommand):

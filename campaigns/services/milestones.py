@@ -18,11 +18,10 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.text import slugify
 
+from campaigns.models import Campaign, Enrollment, MilestoneRule, RecipientStage
+from campaigns.services import _enroll_many
 from outreach.core.errors import ApplicationError
 from outreach.people.models import Fact, Label, Recipient
-
-from .models import Campaign, Enrollment, MilestoneRule, RecipientStage
-from .services import _enroll_many
 
 log = logging.getLogger(__name__)
 Kind = MilestoneRule.Kind

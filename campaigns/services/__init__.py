@@ -1,4 +1,5 @@
-"""Writes on campaigns and enrollments: the lifecycle of a campaign and the enrollment state machine.
+"""Every write of campaigns: the lifecycle of a campaign and the enrollment state machine here; the
+milestone rules and their scan in `milestones.py`; sequences as the API shapes them in `sequences.py`.
 
 An enrollment moves like this (every move is an EnrollmentEvent with who, when and why):
 
@@ -23,6 +24,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from campaigns import selectors
+from campaigns.models import Campaign, Enrollment, EnrollmentEvent, SequenceStep
 from outreach.core.errors import ApplicationError
 from outreach.drafting import sanitize
 from outreach.drafting.errors import DraftingError
@@ -36,9 +39,6 @@ from review import services as review_services
 from review.briefs import Brief, Origin, SourceMessage
 from review.models import Draft, DraftSkip
 from review.providers import configured_provider
-
-from . import selectors
-from .models import Campaign, Enrollment, EnrollmentEvent, SequenceStep
 
 log = logging.getLogger(__name__)
 State = Enrollment.State

@@ -6,11 +6,10 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from campaigns import services
+from campaigns.models import Campaign, Enrollment, SequenceStep
 from outreach.core.errors import ApplicationError
 from outreach.people.models import Recipient
-
-from . import services
-from .models import Campaign, Enrollment, SequenceStep
 
 
 def _clean_steps(emails: list[dict]) -> list[dict]:

@@ -92,6 +92,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions and CSRF: an oversized API body is refused (JSON 413) before anything reads it.
     "outreach.integrations.middleware.ApiBodyLimitMiddleware",
+    # Errors under the API root answer JSON, whoever produced them (Django's 404, ninja's 405).
+    "outreach.integrations.middleware.ApiJsonErrorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

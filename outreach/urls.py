@@ -8,11 +8,12 @@ from django.urls import include, path
 from campaigns.api import router as campaigns_api
 from outreach import views
 from outreach.integrations.api import router as outreach_api
-from outreach.integrations.api_root import api, exempt_from_login
+from outreach.integrations.api_root import api, api_alias_urls, exempt_from_login
 from review import views as review_views
 from review.api import router as review_api
 
-# REST API: one NinjaAPI under /api/v1/; every app contributes its router.
+# REST API: one NinjaAPI under /v1/ (and /api/v1/, the older prefix, as an alias serving the same
+# routes and the same schema); every app contributes its router.
 api.add_router("", outreach_api)
 api.add_router("", review_api)
 api.add_router("", campaigns_api)
@@ -27,7 +28,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("api/v1/", exempt_from_login(api.urls)),
+    path("v1/", exempt_from_login(api.urls)),
+    path("api/v1/", exempt_from_login(api_alias_urls())),
     # Each part's pages, in the order an email flows through them.
     path("", include("outreach.people.urls")),
     path("", include("outreach.suppression.urls")),

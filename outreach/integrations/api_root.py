@@ -1,4 +1,4 @@
-"""The one NinjaAPI under /api/v1/ and its JSON error handlers. Only `outreach/urls.py` imports
+"""The one NinjaAPI under /v1/ (alias /api/v1/) and its JSON error handlers. Only `outreach/urls.py` imports
 this module; it mounts every app's router (`outreach/api.py`, `review/api.py`, `campaigns/api.py`)."""
 
 from __future__ import annotations
@@ -125,3 +125,10 @@ def exempt_from_login(urls):
         if getattr(pattern, "name", None) != "openapi-view":
             pattern.callback.login_required = False
     return patterns, app_name, namespace
+
+
+def api_alias_urls():
+    """The same routes again for the older /api/v1/ prefix, in their own namespace so reversing
+    `api-v1:…` (and the schema's paths) keeps naming /v1/."""
+    patterns, app_name, _namespace = api.urls
+    return patterns, app_name, "api-v1-alias"

@@ -5,8 +5,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-# Where outreach/urls.py mounts the NinjaAPI.
-API_PATH_PREFIX = "/api/v1/"
+# Where outreach/urls.py mounts the NinjaAPI: /v1/ (documented) and /api/v1/ (the older prefix,
+# kept as an alias answering with the same routes and schema).
+API_PATH_PREFIXES = ("/v1/", "/api/v1/")
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PATH_PREFIXES)
 
 
 def body_too_large_detail() -> str:
@@ -37,7 +42,7 @@ class ApiBodyLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and request.path_info.startswith(API_PATH_PREFIX):
+        if limit is not None and is_api_path(request.path_info):
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
@@ -46,3 +51,38 @@ class ApiBodyLimitMiddleware:
                 # The body is left unread; the server discards it (Connection is the server's header).
                 return body_too_large_response()
         return self.get_response(request)
+
+
+class ApiJsonErrorsMiddleware:
+    """Every error under the API root is JSON `{detail, field}`: an unknown path (Django's 404
+    page), a method the route does not take (ninja's plain-text 405, Allow kept) or an unhandled
+    server error would otherwise answer in HTML or plain text."""
+
+    DETAILS = {
+        404: "Not found: no API route at this path.",
+        405: "Method not allowed on this path.",
+        500: "Server error; the request was not completed.",
+    }
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not is_api_path(request.path_info)
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        status = response.status_code
+        detail = self.DETAILS.get(status) or f"Request refused ({status})."
+        if status == 405 and response.get("Allow"):
+            detail = f"Method {request.method} not allowed on this path; allowed: {response['Allow']}."
+        replacement = JsonResponse(
+            {"detail": detail, "field": None}, status=status, content_type="application/json; charset=utf-8"
+        )
+        for header in ("Allow", "Retry-After"):
+            if response.get(header):
+                replacement[header] = response[header]
+        return replacement

@@ -89,7 +89,7 @@ class EmittedEvent(models.Model):
         return f"{self.public_id} {self.type}"
 
     def as_body(self) -> dict:
-        """The JSON both webhooks and GET /api/v1/events/ carry."""
+        """The JSON both webhooks and GET /v1/events/ carry."""
         return {"id": self.public_id, "type": self.type, "timestamp": self.created_at.isoformat(), "data": self.payload}
 
 

@@ -40,31 +40,31 @@ def _assert_json_413(response) -> None:
 
 def test_an_api_body_over_the_limit_gets_a_json_413(csm_api, settings):
     assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE == LIMIT
-    response = csm_api.post("/api/v1/contacts/", _contact_body(LIMIT + 1), content_type="application/json")
+    response = csm_api.post("/v1/contacts/", _contact_body(LIMIT + 1), content_type="application/json")
     _assert_json_413(response)
     assert not Recipient.objects.exists()
 
 
 def test_a_content_length_over_the_limit_is_refused_without_reading_the_body(csm_api):
     # The client announces 20 MB and sends 2 bytes: the answer cannot have waited for the rest.
-    response = csm_api.post("/api/v1/contacts/", b"{}", content_type="application/json", CONTENT_LENGTH="20000000")
+    response = csm_api.post("/v1/contacts/", b"{}", content_type="application/json", CONTENT_LENGTH="20000000")
     _assert_json_413(response)
 
 
 def test_an_endpoint_that_never_reads_its_body_refuses_an_oversized_one_too(csm_api):
-    response = csm_api.generic("GET", "/api/v1/contacts/", b"x" * (LIMIT + 1), content_type="text/plain")
+    response = csm_api.generic("GET", "/v1/contacts/", b"x" * (LIMIT + 1), content_type="text/plain")
     _assert_json_413(response)
 
 
 def test_a_body_ninja_reads_over_the_limit_gets_the_same_json_413(csm_api, settings):
     # Without the early check, Django finds the body too large while ninja parses it, before the view.
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if not m.endswith("ApiBodyLimitMiddleware")]
-    response = csm_api.post("/api/v1/contacts/", _contact_body(LIMIT + 1), content_type="application/json")
+    response = csm_api.post("/v1/contacts/", _contact_body(LIMIT + 1), content_type="application/json")
     _assert_json_413(response)
 
 
 def test_a_body_of_exactly_the_limit_is_not_refused_for_its_size(csm_api):
-    response = csm_api.post("/api/v1/contacts/", _contact_body(LIMIT), content_type="application/json")
+    response = csm_api.post("/v1/contacts/", _contact_body(LIMIT), content_type="application/json")
     assert response.status_code == 422  # 10 MB of notes: refused by validation, not for its size
     assert response.json()["field"] == "notes"
 
@@ -73,7 +73,7 @@ def _raw_post(live_server, body: bytes, *, content_length: int) -> tuple[int, st
     url = urlsplit(live_server.url)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     try:
-        connection.putrequest("POST", "/api/v1/contacts/")
+        connection.putrequest("POST", "/v1/contacts/")
         connection.putheader("Authorization", "Bearer orv_not-checked-before-the-size")
         connection.putheader("Content-Type", "application/json")
         connection.putheader("Content-Length", str(content_length))

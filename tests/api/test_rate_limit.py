@@ -85,15 +85,15 @@ def test_retry_after_says_when_the_next_request_fits(rep, token_for, settings):
     _, secret = token_for(rep, "contacts:read")
     client = ApiClient(secret)
     with time_machine.travel(datetime(2030, 1, 1, 12, 0, 50, tzinfo=UTC), tick=False) as traveller:
-        assert [client.get("/api/v1/contacts/").status_code for _ in range(3)] == [200, 200, 200]
-        refused = client.get("/api/v1/contacts/")
+        assert [client.get("/v1/contacts/").status_code for _ in range(3)] == [200, 200, 200]
+        refused = client.get("/v1/contacts/")
         assert (refused.status_code, refused["Retry-After"]) == (429, "20")
         assert refused.json() == {"detail": "Rate limit exceeded; try again in 20 seconds.", "field": None}
         traveller.shift(timedelta(seconds=15))  # across the minute: nothing special happens there
-        assert client.get("/api/v1/contacts/")["Retry-After"] == "5"
+        assert client.get("/v1/contacts/")["Retry-After"] == "5"
         traveller.shift(timedelta(seconds=5))
-        assert client.get("/api/v1/contacts/").status_code == 200
-        assert client.get("/api/v1/contacts/")["Retry-After"] == "20"
+        assert client.get("/v1/contacts/").status_code == 200
+        assert client.get("/v1/contacts/")["Retry-After"] == "20"
 
 
 @pytest.mark.postgres
@@ -110,7 +110,7 @@ def test_concurrent_requests_from_many_threads_never_exceed_the_limit(rep, token
         try:
             barrier.wait()
             for _ in range(20):
-                statuses.append(client.get("/api/v1/contacts/").status_code)
+                statuses.append(client.get("/v1/contacts/").status_code)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:

@@ -42,9 +42,9 @@ def test_a_token_without_scopes_is_refused_in_the_browser(rep_client, rep):
 def test_a_revoked_token_gets_401(rep, rep_client, token_for):
     token, secret = token_for(rep, "contacts:read")
     client = ApiClient(secret)
-    assert client.get("/api/v1/contacts/").status_code == 200
+    assert client.get("/v1/contacts/").status_code == 200
     rep_client.post(reverse("settings_token_revoke", args=[token.pk]))
-    response = client.get("/api/v1/contacts/")
+    response = client.get("/v1/contacts/")
     assert response.status_code == 401
     assert response.json() == {"detail": "Invalid or revoked API token.", "field": "Authorization"}
 
@@ -58,18 +58,18 @@ def test_a_person_cannot_revoke_someone_elses_token(rep, other_rep, login_client
 
 
 def test_a_request_without_a_token_gets_401_json(client):
-    response = client.get("/api/v1/contacts/")
+    response = client.get("/v1/contacts/")
     assert response.status_code == 401
     assert response.json()["field"] == "Authorization"
 
 
 def test_a_browser_session_is_not_an_api_credential(rep_client):
-    assert rep_client.get("/api/v1/contacts/").status_code == 401
+    assert rep_client.get("/v1/contacts/").status_code == 401
 
 
 def test_a_token_without_the_scope_gets_403_json(csm, api_client_for):
     client = api_client_for(csm, "drafts:read")
-    response = client.get("/api/v1/contacts/")
+    response = client.get("/v1/contacts/")
     assert response.status_code == 403
     assert response.json() == {"detail": "This token lacks the scope 'contacts:read'.", "field": "scope"}
 
@@ -77,16 +77,16 @@ def test_a_token_without_the_scope_gets_403_json(csm, api_client_for):
 @pytest.mark.parametrize(
     ("method", "path", "scope"),
     [
-        ("get", "/api/v1/contacts/", "contacts:read"),
-        ("get", "/api/v1/contacts/1/", "contacts:read"),
-        ("post", "/api/v1/contacts/", "contacts:write"),
-        ("get", "/api/v1/suppressions/", "suppressions:write"),
-        ("post", "/api/v1/suppressions/", "suppressions:write"),
-        ("delete", "/api/v1/suppressions/", "suppressions:write"),
-        ("get", "/api/v1/messages/", "drafts:read"),
-        ("get", "/api/v1/events/", "events:read"),
-        ("get", "/api/v1/webhooks/", "webhooks:write"),
-        ("post", "/api/v1/webhooks/", "webhooks:write"),
+        ("get", "/v1/contacts/", "contacts:read"),
+        ("get", "/v1/contacts/1/", "contacts:read"),
+        ("post", "/v1/contacts/", "contacts:write"),
+        ("get", "/v1/suppressions/", "suppressions:write"),
+        ("post", "/v1/suppressions/", "suppressions:write"),
+        ("delete", "/v1/suppressions/", "suppressions:write"),
+        ("get", "/v1/messages/", "drafts:read"),
+        ("get", "/v1/events/", "events:read"),
+        ("get", "/v1/webhooks/", "webhooks:write"),
+        ("post", "/v1/webhooks/", "webhooks:write"),
     ],
 )
 def test_every_endpoint_requires_its_scope(admin_user, token_for, method, path, scope):
@@ -101,16 +101,16 @@ def test_the_last_use_is_recorded_at_most_once_a_minute(rep, token_for):
     token, secret = token_for(rep, "contacts:read")
     client = ApiClient(secret)
     with time_machine.travel(timezone.now(), tick=False) as traveller:
-        client.get("/api/v1/contacts/")
+        client.get("/v1/contacts/")
         token.refresh_from_db()
         first = token.last_used_at
         assert first is not None
         traveller.shift(timedelta(seconds=30))
-        client.get("/api/v1/contacts/")
+        client.get("/v1/contacts/")
         token.refresh_from_db()
         assert token.last_used_at == first
         traveller.shift(timedelta(seconds=31))
-        client.get("/api/v1/contacts/")
+        client.get("/v1/contacts/")
         token.refresh_from_db()
         assert token.last_used_at > first
 
@@ -121,13 +121,13 @@ def test_over_the_rate_limit_a_token_gets_429_with_retry_after(rep, token_for, s
     client = ApiClient(secret)
     start = timezone.now().replace(second=10, microsecond=0)
     with time_machine.travel(start, tick=False) as traveller:
-        assert [client.get("/api/v1/contacts/").status_code for _ in range(3)] == [200, 200, 200]
-        response = client.get("/api/v1/contacts/")
+        assert [client.get("/v1/contacts/").status_code for _ in range(3)] == [200, 200, 200]
+        response = client.get("/v1/contacts/")
         assert response.status_code == 429
         assert response["Retry-After"] == "20"  # one request refills every 60 / 3 seconds
         assert response.json()["detail"].startswith("Rate limit exceeded")
         traveller.shift(timedelta(seconds=20))
-        assert client.get("/api/v1/contacts/").status_code == 200
+        assert client.get("/v1/contacts/").status_code == 200
 
 
 def test_the_rate_limit_counts_per_token(rep, token_for, settings):
@@ -135,26 +135,26 @@ def test_the_rate_limit_counts_per_token(rep, token_for, settings):
     first = ApiClient(token_for(rep, "contacts:read")[1])
     second = ApiClient(token_for(rep, "contacts:read")[1])
     with time_machine.travel(timezone.now().replace(second=1), tick=False):
-        assert first.get("/api/v1/contacts/").status_code == 200
-        assert first.get("/api/v1/contacts/").status_code == 429
-        assert second.get("/api/v1/contacts/").status_code == 200
+        assert first.get("/v1/contacts/").status_code == 200
+        assert first.get("/v1/contacts/").status_code == 429
+        assert second.get("/v1/contacts/").status_code == 200
 
 
 def test_the_openapi_schema_is_served_without_login(client):
-    response = client.get("/api/v1/openapi.json")
+    response = client.get("/v1/openapi.json")
     assert response.status_code == 200
     schema = response.json()
-    assert "/api/v1/contacts/" in schema["paths"]
+    assert "/v1/contacts/" in schema["paths"]
     assert schema["components"]["securitySchemes"]["TokenAuth"]["scheme"] == "bearer"
 
 
 def test_the_docs_page_needs_a_browser_login(client, rep_client):
-    assert client.get("/api/v1/docs").status_code == 302
-    assert rep_client.get("/api/v1/docs").status_code == 200
+    assert client.get("/v1/docs").status_code == 302
+    assert rep_client.get("/v1/docs").status_code == 200
 
 
 def test_validation_errors_are_json_with_a_field(csm, api_client_for):
-    response = api_client_for(csm).post_json("/api/v1/contacts/", {"emails": [{"label": "work"}]})
+    response = api_client_for(csm).post_json("/v1/contacts/", {"emails": [{"label": "work"}]})
     assert response.status_code == 422
     body = response.json()
     assert body["field"] == "emails.0.address"
@@ -163,7 +163,7 @@ def test_validation_errors_are_json_with_a_field(csm, api_client_for):
 
 def test_a_malformed_json_body_is_a_json_error(csm, api_client_for):
     client = api_client_for(csm)
-    response = client.post("/api/v1/contacts/", "{not json", content_type="application/json")
+    response = client.post("/v1/contacts/", "{not json", content_type="application/json")
     assert response.status_code in (400, 422)
     assert "detail" in response.json()
 
@@ -172,10 +172,10 @@ def test_a_deactivated_users_token_gets_401(rep, token_for):
     _, secret = token_for(rep, "contacts:read")
     rep.is_active = False
     rep.save(update_fields=["is_active"])
-    assert ApiClient(secret).get("/api/v1/contacts/").status_code == 401
+    assert ApiClient(secret).get("/v1/contacts/").status_code == 401
 
 
 def test_a_made_up_token_gets_401(client):
-    response = client.get("/api/v1/contacts/", headers={"Authorization": "Bearer orv_not-a-real-token"})
+    response = client.get("/v1/contacts/", headers={"Authorization": "Bearer orv_not-a-real-token"})
     assert response.status_code == 401
     assert response.json()["detail"] == "Invalid or revoked API token."

@@ -127,7 +127,7 @@ def test_a_replay_through_the_api_sends_again(subscription, receiver, admin_user
     events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     _deliver_all()
     delivery = WebhookDelivery.objects.get()
-    response = api_client_for(admin_user, "webhooks:write").post(f"/api/v1/webhooks/deliveries/{delivery.pk}/replay")
+    response = api_client_for(admin_user, "webhooks:write").post(f"/v1/webhooks/deliveries/{delivery.pk}/replay")
     assert response.status_code == 202
     assert response.json()["status"] == "pending"
     _deliver_all()
@@ -208,21 +208,21 @@ def test_events_are_listed_oldest_first_with_a_cursor(admin_user, api_client_for
         suppression_add(kind="address", value=f"p{n}@example.com", reason="manual")
         events.suppression_emit(entry=suppression_add(kind="address", value=f"p{n}@example.com", reason="manual"))
     client = api_client_for(admin_user, "events:read")
-    first = client.get("/api/v1/events/?limit=3").json()
+    first = client.get("/v1/events/?limit=3").json()
     assert [e["data"]["value"] for e in first["items"]] == ["p0@example.com", "p1@example.com", "p2@example.com"]
-    second = client.get(f"/api/v1/events/?limit=3&cursor={first['next_cursor']}").json()
+    second = client.get(f"/v1/events/?limit=3&cursor={first['next_cursor']}").json()
     assert [e["data"]["value"] for e in second["items"]] == ["p3@example.com", "p4@example.com"]
     assert second["next_cursor"] is None
     # Polling from the last item's cursor finds new events only.
     events.suppression_emit(entry=suppression_add(kind="address", value="p5@example.com", reason="manual"))
-    later = client.get(f"/api/v1/events/?cursor={second['items'][-1]['cursor']}").json()
+    later = client.get(f"/v1/events/?cursor={second['items'][-1]['cursor']}").json()
     assert [e["data"]["value"] for e in later["items"]] == ["p5@example.com"]
 
 
 def test_the_pull_api_and_the_webhook_carry_the_same_event(subscription, receiver, admin_user, api_client_for):
     events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     _deliver_all()
-    pulled = api_client_for(admin_user, "events:read").get("/api/v1/events/").json()["items"][0]
+    pulled = api_client_for(admin_user, "events:read").get("/v1/events/").json()["items"][0]
     pushed = json.loads(receiver.requests[0]["body"])
     assert pulled["id"] == pushed["id"]
     assert pulled["data"] == pushed["data"]
@@ -231,14 +231,14 @@ def test_the_pull_api_and_the_webhook_carry_the_same_event(subscription, receive
 def test_a_reps_token_sees_only_events_about_the_reps_people(rep, other_rep, make_message, api_client_for):
     _record_engagement("replied", make_message(sender=rep))
     _record_engagement("replied", make_message(sender=other_rep))
-    items = api_client_for(rep, "events:read").get("/api/v1/events/").json()["items"]
+    items = api_client_for(rep, "events:read").get("/v1/events/").json()["items"]
     assert [i["data"]["sender"] for i in items] == [rep.username]
 
 
 def test_events_filter_by_type(rep, make_message, admin_user, api_client_for):
     _record_engagement("replied", make_message(sender=rep))
     events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
-    items = api_client_for(admin_user, "events:read").get("/api/v1/events/?type=engagement_signal").json()["items"]
+    items = api_client_for(admin_user, "events:read").get("/v1/events/?type=engagement_signal").json()["items"]
     assert [i["type"] for i in items] == ["engagement_signal"]
 
 
@@ -248,32 +248,30 @@ def test_events_filter_by_type(rep, make_message, admin_user, api_client_for):
 def test_an_admin_subscribes_through_the_api_and_gets_the_secret_once(admin_user, api_client_for):
     client = api_client_for(admin_user, "webhooks:write")
     response = client.post_json(
-        "/api/v1/webhooks/", {"url": "https://crm.example/hooks", "event_types": ["engagement_signal"]}
+        "/v1/webhooks/", {"url": "https://crm.example/hooks", "event_types": ["engagement_signal"]}
     )
     assert response.status_code == 201
     body = response.json()
     assert body["secret"].startswith("whsec_")
     assert body["secret"] == WebhookSubscription.objects.get().secret
-    assert "secret" not in client.get(f"/api/v1/webhooks/{body['id']}/").json()
+    assert "secret" not in client.get(f"/v1/webhooks/{body['id']}/").json()
 
 
 def test_a_subscription_is_updated_paused_and_deleted_through_the_api(admin_user, api_client_for):
     client = api_client_for(admin_user, "webhooks:write")
-    sub_id = client.post_json(
-        "/api/v1/webhooks/", {"url": "https://crm.example/hooks", "event_types": ALL_TYPES}
-    ).json()["id"]
-    response = client.patch_json(
-        f"/api/v1/webhooks/{sub_id}/", {"is_active": False, "event_types": ["draft_edit_signal"]}
-    )
+    sub_id = client.post_json("/v1/webhooks/", {"url": "https://crm.example/hooks", "event_types": ALL_TYPES}).json()[
+        "id"
+    ]
+    response = client.patch_json(f"/v1/webhooks/{sub_id}/", {"is_active": False, "event_types": ["draft_edit_signal"]})
     assert response.status_code == 200
     assert (response.json()["is_active"], response.json()["event_types"]) == (False, ["draft_edit_signal"])
-    assert client.delete(f"/api/v1/webhooks/{sub_id}/").status_code == 204
+    assert client.delete(f"/v1/webhooks/{sub_id}/").status_code == 204
     assert not WebhookSubscription.objects.exists()
 
 
 def test_an_unknown_signal_type_is_a_field_error(admin_user, api_client_for):
     response = api_client_for(admin_user, "webhooks:write").post_json(
-        "/api/v1/webhooks/", {"url": "https://crm.example/hooks", "event_types": ["everything"]}
+        "/v1/webhooks/", {"url": "https://crm.example/hooks", "event_types": ["everything"]}
     )
     assert response.status_code == 422
     assert response.json()["field"] == "event_types.0"
@@ -281,7 +279,7 @@ def test_an_unknown_signal_type_is_a_field_error(admin_user, api_client_for):
 
 def test_a_bad_url_is_a_field_error(admin_user, api_client_for):
     response = api_client_for(admin_user, "webhooks:write").post_json(
-        "/api/v1/webhooks/", {"url": "ftp://crm.example/hooks", "event_types": ALL_TYPES}
+        "/v1/webhooks/", {"url": "ftp://crm.example/hooks", "event_types": ALL_TYPES}
     )
     assert response.status_code == 400
     assert response.json()["field"] == "url"
@@ -289,7 +287,7 @@ def test_a_bad_url_is_a_field_error(admin_user, api_client_for):
 
 def test_a_reps_token_may_not_manage_webhooks(rep, api_client_for):
     response = api_client_for(rep, "webhooks:write").post_json(
-        "/api/v1/webhooks/", {"url": "https://crm.example/hooks", "event_types": ALL_TYPES}
+        "/v1/webhooks/", {"url": "https://crm.example/hooks", "event_types": ALL_TYPES}
     )
     assert response.status_code == 403
 
@@ -299,9 +297,7 @@ def test_the_delivery_log_is_listed_through_the_api(subscription, receiver, admi
     events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     _deliver_all()
     items = (
-        api_client_for(admin_user, "webhooks:write")
-        .get(f"/api/v1/webhooks/{subscription.pk}/deliveries/")
-        .json()["items"]
+        api_client_for(admin_user, "webhooks:write").get(f"/v1/webhooks/{subscription.pk}/deliveries/").json()["items"]
     )
     assert [(d["status"], d["response_code"], d["response_body"]) for d in items] == [
         ("retrying", 500, "receiver exploded")

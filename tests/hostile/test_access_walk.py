@@ -56,7 +56,7 @@ PUBLIC_PREFIXES = (
 # Django's admin: staff only, its own login.
 ADMIN_PREFIX = "admin/"
 # The REST API: a bearer token with the right scope, never a session (401 without one).
-API_PREFIX = "api/v1/"
+API_PREFIXES = ("v1/", "api/v1/")  # /api/v1/ is the alias of /v1/
 # Pages a rep may open: lists and forms scoped to the rep (must not show the victim's data).
 REP_PAGES = {
     "home",
@@ -151,7 +151,7 @@ def classify(route: Route) -> str:
         return "admin"
     if route.name in PUBLIC or route.route.startswith(PUBLIC_PREFIXES):
         return "public"
-    if route.route.startswith(API_PREFIX) and route.name not in REP_PAGES:
+    if route.route.startswith(API_PREFIXES) and route.name not in REP_PAGES:
         return "api"
     groups = [g for g, names in (("rep", REP_PAGES), ("role", ROLE_PAGES), ("owned", OWNED)) if route.name in names]
     return groups[0] if len(groups) == 1 else "UNCLASSIFIED"

@@ -131,7 +131,7 @@ class Reviewer(HttpUser):
 
 
 class ApiClient(HttpUser):
-    """An integration enrolling new contacts into a sequence through /api/v1/."""
+    """An integration enrolling new contacts into a sequence through /v1/."""
 
     fixed_count = int(os.environ.get("LOAD_API_USERS", "5"))
     wait_time = between(1, 2)
@@ -145,10 +145,10 @@ class ApiClient(HttpUser):
             return
         address = f"api-{uuid.uuid4().hex[:12]}@load.example"
         with self.client.post(
-            "/api/v1/sequences/enrollments/",
+            "/v1/sequences/enrollments/",
             json={"sequence_id": SEQUENCE_ID, "recipient": {"email": address, "full_name": "Load Test"}},
             headers={"Authorization": f"Bearer {self.token}", "Idempotency-Key": uuid.uuid4().hex},
-            name="POST /api/v1/sequences/enrollments/",
+            name="POST /v1/sequences/enrollments/",
             catch_response=True,
         ) as response:
             if response.status_code != 201:

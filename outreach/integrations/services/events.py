@@ -1,5 +1,5 @@
 """Emitted events: what other systems hear from us (engagement, draft decisions, suppression
-additions), stored as `EmittedEvent` rows, listed by `GET /api/v1/events/` and delivered by webhooks.
+additions), stored as `EmittedEvent` rows, listed by `GET /v1/events/` and delivered by webhooks.
 
 Not to be confused with Django signals (in-process news between our parts, in each part's
 `signals.py`): the receivers below turn some of those signals into emitted events.

@@ -232,3 +232,28 @@ class RecipientStage(models.Model):
     stage = models.CharField(max_length=50, blank=True)
     previous_stage = models.CharField(max_length=50, blank=True)
     changed_at = models.DateTimeField(null=True, blank=True, help_text="When the scan saw the latest change.")
+
+
+class CampaignEvent(models.Model):
+    """Who launched, paused, resumed or archived a campaign (or enrolled newcomers), and when."""
+
+    class Kind(models.TextChoices):
+        LAUNCHED = "launched", "Launched"
+        PAUSED = "paused", "Paused"
+        RESUMED = "resumed", "Resumed"
+        ARCHIVED = "archived", "Archived"
+        ENROLLED = "enrolled", "Enrolled newcomers"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    summary = models.TextField(blank=True, help_text="What happened, in words (counts at the time).")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.actor or 'the system'}"

@@ -11,6 +11,7 @@ from django.utils import timezone
 from outreach.mail.models import EngagementEvent, OutboundMessage
 from outreach.people.models import Fact, Recipient
 from review.models import Draft, DraftSkip
+from review.selectors import DraftingProgress, drafting_progress_of
 
 from .models import Campaign, Enrollment, EnrollmentEvent, SequenceStep
 
@@ -111,13 +112,21 @@ def due_enrollments(*, now: datetime, recipient_free: bool = True) -> QuerySet[E
     return due.order_by("next_due_at", "id")
 
 
+SKIP_WORDS = {"suppressed": "suppressed", "no_sender": "no sender", "already_open": "already had an open draft"}
+
+
 @dataclass(frozen=True)
 class Funnel:
+    """Distinct recipients at each stage. A person suppressed before any draft was written is counted
+    under `suppressed`, never as enrolled; other skips (no sender, ...) are counted by reason."""
+
     enrolled: int
     drafted: int
     approved: int
     sent: int
     replied: int
+    suppressed: int = 0
+    skipped: tuple[tuple[str, int], ...] = ()
 
     def as_steps(self) -> list[tuple[str, int]]:
         return [
@@ -128,10 +137,24 @@ class Funnel:
             ("Replied", self.replied),
         ]
 
+    def not_enrolled(self) -> list[str]:
+        """["4 suppressed", "1 skipped (no sender)"]: who matched but got no email, in words."""
+        words = [f"{self.suppressed} suppressed"] if self.suppressed else []
+        words += [f"{n} skipped ({SKIP_WORDS.get(code, code)})" for code, n in self.skipped]
+        return words
+
 
 def campaign_funnel(*, campaign: Campaign) -> Funnel:
-    """Distinct recipients at each stage, in four queries."""
-    enrolled = Enrollment.objects.filter(campaign=campaign).aggregate(n=Count("recipient", distinct=True))["n"]
+    """Distinct recipients at each stage, in five queries."""
+    drafted_q = Exists(Draft.objects.filter(enrollment_ref=OuterRef("pk")))
+    enrollments = (
+        Enrollment.objects.filter(campaign=campaign)
+        .annotate(drafted=drafted_q)
+        .aggregate(
+            enrolled=Count("recipient", distinct=True, filter=~Q(state=Enrollment.State.SUPPRESSED) | Q(drafted=True)),
+            suppressed=Count("recipient", distinct=True, filter=Q(state=Enrollment.State.SUPPRESSED, drafted=False)),
+        )
+    )
     drafts = Draft.objects.filter(origin__campaign_ref=campaign.pk).aggregate(
         drafted=Count("recipient", distinct=True),
         approved=Count("recipient", distinct=True, filter=Q(state=Draft.State.APPROVED)),
@@ -142,7 +165,28 @@ def campaign_funnel(*, campaign: Campaign) -> Funnel:
     replied = EngagementEvent.objects.filter(
         kind=EngagementEvent.Kind.REPLIED, message__campaign_ref=campaign.pk
     ).aggregate(n=Count("message__recipient", distinct=True))["n"]
-    return Funnel(enrolled, drafts["drafted"], drafts["approved"], sent, replied)
+    # Suppression skips are already counted by the enrollments above.
+    skipped = (
+        DraftSkip.objects.filter(origin__campaign_ref=campaign.pk)
+        .exclude(code="suppressed")
+        .values("code")
+        .annotate(n=Count("recipient", distinct=True))
+        .order_by("code")
+    )
+    return Funnel(
+        enrollments["enrolled"],
+        drafts["drafted"],
+        drafts["approved"],
+        sent,
+        replied,
+        suppressed=enrollments["suppressed"],
+        skipped=tuple((row["code"], row["n"]) for row in skipped),
+    )
+
+
+def campaign_drafting_progress(*, campaign: Campaign) -> DraftingProgress:
+    """Campaign-wide counts of its drafts by state (whoever sees the campaign sees its progress)."""
+    return drafting_progress_of(Draft.objects.filter(origin__campaign_ref=campaign.pk))
 
 
 def campaign_enrollment_counts(*, campaign: Campaign) -> dict[str, int]:

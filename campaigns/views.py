@@ -118,6 +118,10 @@ def _steps_context(campaign: Campaign) -> dict:
 @view_campaigns
 def campaign_detail(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _get_campaign_for_user(request, campaign_id)
+    if request.htmx and request.GET.get("part") == "progress":  # polled while drafts are written
+        progress = selectors.campaign_drafting_progress(campaign=campaign)
+        context = {"campaign": campaign, "progress": progress}
+        return render(request, "campaigns/campaign_detail.html#progress", context)
     can_edit = request.user.has_perm("campaigns.change_campaign")
     user = request.user
     enrollments = Paginator(selectors.campaign_enrollments(campaign=campaign, user=user), 25).get_page(
@@ -131,6 +135,8 @@ def campaign_detail(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
         **_steps_context(campaign),
         "can_edit": can_edit,
         "funnel": selectors.campaign_funnel(campaign=campaign),
+        "progress": selectors.campaign_drafting_progress(campaign=campaign),
+        "campaign_events": list(campaign.events.select_related("actor")[:20]),
         "state_counts": selectors.campaign_enrollment_counts(campaign=campaign),
         "skips": selectors.campaign_skips(campaign=campaign, limit=50, user=user),
         "page": enrollments,
@@ -293,7 +299,8 @@ def campaign_transition(request: HttpRequest, campaign_id: int, action: str) -> 
         messages.error(request, exc.message)
     else:
         done = {"launch": "Launched", "pause": "Paused", "resume": "Resumed", "archive": "Archived"}[action]
-        extra = f" {result} enrolled." if isinstance(result, int) and action in ("launch", "resume") else ""
+        manual = campaign.trigger == Campaign.Trigger.MANUAL
+        extra = f" {result.describe()}" if isinstance(result, services.EnrollResult) and manual else ""
         extra = f" {result} live enrollments cancelled." if action == "archive" else extra
         messages.success(request, f"{done} {campaign.name}.{extra}")
     return redirect("campaign_detail", campaign_id=campaign.pk)

@@ -317,6 +317,11 @@ def drafting_progress(*, user, campaign_id: int | None = None, since=None) -> Dr
         qs = qs.filter(origin__campaign_ref=campaign_id)
     if since is not None:
         qs = qs.filter(created_at__gte=since)
+    return drafting_progress_of(qs)
+
+
+def drafting_progress_of(qs: QuerySet[Draft]) -> DraftingProgress:
+    """The same counts for drafts the caller has already scoped (a campaign's page: campaign-wide)."""
     counts = dict.fromkeys(Draft.State.values, 0)
     cost = Decimal("0")
     generated = 0

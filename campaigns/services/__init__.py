@@ -25,7 +25,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from campaigns import selectors
-from campaigns.models import Campaign, Enrollment, EnrollmentEvent, SequenceStep
+from campaigns.models import Campaign, CampaignEvent, Enrollment, EnrollmentEvent, SequenceStep
 from outreach.core.errors import ApplicationError
 from outreach.drafting import sanitize
 from outreach.drafting.errors import DraftingError
@@ -322,10 +322,45 @@ def step_move(*, step: SequenceStep, up: bool) -> None:
         _renumber(steps)
 
 
+@dataclass
+class EnrollResult:
+    """What enrolling a target group did, counted honestly: a suppressed person is not "enrolled"."""
+
+    matched: int = 0
+    enrolled: int = 0
+    suppressed: int = 0
+    already: int = 0
+    drafted: int = 0
+    waiting: int = 0
+
+    def describe(self) -> str:
+        """ "6 matched: 2 enrolled, 4 skipped (suppressed)" and what happens next, in words."""
+        parts = [f"{self.enrolled} enrolled"]
+        if self.suppressed:
+            parts.append(f"{self.suppressed} skipped (suppressed)")
+        if self.already:
+            parts.append(f"{self.already} already enrolled")
+        text = f"{self.matched} matched: {', '.join(parts)}."
+        if self.drafted:
+            text += f" {self.drafted} first draft{'s are' if self.drafted != 1 else ' is'} being written now."
+        if self.waiting:
+            text += (
+                f" {self.waiting} wait{'s' if self.waiting == 1 else ''} for another email to the same person"
+                " to finish first."
+            )
+        return text
+
+
+def _campaign_event(campaign: Campaign, *, kind: str, user, summary: str = "") -> CampaignEvent:
+    return CampaignEvent.objects.create(
+        campaign=campaign, kind=kind, actor=user if getattr(user, "pk", None) else None, summary=summary
+    )
+
+
 @transaction.atomic
-def campaign_launch(*, campaign: Campaign, user, now: datetime | None = None) -> int:
-    """Start the campaign: a manual campaign enrolls its target group now; a milestone campaign
-    waits for its rules. Returns how many recipients were enrolled."""
+def campaign_launch(*, campaign: Campaign, user, now: datetime | None = None) -> EnrollResult:
+    """Start the campaign: a manual campaign enrolls its target group now and requests every first
+    draft that is due at once (no scan needed); a milestone campaign waits for its rules."""
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status != Campaign.Status.DRAFT:
         raise ApplicationError(f"Only a draft campaign can be launched; this one is {campaign.get_status_display()}.")
@@ -337,9 +372,11 @@ def campaign_launch(*, campaign: Campaign, user, now: datetime | None = None) ->
         raise ApplicationError("Set a target group first: an empty filter would enroll every recipient.")
     campaign.status = Campaign.Status.ACTIVE
     campaign.save(update_fields=["status", "updated_at"])
+    result = EnrollResult()
     if campaign.trigger == Campaign.Trigger.MANUAL:
-        return campaign_enroll_target(campaign=campaign, user=user, now=now)
-    return 0
+        result = _enroll_target(campaign=campaign, user=user, now=now)
+    _campaign_event(campaign, kind=CampaignEvent.Kind.LAUNCHED, user=user, summary=result.describe())
+    return result
 
 
 def _has_target(campaign: Campaign) -> bool:
@@ -354,19 +391,22 @@ def campaign_pause(*, campaign: Campaign, user) -> Campaign:
         raise ApplicationError("Only an active campaign can be paused.")
     campaign.status = Campaign.Status.PAUSED
     campaign.save(update_fields=["status", "updated_at"])
+    _campaign_event(campaign, kind=CampaignEvent.Kind.PAUSED, user=user)
     return campaign
 
 
 @transaction.atomic
-def campaign_resume(*, campaign: Campaign, user, now: datetime | None = None) -> int:
+def campaign_resume(*, campaign: Campaign, user, now: datetime | None = None) -> EnrollResult:
     """Run again; a manual campaign also enrolls anyone who joined its target group meanwhile."""
     if campaign.status != Campaign.Status.PAUSED:
         raise ApplicationError("Only a paused campaign can be resumed.")
     campaign.status = Campaign.Status.ACTIVE
     campaign.save(update_fields=["status", "updated_at"])
+    result = EnrollResult()
     if campaign.trigger == Campaign.Trigger.MANUAL:
-        return campaign_enroll_target(campaign=campaign, user=user, now=now)
-    return 0
+        result = _enroll_target(campaign=campaign, user=user, now=now)
+    _campaign_event(campaign, kind=CampaignEvent.Kind.RESUMED, user=user, summary=result.describe())
+    return result
 
 
 @transaction.atomic
@@ -381,18 +421,42 @@ def campaign_archive(*, campaign: Campaign, user) -> int:
     for enrollment in live:
         _end(enrollment, to=State.CANCELLED, kind="cancelled", reason=f"campaign archived by {user}", actor=user)
         count += 1
+    _campaign_event(
+        campaign,
+        kind=CampaignEvent.Kind.ARCHIVED,
+        user=user,
+        summary=f"{count} live enrollment{'s' if count != 1 else ''} cancelled.",
+    )
     return count
 
 
 TARGET_OCCURRENCE = "target-group"
 
 
-def campaign_enroll_target(*, campaign: Campaign, user, now: datetime | None = None) -> int:
-    """Enroll the target group by template, once per recipient (re-running adds only newcomers)."""
+@transaction.atomic
+def campaign_enroll_target(*, campaign: Campaign, user, now: datetime | None = None) -> EnrollResult:
+    """Enroll whoever in the target group of an active campaign is not enrolled yet (after the
+    target group changed, say), and request their first drafts at once. Recorded with who did it."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status != Campaign.Status.ACTIVE:
+        raise ApplicationError("Only an active campaign enrolls people; launch or resume it first.")
+    result = _enroll_target(campaign=campaign, user=user, now=now)
+    _campaign_event(campaign, kind=CampaignEvent.Kind.ENROLLED, user=user, summary=result.describe())
+    return result
+
+
+def _enroll_target(*, campaign: Campaign, user, now: datetime | None = None) -> EnrollResult:
+    """Enroll the target group by template, once per recipient (re-running adds only newcomers),
+    then draft every first step that is already due."""
     now = now or timezone.now()
-    already = Enrollment.objects.filter(campaign=campaign, occurrence_key=TARGET_OCCURRENCE).values("recipient_id")
-    recipients = list(selectors.campaign_target_recipients(campaign=campaign, now=now).exclude(pk__in=already))
-    return _enroll_many(
+    matching = list(selectors.campaign_target_recipients(campaign=campaign, now=now))
+    already = set(
+        Enrollment.objects.filter(
+            campaign=campaign, occurrence_key=TARGET_OCCURRENCE, recipient__in=matching
+        ).values_list("recipient_id", flat=True)
+    )
+    recipients = [r for r in matching if r.pk not in already]
+    created = _enroll_many(
         campaign=campaign,
         recipients=recipients,
         kind=Enrollment.Kind.TEMPLATE,
@@ -401,6 +465,20 @@ def campaign_enroll_target(*, campaign: Campaign, user, now: datetime | None = N
         user=user,
         now=now,
     )
+    result = EnrollResult(matched=len(matching), already=len(already) + len(recipients) - len(created))
+    advance = AdvanceResult()
+    for enrollment in created:
+        if enrollment.state == State.SUPPRESSED:
+            result.suppressed += 1
+            continue
+        result.enrolled += 1
+        if enrollment.next_due_at is not None and enrollment.next_due_at <= now:
+            _advance_one(enrollment_id=enrollment.pk, now=now, result=advance)
+    result.drafted, result.waiting = advance.drafted, advance.busy
+    # Suppressed at drafting time (a list the campaign adds, say): skipped, not enrolled.
+    result.enrolled -= advance.suppressed
+    result.suppressed += advance.suppressed
+    return result
 
 
 # --- enrollments -----------------------------------------------------------------------------
@@ -411,11 +489,11 @@ def _first_due(steps: list[SequenceStep], now: datetime) -> tuple[int, datetime]
     return first.position, now + timedelta(days=first.delay_days)
 
 
-def _enroll_many(*, campaign, recipients, kind, occurrence, source, user, now) -> int:
+def _enroll_many(*, campaign, recipients, kind, occurrence, source, user, now) -> list[Enrollment]:
     """Create enrollments, one savepoint each so a duplicate occurrence (another scan got there
     first) is skipped, not fatal. Suppressed recipients are enrolled as `suppressed`, with the reason."""
     if not recipients:
-        return 0
+        return []
     steps = _campaign_steps(campaign)
     if not steps:
         raise ApplicationError("This campaign has no sequence steps.")
@@ -427,7 +505,7 @@ def _enroll_many(*, campaign, recipients, kind, occurrence, source, user, now) -
             campaign=campaign, recipient__in=recipients, state__in=Enrollment.LIVE_STATES
         ).values_list("recipient_id", flat=True)
     )
-    created = 0
+    created: list[Enrollment] = []
     for recipient in recipients:
         if recipient.pk in live:
             continue  # already on its way through this campaign; a later scan picks the occurrence up
@@ -451,7 +529,7 @@ def _enroll_many(*, campaign, recipients, kind, occurrence, source, user, now) -
                 _record(enrollment, kind="enrolled", reason=enrollment.source.get("why", ""), actor=user)
         except IntegrityError:
             continue
-        created += 1
+        created.append(enrollment)
     return created
 
 

@@ -266,7 +266,7 @@ def milestone_rule_run(*, rule: MilestoneRule, now: datetime | None = None, user
         now=now,
     )
     MilestoneRule.objects.filter(pk=rule.pk).update(last_run_at=now, last_matched=len(candidates))
-    return created
+    return len(created)
 
 
 def milestone_scan(*, now: datetime | None = None, campaign: Campaign | None = None, user=None) -> dict[str, int]:

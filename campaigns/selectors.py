@@ -189,9 +189,11 @@ def campaign_drafting_progress(*, campaign: Campaign) -> DraftingProgress:
     return drafting_progress_of(Draft.objects.filter(origin__campaign_ref=campaign.pk))
 
 
-def campaign_enrollment_counts(*, campaign: Campaign) -> dict[str, int]:
+def campaign_enrollment_counts(*, campaign: Campaign) -> list[tuple[str, int]]:
+    """[("Waiting for review", 4), ...]: enrollments per state, in words, in the states' order."""
     rows = Enrollment.objects.filter(campaign=campaign).values("state").annotate(n=Count("id"))
-    return {row["state"]: row["n"] for row in rows}
+    counts = {row["state"]: row["n"] for row in rows}
+    return [(label, counts[value]) for value, label in Enrollment.State.choices if value in counts]
 
 
 ENDED_WITH_REASON = (
@@ -244,9 +246,28 @@ def campaign_enrollments(*, campaign: Campaign, user=None) -> QuerySet[Enrollmen
         scope |= Q(sender=user)
     return (
         Enrollment.objects.filter(scope, campaign=campaign)
-        .select_related("recipient", "sender")
+        .select_related("recipient", "sender", "campaign")
         .order_by("-created_at")
     )
+
+
+SUMMARY_LIMIT = 500
+
+
+def campaign_live_enrollments(*, campaign: Campaign, user=None) -> list[Enrollment]:
+    """The live enrollments the summary line explains (the first 500: enough to say what holds them)."""
+    scope = _own_recipients(user)
+    if scope:
+        scope |= Q(sender=user)
+    qs = Enrollment.objects.filter(scope, campaign=campaign, state__in=Enrollment.LIVE_STATES)
+    return list(qs.select_related("recipient", "sender", "campaign").order_by("next_due_at", "pk")[:SUMMARY_LIMIT])
+
+
+def recipient_enrollments(*, recipient: Recipient, user, limit: int = 20) -> list[Enrollment]:
+    """This person's sequences in campaigns the user may see (and ad-hoc ones), newest first."""
+    visible = Q(campaign__in=campaigns_for_user(user)) | Q(campaign__isnull=True)
+    qs = Enrollment.objects.filter(visible, recipient=recipient).select_related("recipient", "sender", "campaign")
+    return list(qs.order_by("-created_at", "-pk")[:limit])
 
 
 def enrollment_history(*, enrollment: Enrollment) -> QuerySet[EnrollmentEvent]:

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
@@ -24,6 +25,7 @@ from .forms import CampaignForm, RuleForm, StepForm, TargetForm
 from .models import Campaign, Enrollment, MilestoneRule, SequenceStep
 from .preview import campaign_preview_draft
 from .services import milestones
+from .waiting import campaign_waiting_summary, enrollments_waiting
 
 view_campaigns = permission_required("campaigns.view_campaign", raise_exception=True)
 
@@ -127,6 +129,9 @@ def campaign_detail(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     enrollments = Paginator(selectors.campaign_enrollments(campaign=campaign, user=user), 25).get_page(
         request.GET.get("page")
     )
+    rows = list(enrollments)
+    reasons = enrollments_waiting(enrollments=rows)
+    live = selectors.campaign_live_enrollments(campaign=campaign, user=user)
     sample_qs = selectors.campaign_target_recipients(campaign=campaign).select_related("account")
     if not user.has_perm("outreach.change_recipient"):
         sample_qs = sample_qs.filter(owner_id=user.pk)  # a rep previews only for people they own
@@ -140,6 +145,8 @@ def campaign_detail(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
         "state_counts": selectors.campaign_enrollment_counts(campaign=campaign),
         "skips": selectors.campaign_skips(campaign=campaign, limit=50, user=user),
         "page": enrollments,
+        "rows": [(e, reasons.get(e.pk)) for e in rows],
+        "waiting_summary": campaign_waiting_summary(campaign=campaign, reasons=enrollments_waiting(enrollments=live)),
         "rules": list(campaign.rules.all()),
         "rule_form": RuleForm(),
         "sample": sample,
@@ -357,12 +364,26 @@ def enrollment_detail(request: HttpRequest, enrollment_id: int) -> HttpResponse:
     drafts = selectors.drafts_of_enrollments(enrollment_ids=[enrollment.pk])[enrollment.pk]
     context = {
         "enrollment": enrollment,
+        "waiting": enrollments_waiting(enrollments=[enrollment]).get(enrollment.pk),
         "events": selectors.enrollment_history(enrollment=enrollment),
         "drafts": [(draft, position.get(draft.step_ref or 0)) for draft in drafts],
         "steps": steps,
         "can_edit": request.user.has_perm("campaigns.change_enrollment"),
     }
     return render(request, "campaigns/enrollment_detail.html", context)
+
+
+def recipient_sequences_panel(request: HttpRequest, recipient: Recipient) -> str:
+    """The recipient page's "Sequences" section: each enrollment of this person and why it waits.
+    The page has already checked that the user may see the recipient."""
+    if not request.user.has_perm("campaigns.view_campaign"):
+        return ""
+    enrollments = selectors.recipient_enrollments(recipient=recipient, user=request.user)
+    if not enrollments:
+        return ""
+    reasons = enrollments_waiting(enrollments=enrollments)
+    rows = [(e, reasons.get(e.pk)) for e in enrollments]
+    return render_to_string("campaigns/_recipient_sequences.html", {"rows": rows}, request=request)
 
 
 @require_POST

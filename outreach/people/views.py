@@ -17,6 +17,7 @@ from outreach.suppression import selectors as suppression_selectors
 from . import selectors
 from .forms import ImportUploadForm
 from .models import ImportJob, Recipient
+from .panels import recipient_panels
 from .services import imports
 
 
@@ -166,6 +167,7 @@ def recipient_detail(request: HttpRequest, recipient_id: int) -> HttpResponse:
         "facts": recipient.facts.all(),
         "labels": recipient.labels.all(),
         "suppression": suppression_selectors.suppression_check(recipient=recipient),
+        "panels": recipient_panels(request, recipient),
     }
     return render(request, "people/recipient_detail.html", context)
 

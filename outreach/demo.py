@@ -247,7 +247,11 @@ def load_demo_data() -> dict[str, int]:
         recipient.labels.set(rng.sample(list(labels.values()), k=rng.randint(0, 2)))
         for kind, text, source, observed in _facts_for(rng, recipient, account, today):
             Fact.objects.update_or_create(
-                recipient=recipient, kind=kind, text=text, observed_at=observed, defaults={"source": source}
+                recipient=recipient,
+                kind=kind,
+                text=text,
+                observed_at=observed,
+                defaults={"source": source, "origin": Fact.Origin.CRM_SYNC},
             )
         count += 1
     global_list = suppression_list_get_global()

@@ -235,6 +235,9 @@ ANTHROPIC_TIMEOUT_SECONDS = env_int("ANTHROPIC_TIMEOUT_SECONDS", 60)
 ANTHROPIC_MAX_RETRIES = env_int("ANTHROPIC_MAX_RETRIES", 2)
 # "anthropic" or "offline"; by default Anthropic when a key is set, otherwise offline.
 DRAFTING_PROVIDER = env_str("DRAFTING_PROVIDER", "anthropic" if ANTHROPIC_API_KEY else "offline")
+# The organization's own domains: links and addresses on them (and their subdomains) need no fact
+# to be supported in a draft; any other link or address needs a trusted source (issue 16).
+OWN_DOMAINS = [d.lower().lstrip(".") for d in env_list("OWN_DOMAINS", [])]
 if DRAFTING_PROVIDER not in {"anthropic", "offline"}:
     raise ImproperlyConfigured("DRAFTING_PROVIDER must be 'anthropic' or 'offline'")
 if ANTHROPIC_TIMEOUT_SECONDS * (ANTHROPIC_MAX_RETRIES + 1) >= Q_TASK_TIMEOUT:

@@ -8,6 +8,8 @@ from typing import Any
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from outreach.drafting.grounding import REASONS
+
 
 def _spans(claims: Iterable[Mapping[str, Any]], field: str, length: int) -> list[Mapping[str, Any]]:
     spans = []
@@ -27,12 +29,28 @@ def _spans(claims: Iterable[Mapping[str, Any]], field: str, length: int) -> list
     return kept
 
 
+def _title(text: str) -> str:
+    """An attribute value in double quotes: apostrophes stay readable."""
+    return str(escape(text)).replace("&#x27;", "'")
+
+
 def _mark(claim: Mapping[str, Any], text: str) -> str:
     if claim.get("supported"):
         ids = ", ".join(str(i) for i in claim.get("fact_ids") or [])
         return f'<mark class="supported" title="Supported by fact {escape(ids)}">{escape(text)}</mark>'
+    reason = str(claim.get("reason") or "")
+    if reason == "untrusted_source":
+        why = "From an untrusted source: " + REASONS[reason] + (" (kept by the reviewer)" if claim.get("kept") else "")
+        return (
+            f'<mark class="unsupported untrusted" title="{_title(why)}" data-reason="{escape(reason)}">'
+            f'{escape(text)}<span class="visually-hidden"> (from an untrusted source)</span></mark>'
+        )
+    why = (
+        REASONS[reason][:1].upper() + REASONS[reason][1:] if reason in REASONS else "Not found in the recipient's facts"
+    )
+    data = f' data-reason="{escape(reason)}"' if reason else ""
     return (
-        '<mark class="unsupported" title="Not found in the recipient\'s facts">'
+        f'<mark class="unsupported" title="{_title(why)}"{data}>'
         f'{escape(text)}<span class="visually-hidden"> (unsupported claim)</span></mark>'
     )
 

@@ -70,6 +70,18 @@ class Draft(models.Model):
     grounding = models.JSONField(default=list, blank=True, help_text="Claims with supported/unsupported and fact ids.")
     unsupported_claim_count = models.PositiveIntegerField(default=0)
     facts_snapshot = models.JSONField(default=list, blank=True, help_text="The facts as given to the engine.")
+    withheld = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Links, addresses, phone numbers, prices, discounts and deadlines only untrusted "
+        "sources contain, taken out of the text with their sentence until a reviewer keeps them.",
+    )
+    unfiltered = models.JSONField(
+        default=dict, blank=True, help_text="Subject, preview and body as written, before withholding."
+    )
+    kept_untrusted = models.JSONField(
+        default=list, blank=True, help_text="Withheld claims a reviewer chose to keep: text, by, at."
+    )
     instruction = models.TextField(blank=True, help_text="Reviewer's instruction for a regeneration.")
     provider = models.CharField(max_length=30, blank=True)
     model_name = models.CharField(max_length=100, blank=True)
@@ -125,6 +137,7 @@ class DraftVersion(models.Model):
         GENERATED = "generated", "Generated"
         REGENERATED = "regenerated", "Regenerated"
         EDITED = "edited", "Edited by reviewer"
+        KEPT = "kept", "Untrusted text kept by reviewer"
 
     draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
@@ -164,6 +177,7 @@ class DraftDecision(models.Model):
         REGENERATE = "regenerate", "Regenerate requested"
         SKIP = "skip", "Skipped for now"
         RETRY = "retry", "Retry requested"
+        KEEP_UNTRUSTED = "keep_untrusted", "Kept text from an untrusted source"
 
     draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="decisions")
     action = models.CharField(max_length=14, choices=Action.choices)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -25,6 +26,8 @@ from outreach.drafting import (
     Persona,
     ThreadMessage,
     compose,
+    ground,
+    kept_key,
     sanitize,
 )
 from outreach.mail.models import EngagementEvent, OutboundMessage
@@ -282,8 +285,11 @@ def _recipient_facts(recipient: Recipient) -> list[dict]:
     facts: list[dict] = []
 
     def add(fact_id: str, kind: str, text: str, value: str | None = None) -> None:
+        # Profile and account fields arrive by import, API or CRM sync: untrusted like those facts.
         if text.strip():
-            facts.append({"id": fact_id, "kind": kind, "text": text, "value": value, "observed_at": None})
+            facts.append(
+                {"id": fact_id, "kind": kind, "text": text, "value": value, "observed_at": None, "trust": "untrusted"}
+            )
 
     add("recipient:first_name", "first_name", recipient.first_name, recipient.first_name)
     add("recipient:last_name", "last_name", recipient.last_name, recipient.last_name)
@@ -394,6 +400,7 @@ def compose_request(
     enrollment_ref: int | None = None,
     draft_ref: int | None = None,
     instruction: str = "",
+    kept_untrusted: Sequence[str] = (),
 ) -> DraftRequest:
     """The engine's input: facts, intent, persona, thread and recent edits, from the rows and the
     brief. The drafting task uses it for a draft; a campaign's preview for a draft not yet asked for."""
@@ -407,6 +414,8 @@ def compose_request(
         source_message=source_message,
         instruction=instruction,
         edit_examples=_edit_examples(sender=sender, origin_id=origin_id),
+        own_domains=settings.OWN_DOMAINS,
+        kept_untrusted=kept_untrusted,
     )
 
 
@@ -420,6 +429,7 @@ def draft_compose_request(*, draft: Draft) -> DraftRequest:
         enrollment_ref=draft.enrollment_ref,
         draft_ref=draft.pk,
         instruction=draft.instruction,
+        kept_untrusted=[str(k.get("text", "")) for k in draft.kept_untrusted or []],
     )
 
 
@@ -480,6 +490,8 @@ def draft_generate(*, draft_id: int, provider=None) -> Draft | None:
         draft.output_tokens = result.output_tokens
         draft.cost_usd = result.cost_usd
         draft.facts_snapshot = [dict(f) for f in request.facts]
+        draft.withheld = [dict(w) for w in result.withheld]
+        draft.unfiltered = dict(result.unfiltered)
         draft.failure_reason = ""
         draft.state = Draft.State.READY
         # A regenerated draft keeps its place in the queue.
@@ -767,6 +779,54 @@ def draft_retry(*, draft: Draft, user, expected_version: int | None = None, via:
     draft.save(update_fields=["state", "version", "updated_at"])
     pk = draft.pk
     transaction.on_commit(lambda: _enqueue_generation(pk))
+    _decided(draft, decision)
+    return draft
+
+
+@transaction.atomic
+def draft_keep_untrusted(*, draft: Draft, user, expected_version: int, text: str, via: str = "web") -> Draft:
+    """The reviewer keeps one withheld claim (a link, address, phone number, price, discount or
+    deadline only an untrusted source contains): its sentence goes back into the text, still
+    flagged, and the choice is recorded as a decision. Nothing else in the text changes."""
+    draft = _lock(draft, expected_version=expected_version, states=[Draft.State.READY])
+    key = kept_key(text)
+    item = next((w for w in draft.withheld or [] if kept_key(str(w.get("text", ""))) == key), None)
+    if item is None or not draft.unfiltered:
+        raise ApplicationError("Nothing with that text was withheld from this draft.")
+    now = timezone.now()
+    draft.kept_untrusted = [
+        *(draft.kept_untrusted or []),
+        {"text": item["text"], "by": user.get_username(), "at": now.isoformat()},
+    ]
+    request = draft_compose_request(draft=draft)
+    try:
+        grounded = ground(
+            request,
+            subject=str(draft.unfiltered.get("subject", draft.subject)),
+            preview_text=str(draft.unfiltered.get("preview_text", draft.preview_text)),
+            body_text=str(draft.unfiltered.get("body_text", draft.body_text)),
+        )
+    except DraftingError as exc:
+        raise ApplicationError(exc.reason) from exc
+    draft.subject, draft.preview_text = grounded.subject, grounded.preview_text
+    draft.body_text, draft.body_html = grounded.body_text, grounded.body_html
+    draft.grounding = [dict(c) for c in grounded.claims]
+    draft.unsupported_claim_count = sum(1 for c in grounded.claims if not c["supported"])
+    draft.withheld = [dict(w) for w in grounded.withheld]
+    decision = DraftDecision.objects.create(
+        draft=draft, action=DraftDecision.Action.KEEP_UNTRUSTED, user=user, note=item["text"][:2000], via=via
+    )
+    draft.version += 1
+    draft.save()
+    DraftVersion.objects.create(
+        draft=draft,
+        number=_next_version_number(draft),
+        origin=DraftVersion.Origin.KEPT,
+        subject=draft.subject,
+        body_html=draft.body_html,
+        body_text=draft.body_text,
+        created_by=user,
+    )
     _decided(draft, decision)
     return draft
 

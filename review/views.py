@@ -18,6 +18,8 @@ from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from outreach.core.errors import ApplicationError
+from outreach.drafting.grounding import REASONS
+from outreach.drafting.sanitize import looks_like_instruction
 from outreach.mail import selectors as mail_selectors
 from outreach.people.models import Recipient
 
@@ -58,7 +60,24 @@ def _detail_context(request: HttpRequest, draft: Draft | None, filters: selector
     if draft is None:
         return {"draft": None, "filters": filters, "filter_qs": filters.as_query()}
     cited = {str(i) for i in draft.cited_fact_ids}
-    facts = [{**f, "cited": str(f.get("id")) in cited} for f in draft.facts_snapshot]
+    facts = [
+        {
+            **f,
+            "cited": str(f.get("id")) in cited,
+            "untrusted": f.get("trust") == "untrusted",
+            # Shown with a warning; the model got it quoted as data and it supports only its words.
+            "looks_like_instruction": looks_like_instruction(str(f.get("text") or "")),
+        }
+        for f in draft.facts_snapshot
+    ]
+    withheld = [
+        {
+            **w,
+            "reason": REASONS["untrusted_source"],
+            "field_label": "subject" if w.get("field") == "subject" else "body",
+        }
+        for w in draft.withheld or []
+    ]
     return {
         "draft": draft,
         "filters": filters,
@@ -68,6 +87,9 @@ def _detail_context(request: HttpRequest, draft: Draft | None, filters: selector
         "subject_html": highlight(draft.subject, draft.grounding, field="subject"),
         "body_html": highlight(draft.body_text, draft.grounding, field="body_text"),
         "facts": facts,
+        "withheld": withheld,
+        "kept_untrusted": draft.kept_untrusted or [],
+        "instruction_facts": sum(1 for f in facts if f["looks_like_instruction"]),
         "history": selectors.recipient_history(recipient_id=draft.recipient_id, exclude_draft_id=draft.pk),
         "reject_reasons": RejectReason.choices,
         "cc_text": ", ".join(draft.cc),
@@ -242,6 +264,26 @@ def regenerate(request: HttpRequest, draft_id: int) -> HttpResponse:
         ),
         lambda draft: f"Writing a new version for {_who(draft)}; it returns to the queue when ready.",
     )
+
+
+@can_decide
+@require_POST
+def keep_untrusted(request: HttpRequest, draft_id: int) -> HttpResponse:
+    """Put one withheld claim back into the email: an explicit, recorded choice. The same draft
+    stays open, at its new version, so the reviewer reads the sentence before approving."""
+    draft = _get_draft_for_user(request, draft_id, detail=False)
+    version = _expected_version(request)
+    if version is None:
+        return HttpResponseBadRequest("Missing draft version.", content_type="text/plain")
+    text = request.POST.get("text", "")
+    try:
+        services.draft_keep_untrusted(draft=draft, user=request.user, expected_version=version, text=text)
+    except ApplicationError as exc:
+        return _refused(exc)
+    filters = _filters(request)
+    context = _detail_context(request, selectors.draft_detail(draft_id=draft_id, user=request.user), filters)
+    context["notice"] = f"Kept “{text}”: it is back in the email, still marked as from an untrusted source."
+    return render(request, "review/queue.html#detail", context)
 
 
 @can_decide

@@ -8,7 +8,7 @@ compose() sanitizes the inputs, asks the provider ("anthropic" or "offline", bui
 grounding check. Failures raise DraftingError(reason, retryable=...). No Django, no other part.
 """
 
-from .engine import compose, grounding_facts
+from .engine import Grounded, compose, ground, grounding_facts, kept_key
 from .errors import DraftingError
 from .providers import AnthropicProvider, OfflineProvider, Provider, provider_for
 from .types import DraftRequest, DraftResult, EditExample, Intent, Persona, RawDraft, ThreadMessage
@@ -19,6 +19,7 @@ __all__ = [
     "DraftResult",
     "DraftingError",
     "EditExample",
+    "Grounded",
     "Intent",
     "OfflineProvider",
     "Persona",
@@ -26,6 +27,8 @@ __all__ = [
     "RawDraft",
     "ThreadMessage",
     "compose",
+    "ground",
     "grounding_facts",
+    "kept_key",
     "provider_for",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from . import grounding, sanitize
@@ -16,7 +18,7 @@ def compose(request: DraftRequest, provider: Provider) -> DraftResult:
     clean = sanitize.clean_request(request)
     raw = provider.generate(clean)
 
-    allowed_links = sanitize.links_in(sanitize.request_texts(clean))
+    allowed_links = _allowed_links(clean, [raw.subject, raw.body_text])
     subject = sanitize.clean_subject(raw.subject)
     preview = sanitize.clean_subject(raw.preview_text, sanitize.MAX_PREVIEW)
     body, removed = sanitize.remove_unknown_links(sanitize.clean_body_text(raw.body_text), allowed_links)
@@ -25,20 +27,15 @@ def compose(request: DraftRequest, provider: Provider) -> DraftResult:
         raise DraftingError("invalid response: empty subject or body after sanitizing", retryable=True)
     body = _with_signature(body, clean)
 
-    facts = grounding_facts(clean)
-    claims: list[Claim] = []
-    for field, text in (("subject", subject), ("preview_text", preview), ("body_text", body)):
-        for claim in grounding.check(text, facts, today=clean.today):
-            claims.append({**claim, "field": field})
-
+    grounded = ground(clean, subject=subject, preview_text=preview, body_text=body, cleaned=True)
     return DraftResult(
-        subject=subject,
-        preview_text=preview,
-        body_html=sanitize.text_to_html(body, allowed_links),
-        body_text=body,
-        cited_fact_ids=_cited(raw.cited_fact_ids, claims, clean),
-        claims=tuple(claims),
-        unsupported_count=sum(1 for c in claims if not c["supported"]),
+        subject=grounded.subject,
+        preview_text=grounded.preview_text,
+        body_html=grounded.body_html,
+        body_text=grounded.body_text,
+        cited_fact_ids=_cited(raw.cited_fact_ids, grounded.claims, clean),
+        claims=tuple(grounded.claims),
+        unsupported_count=sum(1 for c in grounded.claims if not c["supported"]),
         provider=raw.provider,
         model=raw.model,
         input_tokens=raw.input_tokens,
@@ -53,6 +50,133 @@ def compose(request: DraftRequest, provider: Provider) -> DraftResult:
             cache_write_tokens=raw.cache_write_tokens,
         ),
         removed_links=tuple(removed + removed_in_subject),
+        withheld=tuple(grounded.withheld),
+        unfiltered={"subject": subject, "preview_text": preview, "body_text": body},
+    )
+
+
+def _allowed_links(request: DraftRequest, output: list[str]) -> set[str]:
+    """Links the email may carry: those in the inputs, and those on the organization's own domains."""
+    allowed = sanitize.links_in(sanitize.request_texts(request))
+    for link in sanitize.links_in(output):
+        kind = "email" if "@" in link and "/" not in link else "link"
+        if grounding.on_own_domain(kind, link, request.own_domains):
+            allowed.add(link)
+    return allowed
+
+
+@dataclass(frozen=True)
+class Grounded:
+    """The texts after withholding untrusted-only claims, with their claims."""
+
+    subject: str
+    preview_text: str
+    body_text: str
+    body_html: str
+    claims: list[Claim]
+    withheld: list[dict[str, Any]]
+
+
+def kept_key(text: str) -> str:
+    """How a kept claim is matched again: links and addresses normalised, other text case-folded."""
+    if sanitize.LINK_RE.fullmatch(text.strip()):
+        return sanitize.normalise_link(text)
+    return " ".join(text.split()).casefold()
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
+
+
+def _sentence_range(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence around text[start:end]: from the last sentence end or line break before it to
+    the next one after it (its full stop included)."""
+    s = start
+    while s > 0 and text[s - 1] != "\n" and not (text[s - 1] in " \t" and s >= 2 and text[s - 2] in ".!?"):
+        s -= 1
+    m = _SENTENCE_END.search(text, end)
+    e = len(text) if m is None else (m.start() if m[0] == "\n" else m.end())
+    return s, e
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    text = re.sub(r" +([.,;:!?])", r"\1", text)
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _withhold(text: str, claims: list[Claim], kept: set[str], *, sentences: bool) -> tuple[str, list[dict[str, Any]]]:
+    """Take untrusted-only claims not kept out of `text` (their whole sentence in a body)."""
+    ranges: list[tuple[int, int, Claim]] = []
+    for claim in claims:
+        if claim.get("reason") == "untrusted_source" and kept_key(claim["text"]) not in kept:
+            start, end = (
+                _sentence_range(text, claim["start"], claim["end"]) if sentences else (claim["start"], claim["end"])
+            )
+            ranges.append((start, end, claim))
+    if not ranges:
+        return text, []
+    ranges.sort(key=lambda r: r[0])
+    merged: list[list[int]] = []
+    for start, end, _ in ranges:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    withheld = []
+    for start, _end, claim in ranges:
+        block = next(m for m in merged if m[0] <= start < m[1] or m[0] == start)
+        withheld.append(
+            {
+                "text": claim["text"],
+                "kind": claim["kind"],
+                "fact_ids": list(claim["fact_ids"]),
+                "removed": text[block[0] : block[1]].strip(),
+            }
+        )
+    out, pos = [], 0
+    for start, end in merged:
+        out.append(text[pos:start])
+        pos = end
+    out.append(text[pos:])
+    return _tidy("".join(out)), withheld
+
+
+def ground(
+    request: DraftRequest, *, subject: str, preview_text: str, body_text: str, cleaned: bool = False
+) -> Grounded:
+    """Check the texts against every fact the email may use; take out (and list) the links,
+    addresses, phone numbers, prices, discounts and deadlines that only untrusted sources contain,
+    unless the reviewer kept them (`request.kept_untrusted`). Kept ones stay flagged, marked kept."""
+    clean = request if cleaned else sanitize.clean_request(request)
+    facts = grounding_facts(clean)
+    kept = {kept_key(t) for t in clean.kept_untrusted}
+    texts = {"subject": subject, "preview_text": preview_text, "body_text": body_text}
+    claims: list[Claim] = []
+    withheld: list[dict[str, Any]] = []
+    for field_name, text in texts.items():
+        found = grounding.check(text, facts, today=clean.today, own_domains=clean.own_domains)
+        text, taken = _withhold(text, found, kept, sentences=field_name == "body_text")
+        if taken:
+            found = grounding.check(text, facts, today=clean.today, own_domains=clean.own_domains)
+            withheld.extend({**w, "field": field_name} for w in taken)
+        texts[field_name] = text
+        for claim in found:
+            if claim.get("reason") == "untrusted_source":
+                claim["kept"] = True
+            claims.append({**claim, "field": field_name})
+    if not texts["subject"].strip():
+        texts["subject"] = "A note from " + (clean.persona.company or clean.persona.name or "us")
+    if not texts["body_text"].strip():
+        raise DraftingError("invalid response: nothing left after removing untrusted links", retryable=True)
+    allowed = _allowed_links(clean, [texts["subject"], texts["body_text"]])
+    return Grounded(
+        subject=texts["subject"],
+        preview_text=texts["preview_text"],
+        body_text=texts["body_text"],
+        body_html=sanitize.text_to_html(texts["body_text"], allowed),
+        claims=claims,
+        withheld=withheld,
     )
 
 
@@ -70,15 +194,19 @@ def grounding_facts(request: DraftRequest) -> list[Fact]:
     Besides the recipient's facts: the sender (name, role, company, signature) as ``sender:*``, the
     campaign intent written by the team as ``campaign:*``, the reviewer's instruction as
     ``reviewer:instruction`` and earlier emails of the thread as ``thread:<n>``/``source_message``.
+    Sender, campaign, reviewer and our own earlier emails are trusted; the recipient's replies and
+    an inbound source message are untrusted, as are recipient facts marked so by their source.
     Only recipient fact ids are reported in ``cited_fact_ids``.
     """
     facts: list[Fact] = [dict(f) for f in request.facts]
 
-    def add(fact_id: str, kind: str, text: str, observed_at: str = "") -> None:
+    def add(fact_id: str, kind: str, text: str, observed_at: str = "", *, trusted: bool = True) -> None:
         if text.strip():
             fact: Fact = {"id": fact_id, "kind": kind, "text": text}
             if observed_at:
                 fact["observed_at"] = observed_at
+            if not trusted:
+                fact["trust"] = "untrusted"
             facts.append(fact)
 
     persona, intent = request.persona, request.intent
@@ -97,10 +225,18 @@ def grounding_facts(request: DraftRequest) -> list[Fact]:
             f"thread_{message.direction}",
             f"{message.subject}\n{message.body_text}",
             message.sent_at[:10],
+            # What we sent was approved by a person; what came back is anyone's text.
+            trusted=message.direction == "outbound",
         )
     if request.source_message:
         m = request.source_message
-        add("source_message", "source_message", f"{m.subject}\n{m.body_text}", m.sent_at[:10])
+        add(
+            "source_message",
+            "source_message",
+            f"{m.subject}\n{m.body_text}",
+            m.sent_at[:10],
+            trusted=m.direction == "outbound",
+        )
     return facts
 
 

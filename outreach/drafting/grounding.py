@@ -137,7 +137,7 @@ STOP_WORDS = _words(
     two three four five six seven eight nine ten
     see feel check take find get enjoy try make keep grab read learn love know think share send
     reach book schedule join reply start give show tell ask use explore discover meet talk chat call
-    watch download sign register visit click sure instead otherwise meanwhile ahead
+    watch download sign register visit click sure instead otherwise meanwhile ahead write
     """
 )
 ACRONYMS = _words("roi api crm faq pdf ceo cto cfo coo vp ps fyi am pm utc ok saas b2b b2c q&a asap")
@@ -285,6 +285,8 @@ RELATIVE_UNIT = re.compile(
 )
 RELATIVE_DAY = re.compile(r"\b(?P<word>(?i:yesterday|tomorrow|earlier today))\b")
 WEEKDAY = re.compile(rf"\b(?:(?P<rel>(?i:last|this|next))\s+)?(?P<wd>{_WEEKDAY}|(?i:{_WEEKDAY.lower()}))s?\b")
+# A phone number: an optional +country code, then at least seven digits in groups.
+PHONE = re.compile(r"(?<![\w+/.-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?![\w/-])")
 NUMERIC_DATE = re.compile(r"\b(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<year>\d{4}|\d{2})\b")
 QUOTED = re.compile(r"(?:(?<=[\s(])|^)[\"“‘'](?P<q>[A-Z0-9][^\"“”‘’'\n]{0,60}?)[\"”’'](?![A-Za-z])")
 EVENT_VERB = re.compile(
@@ -521,7 +523,18 @@ def _percent(text: str, today: date | None) -> Iterator[Candidate]:
 def _links(text: str, today: date | None) -> Iterator[Candidate]:
     for m in LINK.finditer(text):
         link = m[0].rstrip(".,;:!?")
-        yield Candidate("link", m.start(), m.start() + len(link), link, normalise_link(link))
+        kind = "email" if "@" in link and not link.lower().startswith(("http", "www.")) else "link"
+        yield Candidate(kind, m.start(), m.start() + len(link), link, normalise_link(link))
+
+
+def _phones(text: str, today: date | None) -> Iterator[Candidate]:
+    for m in PHONE.finditer(text):
+        digits = re.sub(r"\D", "", m[0])
+        # Seven digits or more, and written like a phone number (not "2026-10-05" or "8,400").
+        if len(digits) >= 7 and (m[0].startswith(("+", "(")) or re.search(r"\d[\s.-]\d", m[0])):
+            if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", m[0]):
+                continue
+            yield Candidate("phone", m.start(), m.end(), m[0], digits[-9:])
 
 
 def _times(text: str, today: date | None) -> Iterator[Candidate]:
@@ -627,7 +640,7 @@ def _events(text: str, today: date | None) -> Iterator[Candidate]:
 
 
 # Claims about quantities and time, in priority order (earlier extractors win overlaps).
-QUANTITY_EXTRACTORS: list[Extractor] = [_links, _money, _percent, _times, _dates, _relative, _weekdays]
+QUANTITY_EXTRACTORS: list[Extractor] = [_links, _money, _percent, _times, _dates, _phones, _relative, _weekdays]
 
 
 # --- Names ----------------------------------------------------------------------------------
@@ -650,6 +663,12 @@ def _word_key(token: str) -> str:
     word = token.lower().replace("’", "'")
     word = word[:-2] if word.endswith("'s") else word
     return word.rstrip("'-") or word
+
+
+def _is_stop(key: str) -> bool:
+    """A stop word or acronym, also with a contraction ("I'll", "we're", "you've")."""
+    base = key.split("'", 1)[0]
+    return key in STOP_WORDS or key in ACRONYMS or (base != key and (base in STOP_WORDS or base == "i"))
 
 
 def _looks_common(word: str, text: str) -> bool:
@@ -707,7 +726,7 @@ def _trim_run(text: str, run: list[tuple[int, int, str]]) -> Iterator[Candidate]
         key = _word_key(token[2])
         if key in CONNECTORS:
             pieces[-1].append(token)
-        elif key in STOP_WORDS or key in ACRONYMS or (len(key) == 1 and key.isalpha()):
+        elif _is_stop(key) or (len(key) == 1 and key.isalpha()):
             pieces.append([])
         else:
             pieces[-1].append(token)
@@ -752,6 +771,8 @@ class IndexedFact:
     links: set[str]
     moneyish: bool
     percentish: bool
+    trusted: bool = True
+    phones: set[str] = field(default_factory=set)
 
 
 def _literal(text: str) -> str:
@@ -767,6 +788,7 @@ def index_fact(fact: dict[str, Any], today: date | None) -> IndexedFact:
     numbers: list[tuple[Decimal, str, str | None]] = []
     dates: list[DateSpan] = []
     links: set[str] = set()
+    phones: set[str] = set()
     for extractor in [*QUANTITY_EXTRACTORS, _years, _numbers]:
         for c in extractor(text, reference):
             if not spans.free(c.start, c.end):
@@ -785,8 +807,10 @@ def index_fact(fact: dict[str, Any], today: date | None) -> IndexedFact:
                 dates.extend(span.resolve(reference) for span in c.value)
             elif c.kind == "relative_date" and c.value is not None:
                 dates.append(c.value)
-            elif c.kind == "link":
+            elif c.kind in ("link", "email"):
                 links.add(c.value)
+            elif c.kind == "phone":
+                phones.add(c.value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         numbers.append((Decimal(str(value)).normalize(), "plain", None))
     if not dates and observed:
@@ -802,6 +826,8 @@ def index_fact(fact: dict[str, Any], today: date | None) -> IndexedFact:
         links=links,
         moneyish=bool(MONEY_WORDS.search(text) or MONEY_WORDS.search(str(fact.get("kind") or "").replace("_", " "))),
         percentish=bool(PERCENT_WORDS.search(text) or "percent" in str(fact.get("kind") or "")),
+        trusted=is_trusted(fact),
+        phones=phones,
     )
 
 
@@ -841,8 +867,10 @@ def _supports(fact: IndexedFact, claim: Candidate, today: date | None) -> bool:
         )
     if kind in {"time"}:
         return value in _literal(fact.text)
-    if kind == "link":
+    if kind in ("link", "email"):
         return value in fact.links
+    if kind == "phone":
+        return value in fact.phones
     if kind == "name":
         return all(_has_word(fact, word) for word in value)
     if kind == "event":
@@ -878,33 +906,120 @@ def find_claims(text: str, *, today: date | None = None) -> list[Candidate]:
     return sorted(found, key=lambda c: c.start)
 
 
+def is_trusted(fact: dict[str, Any]) -> bool:
+    """A fact without ``trust`` is trusted; ``"untrusted"`` (or anything but ``"trusted"``) is not."""
+    trust = fact.get("trust")
+    return trust in (None, "") or str(trust).strip().lower() == "trusted"
+
+
+# Claims that a planted instruction would try to smuggle into an email: only a trusted source
+# (or, for links and addresses, one of the organization's own domains) supports them.
+RESTRICTED_KINDS = frozenset({"link", "email", "phone", "money"})
+DATE_KINDS = frozenset({"date", "relative_date", "weekday", "time"})
+DISCOUNT_BEFORE = re.compile(
+    r"(?:discount|save|saving|savings|rabatt|remise|réduction|descuento|rebaja|coupon|promo\w*|extra)\W+"
+    r"(?:of\s+|von\s+|de\s+)?(?:up to\s+|bis zu\s+|jusqu'à\s+|hasta\s+)?$",
+    re.I,
+)
+DISCOUNT_AFTER = re.compile(r"^\s*(?:off\b|discount|rabatt|nachlass|de remise|de réduction|de descuento)", re.I)
+DEADLINE_BEFORE = re.compile(
+    r"(?:\bby|\buntil|\btill|\bbefore|\bends?|\bending|\bexpires?|\bexpiring|\bdeadline(?: is)?|\bclose[sd]?"
+    r"|\bvalid (?:until|through|till)|\bno later than|\bbis(?: zum)?|\bjusqu'au|\bavant le|\bhasta el)"
+    r"\s+(?:the\s+)?(?:end of\s+)?(?:on\s+)?$",
+    re.I,
+)
+DEADLINE_AFTER = re.compile(r"^\s*(?:deadline|cut-?off|last day)\b", re.I)
+
+
+def is_restricted(text: str, claim: Candidate) -> bool:
+    """A link, email address, phone number, price, discount or deadline."""
+    if claim.kind in RESTRICTED_KINDS:
+        return True
+    before, after = text[max(0, claim.start - 40) : claim.start], text[claim.end : claim.end + 30]
+    if claim.kind == "percent":
+        return bool(DISCOUNT_BEFORE.search(before) or DISCOUNT_AFTER.search(after))
+    if claim.kind in DATE_KINDS:
+        return bool(DEADLINE_BEFORE.search(before) or DEADLINE_AFTER.search(after))
+    return False
+
+
+def _domain(kind: str, value: str) -> str:
+    return value.rsplit("@", 1)[-1] if kind == "email" else value.split("/", 1)[0].split(":", 1)[0]
+
+
+def on_own_domain(kind: str, value: str, own_domains: Iterable[str]) -> bool:
+    domain = _domain(kind, value)
+    return any(
+        domain == d or domain.endswith("." + d) for d in (o.strip().lower().lstrip(".") for o in own_domains) if d
+    )
+
+
+def _why_unsupported(claim: Candidate, facts: Sequence[IndexedFact]) -> str:
+    """A short reason a reviewer can read: what kind of mismatch this is."""
+    if claim.kind in {*DATE_KINDS, "year"} and any(f.dates for f in facts):
+        return "date_mismatch"
+    if claim.kind in {"number", "money", "percent"} and any(f.numbers for f in facts):
+        return "number_mismatch"
+    if claim.kind == "event":
+        return "event_not_stated"
+    return "not_in_facts"
+
+
+REASONS = {
+    "untrusted_source": "only an untrusted source (a reply, an import, an API note) contains it",
+    "not_in_facts": "not found in the recipient's facts",
+    "date_mismatch": "no fact has this date",
+    "number_mismatch": "no fact has this number",
+    "event_not_stated": "no fact states this event",
+    "third_party_event": "an event about someone else that no fact states",
+    "own_domain": "on one of the organization's own domains",
+}
+
+
 def check(
     text: str,
     facts: Sequence[dict[str, Any]],
     *,
     today: date | None = None,
     reference_date: date | None = None,
+    own_domains: Iterable[str] = (),
 ) -> list[dict[str, Any]]:
     """Claims in `text`, each with ``text``, ``start``, ``end``, ``supported``, ``fact_ids`` and ``kind``.
 
     `today` (alias `reference_date`) is the day the email is written; relative dates are resolved
     against it. Without it, a relative date is supported only by a fact using the same words.
+
+    A fact may carry ``"trust": "untrusted"`` (absent means trusted). A link, email address,
+    phone number, price, discount or deadline is supported only by a trusted fact, or, for links
+    and addresses, by being on one of `own_domains`; one that only untrusted facts contain is
+    unsupported with ``"reason": "untrusted_source"`` and those facts' ids. Every unsupported
+    claim carries a ``reason`` (see REASONS).
     """
     today = today or reference_date
+    own = tuple(own_domains)
     indexed = [index_fact(f, today) for f in facts]
     claims = []
     for claim in find_claims(text, today=today):
-        fact_ids = [f.id for f in indexed if _supports(f, claim, today)]
-        claims.append(
-            {
-                "text": claim.text,
-                "start": claim.start,
-                "end": claim.end,
-                "supported": bool(fact_ids),
-                "fact_ids": fact_ids,
-                "kind": claim.kind,
-            }
-        )
+        supporting = [f for f in indexed if _supports(f, claim, today)]
+        result: dict[str, Any] = {
+            "text": claim.text,
+            "start": claim.start,
+            "end": claim.end,
+            "supported": bool(supporting),
+            "fact_ids": [f.id for f in supporting],
+            "kind": claim.kind,
+        }
+        if is_restricted(text, claim):
+            trusted = [f.id for f in supporting if f.trusted]
+            if trusted:
+                result.update(supported=True, fact_ids=trusted)
+            elif claim.kind in ("link", "email") and on_own_domain(claim.kind, claim.value, own):
+                result.update(supported=True, fact_ids=[], reason="own_domain")
+            elif supporting:
+                result.update(supported=False, reason="untrusted_source", trust="untrusted")
+        if not result["supported"] and "reason" not in result:
+            result["reason"] = claim.extra.get("reason") or _why_unsupported(claim, indexed)
+        claims.append(result)
     return claims
 
 

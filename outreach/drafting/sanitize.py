@@ -94,7 +94,30 @@ def clean_fact(fact: Mapping[str, Any], index: int) -> Fact:
     observed = fact.get("observed_at")
     if observed:
         cleaned["observed_at"] = clean_text(observed, 40, single_line=True)
+    if fact.get("trust") not in (None, ""):
+        # Anything but "trusted" is untrusted: a typo never makes a source trusted.
+        cleaned["trust"] = "trusted" if str(fact["trust"]).strip().lower() == "trusted" else "untrusted"
     return cleaned
+
+
+# Text that talks to a model rather than about a person. Such a fact stays data (quoted to the
+# model, supporting only its literal content); review shows it with a warning.
+INSTRUCTION_RE = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*(?:previous|prior|above|earlier|"
+    r"preceding|other|system)?\s*(?:instructions?|prompts?|rules|directions)\b"
+    r"|\byou are now\b|\bfrom now on,? you\b|\bact as\b|\bpretend (?:to be|you are)\b"
+    r"|\bsystem prompt\b|\bnew instructions?\b|\bdo not tell\b"
+    r"|\b(?:send|forward|email|mail)\s+(?:it|this|that|them|everything|the\s+\w+|all\s+\w+)?\s*to\b"
+    r"|\binclude (?:this|the following) (?:link|url|address)\b"
+    r"|\bignorez les instructions\b|\bignoriere (?:alle )?(?:vorherigen )?anweisungen\b|\bignora las instrucciones\b",
+    re.IGNORECASE,
+)
+
+
+def looks_like_instruction(text: str) -> bool:
+    """Does this text read like an instruction to a model ("ignore previous instructions", "you
+    are now", "send to")?"""
+    return bool(INSTRUCTION_RE.search(text or ""))
 
 
 def _clean_message(message: ThreadMessage) -> ThreadMessage:

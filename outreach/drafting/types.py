@@ -70,12 +70,18 @@ class DraftRequest:
     source_message: ThreadMessage | None = None
     instruction: str = ""
     edit_examples: Sequence[EditExample] = ()
+    # The organization's own domains: links and addresses on them need no fact (settings).
+    own_domains: Sequence[str] = ()
+    # Untrusted-only claims a reviewer chose to keep (their text, as the claim showed it).
+    kept_untrusted: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         # Frozen all the way down: copy caller-owned lists and dicts.
         object.__setattr__(self, "facts", tuple(dict(f) for f in self.facts))
         object.__setattr__(self, "thread", _tuple(self.thread))
         object.__setattr__(self, "edit_examples", _tuple(self.edit_examples))
+        object.__setattr__(self, "own_domains", _tuple(self.own_domains))
+        object.__setattr__(self, "kept_untrusted", _tuple(self.kept_untrusted))
 
     @property
     def is_follow_up(self) -> bool:
@@ -118,3 +124,8 @@ class DraftResult:
     cache_write_tokens: int = 0
     cost_usd: Decimal = Decimal("0")
     removed_links: tuple[str, ...] = field(default=())
+    # Untrusted-only links, addresses, phone numbers, prices, discounts and deadlines taken out of
+    # the email (with their sentence) until a reviewer keeps them: text, field, kind, fact_ids, removed.
+    withheld: tuple[dict[str, Any], ...] = field(default=())
+    # The texts as the model wrote them (after sanitizing), before withholding.
+    unfiltered: dict[str, str] = field(default_factory=dict)

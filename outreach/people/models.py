@@ -167,11 +167,32 @@ class Fact(models.Model):
         CONTENT = "content", "Content engagement"
         NOTE = "note", "Note"
 
+    class Origin(models.TextChoices):
+        """Where a fact came from. Only text the team wrote is trusted to carry a link, address,
+        phone number, price, discount or deadline into an email; the rest is information about
+        the recipient that someone outside the team wrote or could have written."""
+
+        TEAM = "team", "Entered by the team"
+        CSV_IMPORT = "csv_import", "CSV import"
+        API = "api", "API"
+        CRM_SYNC = "crm_sync", "CRM sync"
+        RECIPIENT_EMAIL = "recipient_email", "The recipient's own email or reply"
+        CAMPAIGN = "campaign", "Campaign"
+        SENDER_PROFILE = "sender_profile", "Sender profile"
+
+    TRUSTED_ORIGINS = frozenset({Origin.TEAM, Origin.CAMPAIGN, Origin.SENDER_PROFILE})
+
     recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="facts")
     kind = models.CharField(max_length=30, choices=Kind.choices)
     text = models.TextField()
     value = models.CharField(max_length=200, blank=True, help_text="Optional machine-readable value.")
-    source = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=100, blank=True, help_text="Free text: which file, system or person.")
+    origin = models.CharField(
+        max_length=20,
+        choices=Origin.choices,
+        default=Origin.TEAM,
+        help_text="Where the fact came from; decides whether it is trusted.",
+    )
     observed_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -197,6 +218,10 @@ class Fact(models.Model):
     def clean(self) -> None:
         clean_display_fields(self, blocks=self.DISPLAY_BLOCKS)
 
+    @property
+    def trusted(self) -> bool:
+        return self.origin in self.TRUSTED_ORIGINS
+
     def as_dict(self) -> dict:
         """The plain shape the drafting engine and grounding check take."""
         return {
@@ -205,6 +230,8 @@ class Fact(models.Model):
             "text": self.text,
             "value": self.value or None,
             "observed_at": self.observed_at.date().isoformat() if self.observed_at else None,
+            "origin": self.origin,
+            "trust": "trusted" if self.trusted else "untrusted",
         }
 
 

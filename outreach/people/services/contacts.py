@@ -129,6 +129,7 @@ def contact_upsert(*, data: ContactData, actor) -> tuple[Recipient, bool]:
             text=text,
             value=item.value[:200],
             source=item.source[:100] or "api",
+            origin=Fact.Origin.API,
             observed_at=item.observed_at or timezone.now(),
         )
     return recipient, created

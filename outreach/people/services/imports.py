@@ -1226,13 +1226,15 @@ def _write_facts(merged: dict[str, _Merged], recipient_ids: dict[str, int]) -> N
                 text=spec["text"],
                 value=spec["value"],
                 source=spec["source"],
+                origin=Fact.Origin.CSV_IMPORT,
                 observed_at=key[3],
             )
         elif fact.value != spec["value"] or fact.source != spec["source"]:
-            fact.value, fact.source = spec["value"], spec["source"]
+            # The import now speaks for this fact, so it carries the import's trust.
+            fact.value, fact.source, fact.origin = spec["value"], spec["source"], Fact.Origin.CSV_IMPORT
             if fact.pk:
                 to_update[fact.pk] = fact
     if to_create:
         Fact.objects.bulk_create(to_create.values(), batch_size=500)
     if to_update:
-        Fact.objects.bulk_update(to_update.values(), ["value", "source"], batch_size=500)
+        Fact.objects.bulk_update(to_update.values(), ["value", "source", "origin"], batch_size=500)

@@ -92,7 +92,8 @@ def recipient_busy_q(recipient_ref) -> Q:
     """True when another email for this recipient is open: a draft in review or a send on its way."""
     open_draft = Draft.objects.filter(recipient=recipient_ref, state__in=Draft.OPEN_STATES)
     in_outbox = OutboundMessage.objects.filter(
-        recipient=recipient_ref, state__in=[OutboundMessage.State.QUEUED, OutboundMessage.State.SENDING]
+        recipient=recipient_ref,
+        state__in=[OutboundMessage.State.QUEUED, OutboundMessage.State.SENDING, OutboundMessage.State.HELD],
     )
     return Q(Exists(open_draft)) | Q(Exists(in_outbox))
 

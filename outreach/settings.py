@@ -43,6 +43,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -273,6 +283,10 @@ ANYMAIL = {
 }
 ANYMAIL = {k: v for k, v in ANYMAIL.items() if v is not None}
 # Replies for SMTP setups: `manage.py poll_replies` reads unseen mail from this IMAP mailbox.
+# SpamAssassin's spamd scores each draft shown in review when set (Debian package `spamassassin`).
+SPAMD_HOST = env_str("SPAMD_HOST")
+SPAMD_PORT = env_int("SPAMD_PORT", 783)
+SPAMD_TIMEOUT_SECONDS = env_int("SPAMD_TIMEOUT_SECONDS", 5)
 IMAP_HOST = env_str("IMAP_HOST")
 IMAP_PORT = env_int("IMAP_PORT", 993)
 IMAP_SSL = env_bool("IMAP_SSL", True)
@@ -381,5 +395,16 @@ SEND_MAX_ATTEMPTS = env_int("SEND_MAX_ATTEMPTS", 5)  # provider calls before a t
 SEND_RETRY_BASE_SECONDS = env_int("SEND_RETRY_BASE_SECONDS", 60)  # backoff: base * 2**(attempt-1)
 SEND_LEASE_SECONDS = env_int("SEND_LEASE_SECONDS", 600)  # a row left "sending" longer is resolved by recovery
 DUPLICATE_WINDOW_DAYS = env_int("DUPLICATE_WINDOW_DAYS", 30)  # same content or step to the same person
+# Automatic brakes: a sender (and a sending domain) pauses when its recent sends bounce or draw
+# complaints above these rates; a person resumes it. Counted over sends since the last resume.
+BRAKE_BOUNCE_PERCENT = env_float("BRAKE_BOUNCE_PERCENT", 5.0)  # hard bounces, over the last…
+BRAKE_BOUNCE_WINDOW = env_int("BRAKE_BOUNCE_WINDOW", 100)  # …this many sends
+BRAKE_COMPLAINT_PERCENT = env_float("BRAKE_COMPLAINT_PERCENT", 0.1)  # spam complaints, over the last…
+BRAKE_COMPLAINT_WINDOW = env_int("BRAKE_COMPLAINT_WINDOW", 1000)  # …this many sends
+BRAKE_MIN_SENDS = env_int("BRAKE_MIN_SENDS", 20)  # fewer sends than this: too few to judge a rate
+if not (0 < BRAKE_BOUNCE_PERCENT <= 100 and 0 < BRAKE_COMPLAINT_PERCENT <= 100):
+    raise ImproperlyConfigured("BRAKE_BOUNCE_PERCENT and BRAKE_COMPLAINT_PERCENT must be between 0 and 100")
+if min(BRAKE_BOUNCE_WINDOW, BRAKE_COMPLAINT_WINDOW, BRAKE_MIN_SENDS) < 1:
+    raise ImproperlyConfigured("BRAKE_BOUNCE_WINDOW, BRAKE_COMPLAINT_WINDOW and BRAKE_MIN_SENDS must be at least 1")
 if SEND_LEASE_SECONDS <= EMAIL_TIMEOUT * 2:
     raise ImproperlyConfigured("SEND_LEASE_SECONDS must comfortably exceed EMAIL_TIMEOUT")

@@ -94,6 +94,17 @@ def _detail_context(request: HttpRequest, draft: Draft | None, filters: selector
         "reject_reasons": RejectReason.choices,
         "cc_text": ", ".join(draft.cc),
         "bcc_text": ", ".join(draft.bcc),
+        "spam_risk": (
+            mail_selectors.email_spam_risk(
+                recipient=draft.recipient,
+                sender=draft.sender,
+                subject=draft.subject,
+                body_html=draft.body_html,
+                body_text=draft.body_text,
+            )
+            if draft.body_text or draft.body_html
+            else None
+        ),
     }
 
 
@@ -134,6 +145,8 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
             trigger_client_event(response, "queueChanged")
         return response
     context = _queue_context(request, filters)
+    # Approving still works while a sender is paused (the email is held); the banner says so.
+    context["sending_pauses"] = mail_selectors.sending_pauses_active_for(request.user)
     selected = request.GET.get("draft", "")
     if selected.isdigit():
         draft = selectors.draft_detail(draft_id=int(selected), user=request.user)

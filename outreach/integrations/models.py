@@ -71,6 +71,8 @@ class EmittedEvent(models.Model):
         ENGAGEMENT = "engagement_signal", "Engagement signal"
         DRAFT_EDIT = "draft_edit_signal", "Draft decision / edit signal"
         SUPPRESSION = "suppression_addition", "Suppression addition"
+        SENDING_PAUSED = "sending_paused", "Sending paused by the automatic brakes"
+        SENDING_RESUMED = "sending_resumed", "Sending resumed by a person"
 
     public_id = models.CharField(max_length=40, unique=True, help_text="evt_…; the webhook-id header.")
     type = models.CharField(max_length=30, choices=Type.choices, db_index=True)

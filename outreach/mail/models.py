@@ -23,6 +23,8 @@ class OutboundMessage(models.Model):
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
         UNKNOWN = "unknown", "Unknown: a person must decide"
+        # Approved and kept, but not sent until a person releases it (its code says why).
+        HELD = "held", "Held: waits for a person"
 
     class Code(models.TextChoices):
         DUPLICATE_EMAIL = "duplicate_email", "Duplicate email"
@@ -32,6 +34,7 @@ class OutboundMessage(models.Model):
         PROVIDER_ERROR = "provider_error", "Provider error"
         INVALID_ADDRESS = "invalid_address", "Invalid address"
         CONTENT_CHANGED = "content_changed", "Body does not match the approved text"
+        SENDER_PAUSED = "sender_paused", "Sending paused: too many bounces or complaints"
 
     recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="outbound_messages")
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="outbound_messages")
@@ -104,6 +107,7 @@ class OutboundMessage(models.Model):
         State.UNKNOWN: "unknown",
         State.QUEUED: "pending",
         State.SENDING: "pending",
+        State.HELD: "pending",
     }
 
     def as_send_result(self) -> dict:
@@ -222,6 +226,69 @@ class SenderConfig(models.Model):
     @property
     def has_smtp_password(self) -> bool:
         return bool(self.smtp_password_encrypted)
+
+
+class SendingPause(models.Model):
+    """An automatic brake: a sender (or every sender on a domain) whose recent sends bounced or drew
+    complaints above the limit stops sending until a person looks and resumes. Their queued emails
+    are held (code `sender_paused`), never dropped."""
+
+    class Scope(models.TextChoices):
+        SENDER = "sender", "Sender"
+        DOMAIN = "domain", "Sending domain"
+
+    class Cause(models.TextChoices):
+        BOUNCES = "bounces", "Hard bounces"
+        COMPLAINTS = "complaints", "Spam complaints"
+
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="sending_pauses"
+    )
+    domain = models.CharField(max_length=253, blank=True, help_text="The sending domain (scope domain).")
+    cause = models.CharField(max_length=12, choices=Cause.choices)
+    events = models.PositiveIntegerField(help_text="Bounced or complained sends in the window.")
+    sends = models.PositiveIntegerField(help_text="Sends in the window.")
+    threshold = models.FloatField(help_text="The rate above which sending pauses (0..1).")
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    resumed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resume_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(scope="sender", sender__isnull=False, domain="") | Q(scope="domain", sender__isnull=True))
+                & ~Q(scope="domain", domain=""),
+                name="sending_pause_scope_target",
+            ),
+            # One brake on at a time per sender and per domain.
+            models.UniqueConstraint(
+                fields=["sender"], condition=Q(resumed_at__isnull=True, scope="sender"), name="sending_pause_one_sender"
+            ),
+            models.UniqueConstraint(
+                fields=["domain"], condition=Q(resumed_at__isnull=True, scope="domain"), name="sending_pause_one_domain"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Sending paused for {self.target} ({self.get_cause_display()})"
+
+    @property
+    def target(self) -> str:
+        return str(self.sender) if self.scope == self.Scope.SENDER else self.domain
+
+    @property
+    def is_active(self) -> bool:
+        return self.resumed_at is None
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.sends if self.sends else 0.0
 
 
 class OutboundMessageLog(models.Model):

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import formataddr, make_msgid
 
-from django.db.models import Count, Q, QuerySet
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Q, QuerySet, Value
+from django.db.models.functions import StrIndex, Substr
 
+from outreach.people.models import SenderProfile
 from outreach.people.roles import is_admin, is_csm_or_admin
 
-from .models import EngagementEvent, OutboundMessage
+from . import spam
+from .models import EngagementEvent, OutboundMessage, SendingPause
+from .services.sending import build_email, messages_from_domain, sender_domain
+from .unsubscribe import unsubscribe_url
 
 
 def messages_for_user(user) -> QuerySet[OutboundMessage]:
@@ -32,6 +41,88 @@ def replies_for_user(*, user) -> QuerySet[EngagementEvent]:
     if not is_admin(user):
         qs = qs.filter(message__sender=user)
     return qs.order_by("-occurred_at", "-pk")
+
+
+def sending_pauses_visible_to(user) -> QuerySet[SendingPause]:
+    """CSMs and admins see every pause; a rep sees the pauses on themselves and on their sending domain."""
+    qs = SendingPause.objects.select_related("sender", "resumed_by")
+    if is_csm_or_admin(user):
+        return qs
+    # The domain of their sending address, in the same query (addresses are stored lower-case).
+    my_domain = SenderProfile.objects.filter(user=user).values(
+        domain=Substr("email", StrIndex("email", Value("@")) + 1)
+    )
+    return qs.filter(
+        Q(scope=SendingPause.Scope.SENDER, sender=user) | Q(scope=SendingPause.Scope.DOMAIN, domain__in=my_domain)
+    )
+
+
+def sending_pauses_active_for(user) -> list[SendingPause]:
+    """The brakes on now that this person may see (the banner): one query."""
+    return list(sending_pauses_visible_to(user).filter(resumed_at__isnull=True).order_by("created_at", "pk"))
+
+
+def held_messages_for_pause(pause: SendingPause, *, within: QuerySet[OutboundMessage]) -> QuerySet[OutboundMessage]:
+    """The emails this pause holds, among those a person may see (`outbound_messages_for_user`)."""
+    scope_q = (
+        Q(sender_id=pause.sender_id) if pause.scope == SendingPause.Scope.SENDER else messages_from_domain(pause.domain)
+    )
+    return within.filter(scope_q, state=OutboundMessage.State.HELD, code=OutboundMessage.Code.SENDER_PAUSED)
+
+
+SPAMD_CACHE_SECONDS = 24 * 3600
+
+
+def email_spam_risk(*, recipient, sender, subject: str, body_html: str, body_text: str) -> spam.SpamRisk:
+    """The spam-risk reading of an email before it is approved, built as it would be sent (the HTML
+    document, the footer, the headers). spamd's report is cached by content for a day."""
+    profile = getattr(sender, "sender", None)
+    from_address = profile.email if profile is not None else (sender.email or "sender@localhost")
+    preview = OutboundMessage(
+        recipient=recipient,
+        sender=sender,
+        from_email=formataddr((profile.display_name if profile else "", from_address)),
+        reply_to=from_address,  # a header filters do not score; the profile's other fields may be deferred
+        to_email=recipient.email,
+        subject=subject,
+        body_html=body_html,
+        body_text=body_text,
+        message_id=make_msgid(domain=sender_domain(from_address) or "localhost"),
+    )
+    footer_url = unsubscribe_url(recipient_id=recipient.pk, message_id=None)
+    ignore = (footer_url,)
+    if not settings.SPAMD_HOST:
+        return spam.spam_risk(
+            subject=subject,
+            body_html=body_html,
+            body_text=body_text,
+            raw=None,
+            sender_domain=sender_domain(from_address),
+            ignore_links=ignore,
+        )
+    raw = build_email(preview).message().as_bytes()
+    key = "spamd:" + hashlib.sha256(f"{from_address}\0{subject}\0{body_html}\0{body_text}".encode()).hexdigest()
+    cached = cache.get(key)
+    if isinstance(cached, spam.SpamdReport):
+        findings = spam.spam_findings(
+            subject=subject,
+            body_html=body_html,
+            body_text=body_text,
+            sender_domain=sender_domain(from_address),
+            ignore_links=ignore,
+        )
+        return spam.SpamRisk(findings=findings, spamd=cached)
+    risk = spam.spam_risk(
+        subject=subject,
+        body_html=body_html,
+        body_text=body_text,
+        raw=raw,
+        sender_domain=sender_domain(from_address),
+        ignore_links=ignore,
+    )
+    if risk.spamd is not None:
+        cache.set(key, risk.spamd, SPAMD_CACHE_SECONDS)
+    return risk
 
 
 @dataclass(frozen=True)

@@ -10,3 +10,8 @@ engagement_recorded = Signal()
 # kwargs: message (OutboundMessage) — sent on commit when a message ends as sent, failed, skipped
 # or unknown; campaigns uses it to move a sequence on.
 outbound_message_finished = Signal()
+# kwargs: pause (SendingPause), held (int) — sent on commit when the automatic brakes pause a
+# sender or a sending domain.
+sending_paused = Signal()
+# kwargs: pause (SendingPause), released (int) — sent on commit when a person resumes it.
+sending_resumed = Signal()

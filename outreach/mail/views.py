@@ -3,21 +3,22 @@ the public unsubscribe link. Thin: parse, call, render."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from outreach.core.errors import ApplicationError
-from outreach.people.roles import is_admin
+from outreach.people.roles import is_admin, is_csm_or_admin
 
 from . import selectors
 from .forms import SenderConfigForm
 from .models import LocalMailboxMessage
-from .services import engagement
+from .services import brakes, engagement
 from .services.channels import sender_config_get, sender_config_update
 
 
@@ -47,7 +48,50 @@ def sender_config_edit(request: HttpRequest) -> HttpResponse:
             }
         form = SenderConfigForm(initial=initial)
     profile = getattr(request.user, "sender", None)
-    return render(request, "mail/sender_config.html", {"form": form, "config": config, "profile": profile})
+    context = {
+        "form": form,
+        "config": config,
+        "profile": profile,
+        "sending_pauses": selectors.sending_pauses_active_for(request.user),
+        "brake_readings": brakes.brake_readings(scope="sender", target=request.user.pk),
+        "brake_min_sends": settings.BRAKE_MIN_SENDS,
+    }
+    return render(request, "mail/sender_config.html", context)
+
+
+# --- Automatic brakes: who is paused, and resuming after a look -----------------------------------
+
+
+@require_GET
+def sending_pauses(request: HttpRequest) -> HttpResponse:
+    """Every pause the person may see: those on now with the emails they hold, then the last resumed."""
+    visible = selectors.sending_pauses_visible_to(request.user)
+    active = list(visible.filter(resumed_at__isnull=True).order_by("created_at", "pk"))
+    # A rep sees only their own held emails, also under their domain's pause.
+    mine = selectors.outbound_messages_for_user(user=request.user)
+    rows = []
+    for pause in active:
+        held = selectors.held_messages_for_pause(pause, within=mine)
+        rows.append((pause, list(held.order_by("pk")[:50]), held.count()))
+    context = {
+        "active": rows,
+        "resumed": list(visible.filter(resumed_at__isnull=False).order_by("-resumed_at")[:20]),
+        "can_resume": is_csm_or_admin(request.user),
+        "limits": brakes.brake_limits_text(),
+    }
+    return render(request, "mail/sending_pauses.html", context)
+
+
+@require_POST
+def sending_pause_resume(request: HttpRequest, pause_id: int) -> HttpResponse:
+    pause = get_object_or_404(selectors.sending_pauses_visible_to(request.user), pk=pause_id)
+    try:
+        resumed = brakes.sending_resume(pause=pause, user=request.user, note=request.POST.get("note", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Sending resumed for {resumed.target}; the held emails are queued again.")
+    return redirect("sending_pauses")
 
 
 def _mailbox_for_user(user):

@@ -70,6 +70,27 @@ def test_both_bodies_end_with_an_unsubscribe_link_and_the_postal_address(sent):
     assert text.replace("\r\n", "\n").startswith(message.body_text)
 
 
+def test_the_html_part_is_a_complete_document_saying_what_the_text_part_says(sent):
+    message, received = sent
+    html = received.message.get_body(preferencelist=("html",)).get_content()
+    text = received.message.get_body(preferencelist=("plain",)).get_content()
+    assert html.lstrip().lower().startswith("<!doctype html>")
+    for tag in ("<html", "<head>", '<meta charset="utf-8">', "<body>", "</body>", "</html>"):
+        assert tag in html
+    assert f"<title>{message.subject}</title>" in html
+    assert html.index(message.body_html) > html.index("<body>")
+    # The same words in both parts: every line of the approved text appears in the HTML.
+    for line in message.body_text.splitlines():
+        if line.strip():
+            assert line.strip().replace("&", "&amp;") in html
+    assert text.replace("\r\n", "\n").startswith(message.body_text)
+
+
+def test_it_names_the_list_with_the_unsubscribe_headers(sent):
+    _, received = sent
+    assert received.message["List-Id"] == "<outreach.team.example>"
+
+
 def test_it_records_a_successful_send_result(sent, rep):
     message, _ = sent
     result = message.as_send_result()

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from outreach.core.errors import ApplicationError
 from outreach.integrations.models import EmittedEvent
-from outreach.mail.models import EngagementEvent
+from outreach.mail.models import EngagementEvent, SendingPause
 from outreach.people.models import Recipient
 from outreach.suppression.models import Suppression
 
@@ -103,6 +103,28 @@ def suppression_emit(*, entry: Suppression) -> EmittedEvent:
     return emitted_event_record(type=EmittedEvent.Type.SUPPRESSION, payload=payload, recipient=recipient)
 
 
+def sending_pause_emit(*, pause: SendingPause, type: str, count: int) -> EmittedEvent:
+    """A brake went on (`sending_paused`, count = emails held) or off (`sending_resumed`, count =
+    emails released)."""
+    payload = {
+        "pause_id": pause.pk,
+        "scope": pause.scope,
+        "sender": pause.sender.get_username() if pause.sender else None,
+        "domain": pause.domain or None,
+        "cause": pause.cause,
+        "events": pause.events,
+        "sends": pause.sends,
+        "threshold_percent": round(pause.threshold * 100, 3),
+        "reason": pause.reason,
+        "paused_at": pause.created_at.isoformat(),
+        "resumed_at": pause.resumed_at.isoformat() if pause.resumed_at else None,
+        "resumed_by": pause.resumed_by.get_username() if pause.resumed_by else None,
+        "resume_note": pause.resume_note or None,
+        ("held" if type == EmittedEvent.Type.SENDING_PAUSED else "released"): count,
+    }
+    return emitted_event_record(type=type, payload=payload, sender=pause.sender)
+
+
 # Receivers log and swallow their own failures: the signal's other listeners (campaigns ending a
 # sequence on a reply) must still run.
 
@@ -121,9 +143,25 @@ def _on_suppression_added(sender, entry, **kwargs) -> None:
         logger.exception("could not record suppression_addition for suppression %s", entry.pk)
 
 
+def _on_sending_paused(sender, pause, held, **kwargs) -> None:
+    try:
+        sending_pause_emit(pause=pause, type=EmittedEvent.Type.SENDING_PAUSED, count=held)
+    except Exception:
+        logger.exception("could not record sending_paused for pause %s", pause.pk)
+
+
+def _on_sending_resumed(sender, pause, released, **kwargs) -> None:
+    try:
+        sending_pause_emit(pause=pause, type=EmittedEvent.Type.SENDING_RESUMED, count=released)
+    except Exception:
+        logger.exception("could not record sending_resumed for pause %s", pause.pk)
+
+
 def connect_signals() -> None:
-    from outreach.mail.signals import engagement_recorded
+    from outreach.mail.signals import engagement_recorded, sending_paused, sending_resumed
     from outreach.suppression.signals import suppression_added
 
     engagement_recorded.connect(_on_engagement_recorded, dispatch_uid="emit-engagement")
     suppression_added.connect(_on_suppression_added, dispatch_uid="emit-suppression")
+    sending_paused.connect(_on_sending_paused, dispatch_uid="emit-sending-paused")
+    sending_resumed.connect(_on_sending_resumed, dispatch_uid="emit-sending-resumed")

@@ -38,6 +38,8 @@ from outreach.people.models import Recipient
 from outreach.suppression.models import Suppression
 from outreach.suppression.services import suppression_add
 
+from .brakes import brakes_check
+
 logger = logging.getLogger(__name__)
 
 Kind = EngagementEvent.Kind
@@ -52,6 +54,9 @@ SUPPRESSING_KINDS = {
     Kind.COMPLAINED: Suppression.Reason.COMPLAINT,
     Kind.UNSUBSCRIBED: Suppression.Reason.UNSUBSCRIBED,
 }
+
+# Which kinds count towards the automatic brakes (soft bounces do not).
+BRAKING_KINDS = {Kind.BOUNCED, Kind.COMPLAINED}
 
 # anymail's normalized event types -> our kinds. Types not listed (queued, sent, failed,
 # subscribed, autoresponded, unknown) tell nothing about engagement and are ignored.
@@ -262,6 +267,9 @@ def engagement_event_process(*, event_id: int) -> EngagementEvent | None:
             )
         except ApplicationError as exc:
             logger.warning("engagement: event %s could not suppress %r: %s", event.pk, event.email, exc.message)
+    if event.kind in BRAKING_KINDS and event.message is not None:
+        # A hard bounce or a complaint may push its sender or domain over the limit.
+        brakes_check(message=event.message)
     event.processed_at = timezone.now()
     event.save(update_fields=["processed_at"])
     transaction.on_commit(lambda: engagement_recorded.send(sender=EngagementEvent, event=event))

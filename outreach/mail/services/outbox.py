@@ -173,11 +173,11 @@ def outbound_message_create(
 
 @transaction.atomic
 def outbound_messages_add_suppression_lists(*, campaign_ref: int, list_ids: list[int]) -> int:
-    """A campaign now also respects these lists: its queued emails check them too when they are sent.
+    """A campaign now also respects these lists: its queued (and held) emails check them too when they are sent.
     Only ever adds (stricter); the other rules stay as they were approved. Returns how many changed."""
     changed = 0
     queued = OutboundMessage.objects.select_for_update().filter(
-        campaign_ref=campaign_ref, state=OutboundMessage.State.QUEUED
+        campaign_ref=campaign_ref, state__in=[OutboundMessage.State.QUEUED, OutboundMessage.State.HELD]
     )
     for message in queued:
         merged = sorted({*message.suppression_list_ids, *map(int, list_ids)})

@@ -6,6 +6,7 @@ The row is the truth; tasks only nudge it. The path of one message:
        ▲          │ checks inside the claiming transaction:                       │      failed
        │          │ content hash, address, suppression, duplicate → failed|skipped │
        │          │ send window, daily limit → back to queued with not_before       │
+       │          │ sending paused (a hold) → held, until a person releases it     │
        └──────────┴── transient provider error: queued again with backoff ◄────────┘
     sending + expired lease ──recovery──► queued again (provider honours the idempotency key)
                                           or unknown (a person decides; never resent blindly)
@@ -20,6 +21,7 @@ import logging
 import smtplib
 import socket
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from functools import partial
 
 from django.conf import settings
@@ -27,12 +29,12 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.html import escape
 
 from outreach.core.errors import ApplicationError
-from outreach.mail.models import OutboundMessage, OutboundMessageLog, SenderConfig
+from outreach.mail.models import OutboundMessage, OutboundMessageLog, SenderConfig, SendingPause
 from outreach.mail.send_window import send_window_next_open
 from outreach.mail.services.outbox import content_hash, outbound_message_enqueue
 from outreach.mail.signals import outbound_message_finished
@@ -269,6 +271,20 @@ def _claim(message_id: int) -> tuple[OutboundMessage | None, bool]:
                 f"Message #{duplicate.pk} ({duplicate.state}) already carries the same content or campaign step "
                 f"to {message.to_email} within {settings.DUPLICATE_WINDOW_DAYS} days.",
             )
+        held = hold_reason(message)
+        if held is not None:
+            _move(
+                message,
+                from_states=(State.SENDING,),
+                to_state=State.HELD,
+                note="held at claim",
+                code=held[0],
+                error_message=held[1],
+                not_before=None,
+                lease_expires_at=None,
+                attempts=F("attempts") - 1,
+            )
+            return message, False
         opens = send_window_next_open(window=message.send_window, time_zone=message.recipient.time_zone, now=now)
         if opens is not None:
             return wait(opens, message.code, message.error_message, "outside the campaign's send window")
@@ -282,6 +298,80 @@ def _claim(message_id: int) -> tuple[OutboundMessage | None, bool]:
                 "daily limit reached",
             )
     return message, True
+
+
+# --- Holds: approved emails kept back until a person releases them ----------------------------
+#
+# One mechanism for every reason a sender cannot send for now: sending paused by the automatic
+# brakes (code `sender_paused`); another reason (a disconnected mailbox) is another code and
+# another line in `hold_reason`. A held row keeps its approved text, the sweeper leaves it alone,
+# and releasing it puts it back in the queue; the claim asks `hold_reason` again, so a reason that
+# still holds holds it again. Nothing is dropped.
+
+
+def sender_domain(address: str) -> str:
+    """The domain of a From address ("Rita <rita@team.example>" -> "team.example")."""
+    email_address = parseaddr(address)[1] or address
+    return email_address.rsplit("@", 1)[-1].strip().lower() if "@" in email_address else ""
+
+
+def messages_from_domain(domain: str) -> Q:
+    """Outbox rows whose From address is on this domain (with or without a display name)."""
+    return Q(from_email__iendswith=f"@{domain}>") | Q(from_email__iendswith=f"@{domain}")
+
+
+def hold_reason(message: OutboundMessage) -> tuple[str, str] | None:
+    """Why this message may not go out now, as (code, reason); None when nothing holds it."""
+    domain = sender_domain(message.from_email)
+    pause = (
+        SendingPause.objects.filter(resumed_at__isnull=True)
+        .filter(
+            Q(scope=SendingPause.Scope.SENDER, sender_id=message.sender_id)
+            | Q(scope=SendingPause.Scope.DOMAIN, domain=domain)
+        )
+        .order_by("created_at")
+        .first()
+    )
+    if pause is not None:
+        return Code.SENDER_PAUSED, pause.reason
+    return None
+
+
+def outbound_messages_hold(*, messages: QuerySet[OutboundMessage], code: str, reason: str) -> int:
+    """Hold these queued emails (each move logged). Must run inside a transaction. Returns how many."""
+    held = 0
+    for message in messages.select_for_update(skip_locked=True, of=("self",)).filter(state=State.QUEUED):
+        held += _move(
+            message,
+            from_states=(State.QUEUED,),
+            to_state=State.HELD,
+            note="held",
+            code=code,
+            error_message=reason,
+            not_before=None,
+        )
+    return held
+
+
+def outbound_messages_release(*, messages: QuerySet[OutboundMessage], code: str, actor, note: str) -> int:
+    """Put emails held for this code back in the queue and nudge the workers after commit. Must run
+    inside a transaction. Returns how many."""
+    released: list[int] = []
+    for message in messages.select_for_update(of=("self",)).filter(state=State.HELD, code=code).order_by("pk"):
+        if _move(
+            message,
+            from_states=(State.HELD,),
+            to_state=State.QUEUED,
+            note=note,
+            actor=actor,
+            code="",
+            error_message="",
+            not_before=None,
+        ):
+            released.append(message.pk)
+    for pk in released:
+        transaction.on_commit(partial(outbound_message_enqueue, pk))
+    return len(released)
 
 
 # --- Building and sending the email ------------------------------------------------------------
@@ -299,13 +389,32 @@ def _footer(message: OutboundMessage) -> tuple[str, str]:
     return text, html
 
 
+def html_document(*, subject: str, body_html: str) -> str:
+    """A complete HTML document around an approved body (mail clients and filters expect one)."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(subject)}</title>\n</head>\n<body>\n{body_html}\n</body>\n</html>\n"
+    )
+
+
+def list_id(message: OutboundMessage) -> str:
+    """RFC 2919 List-Id naming the sending organization's outreach on the sender's domain: with the
+    one-click List-Unsubscribe it makes the list headers complete (SpamAssassin scores a
+    List-Unsubscribe without a List-Id on a short email as LIST_PARTIAL_SHORT_MSG)."""
+    domain = sender_domain(message.from_email) or "localhost"
+    return f"<outreach.{domain}>"
+
+
 def build_email(message: OutboundMessage, *, connection=None) -> EmailMultiAlternatives:
-    """The email exactly as approved, plus the unsubscribe footer and headers. Headers are built
-    by Django's email classes, never by string concatenation."""
+    """The email exactly as approved, plus the unsubscribe footer and headers: a text part and, when
+    there is an HTML body, the same words as a complete HTML document. Headers are built by
+    Django's email classes, never by string concatenation."""
     url = unsubscribe_url(recipient_id=message.recipient_id, message_id=message.pk)
     footer_text, footer_html = _footer(message)
     headers = {
         "Message-ID": message.message_id,
+        "List-Id": list_id(message),
         "List-Unsubscribe": f"<{url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
@@ -324,7 +433,9 @@ def build_email(message: OutboundMessage, *, connection=None) -> EmailMultiAlter
         connection=connection,
     )
     if message.body_html:
-        email.attach_alternative(message.body_html + footer_html, "text/html")
+        email.attach_alternative(
+            html_document(subject=message.subject, body_html=message.body_html + footer_html), "text/html"
+        )
     # Read by outreach.mail.backends.ResendEmailBackend (the Idempotency-Key header).
     email.idempotency_key = message.idempotency_key  # type: ignore[attr-defined]
     return email

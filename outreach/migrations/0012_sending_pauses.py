@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('outreach', '0010_rename_outbound_event_to_emitted_event'),
+        ('outreach', '0011_fact_origin'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

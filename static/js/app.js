@@ -21,3 +21,21 @@ document.addEventListener("htmx:sendError", function () {
   box.textContent = "Could not reach the server. Check your connection and try again.";
   document.getElementById("messages").prepend(box);
 });
+
+// The navigation collapses into a menu on narrow screens; Escape closes it and returns focus.
+(function () {
+  const toggle = document.querySelector(".menu-toggle");
+  if (!toggle) return;
+  const bar = toggle.closest(".topbar");
+  function set(open) {
+    bar.classList.toggle("nav-open", open);
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  toggle.addEventListener("click", function () { set(!bar.classList.contains("nav-open")); });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && bar.classList.contains("nav-open")) {
+      set(false);
+      toggle.focus();
+    }
+  });
+})();

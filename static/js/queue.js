@@ -88,6 +88,18 @@
     if (handler) { event.preventDefault(); handler(); }
   });
 
+  // Phones: the list, then one draft with a way back to the list.
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("#queue-list .queue-item")) page.classList.add("show-detail");
+    const back = event.target.closest('[data-action="back"]');
+    if (back) {
+      event.preventDefault();
+      page.classList.remove("show-detail");
+      const current = document.querySelector("#queue-list .queue-item[aria-current]");
+      if (current) current.focus();
+    }
+  });
+
   // Mouse: the same buttons open the same panels.
   document.addEventListener("click", function (event) {
     const button = event.target.closest("[data-action]");

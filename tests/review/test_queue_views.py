@@ -207,13 +207,16 @@ def test_the_counts_part_refreshes_alone_and_announces_new_drafts(rep, rep_clien
     assert "HX-Trigger" not in same
 
 
-def test_progress_reports_counts_and_cost_per_draft(rep, rep_client):
+def test_progress_reports_counts_and_cost_per_draft_to_admins_only(rep, rep_client, admin_client_):
     campaign = CampaignFactory()
     DraftFactory(sender=rep, campaign=campaign, cost_usd="0.002")
     DraftFactory(sender=rep, campaign=campaign, cost_usd="0.004")
     DraftFactory(sender=rep, campaign=campaign, state="queued")
     html = rep_client.get(reverse("review_progress"), {"campaign": campaign.pk}).content.decode()
-    assert "2 of 3 drafted" in html and "$0.0030 per draft" in html and 'hx-trigger="every 2s"' in html
+    assert "2 of 3 drafted" in html and 'hx-trigger="every 2s"' in html
+    assert "per draft" not in html  # token cost is for CSMs and admins
+    admin_html = admin_client_.get(reverse("review_progress"), {"campaign": campaign.pk}).content.decode()
+    assert "$0.0030 per draft" in admin_html
 
 
 def test_requesting_drafts_for_my_recipients_queues_them(rep, rep_client):

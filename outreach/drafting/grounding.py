@@ -58,6 +58,29 @@ MONTHS = {
     )
     for name in names
 }
+# German, French and Spanish month names (lower case; accents optional where people drop them).
+FOREIGN_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("januar", "janvier", "enero", "jänner"),
+            ("februar", "février", "fevrier", "febrero"),
+            ("märz", "maerz", "mars", "marzo"),
+            ("avril", "abril"),
+            ("mai", "mayo"),
+            ("juni", "juin", "junio"),
+            ("juli", "juillet", "julio"),
+            ("août", "aout", "agosto"),
+            ("septembre", "septiembre", "setiembre"),
+            ("oktober", "octobre", "octubre"),
+            ("novembre", "noviembre"),
+            ("dezember", "décembre", "decembre", "diciembre"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+MONTHS.update(FOREIGN_MONTHS)
 WEEKDAYS = {name: i for i, name in enumerate(calendar.day_name)}
 WEEKDAYS_LOWER = {name.lower(): i for name, i in WEEKDAYS.items()}
 
@@ -109,7 +132,15 @@ CURRENCIES = {
     "pound": "GBP",
     "pounds": "GBP",
 }
-MULTIPLIERS = {"k": 1_000, "m": 1_000_000, "bn": 1_000_000_000, "thousand": 1_000, "million": 1_000_000}
+MULTIPLIERS = {
+    "k": 1_000,
+    "m": 1_000_000,
+    "bn": 1_000_000_000,
+    "thousand": 1_000,
+    "million": 1_000_000,
+    "mio": 1_000_000,
+    "tsd": 1_000,
+}
 MONEY_WORDS = re.compile(
     r"€|\$|£|\b(?:eur|usd|gbp|euros?|dollars?|pounds?|value|price|amount|revenue|arr|mrr|spend|cost|budget)\b", re.I
 )
@@ -138,6 +169,32 @@ STOP_WORDS = _words(
     see feel check take find get enjoy try make keep grab read learn love know think share send
     reach book schedule join reply start give show tell ask use explore discover meet talk chat call
     watch download sign register visit click sure instead otherwise meanwhile ahead write
+    urgent important reminder heads action
+    """
+)
+# German capitalises every noun: the common ones of a business email are not names.
+STOP_WORDS |= _words(
+    """
+    vertrag verträge jahr jahre jahren monat monate monaten woche wochen tag tage tagen mal zeit kunde
+    kunden nutzer nutzerin konto termin termine angebot rabatt preis preise produkt frage fragen anruf
+    gespräch dank unternehmen firma lizenz lizenzen plan paket rechnung zugang daten bericht berichte
+    funktion funktionen anmeldung verlängerung nutzung mitarbeiter mitarbeitende vorschlag zusammenarbeit
+    erfolg ziel ziele ergebnis ergebnisse einladung unterstützung hilfe möglichkeit lösung schritt
+    """
+)
+# The same for German, French and Spanish emails: greetings, pronouns, articles, prepositions.
+STOP_WORDS |= _words(
+    """
+    hallo liebe lieber sehr geehrte geehrter danke vielen dank grüße gruß beste freundliche herzliche
+    sie wir ich ihr ihre ihnen ihren uns unser unsere es ist sind war haben hat hatten wie was wann
+    wo warum der die das den dem des ein eine einen und oder aber mit für von zu bei nach seit im am
+    auf aus bis über unter vor heute morgen gestern schon noch auch nur gerne bitte kurz neue neuen
+    bonjour salut cher chère merci cordialement bien vous nous je il elle ils elles le la les un une
+    des et ou mais avec pour dans sur depuis chez votre vos notre nos ce cette ces aujourd'hui demain
+    hier aussi très déjà encore bonne belle
+    hola buenos buenas estimado estimada gracias saludos atentamente usted ustedes nosotros yo él
+    ella el los las una unos unas y o pero con para desde en su sus nuestro nuestra este esta estos
+    hoy mañana ayer también muy ya todavía se le les lo al del
     """
 )
 ACRONYMS = _words("roi api crm faq pdf ceo cto cfo coo vp ps fyi am pm utc ok saas b2b b2c q&a asap")
@@ -167,7 +224,7 @@ EVENT_FAMILIES: dict[str, tuple[str, ...]] = {
     "cancel": ("cancel", "churn"),
     "purchase": ("bought", "purchas", "order", "buy"),
     "book": ("book", "schedul"),
-    "request": ("request", "asked"),
+    "request": ("request", "ask"),
     "start": ("start", "began", "trial"),
     "try": ("tried", "trial", "try"),
     "use": ("use", "using", "usage"),
@@ -246,11 +303,18 @@ EVENT_NOUNS: dict[str, str] = {
 
 # --- Patterns -------------------------------------------------------------------------------
 
-_MONTH_FULL = r"(?:(?i:january|february|april|june|july|august|september|october|november|december)|March|May)"
+_FOREIGN = "|".join(sorted((m for m in FOREIGN_MONTHS if m not in {"mars", "mai", "mayo"}), key=len, reverse=True))
+_MONTH_FULL = (
+    r"(?:(?i:january|february|april|june|july|august|september|october|november|december"
+    rf"|{_FOREIGN})|March|May|M[äa]rz|Mars|Mai|Mayo|mars|mai|mayo)"
+)
 _MONTH = rf"(?:{_MONTH_FULL}|(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?)"
-_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+# "5th", "5." (German), "5 de" (Spanish), "le 5" is matched by the day alone.
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th|er|\.)?(?:\s+de)?"
 _YEAR = r"(?P<year>(?:19|20)\d{2})"
 _NUM = r"\d+(?:,\d{3})*(?:\.\d+)?|\d+(?:\.\d+)?"
+# 8.400 / 8 400 / 8.400,50 / 12,50 before a currency: the European way of writing numbers.
+_NUM_EU = r"\d{1,3}(?:[. \u00a0\u202f]\d{3})+(?:,\d{1,2})?(?![\d.,])|\d+,\d{1,2}(?![\d.,])"
 _NUMWORD = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
 _WEEKDAY = "|".join(WEEKDAYS)
 
@@ -259,7 +323,7 @@ MONEY_PATTERNS = [
     re.compile(rf"(?P<cur>[€$£])\s?(?P<num>{_NUM})(?:\s?(?P<mult>(?i:bn|k|m|thousand|million))\b)?"),
     re.compile(rf"\b(?P<cur>(?i:EUR|USD|GBP))\s?(?P<num>{_NUM})(?:\s?(?P<mult>(?i:bn|k|m|thousand|million))\b)?"),
     re.compile(
-        rf"(?<![\w.,])(?P<num>{_NUM})(?:\s?(?P<mult>(?i:bn|k|m|thousand|million))\b)?\s?"
+        rf"(?<![\w.,])(?P<num>{_NUM_EU}|{_NUM})(?:\s?(?P<mult>(?i:bn|k|m|thousand|million|mio|tsd))\b\.?)?\s?"
         r"(?P<cur>[€$£]|(?i:eur|usd|gbp|euros?|dollars?|pounds?)\b)"
     ),
 ]
@@ -267,11 +331,11 @@ PERCENT = re.compile(rf"(?<![\w.,])(?P<num>{_NUM}|\d+,\d+)\s?(?:%|(?i:per ?cent)
 TIME = re.compile(r"\b\d{1,2}(?::\d{2})?\s?(?i:am|pm|a\.m\.|p\.m\.)(?!\w)|\b\d{1,2}:\d{2}\b")
 DATE_PATTERNS = [
     re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b"),
-    re.compile(rf"\b{_DAY}(?:\s+of)?\s+(?P<month>{_MONTH})(?:,?\s+{_YEAR})?(?!\w)"),
+    re.compile(rf"\b{_DAY}(?:\s+of)?\s+(?P<month>{_MONTH})(?:,?\s+(?:de\s+)?{_YEAR})?(?!\w)"),
     re.compile(rf"\b(?P<month>{_MONTH})\s+{_DAY}\b(?!:)(?:,?\s+{_YEAR}\b)?"),
     re.compile(rf"\b(?P<month>{_MONTH}),?\s+{_YEAR}\b"),
     re.compile(
-        rf"\b(?:(?P<rel>(?i:last|this|next))\s+|(?P<prep>(?i:in|on|since|during|until|by|from|of|early|late|mid|mid-|end of))\s+)?(?P<month>{_MONTH_FULL})\b"
+        rf"\b(?:(?P<rel>(?i:last|this|next))\s+|(?P<prep>(?i:in|on|since|during|until|by|from|of|early|late|mid|mid-|end of|im|seit|en|depuis|desde|de|en el mes de))\s+)?(?P<month>{_MONTH_FULL})\b"
     ),
 ]
 RELATIVE_AGO = re.compile(
@@ -288,6 +352,7 @@ WEEKDAY = re.compile(rf"\b(?:(?P<rel>(?i:last|this|next))\s+)?(?P<wd>{_WEEKDAY}|
 # A phone number: an optional +country code, then at least seven digits in groups.
 PHONE = re.compile(r"(?<![\w+/.-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?![\w/-])")
 NUMERIC_DATE = re.compile(r"\b(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<year>\d{4}|\d{2})\b")
+DOTTED_DATE = re.compile(r"\b(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4})\b")
 QUOTED = re.compile(r"(?:(?<=[\s(])|^)[\"“‘'](?P<q>[A-Z0-9][^\"“”‘’'\n]{0,60}?)[\"”’'](?![A-Za-z])")
 EVENT_VERB = re.compile(
     r"\b(?i:you|you've|you have|you had|your team|your team has|we|we've|we have)\s+"
@@ -309,8 +374,13 @@ SENTENCE_END = set(".!?:;\n•")
 
 
 def parse_number(text: str, mult: str | None = None) -> Decimal | None:
-    """'8,400' -> 8400, '1.2' + 'k' -> 1200, 'fourteen' -> 14, '12,5' -> 12.5."""
+    """'8,400' -> 8400, '1.2' + 'k' -> 1200, 'fourteen' -> 14, '12,5' -> 12.5, '8.400' or '8 400'
+    (European thousands, only when the caller read it so) -> 8400."""
     raw = text.strip().lower()
+    if re.fullmatch(r"\d{1,3}(?:[. \u00a0\u202f]\d{3})+(?:,\d{1,2})?", raw):
+        raw = re.sub(r"[. \u00a0\u202f]", "", raw).replace(",", ".")
+        if mult:
+            mult = {"mio": "m", "tsd": "k"}.get(mult.lower(), mult)
     if raw in NUMBER_WORDS:
         return Decimal(NUMBER_WORDS[raw])
     if raw.startswith("a couple"):
@@ -549,6 +619,10 @@ def _dates(text: str, today: date | None) -> Iterator[Candidate]:
         options = [d for d in (_safe_date(year, b, a), _safe_date(year, a, b)) if d]
         if options:
             yield Candidate("date", m.start(), m.end(), m[0], [_day(d) for d in options])
+    for m in DOTTED_DATE.finditer(text):  # 05.10.2026: day first, as in German and French
+        day = _safe_date(int(m["year"]), int(m["month"]), int(m["day"]))
+        if day:
+            yield Candidate("date", m.start(), m.end(), m[0], [_day(day)])
     for pattern in DATE_PATTERNS:
         for m in pattern.finditer(text):
             groups = m.groupdict()
@@ -596,7 +670,8 @@ def _relative(text: str, today: date | None) -> Iterator[Candidate]:
     for m in RELATIVE_SPAN.finditer(text):
         n = parse_number(m["n"])
         span = _span_back(int(n), m["unit"], today) if today and n is not None else None
-        yield Candidate("relative_date", m.start(), m.end(), m[0], span)
+        unit_days = {"day": 1, "week": 7, "month": 30, "year": 365}[m["unit"].lower()]
+        yield Candidate("relative_date", m.start(), m.end(), m[0], span, {"range_days": int(n or 0) * unit_days})
     for m in RELATIVE_UNIT.finditer(text):
         span = _relative_unit_span(m["which"], m["unit"], today) if today else None
         yield Candidate("relative_date", m.start(), m.end(), m[0], span)
@@ -757,6 +832,125 @@ def _quoted(text: str, today: date | None) -> Iterator[Candidate]:
             yield Candidate("name", m.start("q"), m.end("q"), m["q"], words)
 
 
+# Words before a number that make it approximate ("about 40 %" is supported by 38 %).
+HEDGE = re.compile(
+    r"(?:(?P<about>\b(?:about|around|roughly|approximately|approx\.|some|circa|ca\.|~|rund|etwa|ungefähr|gut"
+    r"|environ|près de|autour de|alrededor de|aproximadamente|unos|unas|cerca de))"
+    r"|(?P<nearly>\b(?:nearly|almost|close to|just under|knapp|fast|presque|casi))"
+    r"|(?P<over>\b(?:over|more than|upwards of|above|at least|just over|mehr als|über|plus de|más de))"
+    r"|(?P<under>\b(?:under|less than|below|fewer than|weniger als|moins de|menos de)))\s*$",
+    re.I,
+)
+
+# A third party doing something: "Initech signed last week", "Contoso saw the same". A fact that
+# merely names the company does not support it; one that states the event does.
+THIRD_PARTY_VERBS: dict[str, tuple[str, ...]] = {
+    "signed": ("sign",),
+    "saw": ("saw", "see", "seen"),
+    "switched": ("switch",),
+    "moved": ("mov",),
+    "chose": ("chose", "choos"),
+    "bought": ("bought", "buy", "purchas"),
+    "adopted": ("adopt",),
+    "cut": ("cut",),
+    "reduced": ("reduc",),
+    "grew": ("grew", "grow"),
+    "increased": ("increas",),
+    "launched": ("launch",),
+    "migrated": ("migrat",),
+    "doubled": ("doubl",),
+    "tripled": ("tripl",),
+    "halved": ("halv",),
+    "saved": ("sav",),
+    "achieved": ("achiev",),
+    "renewed": ("renew",),
+    "upgraded": ("upgrad",),
+    "deployed": ("deploy",),
+    "rolled out": ("rolled out", "roll out", "rollout"),
+    "partnered": ("partner",),
+    "selected": ("select",),
+    "picked": ("pick",),
+    "hired": ("hir",),
+    "raised": ("rais",),
+    "won": ("won", "win"),
+    "closed": ("clos",),
+    "acquired": ("acquir",),
+    "announced": ("announc",),
+    "expanded": ("expan",),
+    "went live": ("went live", "go live", "live"),
+    "replaced": ("replac",),
+    "dropped": ("drop",),
+    "improved": ("improv",),
+    "boosted": ("boost",),
+    "joined": ("join",),
+}
+_TP_VERB = "|".join(sorted(THIRD_PARTY_VERBS, key=len, reverse=True))
+THIRD_PARTY_EVENT = re.compile(
+    r"(?P<name>\b[A-Z][\w&'’-]*(?:\s+(?:[A-Z][\w&'’-]*|&))*)\s+"
+    r"(?:(?:has|have|had|just|recently|also|already|then)\s+)*"
+    rf"(?P<verb>{_TP_VERB})\b"
+    r"(?P<rest>(?:\s+(?!(?:after|and|but|when|because|since|with|by|in|last|this|over|during|on|to)\b)[\w%'’-]+){0,3})"
+)
+
+
+def _third_party_events(text: str) -> Iterator[Candidate]:
+    for m in THIRD_PARTY_EVENT.finditer(text):
+        words = [_word_key(w) for w in TOKEN.findall(m["name"])]
+        # Drop ordinary words in front ("Meanwhile Contoso", "Thanks Liu" - and "You", "We").
+        while words and (_is_stop(words[0]) or (m.start("name") == 0 and _looks_common(words[0], text))):
+            words = words[1:]
+        words = [w for w in words if w not in CONNECTORS and w != "&"]
+        if not words or words[-1] in STOP_WORDS:
+            continue
+        name_text = m["name"]
+        first = name_text.lower().find(words[0].split("'")[0])
+        start = m.start("name") + max(first, 0)
+        verb = " ".join(m["verb"].split())
+        yield Candidate(
+            "third_party_event",
+            start,
+            m.end(),
+            text[start : m.end()],
+            (words, THIRD_PARTY_VERBS.get(verb, (verb,))),
+            {"reason": "third_party_event"},
+        )
+
+
+# Lower-case names where a name must stand: after a greeting, before "suggested", as a vocative.
+_LOWER = r"[a-zà-öø-ÿ][\w'’-]+"
+LOWER_NAME_PATTERNS = [
+    re.compile(rf"(?:^|\n)[ \t]*(?i:hi|hello|hey|dear|hallo|liebe|lieber|bonjour|hola)[ \t]+(?P<name>{_LOWER})\b"),
+    re.compile(rf"(?:^|\n)[ \t]*(?P<name>{_LOWER}),"),
+    re.compile(
+        rf"\b(?P<name>{_LOWER})(?:\s+(?:from|at)\s+(?P<org>{_LOWER}))?\s+"
+        r"(?:suggested|mentioned|recommended|said|told|asked|introduced|referred|thought|wanted)\b"
+    ),
+]
+
+
+def _lower_case_names(text: str) -> Iterator[Candidate]:
+    for pattern in LOWER_NAME_PATTERNS:
+        for m in pattern.finditer(text):
+            for group in ("name", "org"):
+                word = m.groupdict().get(group)
+                if not word or not word.islower():
+                    continue
+                key = _word_key(word)
+                if _is_stop(key) or key in NUMBER_WORDS or key in COMMON_LOWER:
+                    continue
+                yield Candidate("name", m.start(group), m.end(group), word, [key])
+
+
+# Ordinary words that can stand where a lower-case name would.
+COMMON_LOWER = _words(
+    """
+    someone somebody anyone everybody nobody colleague colleagues manager boss friend friends partner
+    partners team there all folks guys everyone you he she they it this that which who what finance
+    support sales marketing legal procurement it ops engineering product leadership customer success
+    """
+)
+
+
 # --- Facts ----------------------------------------------------------------------------------
 
 
@@ -773,6 +967,7 @@ class IndexedFact:
     percentish: bool
     trusted: bool = True
     phones: set[str] = field(default_factory=set)
+    observed: date | None = None
 
 
 def _literal(text: str) -> str:
@@ -828,6 +1023,7 @@ def index_fact(fact: dict[str, Any], today: date | None) -> IndexedFact:
         percentish=bool(PERCENT_WORDS.search(text) or "percent" in str(fact.get("kind") or "")),
         trusted=is_trusted(fact),
         phones=phones,
+        observed=observed,
     )
 
 
@@ -838,18 +1034,33 @@ def _has_word(fact: IndexedFact, word: str) -> bool:
     return word in fact.words or f"{word}s" in fact.words or (word.endswith("s") and word[:-1] in fact.words)
 
 
+def _matches(fact_value: Decimal, claimed: Decimal, hedge: str | None) -> bool:
+    """Is the fact's number what the claim says, given how it hedges ("about 40" for 38)?"""
+    if hedge is None:
+        return fact_value == claimed
+    if hedge == "about":  # a rounded figure: within 10 % (or 1) of the claim
+        return abs(fact_value - claimed) <= max(abs(claimed) * Decimal("0.1"), Decimal(1))
+    if hedge == "nearly":
+        return claimed * Decimal("0.85") <= fact_value <= claimed
+    if hedge == "over":
+        return fact_value >= claimed
+    return claimed * Decimal("0.5") <= fact_value <= claimed  # "under"
+
+
 def _supports(fact: IndexedFact, claim: Candidate, today: date | None) -> bool:
     kind, value = claim.kind, claim.value
+    hedge = claim.extra.get("hedge")
     if kind == "number":
-        return any(n == value for n, _, _ in fact.numbers)
+        return any(_matches(n, value, hedge) for n, _, _ in fact.numbers)
     if kind == "money":
         amount, currency = value
         return any(
-            n == amount and ((tag == "money" and cur in (currency, None)) or (tag == "plain" and fact.moneyish))
+            _matches(n, amount, hedge)
+            and ((tag == "money" and cur in (currency, None)) or (tag == "plain" and fact.moneyish))
             for n, tag, cur in fact.numbers
         )
     if kind == "percent":
-        return any(n == value and (tag == "percent" or fact.percentish) for n, tag, _ in fact.numbers)
+        return any(_matches(n, value, hedge) and (tag == "percent" or fact.percentish) for n, tag, _ in fact.numbers)
     if kind == "year":
         return any(n == value for n, _, _ in fact.numbers) or any(
             d.concrete and d.start and d.end and d.start.year <= value <= d.end.year for d in fact.dates
@@ -857,6 +1068,14 @@ def _supports(fact: IndexedFact, claim: Candidate, today: date | None) -> bool:
     if kind == "date":
         return any(span.contains(d) for span in value for d in fact.dates)
     if kind == "relative_date":
+        # A range in the same words ("over the last 14 days") as a fact observed recently enough
+        # for the range to be nearly the same days: the fact said exactly that.
+        days = claim.extra.get("range_days")
+        if days is not None:
+            words = re.sub(r"^(?:over|in|during|within|for)\s+", "", " ".join(claim.text.lower().split()))
+            recent = fact.observed is None or today is None or (today - fact.observed).days <= max(2, days // 4)
+            if words in fact.lower and recent:
+                return True
         if value is None:  # no `today` to resolve against: only the same words support it
             return " ".join(claim.text.lower().split()) in fact.lower
         return any(value.contains(d.resolve(today)) for d in fact.dates)
@@ -873,6 +1092,11 @@ def _supports(fact: IndexedFact, claim: Candidate, today: date | None) -> bool:
         return value in fact.phones
     if kind == "name":
         return all(_has_word(fact, word) for word in value)
+    if kind == "third_party_event":
+        names, stems = value
+        return all(_has_word(fact, w) for w in names) and any(
+            (stem in fact.lower) if " " in stem else any(w.startswith(stem) for w in fact.words) for stem in stems
+        )
     if kind == "event":
         stems = EVENT_FAMILIES.get(value, (value,))
         return any(
@@ -899,10 +1123,17 @@ def find_claims(text: str, *, today: date | None = None) -> list[Candidate]:
         accept(extractor(text, today))
     accept(_quoted(text, today))
     accept(_events(text, today))
+    accept(_third_party_events(text))
     masked = "".join("\x00" if taken else ch for ch, taken in zip(text, spans.taken, strict=True))
     accept(_names(text, masked))
+    accept(_lower_case_names(text))
     accept(_years(text, today))
     accept(_numbers(text, today))
+    for claim in found:
+        if claim.kind in ("number", "money", "percent"):
+            hedge = HEDGE.search(text[max(0, claim.start - 30) : claim.start])
+            if hedge:
+                claim.extra["hedge"] = next(k for k, v in hedge.groupdict().items() if v)
     return sorted(found, key=lambda c: c.start)
 
 

@@ -118,7 +118,7 @@ def test_every_unsupported_claim_says_why():
     reasons = {t: r for t, ok, r in found if not ok}
     assert reasons["41"] == "number_mismatch"
     assert reasons["3 October"] == "date_mismatch"
-    assert reasons["Contoso"] == "not_in_facts"
+    assert reasons["Contoso signed"] == "third_party_event"
 
 
 @pytest.mark.parametrize(

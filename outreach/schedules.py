@@ -30,6 +30,8 @@ SCHEDULES: tuple[Periodic, ...] = (
     Periodic("engagement: process events whose task was lost", "outreach.mail.tasks.engagement_sweep", 2),
     # Only with a mailbox to read; provider setups get replies by inbound webhook.
     Periodic("replies: poll the IMAP mailbox", "outreach.mail.tasks.replies_poll", 5, lambda: bool(settings.IMAP_HOST)),
+    # mail: each sending domain's SPF, DMARC and DKIM, daily (also on demand from the pages)
+    Periodic("deliverability: check sending domains", "outreach.mail.tasks.sending_domains_check", 24 * 60),
     # integrations: webhook retries and the idempotency-key purge
     Periodic("webhook-deliveries-sweep", "outreach.integrations.tasks.webhook_deliveries_sweep", 1),
     # review: drafts whose worker or task was lost

@@ -283,6 +283,10 @@ ANYMAIL = {
 }
 ANYMAIL = {k: v for k, v in ANYMAIL.items() if v is not None}
 # Replies for SMTP setups: `manage.py poll_replies` reads unseen mail from this IMAP mailbox.
+# Sender domain checks (SPF, DMARC, DKIM): the DNS server asked ("" = the system's resolver;
+# "host" or "host:port"), and how long to wait for it.
+DNS_RESOLVER = env_str("DNS_RESOLVER")
+DNS_TIMEOUT_SECONDS = env_int("DNS_TIMEOUT_SECONDS", 5)
 # SpamAssassin's spamd scores each draft shown in review when set (Debian package `spamassassin`).
 SPAMD_HOST = env_str("SPAMD_HOST")
 SPAMD_PORT = env_int("SPAMD_PORT", 783)

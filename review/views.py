@@ -78,12 +78,15 @@ def _detail_context(request: HttpRequest, draft: Draft | None, filters: selector
         }
         for w in draft.withheld or []
     ]
+    profile = getattr(draft.sender, "sender", None)
     return {
         "draft": draft,
         "filters": filters,
         "filter_qs": filters.as_query(),
         "filter_inputs": filters.as_hidden_inputs(),
-        "profile": getattr(draft.sender, "sender", None),
+        "profile": profile,
+        # A sender whose domain fails SPF, DMARC or DKIM: their approved email may land in spam.
+        "sending_domain": mail_selectors.sending_domain_for_address(profile.email) if profile else None,
         "subject_html": highlight(draft.subject, draft.grounding, field="subject"),
         "body_html": highlight(draft.body_text, draft.grounding, field="body_text"),
         "facts": facts,

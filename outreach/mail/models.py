@@ -291,6 +291,38 @@ class SendingPause(models.Model):
         return self.events / self.sends if self.sends else 0.0
 
 
+class SendingDomain(models.Model):
+    """A domain our emails are sent from, and what its DNS said at the last check (SPF, DMARC, DKIM).
+    Re-checked daily and on demand; the review queue warns while it fails."""
+
+    domain = models.CharField(max_length=253, unique=True)
+    dkim_selectors = models.JSONField(
+        default=list, blank=True, help_text="Selectors an admin entered, tried besides the provider's known ones."
+    )
+    result = models.JSONField(default=dict, blank=True, help_text="{spf|dmarc|dkim: {status, summary, fix, records}}")
+    passes = models.BooleanField(null=True, help_text="Empty until the first check.")
+    checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    def save(self, *args, **kwargs):
+        self.domain = self.domain.strip().lower().rstrip(".")
+        super().save(*args, **kwargs)
+
+    @property
+    def checks(self) -> list[dict]:
+        return [{"kind": kind, **self.result[kind]} for kind in ("spf", "dmarc", "dkim") if kind in self.result]
+
+    @property
+    def failing(self) -> list[dict]:
+        return [c for c in self.checks if c.get("status") not in ("present", "weak")]
+
+
 class OutboundMessageLog(models.Model):
     """Every state change of an outbox row: who (empty = the system), when, why."""
 

@@ -16,7 +16,7 @@ from outreach.people.models import SenderProfile
 from outreach.people.roles import is_admin, is_csm_or_admin
 
 from . import spam
-from .models import EngagementEvent, OutboundMessage, SendingPause
+from .models import EngagementEvent, OutboundMessage, SendingDomain, SendingPause
 from .services.sending import build_email, messages_from_domain, sender_domain
 from .unsubscribe import unsubscribe_url
 
@@ -68,6 +68,23 @@ def held_messages_for_pause(pause: SendingPause, *, within: QuerySet[OutboundMes
         Q(sender_id=pause.sender_id) if pause.scope == SendingPause.Scope.SENDER else messages_from_domain(pause.domain)
     )
     return within.filter(scope_q, state=OutboundMessage.State.HELD, code=OutboundMessage.Code.SENDER_PAUSED)
+
+
+def sending_domains_visible_to(user) -> QuerySet[SendingDomain]:
+    """Admins see every sending domain; everyone else the domain of their own sending address."""
+    qs = SendingDomain.objects.all()
+    if is_admin(user):
+        return qs
+    my_domain = SenderProfile.objects.filter(user=user).values(
+        domain=Substr("email", StrIndex("email", Value("@")) + 1)
+    )
+    return qs.filter(domain__in=my_domain)
+
+
+def sending_domain_for_address(address: str) -> SendingDomain | None:
+    """The stored check of the domain an address is on (None before its first check)."""
+    domain = sender_domain(address)
+    return SendingDomain.objects.filter(domain=domain).first() if domain else None
 
 
 SPAMD_CACHE_SECONDS = 24 * 3600

@@ -3,7 +3,7 @@ safe to run twice. Their schedules are listed in `outreach/schedules.py`."""
 
 from __future__ import annotations
 
-from .services import engagement, replies, sending
+from .services import domains, engagement, replies, sending
 
 
 def outbound_message_send(message_id: int) -> str:
@@ -31,3 +31,8 @@ def engagement_sweep() -> int:
 def replies_poll() -> str:
     fetched, recorded = replies.replies_poll()
     return f"{fetched} unseen, {recorded} replies recorded"
+
+
+def sending_domains_check() -> dict:
+    """Daily: SPF, DMARC and DKIM of every domain we send from."""
+    return domains.sending_domains_check_all()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,8 +19,9 @@ from outreach.people.roles import is_admin, is_csm_or_admin
 from . import selectors
 from .forms import SenderConfigForm
 from .models import LocalMailboxMessage
-from .services import brakes, engagement
+from .services import brakes, domains, engagement
 from .services.channels import sender_config_get, sender_config_update
+from .services.sending import sender_domain
 
 
 def sender_config_edit(request: HttpRequest) -> HttpResponse:
@@ -54,6 +56,8 @@ def sender_config_edit(request: HttpRequest) -> HttpResponse:
         "profile": profile,
         "sending_pauses": selectors.sending_pauses_active_for(request.user),
         "brake_readings": brakes.brake_readings(scope="sender", target=request.user.pk),
+        "sending_domain": selectors.sending_domain_for_address(profile.email) if profile else None,
+        "sending_domain_name": sender_domain(profile.email) if profile else "",
         "brake_min_sends": settings.BRAKE_MIN_SENDS,
     }
     return render(request, "mail/sender_config.html", context)
@@ -147,3 +151,43 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 def replies(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.replies_for_user(user=request.user), 50).get_page(request.GET.get("page"))
     return render(request, "mail/replies.html", {"page": page})
+
+
+# --- Sending domains: SPF, DMARC, DKIM ------------------------------------------------------------
+
+
+@require_GET
+def sending_domains(request: HttpRequest) -> HttpResponse:
+    """Admins: every domain we send from, checked or not yet."""
+    if not is_admin(request.user):
+        raise PermissionDenied("Only admins see every sending domain; your own is on My sending.")
+    stored = {d.domain: d for d in selectors.sending_domains_visible_to(request.user)}
+    names = sorted(set(stored) | set(domains.sending_domain_names()))
+    context = {"rows": [(name, stored.get(name)) for name in names]}
+    return render(request, "mail/sending_domains.html", context)
+
+
+@require_POST
+def sending_domain_check(request: HttpRequest) -> HttpResponse:
+    try:
+        checked = domains.sending_domain_check_now(user=request.user, name=request.POST.get("domain", ""))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        verdict = "passes" if checked.passes else "fails: " + ", ".join(c["kind"].upper() for c in checked.failing)
+        messages.success(request, f"{checked.domain} checked just now: it {verdict}.")
+    return redirect("sending_domains" if request.POST.get("next") == "domains" else "sender_config")
+
+
+@require_POST
+def sending_domain_selectors(request: HttpRequest, domain_id: int) -> HttpResponse:
+    domain = get_object_or_404(selectors.sending_domains_visible_to(request.user), pk=domain_id)
+    try:
+        domains.sending_domain_selectors_set(
+            domain=domain, user=request.user, selectors=request.POST.get("selectors", "")
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"DKIM selectors for {domain.domain} saved and checked.")
+    return redirect("sending_domains")

@@ -75,3 +75,51 @@ def spamd(settings, spamd_server):
     settings.SPAMD_TIMEOUT_SECONDS = 30
     cache.clear()
     return spamd_server
+
+
+# --- A real DNS server on 127.0.0.1 (dnslib), serving the zones a test gives it ------------------
+
+
+class Zones:
+    """records[(name, type)] = [values]; TXT values longer than 255 characters are split as DNS does."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], list[str]] = {}
+        self.queries: list[tuple[str, str]] = []
+
+    def add(self, name: str, rtype: str, *values: str) -> None:
+        self.records.setdefault((name.lower().rstrip("."), rtype), []).extend(values)
+
+
+@pytest.fixture
+def dns_server(settings):
+    """A DNS server on 127.0.0.1 (random UDP port) answering from `zones`; DNS_RESOLVER points at it."""
+    from dnslib import CNAME, QTYPE, RCODE, RR, TXT
+    from dnslib.server import BaseResolver, DNSServer
+
+    zones = Zones()
+
+    class ZoneResolver(BaseResolver):
+        def resolve(self, request, handler):
+            reply = request.reply()
+            name = str(request.q.qname).rstrip(".").lower()
+            rtype = QTYPE[request.q.qtype]
+            zones.queries.append((name, rtype))
+            target = name
+            for alias in zones.records.get((name, "CNAME"), []):
+                reply.add_answer(RR(request.q.qname, QTYPE.CNAME, rdata=CNAME(alias + "."), ttl=60))
+                target = alias.lower()
+            for value in zones.records.get((target, rtype), []) if rtype == "TXT" else []:
+                chunks = [value[i : i + 255] for i in range(0, len(value), 255)] or [""]
+                reply.add_answer(RR(target + ".", QTYPE.TXT, rdata=TXT(chunks), ttl=60))
+            if not reply.rr and not any(key[0] == target for key in zones.records):
+                reply.header.rcode = RCODE.NXDOMAIN
+            return reply
+
+    port = _free_port()
+    server = DNSServer(ZoneResolver(), port=port, address="127.0.0.1")
+    server.start_thread()
+    settings.DNS_RESOLVER = f"127.0.0.1:{port}"
+    settings.DNS_TIMEOUT_SECONDS = 3
+    yield zones
+    server.stop()

@@ -16,9 +16,9 @@ def test_the_offline_draft_is_grounded_with_nothing_unsupported():
     result = compose(make_request(), OfflineProvider())
     assert result.unsupported_count == 0, [c for c in result.claims if not c["supported"]]
     assert result.body_text.startswith("Hi Liu,")
-    assert "Logged in 14 times in October" in result.body_text
+    assert "I saw you logged in 14 times in October." in result.body_text
     assert result.body_text.endswith("Sam Rivera\nHead of Growth, Northwind Analytics")
-    assert result.model == "offline-template-v1" and result.provider == "offline"
+    assert result.model == "offline-template-v2" and result.provider == "offline"
     assert result.cited_fact_ids == ("f-name", "f-logins", "f-guide")
 
 

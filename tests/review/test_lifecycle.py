@@ -90,7 +90,7 @@ def test_generating_makes_a_ready_draft_with_grounding_cost_and_a_first_version(
     draft = services.draft_generate(draft_id=queued.pk, provider=OfflineProvider())
     assert draft.state == Draft.State.READY and draft.ready_at is not None
     assert draft.subject and "Liu" in draft.body_text and draft.body_html.startswith("<p>")
-    assert draft.provider == "offline" and draft.model_name == "offline-template-v1"
+    assert draft.provider == "offline" and draft.model_name == "offline-template-v2"
     assert draft.unsupported_claim_count == 0 and draft.grounding
     assert draft.cited_fact_ids
     assert draft.attempts == 1 and draft.version == 2

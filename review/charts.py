@@ -374,3 +374,37 @@ def analytics_charts(analytics: EditAnalytics) -> dict[str, BarChart | LineChart
             "chart-trend-sender", "Learning from edits: per sender", analytics.trend_by_sender, "senders"
         ),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The charts of the bounces-and-complaints page
+# ---------------------------------------------------------------------------------------------
+
+
+def fine_percent(value: float | None) -> str:
+    """Rates near the complaint limit (0.1 %) need decimals."""
+    if value is None:
+        return "–"
+    return f"{value * 100:.2f}%" if value < 0.01 else f"{value * 100:.1f}%"
+
+
+def deliverability_chart(
+    *, id: str, title: str, labels: Sequence[str], rates: Sequence[float | None], limit: float, window: int, what: str
+) -> BarChart:
+    """One rate per sender or domain, on a scale that always shows the brake's limit."""
+    top = _nice_max(max([limit * 2, *[r for r in rates if r is not None]]))
+    return bar_chart(
+        id=id,
+        title=title,
+        desc=(
+            f"Horizontal bars, one per {what}: the share of its last {window} sends that {title.split(' rate')[0].lower()}, "
+            f"on a scale of 0 to {fine_percent(top)}. Sending pauses above {fine_percent(limit)}. The table below has "
+            "every figure."
+        ),
+        labels=labels,
+        series=[title.split(" per ")[0]],
+        values=[[rate] for rate in rates],
+        scale_max=top,
+        value_format=fine_percent,
+        tick_format=fine_percent,
+    )

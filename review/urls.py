@@ -16,6 +16,7 @@ urlpatterns = [
     path("drafts/<int:draft_id>/skip/", views.skip, name="draft_skip"),
     # Edit analytics (CSMs and admins).
     path("edits/", views.edit_analytics_page, name="edit_analytics"),
+    path("deliverability/", views.deliverability_page, name="deliverability"),
     path("edits/<int:edit_id>/", views.edit_analytics_edit, name="edit_analytics_edit"),
     path("edits/export.csv", views.edit_analytics_export, name="edit_analytics_export"),
 ]

@@ -487,3 +487,50 @@ def edit_analytics_export(request: HttpRequest) -> StreamingHttpResponse:
     stamp = timezone.localdate().strftime("%Y%m%d")
     response["Content-Disposition"] = f'attachment; filename="draft-decisions-{stamp}.csv"'
     return response
+
+
+@view_edit_analytics
+@require_GET
+def deliverability_page(request: HttpRequest) -> HttpResponse:
+    """Bounces and complaints per sender and per sending domain, over the automatic brakes' windows."""
+    from django.conf import settings
+
+    bounce_limit = settings.BRAKE_BOUNCE_PERCENT / 100
+    complaint_limit = settings.BRAKE_COMPLAINT_PERCENT / 100
+    sections = []
+    for by, what in (("sender", "sender"), ("domain", "sending domain")):
+        rows = mail_selectors.deliverability_rates(by=by)
+        labels = [row.label for row in rows]
+        sections.append(
+            {
+                "by": by,
+                "what": what,
+                "rows": rows,
+                "bounce_chart": charts.deliverability_chart(
+                    id=f"chart-bounces-{by}",
+                    title=f"Hard bounced rate per {what}",
+                    labels=labels,
+                    rates=[row.bounce_rate for row in rows],
+                    limit=bounce_limit,
+                    window=settings.BRAKE_BOUNCE_WINDOW,
+                    what=what,
+                ),
+                "complaint_chart": charts.deliverability_chart(
+                    id=f"chart-complaints-{by}",
+                    title=f"Complained rate per {what}",
+                    labels=labels,
+                    rates=[row.complaint_rate for row in rows],
+                    limit=complaint_limit,
+                    window=settings.BRAKE_COMPLAINT_WINDOW,
+                    what=what,
+                ),
+            }
+        )
+    context = {
+        "sections": sections,
+        "bounce_window": settings.BRAKE_BOUNCE_WINDOW,
+        "complaint_window": settings.BRAKE_COMPLAINT_WINDOW,
+        "bounce_limit": charts.fine_percent(bounce_limit),
+        "complaint_limit": charts.fine_percent(complaint_limit),
+    }
+    return render(request, "review/deliverability.html", context)

@@ -9,8 +9,8 @@ from email.utils import formataddr, make_msgid
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet, Value
-from django.db.models.functions import StrIndex, Substr
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value, Window
+from django.db.models.functions import Lower, Replace, RowNumber, StrIndex, Substr
 
 from outreach.people.models import SenderProfile
 from outreach.people.roles import is_admin, is_csm_or_admin
@@ -85,6 +85,74 @@ def sending_domain_for_address(address: str) -> SendingDomain | None:
     """The stored check of the domain an address is on (None before its first check)."""
     domain = sender_domain(address)
     return SendingDomain.objects.filter(domain=domain).first() if domain else None
+
+
+@dataclass(frozen=True)
+class DeliverabilityRow:
+    """One sender's or one domain's rolling rates, over the same windows the automatic brakes use."""
+
+    key: str
+    label: str
+    bounce_sends: int  # sends in the bounce window (the last BRAKE_BOUNCE_WINDOW)
+    bounces: int
+    complaint_sends: int  # sends in the complaint window (the last BRAKE_COMPLAINT_WINDOW)
+    complaints: int
+    paused: bool
+
+    @property
+    def bounce_rate(self) -> float | None:
+        return self.bounces / self.bounce_sends if self.bounce_sends else None
+
+    @property
+    def complaint_rate(self) -> float | None:
+        return self.complaints / self.complaint_sends if self.complaint_sends else None
+
+
+def _from_domain():
+    """The From address's domain in SQL ("Rita <rita@team.example>" -> "team.example")."""
+    after_at = Substr("from_email", StrIndex("from_email", Value("@")) + 1)
+    return Lower(Replace(after_at, Value(">"), Value("")))
+
+
+def deliverability_rates(*, by: str) -> list[DeliverabilityRow]:
+    """Hard-bounce and complaint rates per sender (by="sender") or per sending domain (by="domain")
+    over their last sends (all time, whatever was resumed). One query for the rates, one for the
+    pauses on now; at most BRAKE_COMPLAINT_WINDOW rows per sender or domain are read."""
+    bounce_window, complaint_window = settings.BRAKE_BOUNCE_WINDOW, settings.BRAKE_COMPLAINT_WINDOW
+    largest = max(bounce_window, complaint_window)
+    partition = F("sender_id") if by == "sender" else _from_domain()
+    events = EngagementEvent.objects.filter(message_id=OuterRef("pk"))
+    ranked = (
+        OutboundMessage.objects.filter(state=OutboundMessage.State.SENT)
+        .annotate(
+            group=partition,
+            rank=Window(RowNumber(), partition_by=[partition], order_by=[F("sent_at").desc(), F("pk").desc()]),
+            bounced=Exists(events.filter(kind=EngagementEvent.Kind.BOUNCED)),
+            complained=Exists(events.filter(kind=EngagementEvent.Kind.COMPLAINED)),
+        )
+        .filter(rank__lte=largest)
+        .values_list("group", "rank", "bounced", "complained", "sender__username")
+    )
+    tallies: dict[str, list] = {}
+    for group, rank, bounced, complained, username in ranked:
+        key = str(group)
+        tally = tallies.setdefault(key, [username if by == "sender" else key, 0, 0, 0, 0])
+        if rank <= bounce_window:
+            tally[1] += 1
+            tally[2] += int(bounced)
+        if rank <= complaint_window:
+            tally[3] += 1
+            tally[4] += int(complained)
+    active = SendingPause.objects.filter(resumed_at__isnull=True)
+    if by == "sender":
+        paused = {str(pk) for pk in active.filter(scope=SendingPause.Scope.SENDER).values_list("sender_id", flat=True)}
+    else:
+        paused = set(active.filter(scope=SendingPause.Scope.DOMAIN).values_list("domain", flat=True))
+    rows = [
+        DeliverabilityRow(key, label, b_sends, b, c_sends, c, key in paused)
+        for key, (label, b_sends, b, c_sends, c) in tallies.items()
+    ]
+    return sorted(rows, key=lambda r: (-(r.bounce_rate or 0), -(r.complaint_rate or 0), r.label))
 
 
 SPAMD_CACHE_SECONDS = 24 * 3600

@@ -2,6 +2,7 @@
 
 from django import template
 
+from review.charts import fine_percent as _fine_percent
 from review.charts import fraction as _fraction
 from review.charts import percent as _percent
 
@@ -22,3 +23,9 @@ def fraction(value: float | None) -> str:
 def distance(similarity: float | None) -> str:
     """A normalized similarity shown as edit distance (1 - similarity)."""
     return _fraction(None if similarity is None else 1.0 - similarity)
+
+
+@register.filter
+def fine_percent(value: float | None) -> str:
+    """Rates near the complaint limit (0.1 %) keep their decimals."""
+    return _fine_percent(value)

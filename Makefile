@@ -6,7 +6,11 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DEBUG ?= 1
 
-.PHONY: install run test lint bench clean
+# Tests run in parallel, one pytest-xdist worker per core (each worker has its own test database,
+# test_<name>_gw0, gw1, ...). PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: install run test test-fast lint bench load clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,7 +37,11 @@ lint: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 test: lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The inner loop: everything but the browser, tests that start worker/server processes, and property tests.
+test-fast: install
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not browser and not processes and not property" $(PYTEST_ARGS)
 
 # Benchmarks print tables of measures against targets; run them against PostgreSQL:
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/outreach make bench

@@ -88,16 +88,20 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "template_partials",
+    # Before django_q: its `qcluster` command replaces django-q2's (graceful SIGTERM, heartbeat).
+    "outreach",
     "django_q",
     "anymail",
     # The API docs page with its own static files (no CDN, so the CSP holds).
     "ninja",
-    "outreach",
+    # Request and latency metrics for /metrics (outreach/metrics.py adds the application's own).
+    "django_prometheus",
     "review",
     "campaigns",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions and CSRF: an oversized API body is refused (JSON 413) before anything reads it.
@@ -115,6 +119,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Last, so it sees the outcome of authentication (django-axes' requirement).
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "outreach.urls"
@@ -219,14 +224,25 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Largest CSV accepted in the browser; the import streams it, so this only bounds disk use.
 IMPORT_MAX_UPLOAD_MB = env_int("IMPORT_MAX_UPLOAD_MB", 200)
 
-# --- Background tasks (django-q2, ORM broker: nothing extra to run) --------------------------
+# --- Background tasks (django-q2) ----------------------------------------------------------
+# The ORM broker (the database: nothing extra to run) unless REDIS_URL or Q_BROKER=redis picks
+# Redis. Either way rows are the truth: a task lost with the broker is re-enqueued by a sweeper.
 # timeout < retry, both above the longest task (a drafting call: SDK timeout x retries), so a
 # task still running is never handed to a second worker.
+REDIS_URL = env_str("REDIS_URL")
+Q_BROKER = env_str("Q_BROKER", "redis" if REDIS_URL else "orm").strip().lower()
+if Q_BROKER not in {"orm", "redis"}:
+    raise ImproperlyConfigured(f"Q_BROKER must be 'orm' or 'redis', got {Q_BROKER!r}")
+if Q_BROKER == "redis" and not REDIS_URL:
+    REDIS_URL = "redis://127.0.0.1:6379/0"
+if REDIS_URL and "socket_timeout" not in REDIS_URL:
+    # A Redis that does not answer fails an enqueue in seconds instead of hanging the request.
+    REDIS_URL += ("&" if "?" in REDIS_URL else "?") + "socket_connect_timeout=3&socket_timeout=10"
 Q_TASK_TIMEOUT = env_int("Q_TASK_TIMEOUT", 300)
+Q_WORKERS = env_int("Q_WORKERS", 2)
 Q_CLUSTER = {
     "name": "outreach",
-    "orm": "default",
-    "workers": env_int("Q_WORKERS", 2),
+    "workers": Q_WORKERS,
     "timeout": Q_TASK_TIMEOUT,
     "retry": Q_TASK_TIMEOUT + 60,
     "max_attempts": 3,
@@ -234,7 +250,10 @@ Q_CLUSTER = {
     "ack_failures": True,
     "catch_up": False,
     "poll": 0.5,
+    # Tasks a cluster takes ahead of its workers: few, so a stopping cluster has little to hand back.
+    "queue_limit": Q_WORKERS,
     "sync": env_bool("Q_SYNC", False),
+    **({"redis": REDIS_URL} if Q_BROKER == "redis" else {"orm": "default"}),
 }
 
 # --- Drafting (LLM) -------------------------------------------------------------------------
@@ -385,12 +404,45 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# --- Operations: health, metrics, logs, error reports -----------------------------------------
+# /healthz and /readyz need no login; the load balancer's probe may come over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# /readyz fails when the newest worker heartbeat is older than this, or when a draft, send or
+# webhook delivery has waited longer than READY_QUEUE_MAX_AGE_SECONDS for a worker.
+READY_WORKER_MAX_AGE_SECONDS = env_int("READY_WORKER_MAX_AGE_SECONDS", 60)
+READY_QUEUE_MAX_AGE_SECONDS = env_int("READY_QUEUE_MAX_AGE_SECONDS", 1800)
+# /metrics (Prometheus) answers only with "Authorization: Bearer <METRICS_TOKEN>"; unset, it is off.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# "text" (default) or "json": one JSON object per line, for log shippers.
+LOG_FORMAT = env_str("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'text' or 'json', got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "outreach.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", **({"formatter": "json"} if LOG_FORMAT == "json" else {})}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+# Error reports to Sentry (or a Sentry-compatible service) when set; needs `pip install sentry-sdk`.
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    try:
+        import sentry_sdk
+    except ImportError:
+        raise ImproperlyConfigured(
+            "SENTRY_DSN is set but sentry-sdk is not installed (pip install sentry-sdk)"
+        ) from None
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production" if PRODUCTION else "development"),
+        # No request bodies, cookies, user names or addresses: the people we email are not ours to share.
+        send_default_pii=False,
+        max_request_body_size="never",
+        traces_sample_rate=0.0,
+    )
 
 # --- Sending (outbox) -----------------------------------------------------------------------
 # A Fernet key for secrets stored in the database (SMTP passwords); derived from SECRET_KEY when empty.

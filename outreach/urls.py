@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from campaigns.api import router as campaigns_api
-from outreach import views
+from outreach import health, metrics, views
 from outreach.integrations.api import router as outreach_api
 from outreach.integrations.api_root import api, api_alias_urls, exempt_from_login
 from review import views as review_views
@@ -25,6 +25,10 @@ _webhook_patterns = [p for p in anymail_urls.urlpatterns if str(p.pattern).split
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # Operations: liveness, readiness (no login, no secrets) and Prometheus metrics (a token).
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

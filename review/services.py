@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_email
+from outreach.core.tasks import task_enqueue
 from outreach.drafting import (
     DraftingError,
     DraftRequest,
@@ -60,9 +61,7 @@ class DraftConflict(ApplicationError):
 
 
 def _enqueue_generation(draft_id: int) -> None:
-    from django_q.tasks import async_task
-
-    async_task("review.tasks.draft_generate", draft_id, task_name=f"draft-{draft_id}", group="drafting")
+    task_enqueue("review.tasks.draft_generate", draft_id, task_name=f"draft-{draft_id}", group="drafting")
 
 
 # --- Request --------------------------------------------------------------------------------

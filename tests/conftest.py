@@ -10,7 +10,16 @@ from .network import ConnectionLog, FakeDns
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests about locking or SQL only PostgreSQL has skip, visibly, on SQLite."""
+    """Randomized tests are marked `property` (so `make test-fast` can leave them out); tests about
+    locking or SQL only PostgreSQL has skip, visibly, on SQLite."""
+    for item in items:
+        randomized = (
+            getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
+            or item.path.name.endswith("_fuzz.py")
+            or item.path.parent.name == "properties"
+        )
+        if randomized:
+            item.add_marker(pytest.mark.property)
     if settings.IS_SQLITE:
         skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://... (CI does)")
         for item in items:

@@ -71,6 +71,34 @@ class Cluster:
         self.process.wait(timeout=10)
         self.process = None
 
+    def signal(self, signum: int, *, group: bool = True) -> None:
+        """Send signum to the whole process group (as honcho and systemd do) or the main process
+        only (as `docker stop` and `kill PID` do)."""
+        assert self.process is not None
+        if group:
+            os.killpg(self.process.pid, signum)
+        else:
+            self.process.send_signal(signum)
+
+    def wait_for_exit(self, timeout: float) -> float:
+        """Seconds until the main process exited (AssertionError after timeout)."""
+        assert self.process is not None
+        started = time.monotonic()
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"qcluster still running {timeout}s after the signal:\n{self.output()}") from None
+        return time.monotonic() - started
+
+    def processes_left(self) -> bool:
+        """Whether any process of the cluster's group is still alive (an orphaned worker, say)."""
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
@@ -92,3 +120,13 @@ def cluster_base_env(*, workers: int) -> dict[str, str]:
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return env
+
+
+def use_broker(settings, monkeypatch, *, redis_url: str) -> None:
+    """Point this process's django-q2 (which reads its configuration once, at import) at Redis."""
+    from django_q.conf import Conf
+
+    settings.Q_BROKER = "redis"
+    settings.Q_CLUSTER = {k: v for k, v in settings.Q_CLUSTER.items() if k != "orm"} | {"redis": redis_url}
+    monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "REDIS", redis_url)

@@ -19,7 +19,8 @@ from aiosmtpd.controller import Controller
 from django.db import connection
 from django.utils import timezone
 
-from tests.qcluster import CLUSTER_APPLICATION_NAME, Cluster, cluster_base_env
+from tests.qcluster import CLUSTER_APPLICATION_NAME, Cluster, cluster_base_env, use_broker
+from tests.redis_server import RedisServer
 from tests.sending.conftest import CapturingHandler, Received, _free_port
 
 
@@ -28,8 +29,23 @@ def cluster_env():
     return cluster_base_env(workers=2)
 
 
+@pytest.fixture(params=["orm", "redis"])
+def broker(request, cluster_env, settings, monkeypatch):
+    """Every fault test runs on both brokers: the ORM (the database) and Redis (a private
+    redis-server the test may stop). The test process and the cluster use the same one.
+    Yields None for the ORM broker, the RedisServer for Redis."""
+    if request.param == "orm":
+        yield None
+        return
+    server = RedisServer().start()
+    cluster_env.update(Q_BROKER="redis", REDIS_URL=server.url)
+    use_broker(settings, monkeypatch, redis_url=server.url)
+    yield server
+    server.close()
+
+
 @pytest.fixture
-def cluster(cluster_env):
+def cluster(cluster_env, broker):
     """cluster(**env) -> a Cluster (not started); every cluster is killed when the test ends."""
     made: list[Cluster] = []
 

@@ -23,7 +23,7 @@ from tests.qcluster import wait_until
 
 from .conftest import terminate_cluster_connections, time_passes
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.processes, pytest.mark.django_db(transaction=True)]
 
 # Longer than every lease and grace period the recovery code uses (drafting 10 min, send lease
 # 10 min, broker retry 6 min).
@@ -224,3 +224,41 @@ def test_dropping_the_database_connection_mid_send_sends_nothing_twice_and_loses
     c2.kill()
     time.sleep(slow_smtp.delay + 0.5)  # let the server finish any DATA it was still waiting on
     _assert_sending_promises(ids, slow_smtp, "db drop mid-send")
+
+
+# --- (e) the Redis broker stopped for 30 s, then started again (empty) -----------------------------
+
+OUTAGE_SECONDS = 30
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+def test_redis_stopped_for_30_seconds_loses_no_approved_email_and_sends_none_twice(rep, cluster, slow_smtp, broker):
+    before = _approve_messages(rep, 4)
+    c = cluster().start()
+    wait_until(lambda: len(slow_smtp.received) >= 1, what="a first delivery")
+    broker.stop()
+    outage_started = time.monotonic()
+    # Approvals go on while the broker is away: the rows commit, the nudges are lost (and logged).
+    during = _approve_messages(rep, 4)
+    ids = before + during
+    time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - outage_started)))
+    print(
+        f"\n[redis outage] {OUTAGE_SECONDS} s down; {len(slow_smtp.received)} received; cluster alive: {c.process.poll() is None}"
+    )
+    broker.start()  # empty: every task that was waiting in it is gone
+    # Rows are the truth: once the sweepers' grace period has passed, they nudge every row again.
+    time_passes(LATER)
+    print(f"  recover {outbound_message_recover()}, sweep re-enqueued {outbound_message_sweep()}")
+    if c.process.poll() is not None:  # a supervisor (honcho, systemd) would restart it
+        print(f"  the cluster exited during the outage:\n{c.output()}")
+        c.process = None
+        c.start()
+    wait_until(
+        lambda: not OutboundMessage.objects.filter(pk__in=ids, state__in=[S.QUEUED, S.SENDING]).exists(),
+        timeout=60,
+        what="every message to leave queued/sending",
+    )
+    c.kill()
+    time.sleep(slow_smtp.delay + 0.5)
+    _assert_sending_promises(ids, slow_smtp, "redis outage")
+    assert _count(OutboundMessage, pk__in=ids, state=S.SENT) == len(ids)

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
 from outreach.core.netguard import DestinationRefused, destination_refusal, resolve_destination
+from outreach.core.tasks import task_enqueue
 from outreach.integrations.models import EmittedEvent, WebhookDelivery, WebhookSubscription
 
 logger = logging.getLogger(__name__)
@@ -67,10 +68,8 @@ def deliveries_create(*, event: EmittedEvent) -> list[int]:
 
 
 def enqueue_deliveries(delivery_ids: list[int]) -> None:
-    from django_q.tasks import async_task
-
     for delivery_id in delivery_ids:
-        async_task("outreach.integrations.tasks.webhook_deliver", delivery_id, group="webhooks")
+        task_enqueue("outreach.integrations.tasks.webhook_deliver", delivery_id, group="webhooks")
 
 
 # --- Subscriptions ----------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_email
+from outreach.core.tasks import task_enqueue
 from outreach.mail.models import EngagementEvent, OutboundMessage
 from outreach.mail.signals import engagement_recorded
 from outreach.mail.unsubscribe import read_unsubscribe_token
@@ -237,9 +238,7 @@ def engagement_event_enqueue(event_id: int) -> None:
     """Hand processing to the worker once the row is committed."""
 
     def enqueue() -> None:
-        from django_q.tasks import async_task
-
-        async_task("outreach.mail.tasks.engagement_event_process", event_id, task_name=f"engagement-{event_id}")
+        task_enqueue("outreach.mail.tasks.engagement_event_process", event_id, task_name=f"engagement-{event_id}")
 
     transaction.on_commit(enqueue)
 

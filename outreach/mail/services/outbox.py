@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
+from outreach.core.tasks import task_enqueue
 from outreach.mail.models import OutboundMessage, OutboundMessageLog, SenderConfig
 from outreach.mail.send_window import send_window_next_open
 from outreach.people.models import Recipient
@@ -58,9 +59,7 @@ def content_hash(*, subject: str, body_html: str, body_text: str) -> str:
 
 def outbound_message_enqueue(message_id: int) -> None:
     """Nudge a worker; the row decides whether anything happens."""
-    from django_q.tasks import async_task
-
-    async_task("outreach.mail.tasks.outbound_message_send", message_id, group="sending")
+    task_enqueue("outreach.mail.tasks.outbound_message_send", message_id, group="sending")
 
 
 def _message_id_domain(from_email: str) -> str:

@@ -5,11 +5,23 @@ import signal
 import subprocess
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum, frame):
+    raise _Stop
+
+
 class Command(BaseCommand):
-    help = "Run the development web server and the background worker (qcluster) together."
+    help = (
+        "Run the development web server and the background worker (qcluster) together; "
+        "Ctrl-C or SIGTERM stops both (the worker finishes its current task first)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--port", default="8000")
@@ -17,6 +29,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: str, **options):
         manage = [sys.executable, "manage.py"]
+        # SIGTERM (a deploy tool, `kill`) stops as Ctrl-C does, instead of orphaning both children.
+        signal.signal(signal.SIGTERM, _raise_stop)
         worker = subprocess.Popen([*manage, "qcluster"])
         web = subprocess.Popen([*manage, "runserver", f"{host}:{port}", "--noreload"])
         self.stdout.write(
@@ -27,14 +41,17 @@ class Command(BaseCommand):
             while web.poll() is None and worker.poll() is None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     web.wait(timeout=1)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Stop):
             pass
         finally:
-            for proc in (web, worker):
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            # The worker's SIGTERM: it claims nothing new and finishes the task it is running.
+            for proc, signum in ((web, signal.SIGINT), (worker, signal.SIGTERM)):
                 if proc.poll() is None:
-                    proc.send_signal(signal.SIGINT)
-            for proc in (web, worker):
+                    proc.send_signal(signum)
+            for proc, grace in ((web, 15), (worker, settings.Q_TASK_TIMEOUT + 15)):
                 try:
-                    proc.wait(timeout=15)
+                    proc.wait(timeout=grace)
                 except subprocess.TimeoutExpired:
                     proc.kill()

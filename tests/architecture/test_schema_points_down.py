@@ -8,6 +8,8 @@ from django.apps import apps
 
 # From the top down; a model may point at its own part or any part below it (and at Django's auth).
 LAYERS = (
+    # The project's wiring (operations: the worker heartbeat) stands above every part.
+    "outreach.models",
     "campaigns",
     "review",
     "outreach.integrations",

@@ -1,6 +1,13 @@
 """Load test driver: seed, start a WSGI server and a worker, run locust headless, stop, check.
 
     python tests/load/run_load.py [--duration 2m] [--port 8157] [--reviewers 50] [--api-clients 5]
+    python tests/load/run_load.py --web-processes 2 --worker-processes 2 --broker redis --smtp
+
+The second form is the deployment of several machines on one: two gunicorn masters (as on two
+web machines) behind a round-robin TCP proxy (the load balancer), two `qcluster` processes sharing
+one PostgreSQL and a private Redis, and every email delivered to a real SMTP server (aiosmtpd) in
+this process that counts deliveries per Message-ID and per recipient: zero double sends is counted
+where the emails arrive, not in the database.
 
 Loopback only and self-stopping: locust runs for --duration, then the server and the worker are
 stopped (also on Ctrl-C or an error). It needs PostgreSQL: LOAD_DATABASE_URL (default
@@ -35,6 +42,89 @@ def _seconds(duration: str) -> int:
     if unit.isdigit():
         return int(duration)
     return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[unit]
+
+
+class SmtpCounter:
+    """A real SMTP server on loopback; counts what arrives."""
+
+    def __init__(self) -> None:
+        import logging
+        import socket
+        from collections import Counter
+
+        from aiosmtpd.controller import Controller
+
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
+        self.per_message_id: Counter = Counter()
+        self.per_recipient: Counter = Counter()
+        counter = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                from email import message_from_bytes
+
+                message = message_from_bytes(envelope.content)
+                counter.per_message_id[str(message["Message-ID"])] += 1
+                for rcpt in envelope.rcpt_tos:
+                    counter.per_recipient[rcpt] += 1
+                return "250 OK"
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+        self.controller.start()
+        self.port = port
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+class RoundRobinProxy:
+    """The load balancer: each new TCP connection goes to the next backend, in a thread."""
+
+    def __init__(self, port: int, backends: list[int]) -> None:
+        import asyncio
+        import itertools
+        import threading
+
+        self.port = port
+        self._next = itertools.cycle(backends)
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self.ready.wait(10)
+
+    def _run(self) -> None:
+        import asyncio
+
+        async def pipe(reader, writer):
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                writer.close()
+
+        async def handle(client_reader, client_writer):
+            try:
+                backend_reader, backend_writer = await asyncio.open_connection("127.0.0.1", next(self._next))
+            except OSError:
+                client_writer.close()
+                return
+            await asyncio.gather(pipe(client_reader, backend_writer), pipe(backend_reader, client_writer))
+
+        async def main():
+            server = await asyncio.start_server(handle, "127.0.0.1", self.port)
+            self.ready.set()
+            async with server:
+                await server.serve_forever()
+
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(main())
 
 
 def _environment(database_url: str) -> dict[str, str]:
@@ -275,6 +365,22 @@ def check(*, decisions_log: Path, stats_csv: Path, started: float, run_seconds: 
     return ok
 
 
+def check_smtp(smtp: SmtpCounter) -> bool:
+    """Counted where the emails arrive: each sent row arrived exactly once, nothing arrived twice."""
+    from outreach.mail.models import OutboundMessage
+
+    sent = list(OutboundMessage.objects.filter(state=OutboundMessage.State.SENT).values_list("message_id", "to_email"))
+    twice = sum(1 for n in smtp.per_message_id.values() if n > 1) + sum(1 for n in smtp.per_recipient.values() if n > 1)
+    missing = sum(1 for mid, _ in sent if smtp.per_message_id[mid] != 1)
+    passed = twice == 0 and missing == 0 and len(smtp.per_message_id) == len(sent)
+    print(
+        f"  [{'ok' if passed else 'FAIL'}] SMTP server: {sum(smtp.per_message_id.values())} emails arrived "
+        f"({len(smtp.per_message_id)} distinct Message-IDs) for {len(sent)} sent rows; {twice} arrived twice, "
+        f"{missing} sent rows not arrived exactly once"
+    )
+    return passed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", default="2m", help="locust run time, e.g. 60s, 2m (default 2m)")
@@ -282,7 +388,11 @@ def main() -> int:
     parser.add_argument("--reviewers", type=int, default=50)
     parser.add_argument("--api-clients", type=int, default=5)
     parser.add_argument("--spawn-rate", type=int, default=10)
-    parser.add_argument("--server-workers", type=int, default=3, help="gunicorn processes (8 threads each)")
+    parser.add_argument("--server-workers", type=int, default=3, help="worker processes per gunicorn (8 threads each)")
+    parser.add_argument("--web-processes", type=int, default=1, help="gunicorn masters, behind a round-robin proxy")
+    parser.add_argument("--worker-processes", type=int, default=1, help="separate `manage.py qcluster` processes")
+    parser.add_argument("--broker", choices=["orm", "redis"], default="orm", help="redis: a private redis-server")
+    parser.add_argument("--smtp", action="store_true", help="deliver to a real SMTP server that counts arrivals")
     args = parser.parse_args()
     seconds = _seconds(args.duration)
     database_url = os.environ.get("LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/outreach_load")
@@ -293,6 +403,23 @@ def main() -> int:
     decisions_log = work / "decisions.log"
     decisions_log.touch()
 
+    redis = smtp = None
+    if args.broker == "redis":
+        sys.path.insert(0, str(ROOT))
+        from tests.redis_server import RedisServer
+
+        redis = RedisServer().start()
+        env.update(Q_BROKER="redis", REDIS_URL=redis.url)
+    if args.smtp:
+        smtp = SmtpCounter()
+        env.update(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=str(smtp.port),
+            EMAIL_USE_TLS="0",
+            EMAIL_USE_SSL="0",
+            ALLOW_PRIVATE_NETWORK_DESTINATIONS="1",
+        )
     print(f"Preparing {database_url.rsplit('/', 1)[-1]} ...", flush=True)
     _recreate_database(database_url)
     _manage(env, "migrate", "--noinput")
@@ -327,19 +454,27 @@ def main() -> int:
 
     ok = False
     try:
-        start(
-            [str(BIN / "gunicorn"), "outreach.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
-             "--workers", str(args.server_workers), "--threads", "8", "--worker-class", "gthread",
-             "--access-logfile", "-", "--timeout", "60",
-             # Longer than a reviewer's pause, as behind a proxy: a 2 s keep-alive races the
-             # client's next POST on a connection the server is closing (status 0, not an app error).
-             "--keep-alive", "75"],
-            "server.log",
-        )  # fmt: skip
-        start([PYTHON, "manage.py", "qcluster"], "worker.log")
+        web_ports = [args.port] if args.web_processes == 1 else [args.port + 1 + n for n in range(args.web_processes)]
+        for n, web_port in enumerate(web_ports):
+            start(
+                [str(BIN / "gunicorn"), "outreach.wsgi:application", "--bind", f"127.0.0.1:{web_port}",
+                 "--workers", str(args.server_workers), "--threads", "8", "--worker-class", "gthread",
+                 "--access-logfile", "-", "--timeout", "60",
+                 # Longer than a reviewer's pause, as behind a proxy: a 2 s keep-alive races the
+                 # client's next POST on a connection the server is closing (status 0, not an app error).
+                 "--keep-alive", "75"],
+                f"server-{n}.log",
+            )  # fmt: skip
+        for n in range(args.worker_processes):
+            start([PYTHON, "manage.py", "qcluster"], f"worker-{n}.log")
+        for web_port in web_ports:
+            _wait_for(f"http://127.0.0.1:{web_port}/healthz")
+        if len(web_ports) > 1:
+            RoundRobinProxy(args.port, web_ports)  # its thread serves until this process exits
         _wait_for(f"{host}/login/")
-        print(f"Server {host} and worker up; locust: {args.reviewers} reviewers + {args.api_clients} API clients "
-              f"for {args.duration}", flush=True)  # fmt: skip
+        print(f"{len(web_ports)} web and {args.worker_processes} worker processes up ({args.broker} broker"
+              f"{', real SMTP' if smtp else ''}) behind {host}; locust: {args.reviewers} reviewers + "
+              f"{args.api_clients} API clients for {args.duration}", flush=True)  # fmt: skip
         started = time.monotonic()
         subprocess.run(
             [str(BIN / "locust"), "-f", str(Path(__file__).with_name("locustfile.py")), "--headless",
@@ -361,8 +496,14 @@ def main() -> int:
         print(f"Worker drained ({still_due} messages still due)", flush=True)
         ok = check(decisions_log=decisions_log, stats_csv=work / "stats_stats.csv", started=started,
                    run_seconds=run_seconds) and still_due == 0  # fmt: skip
+        if smtp is not None:
+            ok = check_smtp(smtp) and ok
     finally:
         stop_all()
+        if smtp is not None:
+            smtp.stop()
+        if redis is not None:
+            redis.close()
         print(f"\nLogs: {work}")
     print("\nRESULT:", "PASS" if ok else "FAIL")
     return 0 if ok else 1

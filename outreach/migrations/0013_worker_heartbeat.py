@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('outreach', '0010_rename_outbound_event_to_emitted_event'),
+        ('outreach', '0012_sending_pauses'),
     ]
 
     operations = [

@@ -79,6 +79,9 @@ class Draft(models.Model):
     unfiltered = models.JSONField(
         default=dict, blank=True, help_text="Subject, preview and body as written, before withholding."
     )
+    edit_example_ids = models.JSONField(
+        default=list, blank=True, help_text="Ids of the reviewer edits given to the engine as examples."
+    )
     kept_untrusted = models.JSONField(
         default=list, blank=True, help_text="Withheld claims a reviewer chose to keep: text, by, at."
     )

@@ -383,11 +383,12 @@ def _thread(
 
 
 def _edit_examples(*, sender, origin_id: int | None):
-    """A few recent edits of this sender's drafts in this campaign: the engine learns the style."""
+    """The few latest edits of this sender's drafts in this campaign, oldest first (the newest
+    last, as the prompt and the offline writer read them): the engine learns the style."""
 
     edits = DraftEdit.objects.filter(draft__sender_id=sender.pk, draft__origin_id=origin_id)
-    edits = edits.exclude(body_before=F("body_after"))[:EDIT_EXAMPLES]
-    return [EditExample(before=e.body_before, after=e.body_after) for e in edits]
+    latest = list(edits.exclude(body_before=F("body_after")).order_by("-created_at", "-id")[:EDIT_EXAMPLES])
+    return [EditExample(before=e.body_before, after=e.body_after, ref=str(e.pk)) for e in reversed(latest)]
 
 
 def compose_request(
@@ -489,6 +490,8 @@ def draft_generate(*, draft_id: int, provider=None) -> Draft | None:
         draft.output_tokens = result.output_tokens
         draft.cost_usd = result.cost_usd
         draft.facts_snapshot = [dict(f) for f in request.facts]
+        # Which reviewer edits the engine learnt from: edit analytics compares with and without.
+        draft.edit_example_ids = [int(e.ref) for e in request.edit_examples if e.ref.isdigit()]
         draft.withheld = [dict(w) for w in result.withheld]
         draft.unfiltered = dict(result.unfiltered)
         draft.failure_reason = ""

@@ -432,6 +432,7 @@ def edit_analytics_page(request: HtmxHttpRequest) -> HttpResponse:
         "charts": charts.analytics_charts(data),
         "query": _filter_query(flt),
         "ranges": ranges,
+        "learning_tables": [(data.learning_by_campaign, "Campaign"), (data.learning_by_sender, "Sender")],
     }
     template = "review/edit_analytics.html"
     if request.htmx:

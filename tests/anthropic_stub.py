@@ -13,6 +13,7 @@ import itertools
 import json
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -52,6 +53,8 @@ class AnthropicStub:
         self.latency = latency
         self.requests: list[RecordedRequest] = []
         self.default: StubResponse | None = None
+        # Called with each request's JSON when nothing is queued: a simulated model (benchmarks).
+        self.responder: Callable[[Any], StubResponse] | None = None
         self._queue: deque[StubResponse] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -187,6 +190,8 @@ class AnthropicStub:
             self.requests.append(request)
             if self._queue:
                 return self._queue.popleft()
+        if self.responder is not None:
+            return self.responder(request.json)
         return self.default or self.tool_use()
 
     def _reply(self, handler: BaseHTTPRequestHandler, response: StubResponse, payload: Any) -> None:

@@ -153,7 +153,11 @@ def clean_request(request: DraftRequest) -> DraftRequest:
         source_message=_clean_message(request.source_message) if request.source_message else None,
         instruction=clean_text(request.instruction, 500),
         edit_examples=[
-            EditExample(before=clean_text(e.before, MAX_MESSAGE), after=clean_text(e.after, MAX_MESSAGE))
+            EditExample(
+                before=clean_text(e.before, MAX_MESSAGE),
+                after=clean_text(e.after, MAX_MESSAGE),
+                ref=clean_text(e.ref, 40, single_line=True),
+            )
             for e in request.edit_examples
         ],
     )

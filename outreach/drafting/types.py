@@ -52,6 +52,7 @@ class EditExample:
 
     before: str
     after: str
+    ref: str = ""  # which stored edit this is (the caller's id), so a draft can record what it was given
 
 
 def _tuple(value: Sequence[Any] | None) -> tuple[Any, ...]:

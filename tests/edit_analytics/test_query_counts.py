@@ -13,9 +13,9 @@ from django.utils import timezone
 from tests.factories import CampaignFactory, DraftDecisionFactory, DraftEditFactory, DraftFactory, UserFactory
 
 # Session, user, two permission lookups, the role's groups, the campaign choices, and the analytics
-# themselves (18: counts, reasons and medians for overall/week/campaign/sender/model, two trends,
-# the most-edited drafts).
-PAGE_MAX_QUERIES = 24
+# themselves (20: counts, reasons and medians for overall/week/campaign/sender/model, two trends,
+# the most-edited drafts, with-and-without-examples per campaign and per sender).
+PAGE_MAX_QUERIES = 26
 
 ACTIONS = ("approve", "edit_approve", "reject", "edit_approve", "regenerate")
 

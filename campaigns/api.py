@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import Q
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
@@ -28,7 +27,7 @@ from outreach.integrations.api_support import (
 )
 from outreach.integrations.models import ApiToken
 from outreach.people.models import Recipient, SenderProfile
-from outreach.people.selectors import recipients_for_user
+from outreach.people.selectors import recipients_visible_to
 from outreach.people.services import contacts
 
 from . import selectors, services
@@ -244,7 +243,7 @@ class EnrollmentPage(Schema):
 
 
 def _sequences_for_user(request: HttpRequest):
-    return selectors.campaigns_for_user(request.user).select_related("named_sender__sender").prefetch_related("steps")
+    return selectors.campaigns_visible_to(request.user).select_related("named_sender__sender").prefetch_related("steps")
 
 
 def _get_sequence_for_user(request: HttpRequest, sequence_id: int) -> Campaign:
@@ -252,18 +251,7 @@ def _get_sequence_for_user(request: HttpRequest, sequence_id: int) -> Campaign:
 
 
 def _enrollments_for_user(request: HttpRequest):
-    """Enrollments in campaigns this user may see; ad hoc ones to those who may view enrollments
-    (CSMs, admins) or who send them."""
-    user = request.user
-    visible_campaigns = selectors.campaigns_for_user(user).values("pk")
-    ad_hoc = Q(campaign__isnull=True)
-    if not user.has_perm("campaigns.view_enrollment"):
-        ad_hoc &= Q(sender=user)
-    return (
-        Enrollment.objects.filter(Q(campaign__in=visible_campaigns) | ad_hoc)
-        .select_related("sender", "recipient")
-        .prefetch_related("ad_hoc_steps", "events__actor")
-    )
+    return selectors.enrollments_visible_to(request.user).prefetch_related("ad_hoc_steps", "events__actor")
 
 
 def _with_drafts(enrollments: list[Enrollment]) -> list[Enrollment]:
@@ -287,7 +275,7 @@ def _inbox(inbox_id: int, field: str) -> SenderProfile:
 
 def _recipient(request: HttpRequest, spec: RecipientIn) -> Recipient:
     if spec.contact_id is not None:
-        found = recipients_for_user(user=request.user).filter(pk=spec.contact_id).first()
+        found = recipients_visible_to(request.user).filter(pk=spec.contact_id).first()
         if found is None:
             raise ApiError(422, f"No contact {spec.contact_id} that you may see.", field="recipient.contact_id")
         return found
@@ -296,7 +284,7 @@ def _recipient(request: HttpRequest, spec: RecipientIn) -> Recipient:
         validate_email(address)
     except ValidationError:
         raise ApiError(422, f"{spec.email!r} is not a valid email address.", field="recipient.email") from None
-    found = recipients_for_user(user=request.user).filter(email=address).first()
+    found = recipients_visible_to(request.user).filter(email=address).first()
     if found is not None:
         return found
     if Recipient.objects.filter(email=address).exists():

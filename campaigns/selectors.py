@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from outreach.mail.models import EngagementEvent, OutboundMessage
 from outreach.people.models import Fact, Recipient
+from outreach.people.selectors import recipients_visible_to
 from review.models import Draft, DraftSkip
 from review.selectors import DraftingProgress, drafting_progress_of
 
@@ -29,8 +30,9 @@ TARGET_FILTER_KEYS = (
 )
 
 
-def campaigns_for_user(user) -> QuerySet[Campaign]:
-    """CSMs and admins see every campaign; a rep sees the campaigns they send in."""
+def campaigns_visible_to(user) -> QuerySet[Campaign]:
+    """The one rule for campaigns (and their steps and rules): CSMs and admins see every campaign;
+    a rep sees the campaigns they send in."""
     qs = Campaign.objects.select_related("created_by", "named_sender")
     if user.has_perm("campaigns.change_campaign"):
         return qs
@@ -206,17 +208,24 @@ ENDED_WITH_REASON = (
 )
 
 
-def _own_recipients(user) -> Q:
-    """A rep sees the people they own or send to; CSMs and admins see everyone."""
-    if user is None or user.has_perm("outreach.change_recipient"):
-        return Q()
-    return Q(recipient__owner=user)
+def enrollments_visible_to(user) -> QuerySet[Enrollment]:
+    """The one rule for enrollments, in the browser and the API: those who may view enrollments
+    (CSMs, admins) see all; a rep sees the sequences they send and those of the people they own."""
+    qs = Enrollment.objects.select_related("campaign", "recipient", "sender")
+    if user.has_perm("campaigns.view_enrollment"):
+        return qs
+    return qs.filter(Q(sender=user) | Q(recipient__in=recipients_visible_to(user).values("pk")))
 
 
-def campaign_skips(*, campaign: Campaign, limit: int = 100, user=None) -> list[dict]:
+def _visible_recipients(user) -> Q:
+    """Rows about a recipient (skips, ended enrollments) follow `recipients_visible_to`."""
+    return Q(recipient__in=recipients_visible_to(user).values("pk"))
+
+
+def campaign_skips(*, campaign: Campaign, user, limit: int = 100) -> list[dict]:
     """Who did not get (or stopped getting) this campaign's emails, and why: skips and ended enrollments."""
     rows: list[dict] = []
-    skips = DraftSkip.objects.filter(_own_recipients(user), origin__campaign_ref=campaign.pk).select_related(
+    skips = DraftSkip.objects.filter(_visible_recipients(user), origin__campaign_ref=campaign.pk).select_related(
         "recipient"
     )
     for skip in skips[:limit]:
@@ -229,7 +238,7 @@ def campaign_skips(*, campaign: Campaign, limit: int = 100, user=None) -> list[d
             }
         )
     ended = (
-        Enrollment.objects.filter(_own_recipients(user), campaign=campaign, state__in=ENDED_WITH_REASON)
+        Enrollment.objects.filter(_visible_recipients(user), campaign=campaign, state__in=ENDED_WITH_REASON)
         .select_related("recipient")
         .order_by("-updated_at")[:limit]
     )
@@ -241,33 +250,22 @@ def campaign_skips(*, campaign: Campaign, limit: int = 100, user=None) -> list[d
     return rows[:limit]
 
 
-def campaign_enrollments(*, campaign: Campaign, user=None) -> QuerySet[Enrollment]:
-    scope = _own_recipients(user)
-    if scope:
-        scope |= Q(sender=user)
-    return (
-        Enrollment.objects.filter(scope, campaign=campaign)
-        .select_related("recipient", "sender", "campaign")
-        .order_by("-created_at")
-    )
+def campaign_enrollments(*, campaign: Campaign, user) -> QuerySet[Enrollment]:
+    return enrollments_visible_to(user).filter(campaign=campaign).order_by("-created_at")
 
 
 SUMMARY_LIMIT = 500
 
 
-def campaign_live_enrollments(*, campaign: Campaign, user=None) -> list[Enrollment]:
+def campaign_live_enrollments(*, campaign: Campaign, user) -> list[Enrollment]:
     """The live enrollments the summary line explains (the first 500: enough to say what holds them)."""
-    scope = _own_recipients(user)
-    if scope:
-        scope |= Q(sender=user)
-    qs = Enrollment.objects.filter(scope, campaign=campaign, state__in=Enrollment.LIVE_STATES)
-    return list(qs.select_related("recipient", "sender", "campaign").order_by("next_due_at", "pk")[:SUMMARY_LIMIT])
+    qs = enrollments_visible_to(user).filter(campaign=campaign, state__in=Enrollment.LIVE_STATES)
+    return list(qs.order_by("next_due_at", "pk")[:SUMMARY_LIMIT])
 
 
 def recipient_enrollments(*, recipient: Recipient, user, limit: int = 20) -> list[Enrollment]:
-    """This person's sequences in campaigns the user may see (and ad-hoc ones), newest first."""
-    visible = Q(campaign__in=campaigns_for_user(user)) | Q(campaign__isnull=True)
-    qs = Enrollment.objects.filter(visible, recipient=recipient).select_related("recipient", "sender", "campaign")
+    """This person's sequences that the user may see (`enrollments_visible_to`), newest first."""
+    qs = enrollments_visible_to(user).filter(recipient=recipient)
     return list(qs.order_by("-created_at", "-pk")[:limit])
 
 

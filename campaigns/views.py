@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -15,9 +15,11 @@ from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from outreach.core.errors import ApplicationError
+from outreach.core.ids import parse_id
 from outreach.mail.selectors import engagement_rates_for_campaign
 from outreach.people.models import Recipient
 from outreach.people.roles import is_csm_or_admin
+from outreach.people.selectors import recipients_visible_to
 
 from . import selectors, services
 from .audit import recipient_audit
@@ -40,30 +42,19 @@ def _errors(form) -> str:
 
 def _get_campaign_for_user(request: HttpRequest, campaign_id: int, *, edit: bool = False) -> Campaign:
     """404 for campaigns this user may not see; 403 when they may see but not change it."""
-    campaign = get_object_or_404(selectors.campaigns_for_user(request.user), pk=campaign_id)
+    campaign = get_object_or_404(selectors.campaigns_visible_to(request.user), pk=campaign_id)
     if edit and not request.user.has_perm("campaigns.change_campaign"):
         raise PermissionDenied("You may view this campaign but not change it.")
     return campaign
 
 
 def _get_enrollment_for_user(request: HttpRequest, enrollment_id: int) -> Enrollment:
-    enrollment = get_object_or_404(
-        Enrollment.objects.select_related("campaign", "recipient", "sender"), pk=enrollment_id
-    )
-    user = request.user
-    if enrollment.campaign_id:
-        _get_campaign_for_user(request, enrollment.campaign_id)
-    if user.has_perm("campaigns.view_enrollment"):
-        return enrollment
-    # A rep sees the sequences they send or whose recipient they own.
-    if user.pk not in (enrollment.sender_id, enrollment.recipient.owner_id):
-        raise Http404("No such enrollment.")
-    return enrollment
+    return get_object_or_404(selectors.enrollments_visible_to(request.user), pk=enrollment_id)
 
 
 @view_campaigns
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    campaigns = selectors.campaigns_for_user(request.user)
+    campaigns = selectors.campaigns_visible_to(request.user)
     status = request.GET.get("status", "")
     if status in Campaign.Status.values:
         campaigns = campaigns.filter(status=status)
@@ -132,10 +123,9 @@ def campaign_detail(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     rows = list(enrollments)
     reasons = enrollments_waiting(enrollments=rows)
     live = selectors.campaign_live_enrollments(campaign=campaign, user=user)
+    # The preview's sample: only people this user may see (a rep: the people they own).
     sample_qs = selectors.campaign_target_recipients(campaign=campaign).select_related("account")
-    if not user.has_perm("outreach.change_recipient"):
-        sample_qs = sample_qs.filter(owner_id=user.pk)  # a rep previews only for people they own
-    sample = list(sample_qs[:25])
+    sample = list(sample_qs.filter(pk__in=recipients_visible_to(user).values("pk"))[:25])
     context = {
         **_steps_context(campaign),
         "can_edit": can_edit,
@@ -180,7 +170,7 @@ def step_add(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     return _steps_response(request, campaign)
 
 
-def _get_step(campaign: Campaign, step_id: int) -> SequenceStep:
+def _get_step(campaign: Campaign, step_id: int | None) -> SequenceStep:
     return get_object_or_404(SequenceStep, pk=step_id, campaign=campaign, enrollment__isnull=True)
 
 
@@ -275,12 +265,11 @@ def campaign_target(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
 @view_campaigns
 def campaign_preview(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _get_campaign_for_user(request, campaign_id)
-    recipient = get_object_or_404(
-        Recipient.objects.select_related("account", "owner"), pk=request.GET.get("recipient") or 0
-    )
+    # Both ids come from the query string: someone else's recipient, or not an id at all, is a 404.
+    recipient = get_object_or_404(recipients_visible_to(request.user), pk=parse_id(request.GET.get("recipient")))
     step = None
     if request.GET.get("step"):
-        step = _get_step(campaign, int(request.GET["step"]))
+        step = _get_step(campaign, parse_id(request.GET["step"]))
     preview = campaign_preview_draft(campaign=campaign, recipient=recipient, step=step)
     template = "campaigns/campaign_detail.html#preview" if request.htmx else "campaigns/campaign_preview.html"
     return render(request, template, {"campaign": campaign, "preview": preview, "recipient": recipient})
@@ -416,17 +405,18 @@ def audit_index(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     found: list[Recipient] = []
     if query:
-        exact = Recipient.objects.filter(email=query.lower()).only("pk").first()
+        visible = recipients_visible_to(request.user)
+        exact = visible.filter(email=query.lower()).only("pk").first()
         if exact is not None:
             return redirect("recipient_audit", recipient_id=exact.pk)
-        found = list(Recipient.objects.filter(email__icontains=query).select_related("account").order_by("email")[:50])
+        found = list(visible.filter(email__icontains=query).order_by("email")[:50])
     return render(request, "campaigns/audit_index.html", {"query": query, "found": found})
 
 
 @require_GET
 def recipient_audit_page(request: HttpRequest, recipient_id: int) -> HttpResponse:
     _require_audit_access(request)
-    recipient = get_object_or_404(Recipient.objects.select_related("account", "owner"), pk=recipient_id)
+    recipient = get_object_or_404(recipients_visible_to(request.user), pk=recipient_id)
     return render(request, "campaigns/recipient_audit.html", {"audit": recipient_audit(recipient=recipient)})
 
 
@@ -434,7 +424,7 @@ def recipient_audit_page(request: HttpRequest, recipient_id: int) -> HttpRespons
 @require_GET
 def campaign_rates(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
     """The engagement rates chart: a fragment of the campaign page, or a page of its own."""
-    campaign = get_object_or_404(selectors.campaigns_for_user(request.user), pk=campaign_id)
+    campaign = get_object_or_404(selectors.campaigns_visible_to(request.user), pk=campaign_id)
     template = "campaigns/campaign_rates.html" + ("#rates" if request.htmx else "")
     context = {"campaign": campaign, "rates": engagement_rates_for_campaign(campaign_id=campaign.pk)}
     return render(request, template, context)

@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
+from outreach.core.ids import parse_id
 from outreach.mail import selectors as mail_selectors
 from outreach.mail.models import EngagementEvent, OutboundMessage
 from outreach.people.roles import is_admin
@@ -63,10 +64,9 @@ class QueueFilters:
 
     @classmethod
     def from_params(cls, params) -> QueueFilters:
-        raw = str(params.get("campaign") or "")
         state = params.get("state") or Draft.State.READY
         return cls(
-            campaign_id=int(raw) if raw.isdigit() else None,
+            campaign_id=parse_id(params.get("campaign")),
             unsupported_only=params.get("unsupported") in ("1", "on", "true"),
             state=state if state in LISTABLE_STATES else Draft.State.READY,
         )

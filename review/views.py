@@ -18,10 +18,11 @@ from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from outreach.core.errors import ApplicationError
+from outreach.core.ids import parse_id
 from outreach.drafting.grounding import REASONS
 from outreach.drafting.sanitize import looks_like_instruction
 from outreach.mail import selectors as mail_selectors
-from outreach.people.models import Recipient
+from outreach.people.selectors import recipients_visible_to
 
 from . import charts, selectors, services
 from .forms import EditAnalyticsFilterForm
@@ -150,9 +151,9 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
     context = _queue_context(request, filters)
     # Approving still works while a sender is paused (the email is held); the banner says so.
     context["sending_pauses"] = mail_selectors.sending_pauses_active_for(request.user)
-    selected = request.GET.get("draft", "")
-    if selected.isdigit():
-        draft = selectors.draft_detail(draft_id=int(selected), user=request.user)
+    selected = parse_id(request.GET.get("draft"))
+    if selected is not None:
+        draft = selectors.draft_detail(draft_id=selected, user=request.user)
     else:
         # The list puts skipped drafts last, so its first draft is the next one to review.
         draft = selectors.draft_loaded(context["queue"][0].pk) if context["queue"] else None
@@ -190,8 +191,7 @@ def _refused(exc: ApplicationError) -> HttpResponse:
 
 
 def _expected_version(request: HttpRequest) -> int | None:
-    raw = request.POST.get("version", "")
-    return int(raw) if raw.isdigit() else None
+    return parse_id(request.POST.get("version"))
 
 
 def _who(draft: Draft) -> str:
@@ -328,7 +328,7 @@ def skip(request: HttpRequest, draft_id: int) -> HttpResponse:
 def message_timeline(request: HttpRequest, message_id: int) -> HttpResponse:
     """One email's story, from draft to what came back. Here, above mail, because it tells both."""
     message = get_object_or_404(
-        mail_selectors.messages_for_user(request.user).select_related("recipient", "sender", "approved_by"),
+        mail_selectors.messages_visible_to(request.user).select_related("recipient", "sender", "approved_by"),
         pk=message_id,
     )
     draft, timeline = selectors.message_story(message=message)
@@ -353,11 +353,8 @@ def progress(request: HttpRequest) -> HttpResponse:
 def request_drafts(request: HttpRequest) -> HttpResponse:
     """Ad-hoc drafts for the chosen recipients, sent by the user. (A campaign's drafts come from its
     sequence steps, requested by campaigns.)"""
-    ids = [int(v) for v in request.POST.getlist("recipient") if v.isdigit()]
-    recipients = Recipient.objects.filter(pk__in=ids)
-    if not request.user.has_perm("outreach.change_recipient"):
-        recipients = recipients.filter(owner_id=request.user.pk)  # reps draft for the people they own
-    recipients_list = list(recipients)
+    ids = [pk for pk in map(parse_id, request.POST.getlist("recipient")) if pk is not None]
+    recipients_list = list(recipients_visible_to(request.user).filter(pk__in=ids))
     if not recipients_list:
         return HttpResponseBadRequest("Choose at least one of your recipients.", content_type="text/plain")
     try:

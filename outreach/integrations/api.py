@@ -156,7 +156,7 @@ def _contact_out(recipient: Recipient) -> ContactOut:
 
 
 def _get_recipient_for_user(request: HttpRequest, contact_id: Id) -> Recipient:
-    return get_object_or_404(people_selectors.recipients_for_user(user=request.user), pk=contact_id)
+    return get_object_or_404(people_selectors.recipients_visible_to(request.user), pk=contact_id)
 
 
 @router.post(
@@ -189,7 +189,7 @@ def contact_upsert(request: HttpRequest, payload: ContactIn):
         country=payload.country,
     )
     recipient, created = contacts.contact_upsert(data=data, actor=request.user)
-    recipient = people_selectors.recipients_for_user(user=request.user).get(pk=recipient.pk)
+    recipient = people_selectors.recipients_visible_to(request.user).get(pk=recipient.pk)
     return (201 if created else 200), _contact_out(recipient)
 
 
@@ -207,7 +207,7 @@ class ContactFilters(Schema):
     "/contacts/", response={200: ContactPage, **ERRORS}, auth=token_auth(Scope.CONTACTS_READ), tags=["contacts"]
 )
 def contact_list(request: HttpRequest, filters: Query[ContactFilters]):
-    qs = people_selectors.recipients_for_user(user=request.user).prefetch_related("labels", "facts")
+    qs = people_selectors.recipients_visible_to(request.user).prefetch_related("labels", "facts")
     if filters.email:
         qs = qs.filter(email=filters.email.strip().lower())
     if filters.q:
@@ -375,7 +375,7 @@ class SuppressionFilters(Schema):
 def suppression_list(request: HttpRequest, filters: Query[SuppressionFilters]):
     require_perm(request, MANAGE_SUPPRESSION, NO_SUPPRESSION_ROLE)
     qs = suppression_selectors.suppression_search(
-        query=filters.q or "", list_id=filters.list_id, include_removed=filters.include_removed
+        user=request.user, query=filters.q or "", list_id=filters.list_id, include_removed=filters.include_removed
     )
     if filters.kind:
         qs = qs.filter(kind=filters.kind)
@@ -397,7 +397,7 @@ def suppression_list(request: HttpRequest, filters: Query[SuppressionFilters]):
 )
 def suppression_remove(request: HttpRequest, payload: SuppressionRemoveIn):
     require_perm(request, MANAGE_SUPPRESSION, NO_SUPPRESSION_ROLE)
-    qs = Suppression.objects.filter(
+    qs = suppression_selectors.suppressions_visible_to(request.user).filter(
         kind=payload.kind,
         value=suppression_selectors.normalize_suppression_value(payload.kind, payload.value),
         removed_at__isnull=True,
@@ -465,7 +465,7 @@ class MessageFilters(Schema):
 @router.get("/messages/", response={200: MessagePage, **ERRORS}, auth=token_auth(Scope.DRAFTS_READ), tags=["messages"])
 def message_list(request: HttpRequest, filters: Query[MessageFilters]):
     qs = filter_given(
-        mail_selectors.outbound_messages_for_user(user=request.user).select_related("approved_by"),
+        mail_selectors.messages_visible_to(request.user).select_related("approved_by"),
         state=filters.status,
         code=filters.code,
         recipient_id=filters.contact_id,
@@ -481,7 +481,7 @@ def message_list(request: HttpRequest, filters: Query[MessageFilters]):
     tags=["messages"],
 )
 def message_detail(request: HttpRequest, message_id: Id):
-    return get_object_or_404(mail_selectors.outbound_messages_for_user(user=request.user), pk=message_id)
+    return get_object_or_404(mail_selectors.messages_visible_to(request.user), pk=message_id)
 
 
 # --- Emitted events (pull) --------------------------------------------------------------------
@@ -532,7 +532,7 @@ class EventFilters(Schema):
     summary="Emitted signals, oldest first, for pull-based consumers",
 )
 def event_list(request: HttpRequest, filters: Query[EventFilters]):
-    qs = filter_given(integration_selectors.outbound_events_for_user(user=request.user), type=filters.type)
+    qs = filter_given(integration_selectors.emitted_events_visible_to(request.user), type=filters.type)
     return paginate(qs, cursor=filters.cursor, limit=filters.limit)
 
 
@@ -607,12 +607,12 @@ class DeliveryPage(Schema):
 
 def _get_subscription_for_user(request: HttpRequest, subscription_id: Id) -> WebhookSubscription:
     require_perm(request, MANAGE_WEBHOOKS, NO_WEBHOOK_ROLE)
-    return get_object_or_404(WebhookSubscription, pk=subscription_id)
+    return get_object_or_404(integration_selectors.webhook_subscriptions_visible_to(request.user), pk=subscription_id)
 
 
 def _get_delivery_for_user(request: HttpRequest, delivery_id: Id) -> WebhookDelivery:
     require_perm(request, MANAGE_WEBHOOKS, NO_WEBHOOK_ROLE)
-    return get_object_or_404(WebhookDelivery.objects.select_related("event"), pk=delivery_id)
+    return get_object_or_404(integration_selectors.webhook_deliveries_visible_to(request.user), pk=delivery_id)
 
 
 @router.post(
@@ -640,7 +640,7 @@ def webhook_create(request: HttpRequest, payload: WebhookIn):
 )
 def webhook_list(request: HttpRequest, cursor: str | None = None, limit: Limit = 50):
     require_perm(request, MANAGE_WEBHOOKS, NO_WEBHOOK_ROLE)
-    return paginate(WebhookSubscription.objects.all(), cursor=cursor, limit=limit)
+    return paginate(integration_selectors.webhook_subscriptions_visible_to(request.user), cursor=cursor, limit=limit)
 
 
 @router.get(

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from outreach.core.errors import ApplicationError
+from outreach.integrations import selectors
 from outreach.integrations.forms import ApiTokenForm, WebhookSubscriptionForm
 from outreach.integrations.models import ApiToken, WebhookDelivery, WebhookSubscription
 from outreach.integrations.services import tokens as api_tokens
@@ -19,21 +20,20 @@ manage_webhooks = permission_required("outreach.add_webhooksubscription", raise_
 
 
 def _get_token_for_user(request: HttpRequest, token_id: int) -> ApiToken:
-    return get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    return get_object_or_404(selectors.api_tokens_visible_to(request.user), pk=token_id)
 
 
 def _get_subscription_for_user(request: HttpRequest, subscription_id: int) -> WebhookSubscription:
-    # manage_webhooks guards every caller; subscriptions are team-wide, not per user.
-    return get_object_or_404(WebhookSubscription, pk=subscription_id)
+    return get_object_or_404(selectors.webhook_subscriptions_visible_to(request.user), pk=subscription_id)
 
 
 def _get_delivery_for_user(request: HttpRequest, delivery_id: int) -> WebhookDelivery:
-    return get_object_or_404(WebhookDelivery.objects.select_related("subscription"), pk=delivery_id)
+    return get_object_or_404(selectors.webhook_deliveries_visible_to(request.user), pk=delivery_id)
 
 
 def _tokens_page(request: HttpRequest, form: ApiTokenForm, new_secret: str = "", status: int = 200) -> HttpResponse:
     context = {
-        "tokens": api_tokens.api_token_tokens_for_user(user=request.user),
+        "tokens": selectors.api_tokens_visible_to(request.user),
         "form": form,
         "new_secret": new_secret,
     }
@@ -81,7 +81,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Subscribed. Verify deliveries with the signing secret below.")
             return redirect("settings_webhook_detail", subscription_id=sub.pk)
-    context = {"subscriptions": WebhookSubscription.objects.all(), "form": form}
+    context = {"subscriptions": selectors.webhook_subscriptions_visible_to(request.user), "form": form}
     return render(request, "integrations/settings_webhooks.html", context, status=422 if form.errors else 200)
 
 

@@ -16,29 +16,23 @@ from outreach.people.models import SenderProfile
 from outreach.people.roles import is_admin, is_csm_or_admin
 
 from . import spam
-from .models import EngagementEvent, OutboundMessage, SendingDomain, SendingPause
+from .models import EngagementEvent, LocalMailboxMessage, OutboundMessage, SendingDomain, SendingPause
 from .services.sending import build_email, messages_from_domain, sender_domain
 from .unsubscribe import unsubscribe_url
 
 
-def messages_for_user(user) -> QuerySet[OutboundMessage]:
-    """Admins see every message; everyone else the messages they send."""
-    qs = OutboundMessage.objects.all()
-    return qs if is_admin(user) else qs.filter(sender=user)
-
-
-def outbound_messages_for_user(*, user):
-    """Reps see the messages they send; CSMs and admins see all."""
+def messages_visible_to(user) -> QuerySet[OutboundMessage]:
+    """The one rule for emails: reps see the messages they send; CSMs and admins see the team's."""
     qs = OutboundMessage.objects.select_related("recipient", "sender")
     return qs if is_csm_or_admin(user) else qs.filter(sender=user)
 
 
-def replies_for_user(*, user) -> QuerySet[EngagementEvent]:
-    """Replies to the messages a person sent (admins: all replies), newest first."""
+def replies_visible_to(user) -> QuerySet[EngagementEvent]:
+    """Replies to the messages this user may see (`messages_visible_to`), newest first."""
     qs = EngagementEvent.objects.filter(kind=EngagementEvent.Kind.REPLIED).select_related(
         "message", "message__sender", "recipient"
     )
-    if not is_admin(user):
+    if not is_csm_or_admin(user):
         qs = qs.filter(message__sender=user)
     return qs.order_by("-occurred_at", "-pk")
 
@@ -63,7 +57,7 @@ def sending_pauses_active_for(user) -> list[SendingPause]:
 
 
 def held_messages_for_pause(pause: SendingPause, *, within: QuerySet[OutboundMessage]) -> QuerySet[OutboundMessage]:
-    """The emails this pause holds, among those a person may see (`outbound_messages_for_user`)."""
+    """The emails this pause holds, among those a person may see (`messages_visible_to`)."""
     scope_q = (
         Q(sender_id=pause.sender_id) if pause.scope == SendingPause.Scope.SENDER else messages_from_domain(pause.domain)
     )
@@ -208,6 +202,19 @@ def email_spam_risk(*, recipient, sender, subject: str, body_html: str, body_tex
     if risk.spamd is not None:
         cache.set(key, risk.spamd, SPAMD_CACHE_SECONDS)
     return risk
+
+
+def mailbox_messages_visible_to(user) -> QuerySet[LocalMailboxMessage]:
+    """The development mailbox: admins read every stored email; others what was sent from their
+    own address (their login email or their sender profile's)."""
+    qs = LocalMailboxMessage.objects.all()
+    if is_admin(user):
+        return qs
+    addresses = {user.email.lower()} if user.email else set()
+    profile = getattr(user, "sender", None)
+    if profile is not None:
+        addresses.add(profile.email)
+    return qs.filter(sender_address__in=addresses)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from outreach.core.errors import ApplicationError
-from outreach.people.roles import is_admin, is_csm_or_admin
+from outreach.people.roles import is_csm_or_admin
 
 from . import selectors
 from .forms import SenderConfigForm
@@ -72,7 +72,7 @@ def sending_pauses(request: HttpRequest) -> HttpResponse:
     visible = selectors.sending_pauses_visible_to(request.user)
     active = list(visible.filter(resumed_at__isnull=True).order_by("created_at", "pk"))
     # A rep sees only their own held emails, also under their domain's pause.
-    mine = selectors.outbound_messages_for_user(user=request.user)
+    mine = selectors.messages_visible_to(request.user)
     rows = []
     for pause in active:
         held = selectors.held_messages_for_pause(pause, within=mine)
@@ -98,24 +98,12 @@ def sending_pause_resume(request: HttpRequest, pause_id: int) -> HttpResponse:
     return redirect("sending_pauses")
 
 
-def _mailbox_for_user(user):
-    """Admins read every stored email; others only what was sent from their own address."""
-    qs = LocalMailboxMessage.objects.all()
-    if is_admin(user):
-        return qs
-    addresses = {user.email.lower()} if user.email else set()
-    profile = getattr(user, "sender", None)
-    if profile is not None:
-        addresses.add(profile.email)
-    return qs.filter(sender_address__in=addresses)
-
-
 def _get_mailbox_message_for_user(request: HttpRequest, mail_id: int) -> LocalMailboxMessage:
-    return get_object_or_404(_mailbox_for_user(request.user), pk=mail_id)
+    return get_object_or_404(selectors.mailbox_messages_visible_to(request.user), pk=mail_id)
 
 
 def mailbox_index(request: HttpRequest) -> HttpResponse:
-    qs = _mailbox_for_user(request.user).defer("raw", "body_html", "headers")
+    qs = selectors.mailbox_messages_visible_to(request.user).defer("raw", "body_html", "headers")
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "mail/mailbox_list.html", {"page": page})
 
@@ -149,7 +137,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 
 @permission_required("outreach.view_engagementevent", raise_exception=True)
 def replies(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.replies_for_user(user=request.user), 50).get_page(request.GET.get("page"))
+    page = Paginator(selectors.replies_visible_to(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "mail/replies.html", {"page": page})
 
 

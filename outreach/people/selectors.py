@@ -1,4 +1,7 @@
-"""Reads about people: who may see which recipient and which import."""
+"""Reads about people: who may see which recipient and which import.
+
+Each model has one visibility rule, `<things>_visible_to(user)`, used by every page, partial,
+API route, export and preview; nothing else decides who sees a recipient."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from .models import ImportJob, Recipient
 from .roles import is_admin
 
 
-def recipients_for_user(*, user) -> QuerySet[Recipient]:
+def recipients_visible_to(user) -> QuerySet[Recipient]:
     """Reps see the people they own; those who may change recipients (CSMs, admins) see everyone."""
     qs = Recipient.objects.select_related("account", "owner", "owner__sender")
     if user.has_perm("outreach.change_recipient"):
@@ -16,7 +19,7 @@ def recipients_for_user(*, user) -> QuerySet[Recipient]:
     return qs.filter(owner=user)
 
 
-def import_jobs_for_user(user) -> QuerySet[ImportJob]:
+def import_jobs_visible_to(user) -> QuerySet[ImportJob]:
     """CSV imports a user may see: admins see every import, others their own."""
     qs = ImportJob.objects.select_related("created_by")
     return qs if is_admin(user) else qs.filter(created_by=user)

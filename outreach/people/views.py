@@ -29,7 +29,7 @@ can_import = permission_required("outreach.add_importjob", raise_exception=True)
 
 
 def _get_importjob_for_user(request: HttpRequest, job_id: int) -> ImportJob:
-    return get_object_or_404(selectors.import_jobs_for_user(request.user), pk=job_id)
+    return get_object_or_404(selectors.import_jobs_visible_to(request.user), pk=job_id)
 
 
 def _posted_mapping(request: HttpRequest, headers: list[str]) -> dict[str, str]:
@@ -50,7 +50,7 @@ def import_index(request: HttpRequest) -> HttpResponse:
                 form.add_error("csv_file", exc.message)
             else:
                 return redirect("import_detail", job_id=job.pk)
-    jobs = selectors.import_jobs_for_user(request.user)[:20]
+    jobs = selectors.import_jobs_visible_to(request.user)[:20]
     status = 400 if form.errors else 200
     return render(request, "people/import_index.html", {"form": form, "jobs": jobs}, status=status)
 
@@ -131,18 +131,10 @@ def import_resume(request: HttpRequest, job_id: int) -> HttpResponse:
 # --- Recipients ----------------------------------------------------------------------------------
 
 
-def _recipients_for_user(user):
-    """Reps see the people they own; CSMs and admins see everyone."""
-    qs = Recipient.objects.select_related("account", "owner")
-    if user.has_perm("outreach.change_recipient"):
-        return qs
-    return qs.filter(owner=user)
-
-
 @permission_required("outreach.view_recipient", raise_exception=True)
 def recipient_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    qs = _recipients_for_user(request.user)
+    qs = selectors.recipients_visible_to(request.user)
     if query:
         qs = (
             qs.filter(email__icontains=query.lower())
@@ -156,7 +148,7 @@ def recipient_list(request: HttpRequest) -> HttpResponse:
 
 
 def _get_recipient_for_user(request: HttpRequest, recipient_id: int) -> Recipient:
-    return get_object_or_404(_recipients_for_user(request.user), pk=recipient_id)
+    return get_object_or_404(selectors.recipients_visible_to(request.user), pk=recipient_id)
 
 
 @permission_required("outreach.view_recipient", raise_exception=True)

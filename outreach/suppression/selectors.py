@@ -139,10 +139,18 @@ def suppression_check(*, recipient: Contactable, list_ids: Iterable[int] | None 
     return suppression_check_bulk(recipients=[recipient], list_ids=list_ids).get(recipient.pk)
 
 
+def suppressions_visible_to(user) -> QuerySet[Suppression]:
+    """Suppression lists are the team's, read and managed by those who may add entries (admins);
+    everyone else only learns, per recipient, whether someone is suppressed (`suppression_check`)."""
+    if not user.has_perm("outreach.add_suppression"):
+        return Suppression.objects.none()
+    return Suppression.objects.all()
+
+
 def suppression_search(
-    *, query: str = "", list_id: int | None = None, include_removed: bool = False
+    *, user, query: str = "", list_id: int | None = None, include_removed: bool = False
 ) -> QuerySet[Suppression]:
-    qs = Suppression.objects.select_related("suppression_list", "added_by", "removed_by")
+    qs = suppressions_visible_to(user).select_related("suppression_list", "added_by", "removed_by")
     if not include_removed:
         qs = qs.filter(removed_at__isnull=True)
     if list_id:

@@ -11,10 +11,10 @@ from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
 from outreach.core.errors import ApplicationError
+from outreach.core.ids import parse_id
 
 from . import selectors, services
 from .forms import SuppressionAddForm, SuppressionBulkForm, SuppressionRemoveForm
-from .models import Suppression
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -31,10 +31,9 @@ def _form_errors(form) -> str:
 @manage_suppression
 def suppression_index(request: HtmxHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
-    list_id = request.GET.get("list") or None
     show_removed = request.GET.get("removed") == "1"
     entries = selectors.suppression_search(
-        query=query, list_id=int(list_id) if list_id and list_id.isdigit() else None, include_removed=show_removed
+        user=request.user, query=query, list_id=parse_id(request.GET.get("list")), include_removed=show_removed
     )
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     context = {
@@ -93,7 +92,7 @@ def suppression_bulk_view(request: HttpRequest) -> HttpResponse:
 @manage_suppression
 @require_POST
 def suppression_remove_view(request: HttpRequest, entry_id: int) -> HttpResponse:
-    entry = get_object_or_404(Suppression, pk=entry_id)
+    entry = get_object_or_404(selectors.suppressions_visible_to(request.user), pk=entry_id)
     form = SuppressionRemoveForm(request.POST)
     if form.is_valid():
         try:

@@ -84,10 +84,6 @@ def api_token_authenticate(*, secret: str) -> ApiToken | None:
     return token
 
 
-def api_token_tokens_for_user(*, user):
-    return ApiToken.objects.filter(user=user)
-
-
 def api_token_rate_limit_hit(*, token: ApiToken, limit: int | None = None) -> int | None:
     """Take one request from the token's bucket: None when allowed, else the seconds to wait.
 

@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
+from outreach.core.ids import parse_id
 from outreach.core.normalize import normalize_email
 from outreach.core.tasks import task_enqueue
 from outreach.mail.models import EngagementEvent, OutboundMessage
@@ -159,10 +160,9 @@ def outbound_message_find(*, reference: str, metadata: dict | None = None) -> Ou
         )
         if found is not None:
             return found
-    ref_id = (metadata or {}).get("outbound_message_id")
-    if ref_id is not None and str(ref_id).isdigit():
-        return qs.filter(pk=int(ref_id)).first()
-    return None
+    # Provider metadata is outside input: anything but a row id names no message.
+    ref_id = parse_id(str((metadata or {}).get("outbound_message_id", "")))
+    return qs.filter(pk=ref_id).first() if ref_id is not None else None
 
 
 # Opens and clicks record what a person did with an email: kept only when the campaign tracks

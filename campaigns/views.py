@@ -406,9 +406,9 @@ def audit_index(request: HttpRequest) -> HttpResponse:
     found: list[Recipient] = []
     if query:
         visible = recipients_visible_to(request.user)
-        exact = visible.filter(email=query.lower()).only("pk").first()
+        exact = visible.filter(email=query.lower()).values_list("pk", flat=True).first()
         if exact is not None:
-            return redirect("recipient_audit", recipient_id=exact.pk)
+            return redirect("recipient_audit", recipient_id=exact)
         found = list(visible.filter(email__icontains=query).order_by("email")[:50])
     return render(request, "campaigns/audit_index.html", {"query": query, "found": found})
 

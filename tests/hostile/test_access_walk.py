@@ -56,6 +56,7 @@ REP_PAGES = {
     "campaign_create",  # reps may not create: 403
     "openapi-view",  # API docs: any logged-in user
     "settings_tokens",  # the rep's own tokens
+    "sending_pauses",  # pauses on the rep or their sending domain
     "settings_token_create",
 }
 # Pages for CSMs/admins only: a rep gets 403 (or 404).
@@ -108,6 +109,8 @@ OWNED = {
     "enrollment_detail",
     "enrollment_cancel",
     "settings_token_revoke",
+    "sending_pause_resume",
+    "draft_keep_untrusted",
 }
 
 

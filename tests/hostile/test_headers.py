@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 EXPECTED_HEADERS = {
     "content-type", "mime-version", "subject", "from", "to", "cc", "reply-to", "date", "message-id",
     "list-unsubscribe", "list-unsubscribe-post", "in-reply-to", "references", "content-transfer-encoding",
-    "x-peer", "x-mailfrom", "x-rcptto", "received",
+    "list-id", "x-peer", "x-mailfrom", "x-rcptto", "received",
 }  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from outreach.core.errors import ApplicationError
-from outreach.people.roles import is_csm_or_admin
+from outreach.people.roles import is_admin, is_csm_or_admin
 
 from . import selectors
 from .forms import SenderConfigForm

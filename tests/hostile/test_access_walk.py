@@ -57,6 +57,7 @@ REP_PAGES = {
     "openapi-view",  # API docs: any logged-in user
     "settings_tokens",  # the rep's own tokens
     "sending_pauses",  # pauses on the rep or their sending domain
+    "sending_domain_check",  # POST: checks the rep's own sending domain
     "settings_token_create",
 }
 # Pages for CSMs/admins only: a rep gets 403 (or 404).
@@ -80,6 +81,8 @@ ROLE_PAGES = {
     "settings_webhook_detail",
     "settings_webhook_toggle",
     "settings_webhook_replay",
+    "sending_domains",  # every sending domain: admins
+    "deliverability",  # bounce and complaint rates: CSMs and admins
 }
 # One object of someone else's: a rep gets 403/404 (405 on GET of a POST-only view).
 OWNED = {
@@ -111,6 +114,7 @@ OWNED = {
     "settings_token_revoke",
     "sending_pause_resume",
     "draft_keep_untrusted",
+    "sending_domain_selectors",
 }
 
 

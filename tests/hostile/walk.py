@@ -14,7 +14,7 @@ from campaigns.models import Enrollment, EnrollmentEvent, MilestoneRule, Sequenc
 from outreach.integrations.models import ApiToken, EmittedEvent, WebhookDelivery
 from outreach.integrations.services.tokens import api_token_create
 from outreach.integrations.services.webhooks import webhook_subscription_create
-from outreach.mail.models import EngagementEvent, LocalMailboxMessage, SendingPause
+from outreach.mail.models import EngagementEvent, LocalMailboxMessage, SendingDomain, SendingPause
 from outreach.people.models import ImportJob
 from tests.factories import (
     CampaignFactory,
@@ -85,6 +85,7 @@ def victim_world(db, other_rep, csm):
         scope=SendingPause.Scope.SENDER, sender=other_rep, cause=SendingPause.Cause.BOUNCES, events=9, sends=100,
         threshold=0.05, reason=SECRET,
     )  # fmt: skip
+    domain = SendingDomain.objects.create(domain=f"{SECRET}.example", result={"spf": {"summary": SECRET}})
     return {
         "recipient_id": recipient.pk,
         "draft_id": draft.pk,
@@ -101,6 +102,7 @@ def victim_world(db, other_rep, csm):
         "subscription_id": subscription.pk,
         "delivery_id": delivery.pk,
         "pause_id": pause.pk,
+        "domain_id": domain.pk,
         # the API's names
         "contact_id": recipient.pk,
         "sequence_id": campaign.pk,

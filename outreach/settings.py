@@ -451,6 +451,10 @@ SEND_MAX_ATTEMPTS = env_int("SEND_MAX_ATTEMPTS", 5)  # provider calls before a t
 SEND_RETRY_BASE_SECONDS = env_int("SEND_RETRY_BASE_SECONDS", 60)  # backoff: base * 2**(attempt-1)
 SEND_LEASE_SECONDS = env_int("SEND_LEASE_SECONDS", 600)  # a row left "sending" longer is resolved by recovery
 DUPLICATE_WINDOW_DAYS = env_int("DUPLICATE_WINDOW_DAYS", 30)  # same content or step to the same person
+# After an approval the email is held this long, so the reviewer can undo it (0 turns undo off).
+APPROVE_UNDO_SECONDS = env_int("APPROVE_UNDO_SECONDS", 10)
+if APPROVE_UNDO_SECONDS < 0:
+    raise ImproperlyConfigured("APPROVE_UNDO_SECONDS must be 0 (off) or more")
 # Automatic brakes: a sender (and a sending domain) pauses when its recent sends bounce or draw
 # complaints above these rates; a person resumes it. Counted over sends since the last resume.
 BRAKE_BOUNCE_PERCENT = env_float("BRAKE_BOUNCE_PERCENT", 5.0)  # hard bounces, over the last…

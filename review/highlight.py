@@ -34,34 +34,60 @@ def _title(text: str) -> str:
     return str(escape(text)).replace("&#x27;", "'")
 
 
-def _mark(claim: Mapping[str, Any], text: str) -> str:
-    if claim.get("supported"):
-        ids = ", ".join(str(i) for i in claim.get("fact_ids") or [])
-        return f'<mark class="supported" title="Supported by fact {escape(ids)}">{escape(text)}</mark>'
+def _why_unsupported(claim: Mapping[str, Any]) -> str:
     reason = str(claim.get("reason") or "")
     if reason == "untrusted_source":
-        why = "From an untrusted source: " + REASONS[reason] + (" (kept by the reviewer)" if claim.get("kept") else "")
+        return "From an untrusted source: " + REASONS[reason] + (" (kept by the reviewer)" if claim.get("kept") else "")
+    if reason in REASONS:
+        return REASONS[reason][:1].upper() + REASONS[reason][1:]
+    return "Not found in the recipient's facts"
+
+
+def _mark(claim: Mapping[str, Any], text: str, facts: Mapping[str, str] | None) -> str:
+    """Supported claims are quiet (a dotted underline); unsupported ones loud. Both can take focus, and
+    show why on hover and on focus; a screen reader hears the fact (aria-describedby) or the reason."""
+    if claim.get("supported"):
+        ids = [str(i) for i in claim.get("fact_ids") or []]
+        known = [i for i in ids if facts is not None and i in facts]
+        if not known:
+            return f'<mark class="supported" title="Supported by fact {escape(", ".join(ids))}">{escape(text)}</mark>'
+        tip = "Fact: " + " · ".join(facts[i] for i in known)  # type: ignore[index]
+        described = " ".join(f"fact-{escape(i)}" for i in known)
         return (
-            f'<mark class="unsupported untrusted" title="{_title(why)}" data-reason="{escape(reason)}">'
-            f'{escape(text)}<span class="visually-hidden"> (from an untrusted source)</span></mark>'
+            f'<mark class="supported" tabindex="0" data-tip="{_title(tip)}" aria-describedby="{described}">'
+            f"{escape(text)}</mark>"
         )
-    why = (
-        REASONS[reason][:1].upper() + REASONS[reason][1:] if reason in REASONS else "Not found in the recipient's facts"
-    )
+    reason = str(claim.get("reason") or "")
+    why = _why_unsupported(claim)
     data = f' data-reason="{escape(reason)}"' if reason else ""
+    css = "unsupported untrusted" if reason == "untrusted_source" else "unsupported"
+    spoken = "from an untrusted source" if reason == "untrusted_source" else f"unsupported claim: {why}"
     return (
-        f'<mark class="unsupported" title="{_title(why)}"{data}>'
-        f'{escape(text)}<span class="visually-hidden"> (unsupported claim)</span></mark>'
+        f'<mark class="{css}" tabindex="0" title="{_title(why)}" data-tip="{_title(why)}"{data}>'
+        f'{escape(text)}<span class="visually-hidden"> ({_title(spoken)})</span></mark>'
     )
 
 
-def highlight(text: str, claims: Iterable[Mapping[str, Any]], *, field: str = "body_text") -> SafeString:
-    """Escape every piece of `text` and wrap the claims of `field` in <mark>; newlines become <br>."""
+def unsupported_claims(claims: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The claims a reviewer must look at, with why, for the list above the email."""
+    return [
+        {"text": str(c.get("text") or ""), "why": _why_unsupported(c), "field": str(c.get("field", "body_text"))}
+        for c in claims
+        if not c.get("supported") and c.get("text")
+    ]
+
+
+def highlight(
+    text: str, claims: Iterable[Mapping[str, Any]], *, field: str = "body_text", facts: Mapping[str, str] | None = None
+) -> SafeString:
+    """Escape every piece of `text` and wrap the claims of `field` in <mark>; newlines become <br>.
+    `facts` ({id: text}, the facts listed on the same page as `id="fact-<id>"`) lets a supported claim
+    point at its fact for keyboards and screen readers."""
     out: list[str] = []
     pos = 0
     for claim in _spans(claims, field, len(text)):
         out.append(escape(text[pos : claim["start"]]))
-        out.append(_mark(claim, text[claim["start"] : claim["end"]]))
+        out.append(_mark(claim, text[claim["start"] : claim["end"]], facts))
         pos = claim["end"]
     out.append(escape(text[pos:]))
     return mark_safe("".join(out).replace("\n", "<br>\n"))  # noqa: S308 - every piece is escaped above

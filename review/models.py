@@ -181,6 +181,7 @@ class DraftDecision(models.Model):
         SKIP = "skip", "Skipped for now"
         RETRY = "retry", "Retry requested"
         KEEP_UNTRUSTED = "keep_untrusted", "Kept text from an untrusted source"
+        UNDO_APPROVE = "undo_approve", "Approval undone"
 
     draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="decisions")
     action = models.CharField(max_length=14, choices=Action.choices)

@@ -32,7 +32,7 @@ from outreach.drafting import (
     sanitize,
 )
 from outreach.mail.models import EngagementEvent, OutboundMessage
-from outreach.mail.services.outbox import SendRules, outbound_message_create
+from outreach.mail.services.outbox import SendRules, outbound_message_cancel_held, outbound_message_create
 from outreach.people.models import Recipient
 from outreach.suppression.models import Suppression
 from outreach.suppression.selectors import suppression_check, suppression_check_bulk
@@ -629,6 +629,10 @@ def outbound_message_from_draft(*, draft: Draft, approved_by) -> OutboundMessage
         enrollment_ref=draft.enrollment_ref,
         step_ref=draft.step_ref,
         rules=SendRules.from_dict(draft.send_rules),
+        # Held for a moment so the reviewer can undo (settings.APPROVE_UNDO_SECONDS).
+        hold_until=timezone.now() + timedelta(seconds=settings.APPROVE_UNDO_SECONDS)
+        if settings.APPROVE_UNDO_SECONDS
+        else None,
     )
 
 
@@ -717,6 +721,37 @@ def draft_approve(
         ]
     )
     _decided(draft, decision, edit)
+    return draft
+
+
+UNDO_GRACE_SECONDS = 3  # the click left the browser in time; the request may take a moment longer
+
+
+@transaction.atomic
+def draft_undo_approve(*, draft: Draft, user, expected_version: int, via: str = "web") -> Draft:
+    """Take back your own approval while the email is still held (APPROVE_UNDO_SECONDS): the
+    outbox row ends as undone, the draft is ready for review again, and the decision is recorded."""
+    if not settings.APPROVE_UNDO_SECONDS:
+        raise ApplicationError("Undo is turned off here (APPROVE_UNDO_SECONDS is 0).")
+    draft = _lock(draft, expected_version=expected_version, states=[Draft.State.APPROVED])
+    if draft.decided_by_id != user.pk:
+        raise ApplicationError("Only the person who approved this email can undo it.")
+    deadline = (draft.decided_at or timezone.now()) + timedelta(
+        seconds=settings.APPROVE_UNDO_SECONDS + UNDO_GRACE_SECONDS
+    )
+    if timezone.now() > deadline or draft.outbound_message_id is None:
+        raise ApplicationError("Too late to undo: the email has left the hold and is on its way.")
+    outbound_message_cancel_held(
+        message_id=draft.outbound_message_id, actor=user, note=f"approval undone by {user} before sending"
+    )
+    decision = DraftDecision.objects.create(draft=draft, action=DraftDecision.Action.UNDO_APPROVE, user=user, via=via)
+    draft.state = Draft.State.READY
+    draft.outbound_message = None
+    draft.decided_at = None
+    draft.decided_by = None
+    draft.version += 1
+    draft.save(update_fields=["state", "outbound_message", "decided_at", "decided_by", "version", "updated_at"])
+    _decided(draft, decision)
     return draft
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("drafts/<int:draft_id>/approve/", views.approve, name="draft_approve"),
     path("drafts/<int:draft_id>/edit/", views.edit_approve, name="draft_edit_approve"),
     path("drafts/<int:draft_id>/reject/", views.reject, name="draft_reject"),
+    path("drafts/<int:draft_id>/undo/", views.undo_approve, name="draft_undo"),
     path("drafts/<int:draft_id>/regenerate/", views.regenerate, name="draft_regenerate"),
     path("drafts/<int:draft_id>/keep/", views.keep_untrusted, name="draft_keep_untrusted"),
     path("drafts/<int:draft_id>/retry/", views.retry, name="draft_retry"),

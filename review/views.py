@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,7 +27,7 @@ from outreach.people.selectors import recipients_visible_to
 
 from . import charts, selectors, services
 from .forms import EditAnalyticsFilterForm
-from .highlight import highlight
+from .highlight import highlight, unsupported_claims
 from .models import Draft, DraftEdit, RejectReason
 from .textdiff import word_diff_html
 
@@ -80,6 +81,7 @@ def _detail_context(request: HttpRequest, draft: Draft | None, filters: selector
         for w in draft.withheld or []
     ]
     profile = getattr(draft.sender, "sender", None)
+    fact_texts = {str(f.get("id")): str(f.get("text") or "") for f in facts if f.get("id") is not None}
     return {
         "draft": draft,
         "filters": filters,
@@ -88,8 +90,9 @@ def _detail_context(request: HttpRequest, draft: Draft | None, filters: selector
         "profile": profile,
         # A sender whose domain fails SPF, DMARC or DKIM: their approved email may land in spam.
         "sending_domain": mail_selectors.sending_domain_for_address(profile.email) if profile else None,
-        "subject_html": highlight(draft.subject, draft.grounding, field="subject"),
-        "body_html": highlight(draft.body_text, draft.grounding, field="body_text"),
+        "subject_html": highlight(draft.subject, draft.grounding, field="subject", facts=fact_texts),
+        "body_html": highlight(draft.body_text, draft.grounding, field="body_text", facts=fact_texts),
+        "unsupported": unsupported_claims(draft.grounding or []),
         "facts": facts,
         "withheld": withheld,
         "kept_untrusted": draft.kept_untrusted or [],
@@ -171,12 +174,16 @@ def draft_detail(request: HtmxHttpRequest, draft_id: int) -> HttpResponse:
     return render(request, "review/queue.html#detail", _detail_context(request, draft, filters))
 
 
-def _next(request: HttpRequest, notice: str, *, status: int = 200) -> HttpResponse:
-    """After a decision: the next draft's detail, and an event that refreshes counts and list."""
+def _next(request: HttpRequest, notice: str, *, status: int = 200, approved: Draft | None = None) -> HttpResponse:
+    """After a decision: the next draft's detail, and an event that refreshes counts and list. After an
+    approval the notice carries an Undo button for as long as the email is held."""
     filters = _filters(request)
     draft = selectors.draft_next(user=request.user, filters=filters, skipped=_skipped(request))
     context = _detail_context(request, draft, filters)
     context["notice"] = notice
+    if approved is not None and settings.APPROVE_UNDO_SECONDS:
+        context["undo"] = approved
+        context["undo_seconds"] = settings.APPROVE_UNDO_SECONDS
     response = render(request, "review/queue.html#detail", context, status=status)
     return trigger_client_event(response, "draftDecided", {"notice": notice})
 
@@ -221,7 +228,8 @@ def _decide(
         decided = decide(draft, version)
     except ApplicationError as exc:
         return _refused(exc)
-    return _next(request, notice(decided))
+    approved = decided if decided.state == Draft.State.APPROVED else None
+    return _next(request, notice(decided), approved=approved)
 
 
 @can_decide
@@ -231,7 +239,7 @@ def approve(request: HttpRequest, draft_id: int) -> HttpResponse:
         request,
         draft_id,
         lambda draft, version: services.draft_approve(draft=draft, user=request.user, expected_version=version),
-        lambda draft: f"Approved the email to {_who(draft)}; it is queued for sending.",
+        lambda draft: f"Approved the email to {_who(draft)}; {_held()}",
     )
 
 
@@ -250,8 +258,32 @@ def edit_approve(request: HttpRequest, draft_id: int) -> HttpResponse:
             cc=_addresses(request.POST.get("cc", "")),
             bcc=_addresses(request.POST.get("bcc", "")),
         ),
-        lambda draft: f"Approved your edited email to {_who(draft)}; it is queued for sending.",
+        lambda draft: f"Approved your edited email to {_who(draft)}; {_held()}",
     )
+
+
+def _held() -> str:
+    seconds = settings.APPROVE_UNDO_SECONDS
+    return f"it is held for {seconds} s so you can undo, then sent." if seconds else "it is queued for sending."
+
+
+@can_decide
+@require_POST
+def undo_approve(request: HttpRequest, draft_id: int) -> HttpResponse:
+    """Undo your approval while the email is held: the draft comes back, ready for review."""
+    draft = _get_draft_for_user(request, draft_id, detail=False)
+    version = _expected_version(request)
+    if version is None:
+        return HttpResponseBadRequest("Missing draft version.", content_type="text/plain")
+    try:
+        draft = services.draft_undo_approve(draft=draft, user=request.user, expected_version=version)
+    except ApplicationError as exc:
+        return _refused(exc)
+    filters = _filters(request)
+    context = _detail_context(request, _get_draft_for_user(request, draft.pk), filters)
+    context["notice"] = f"Approval undone: nothing was sent to {_who(draft)}. The draft is back for review."
+    response = render(request, "review/queue.html#detail", context)
+    return trigger_client_event(response, "draftDecided", {"notice": context["notice"]})
 
 
 @can_decide

@@ -27,6 +27,19 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _no_undo_hold(settings):
+    """Most tests send right after approving; the undo hold (APPROVE_UNDO_SECONDS) has its own tests,
+    which turn it back on with the `undo_hold` fixture."""
+    settings.APPROVE_UNDO_SECONDS = 0
+
+
+@pytest.fixture
+def undo_hold(settings):
+    settings.APPROVE_UNDO_SECONDS = 10
+    return 10
+
+
 @pytest.fixture
 def rep(db):
     return UserFactory(username="rep1", role="rep")

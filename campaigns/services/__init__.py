@@ -788,13 +788,24 @@ def enrollment_on_draft_decided(*, draft: Draft, decision) -> None:
     if not draft.enrollment_ref:
         return
     enrollment = _lock(draft.enrollment_ref)
+    action = getattr(decision, "action", "")
+    user = getattr(decision, "user", None)
+    data = {"draft_id": draft.pk, "decision": action}
+    if action == "undo_approve" and enrollment is not None and enrollment.state == State.WAITING_SEND:
+        if _is_current_step(enrollment, draft.step_ref):
+            _transition(
+                enrollment,
+                to=State.WAITING_REVIEW,
+                kind="approval_undone",
+                reason=f"undone by {user}",
+                data=data,
+                actor=user,
+            )
+        return
     if enrollment is None or enrollment.state != State.WAITING_REVIEW:
         return
     if not _is_current_step(enrollment, draft.step_ref):
         return  # a decision on an older step's draft
-    action = getattr(decision, "action", "")
-    user = getattr(decision, "user", None)
-    data = {"draft_id": draft.pk, "decision": action}
     if action in ("approve", "edit_approve"):
         _transition(
             enrollment, to=State.WAITING_SEND, kind="approved", reason=f"approved by {user}", data=data, actor=user

@@ -34,6 +34,7 @@ class OutboundMessage(models.Model):
         PROVIDER_ERROR = "provider_error", "Provider error"
         INVALID_ADDRESS = "invalid_address", "Invalid address"
         CONTENT_CHANGED = "content_changed", "Body does not match the approved text"
+        UNDONE = "undone", "Approval undone by the reviewer"
         SENDER_PAUSED = "sender_paused", "Sending paused: too many bounces or complaints"
 
     recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="outbound_messages")

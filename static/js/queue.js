@@ -57,6 +57,31 @@
     if (button && !button.disabled) button.click();
   }
 
+  function undo() {
+    const button = document.querySelector('#detail [data-action="undo"]');
+    if (button && !button.disabled) button.click();
+    else announce("Nothing to undo.");
+  }
+
+  // The Undo button lives as long as the email is held, counting down.
+  let undoTimer = null;
+  function startUndoCountdown() {
+    if (undoTimer) { clearInterval(undoTimer); undoTimer = null; }
+    const form = detail.querySelector(".undo-form");
+    if (!form) return;
+    const until = Date.now() + Number(form.dataset.undoSeconds || 0) * 1000;
+    const label = form.querySelector("[data-undo-countdown]");
+    undoTimer = setInterval(function () {
+      const left = Math.ceil((until - Date.now()) / 1000);
+      if (left <= 0 || !document.body.contains(form)) {
+        clearInterval(undoTimer); undoTimer = null;
+        if (document.body.contains(form)) form.replaceWith(document.createTextNode(" No longer held: it goes out within a minute."));
+        return;
+      }
+      if (label) label.textContent = left + " s";
+    }, 250);
+  }
+
   function typing(target) {
     return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
   }
@@ -82,6 +107,7 @@
       r: function () { openPanel("reject"); },
       g: function () { openPanel("regenerate"); },
       s: function () { click("skip"); },
+      u: function () { undo(); },
       "?": function () { if (help) help.showModal(); },
     };
     const handler = keys[event.key];
@@ -123,12 +149,20 @@
   document.body.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target === detail) {
       // A new draft arrived: move focus to it so screen readers and the keyboard follow.
+      // Its To, Subject and first line in view: the top of the draft at the top of the screen.
       const draft = document.getElementById("draft");
-      if (draft) draft.focus({ preventScroll: false });
+      if (draft) {
+        draft.focus({ preventScroll: true });
+        const top = detail.getBoundingClientRect().top + window.scrollY - 8;
+        if (detail.getBoundingClientRect().top < 0 || detail.getBoundingClientRect().top > window.innerHeight / 3) {
+          window.scrollTo({ top: Math.max(0, top), behavior: "instant" });
+        }
+      }
       const heading = document.getElementById("draft-heading");
       const notice = detail.querySelector('[role="status"]');
       announce([notice && notice.textContent, heading && heading.textContent].filter(Boolean).join(" ").replace(/\s+/g, " "));
       markCurrent();
+      startUndoCountdown();
     }
   });
   document.body.addEventListener("htmx:afterSettle", function () {

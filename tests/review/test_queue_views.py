@@ -96,8 +96,12 @@ def test_the_detail_shows_the_email_as_it_will_be_sent_with_unsupported_claims_m
     profile = rep.sender
     assert f"{profile.display_name} &lt;{profile.email}&gt;" in html
     assert draft.recipient.email in html and "cc@customer.example" in html and "crm@team.example" in html
-    assert '<mark class="unsupported" title="Not found in the recipient\'s facts">October' in html
-    assert '<mark class="supported" title="Supported by fact 1">14</mark>' in html
+    assert (
+        '<mark class="unsupported" tabindex="0" title="Not found in the recipient\'s facts" '
+        'data-tip="Not found in the recipient\'s facts">October'
+    ) in html
+    assert "claim to check:</strong>" in html and "October</mark> — Not found in the recipient&#x27;s facts" in html
+    assert 'id="fact-1"' in html and 'aria-describedby="fact-1">14</mark>' in html
     assert '<span class="badge ok">cited</span>' in html
 
 

@@ -11,6 +11,7 @@ import hashlib
 import re
 import uuid
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 from email.utils import formataddr, make_msgid
 from typing import Any
 
@@ -106,8 +107,10 @@ def outbound_message_create(
     campaign_ref: int | None = None,
     enrollment_ref: int | None = None,
     step_ref: int | None = None,
+    hold_until: datetime | None = None,
 ) -> OutboundMessage:
     """Queue an approved email for sending. Must run inside the approving transaction.
+    `hold_until` keeps it back for a moment (the reviewer's undo); the send window may hold it longer.
 
     The send task is enqueued on commit; the send window sets `not_before`, so an email approved at
     night waits for the recipient's business hours. A follow-up in a sequence threads under the
@@ -151,7 +154,10 @@ def outbound_message_create(
         sender_config=_active_sender_config(sender),
         in_reply_to=parent.message_id if parent else "",
         references=" ".join(filter(None, [parent.references, parent.message_id])) if parent else "",
-        not_before=send_window_next_open(window=rules.send_window, time_zone=recipient.time_zone, now=timezone.now()),
+        not_before=_latest(
+            send_window_next_open(window=rules.send_window, time_zone=recipient.time_zone, now=timezone.now()),
+            hold_until,
+        ),
     )
     try:
         # Field checks (addresses, lengths) give a readable refusal; the keys point at rows loaded
@@ -167,6 +173,29 @@ def outbound_message_create(
     )
     OutboundMessageLog.objects.create(message=message, to_state=message.state, note=note, actor=approved_by)
     transaction.on_commit(lambda: outbound_message_enqueue(message.pk))
+    return message
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None
+
+
+@transaction.atomic
+def outbound_message_cancel_held(*, message_id: int, actor, note: str) -> OutboundMessage:
+    """Take back an approved email that is still held in the outbox (the reviewer's undo): it ends
+    as skipped (code undone), keeps its log, and lets go of its draft so the draft can be approved
+    again. Refused once a worker has claimed it: from then on it may already be at the provider."""
+    message = OutboundMessage.objects.select_for_update(of=("self",)).filter(pk=message_id).first()
+    if message is None or message.state != OutboundMessage.State.QUEUED or message.attempts:
+        raise ApplicationError("Too late to undo: the email is already being sent.")
+    previous = message.state
+    message.state, message.code, message.draft_ref = OutboundMessage.State.SKIPPED, OutboundMessage.Code.UNDONE, None
+    message.error_message = note
+    message.save(update_fields=["state", "code", "draft_ref", "error_message", "updated_at"])
+    OutboundMessageLog.objects.create(
+        message=message, from_state=previous, to_state=message.state, code=message.code, note=note, actor=actor
+    )
     return message
 
 

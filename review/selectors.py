@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
+from urllib.parse import urlencode
 
 from django.db import connection, connections
 from django.db.models import (
@@ -56,11 +57,15 @@ def drafts_visible_to(user) -> QuerySet[Draft]:
 LISTABLE_STATES = (Draft.State.READY, Draft.State.FAILED)
 
 
+SEARCH_MAX = 100
+
+
 @dataclass(frozen=True)
 class QueueFilters:
     campaign_id: int | None = None
     unsupported_only: bool = False
     state: str = Draft.State.READY
+    search: str = ""  # a name, email address or company, matched anywhere (case-insensitive)
 
     @classmethod
     def from_params(cls, params) -> QueueFilters:
@@ -69,6 +74,7 @@ class QueueFilters:
             campaign_id=parse_id(params.get("campaign")),
             unsupported_only=params.get("unsupported") in ("1", "on", "true"),
             state=state if state in LISTABLE_STATES else Draft.State.READY,
+            search=" ".join(str(params.get("q") or "").split())[:SEARCH_MAX],
         )
 
     def as_query(self) -> str:
@@ -79,6 +85,8 @@ class QueueFilters:
             parts.append("unsupported=1")
         if self.state != Draft.State.READY:
             parts.append(f"state={self.state}")
+        if self.search:
+            parts.append(urlencode({"q": self.search}))
         return "&".join(parts)
 
     def as_hidden_inputs(self) -> SafeString:
@@ -89,6 +97,8 @@ class QueueFilters:
         ]
         if self.state != Draft.State.READY:
             fields.append(("state", self.state))
+        if self.search:
+            fields.append(("q", self.search))
         return format_html_join(
             "", '<input type="hidden" name="{}" value="{}">', ((k, v) for k, v in fields if v is not None)
         )
@@ -98,6 +108,13 @@ class QueueFilters:
             qs = qs.filter(origin__campaign_ref=self.campaign_id)
         if self.unsupported_only:
             qs = qs.filter(unsupported_claim_count__gt=0)
+        for word in self.search.split():
+            qs = qs.filter(
+                Q(recipient__first_name__icontains=word)
+                | Q(recipient__last_name__icontains=word)
+                | Q(recipient__email__icontains=word)
+                | Q(recipient__account__name__icontains=word)
+            )
         return qs
 
 

@@ -145,7 +145,12 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
         context = _counts_context(request, filters)
         if request.htmx.target == "queue-list":
             context["queue"] = selectors.draft_queue_page(user=request.user, filters=filters, skipped=_skipped(request))
-            return render(request, template + "#queue-list", context)
+            response = render(request, template + "#queue-list", context)
+            if request.htmx.trigger == "queue-filters":
+                # Filtering: the counts follow out of band; the draft on screen stays (no change of context).
+                counts = render(request, template + "#queue-counts", {**context, "oob": True})
+                response.content += counts.content
+            return response
         response = render(request, template + "#queue-counts", context)
         seen = request.GET.get("seen", "")
         if seen != str(context["counts"][filters.state]):

@@ -26,7 +26,8 @@
 
   function move(step) {
     const list = items();
-    if (!list.length) return;
+    if (inFlight) { refuse("Still loading; that key press was not used."); return; }
+    if (!list.length) { refuse("The queue is empty."); return; }
     let index = list.findIndex(function (a) { return a.dataset.draftId === currentId(); });
     index = index < 0 ? 0 : Math.min(list.length - 1, Math.max(0, index + step));
     list[index].click();
@@ -41,21 +42,52 @@
     });
   }
 
+  let opener = null;
   function openPanel(name) {
     const panel = document.getElementById(PANELS[name]);
-    if (!panel) return;
+    if (!panel) { refuse("Nothing to " + name + " here."); return; }
     closePanels();
     panel.hidden = false;
     const button = detail.querySelector('[data-action="' + name + '"]');
+    opener = button;
     if (button) button.setAttribute("aria-expanded", "true");
     const field = document.getElementById(FOCUS[name]);
     if (field) field.focus();
   }
 
+  // Every press is honoured or visibly refused: while a decision is on its way, say so.
+  let inFlight = 0;
+  const refused = document.getElementById("queue-refused");
+  let refusedTimer = null;
+  function refuse(text) {
+    if (!refused) return;
+    refused.textContent = text;
+    refused.hidden = false;
+    clearTimeout(refusedTimer);
+    refusedTimer = setTimeout(function () { refused.hidden = true; }, 2500);
+  }
+  detail.addEventListener("htmx:beforeRequest", function () { inFlight += 1; });
+  detail.addEventListener("htmx:afterRequest", function () { inFlight = Math.max(0, inFlight - 1); });
+
   function click(action) {
     const button = detail.querySelector('[data-action="' + action + '"]');
-    if (button && !button.disabled) button.click();
+    if (inFlight || (button && button.disabled)) { refuse("Still saving the last decision; that key press was not used."); return; }
+    if (!button) { refuse("Nothing to " + action + " here."); return; }
+    button.click();
   }
+
+  // Single-key shortcuts can be turned off (WCAG 2.1.4), and act only while the queue has focus.
+  const SHORTCUTS = "outreach.queueShortcuts";
+  const toggle = document.getElementById("shortcuts-toggle");
+  function shortcutsOn() { try { return localStorage.getItem(SHORTCUTS) !== "off"; } catch (e) { return true; } }
+  if (toggle) {
+    toggle.checked = shortcutsOn();
+    toggle.addEventListener("change", function () {
+      try { localStorage.setItem(SHORTCUTS, toggle.checked ? "on" : "off"); } catch (e) { /* private mode */ }
+      announce(toggle.checked ? "Single-key shortcuts on." : "Single-key shortcuts off.");
+    });
+  }
+  function queueHasFocus(target) { return target === document.body || page.contains(target); }
 
   function undo() {
     const button = document.querySelector('#detail [data-action="undo"]');
@@ -91,14 +123,17 @@
       if (help && help.open) return; // the dialog closes itself
       if (typing(event.target) || detail.querySelector(".panel:not([hidden])")) {
         closePanels();
-        const draft = document.getElementById("draft");
-        if (draft) draft.focus();
+        // Back to the control that opened the form, or to the draft.
+        const back = opener && document.body.contains(opener) ? opener : document.getElementById("draft");
+        if (back) back.focus();
+        opener = null;
         event.preventDefault();
       }
       return;
     }
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
     if (help && help.open) return;
+    if (event.key !== "?" && (!shortcutsOn() || !queueHasFocus(event.target))) return;
     const keys = {
       j: function () { move(1); },
       k: function () { move(-1); },
@@ -132,7 +167,12 @@
     if (!button) return;
     const action = button.dataset.action;
     if (PANELS[action]) { event.preventDefault(); openPanel(action); }
-    else if (action === "close") { event.preventDefault(); closePanels(); }
+    else if (action === "close") {
+      event.preventDefault();
+      closePanels();
+      if (opener && document.body.contains(opener)) opener.focus();
+      opener = null;
+    }
     else if (action === "help" && help) { help.showModal(); }
   });
 
@@ -144,7 +184,6 @@
     }
   });
 
-  document.getElementById("queue-filters").addEventListener("change", function (event) { event.currentTarget.submit(); });
 
   document.body.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target === detail) {

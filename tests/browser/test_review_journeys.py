@@ -108,3 +108,84 @@ def test_a_supported_claims_fact_is_reachable_by_keyboard(chromium, live_server)
     unsupported.focus()
     assert "Not found in the recipient" in page.evaluate("getComputedStyle(document.activeElement, '::after').content")
     screenshot(page, "desktop-claim-focused")
+
+
+def test_search_and_filters_update_the_list_without_a_page_load(chromium, live_server):
+    rep = UserFactory(username="search-rep", role="rep")
+    drafts = _drafts(rep, 3)
+    page = chromium.new_context(viewport=DESKTOP).new_page()
+    login(page, live_server.url, "search-rep", DEFAULT_PASSWORD)
+    page.goto(f"{live_server.url}/review/")
+    page.evaluate("window.__sameDocument = true")
+
+    page.fill("#filter-q", drafts[2].recipient.first_name)
+    page.wait_for_function("() => document.querySelectorAll('#queue-list .queue-item').length === 1")
+    page.check("#queue-filters input[name=unsupported]")
+    page.wait_for_load_state("networkidle")
+
+    assert page.evaluate("window.__sameDocument") is True  # no reload (WCAG 3.2.2)
+    assert page.get_attribute("#queue-list .queue-item", "data-draft-id") == str(drafts[2].pk)
+    assert page.get_attribute("#draft", "data-draft-id") == str(drafts[0].pk)  # the draft on screen stays
+
+
+def test_single_key_shortcuts_need_the_queue_focus_and_can_be_turned_off(chromium, live_server):
+    rep = UserFactory(username="keys-rep", role="rep")
+    first, _ = _drafts(rep, 2)
+    page = chromium.new_context(viewport=DESKTOP).new_page()
+    login(page, live_server.url, "keys-rep", DEFAULT_PASSWORD)
+    page.goto(f"{live_server.url}/review/")
+
+    page.focus(".topbar nav a")  # focus outside the queue: `a` must not approve
+    page.keyboard.press("a")
+    page.wait_for_timeout(300)
+    assert Draft.objects.get(pk=first.pk).state == Draft.State.READY
+
+    page.focus("#draft")
+    page.keyboard.press("?")
+    page.uncheck("#shortcuts-toggle")
+    page.keyboard.press("Escape")
+    page.focus("#draft")
+    page.keyboard.press("a")
+    page.wait_for_timeout(300)
+    assert Draft.objects.get(pk=first.pk).state == Draft.State.READY
+
+    page.keyboard.press("?")
+    page.check("#shortcuts-toggle")
+    page.keyboard.press("Escape")
+    page.focus("#draft")
+    page.keyboard.press("a")
+    page.wait_for_function(NEXT, arg=str(first.pk))
+    assert Draft.objects.get(pk=first.pk).state == Draft.State.APPROVED
+
+
+def test_escape_returns_focus_to_the_button_that_opened_the_form(chromium, live_server):
+    rep = UserFactory(username="esc-rep", role="rep")
+    _drafts(rep, 1)
+    page = chromium.new_context(viewport=DESKTOP).new_page()
+    login(page, live_server.url, "esc-rep", DEFAULT_PASSWORD)
+    page.goto(f"{live_server.url}/review/")
+
+    page.click("[data-action=reject]")
+    assert page.evaluate("document.activeElement.id") == "reject-reason"
+    page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.dataset.action") == "reject"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+
+
+def test_a_key_pressed_while_a_decision_is_on_its_way_is_visibly_refused(chromium, live_server):
+    rep = UserFactory(username="fast-rep", role="rep")
+    drafts = _drafts(rep, 4)
+    page = chromium.new_context(viewport=DESKTOP).new_page()
+    login(page, live_server.url, "fast-rep", DEFAULT_PASSWORD)
+    page.goto(f"{live_server.url}/review/")
+    page.route("**/approve/", lambda route: (page.wait_for_timeout(400), route.continue_()))
+
+    page.focus("#draft")
+    page.keyboard.press("a")
+    page.keyboard.press("a")  # while the first approval is on its way
+
+    refused = page.wait_for_selector("#queue-refused:not([hidden])")
+    assert "not used" in refused.inner_text()
+    page.wait_for_function(NEXT, arg=str(drafts[0].pk))
+    page.wait_for_load_state("networkidle")
+    assert Draft.objects.filter(state=Draft.State.APPROVED).count() == 1

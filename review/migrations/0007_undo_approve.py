@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('review', '0005_draft_withheld_untrusted'),
+        ('review', '0006_draft_edit_example_ids'),
     ]
 
     operations = [

@@ -267,6 +267,9 @@ DRAFTING_PROVIDER = env_str("DRAFTING_PROVIDER", "anthropic" if ANTHROPIC_API_KE
 # The organization's own domains: links and addresses on them (and their subdomains) need no fact
 # to be supported in a draft; any other link or address needs a trusted source (issue 16).
 OWN_DOMAINS = [d.lower().lstrip(".") for d in env_list("OWN_DOMAINS", [])]
+# With Anthropic: one more, small call per draft that has flagged names, events, figures or dates,
+# asking the model which facts (if any) state them; shown beside the flag, never instead of it.
+GROUNDING_SECOND_OPINION = env_bool("GROUNDING_SECOND_OPINION", False)
 if DRAFTING_PROVIDER not in {"anthropic", "offline"}:
     raise ImproperlyConfigured("DRAFTING_PROVIDER must be 'anthropic' or 'offline'")
 if ANTHROPIC_TIMEOUT_SECONDS * (ANTHROPIC_MAX_RETRIES + 1) >= Q_TASK_TIMEOUT:

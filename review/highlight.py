@@ -65,7 +65,23 @@ def _mark(claim: Mapping[str, Any], text: str, facts: Mapping[str, str] | None) 
     return (
         f'<mark class="{css}" tabindex="0" title="{_title(why)}" data-tip="{_title(why)}"{data}>'
         f'{escape(text)}<span class="visually-hidden"> ({_title(spoken)})</span></mark>'
-    )
+    ) + _opinion(claim)
+
+
+def _opinion(claim: Mapping[str, Any]) -> str:
+    """The model's second opinion beside the rule's flag (which it never replaces)."""
+    opinion = claim.get("model_opinion")
+    if not isinstance(opinion, Mapping):
+        return ""
+    verdict = str(opinion.get("verdict") or "")
+    ids = [str(i) for i in opinion.get("fact_ids") or []]
+    if verdict == "supported":
+        words = f"the model cites fact {', '.join(ids)}" if ids else "the model thinks the facts say this"
+    elif verdict == "unsupported":
+        words = "the model agrees no fact says this"
+    else:
+        words = "the model is unsure"
+    return f' <small class="second-opinion" data-verdict="{escape(verdict)}">({escape(words)})</small>'
 
 
 def unsupported_claims(claims: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:

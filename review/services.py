@@ -416,6 +416,7 @@ def compose_request(
         edit_examples=_edit_examples(sender=sender, origin_id=origin_id),
         own_domains=settings.OWN_DOMAINS,
         kept_untrusted=kept_untrusted,
+        second_opinion=settings.GROUNDING_SECOND_OPINION,
     )
 
 

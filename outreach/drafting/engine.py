@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from . import grounding, sanitize
+from . import grounding, sanitize, second_opinion
 from .errors import DraftingError
 from .pricing import cost_usd
 from .providers import Provider
@@ -28,6 +28,8 @@ def compose(request: DraftRequest, provider: Provider) -> DraftResult:
     body = _with_signature(body, clean)
 
     grounded = ground(clean, subject=subject, preview_text=preview, body_text=body, cleaned=True)
+    claims, opinion_in, opinion_out = _second_opinion(clean, provider, grounded, raw.model)
+    grounded = replace(grounded, claims=claims)
     return DraftResult(
         subject=grounded.subject,
         preview_text=grounded.preview_text,
@@ -38,14 +40,14 @@ def compose(request: DraftRequest, provider: Provider) -> DraftResult:
         unsupported_count=sum(1 for c in grounded.claims if not c["supported"]),
         provider=raw.provider,
         model=raw.model,
-        input_tokens=raw.input_tokens,
-        output_tokens=raw.output_tokens,
+        input_tokens=raw.input_tokens + opinion_in,
+        output_tokens=raw.output_tokens + opinion_out,
         cache_read_tokens=raw.cache_read_tokens,
         cache_write_tokens=raw.cache_write_tokens,
         cost_usd=cost_usd(
             raw.model,
-            input_tokens=raw.input_tokens,
-            output_tokens=raw.output_tokens,
+            input_tokens=raw.input_tokens + opinion_in,
+            output_tokens=raw.output_tokens + opinion_out,
             cache_read_tokens=raw.cache_read_tokens,
             cache_write_tokens=raw.cache_write_tokens,
         ),
@@ -53,6 +55,21 @@ def compose(request: DraftRequest, provider: Provider) -> DraftResult:
         withheld=tuple(grounded.withheld),
         unfiltered={"subject": subject, "preview_text": preview, "body_text": body},
     )
+
+
+def _second_opinion(
+    request: DraftRequest, provider: Provider, grounded: Grounded, model: str
+) -> tuple[list[Claim], int, int]:
+    """The model's opinion on the flags the rules may have got wrong, beside (never instead of) them."""
+    ask = getattr(provider, "second_opinion", None)
+    indices = second_opinion.undecided(grounded.claims)
+    if not request.second_opinion or ask is None or not indices:
+        return grounded.claims, 0, 0
+    facts = grounding_facts(request)
+    texts = {"subject": grounded.subject, "body_text": grounded.body_text}
+    verdicts, tokens_in, tokens_out = ask(second_opinion.message_params(facts, texts, grounded.claims, indices, model))
+    known = {str(f["id"]) for f in facts}
+    return second_opinion.apply(grounded.claims, verdicts, indices, known), tokens_in, tokens_out
 
 
 def _allowed_links(request: DraftRequest, output: list[str]) -> set[str]:

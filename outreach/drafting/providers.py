@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import anthropic
 
-from . import prompt
+from . import prompt, second_opinion
 from .errors import DraftingError
 from .offline import OfflineProvider
 from .types import DraftRequest, RawDraft
@@ -81,6 +81,27 @@ class AnthropicProvider:
         except anthropic.AnthropicError as exc:
             raise DraftingError(f"api error: {type(exc).__name__}", retryable=False) from exc
         return self._parse(message)
+
+    def second_opinion(self, params: dict[str, Any]) -> tuple[Any, int, int]:
+        """The verifier call: (verdicts, input tokens, output tokens). Any failure is (None, 0, 0):
+        a missing second opinion never fails a draft."""
+        try:
+            message = self.client.messages.create(**params)
+        except (anthropic.AnthropicError, ValueError) as exc:
+            log.warning("second opinion unavailable: %s", type(exc).__name__)
+            return None, 0, 0
+        block = next(
+            (
+                b
+                for b in message.content or []
+                if getattr(b, "type", None) == "tool_use" and b.name == second_opinion.TOOL_NAME
+            ),
+            None,
+        )
+        usage = message.usage
+        tokens_in, tokens_out = (usage.input_tokens or 0, usage.output_tokens or 0) if usage else (0, 0)
+        verdicts = block.input.get("verdicts") if block is not None and isinstance(block.input, dict) else None
+        return verdicts, tokens_in, tokens_out
 
     def _parse(self, message: Any) -> RawDraft:
         if message.stop_reason == "refusal":

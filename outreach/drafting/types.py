@@ -75,6 +75,8 @@ class DraftRequest:
     own_domains: Sequence[str] = ()
     # Untrusted-only claims a reviewer chose to keep (their text, as the claim showed it).
     kept_untrusted: Sequence[str] = ()
+    # Ask the provider (if it can) for a second opinion on the claims the rules flag but may miss.
+    second_opinion: bool = False
 
     def __post_init__(self) -> None:
         # Frozen all the way down: copy caller-owned lists and dicts.

@@ -51,3 +51,22 @@ def test_spans_that_do_not_fit_the_text_and_other_fields_are_ignored():
 def test_overlapping_claims_keep_the_first_one():
     claims = [{"start": 0, "end": 5, "supported": False}, {"start": 2, "end": 8, "supported": False}]
     assert str(highlight("abcdefgh", claims)).count("<mark") == 1
+
+
+def test_a_second_opinion_is_shown_beside_the_flag_never_instead_of_it():
+    claims = [
+        {
+            "text": "Initech signed",
+            "start": 0,
+            "end": 14,
+            "supported": False,
+            "fact_ids": [],
+            "kind": "third_party_event",
+            "reason": "third_party_event",
+            "model_opinion": {"verdict": "supported", "fact_ids": ["f3"]},
+        }
+    ]
+    html = str(highlight("Initech signed last week.", claims))
+    assert '<mark class="unsupported"' in html
+    assert "(the model cites fact f3)</small>" in html
+    assert html.index("</mark>") < html.index("the model cites")

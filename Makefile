@@ -48,5 +48,11 @@ test-fast: install
 bench: install
 	$(BIN)/python -m pytest tests/benchmarks -o python_files='bench_*.py' -s -q $(PYTEST_ARGS)
 
+# The multi-process load test: two gunicorn masters behind a round-robin proxy, two qclusters, a
+# private Redis, a real SMTP server counting arrivals; 50 reviewers + 5 API clients for 2 minutes.
+#   LOAD_DATABASE_URL=postgres://postgres@127.0.0.1:5432/outreach_load make load
+load: install
+	$(BIN)/python tests/load/run_load.py --web-processes 2 --worker-processes 2 --broker redis --smtp $(LOAD_ARGS)
+
 clean:
 	rm -rf $(VENV) db.sqlite3* test-db.sqlite3* staticfiles media

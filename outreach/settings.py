@@ -444,6 +444,7 @@ if SENTRY_DSN:
         # No request bodies, cookies, user names or addresses: the people we email are not ours to share.
         send_default_pii=False,
         max_request_body_size="never",
+        include_local_variables=False,
         traces_sample_rate=0.0,
     )
 

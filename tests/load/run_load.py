@@ -344,7 +344,7 @@ def check(*, decisions_log: Path, stats_csv: Path, started: float, run_seconds: 
         f"{len(approved_ids)} and {len(rejected_ids)}",
     )
     double = OutboundMessage.objects.filter(state=State.SENT).count() - len(
-        set(OutboundMessage.objects.filter(state=State.SENT).values_list("draft_id", flat=True))
+        set(OutboundMessage.objects.filter(state=State.SENT).values_list("draft_ref", flat=True))
     )
     verdict("no double sends", double == 0, f"{double} drafts sent more than once")
     if enrolled:
@@ -479,7 +479,7 @@ def main() -> int:
         subprocess.run(
             [str(BIN / "locust"), "-f", str(Path(__file__).with_name("locustfile.py")), "--headless",
              "-u", str(args.reviewers + args.api_clients), "-r", str(args.spawn_rate), "-t", args.duration,
-             "--host", host, "--csv", str(work / "stats"), "--only-summary", "--stop-timeout", "10"],
+             "--host", host, "--csv", str(work / "stats"), "--only-summary", "--stop-timeout", "60"],
             cwd=ROOT,
             env={
                 **env,

@@ -254,6 +254,27 @@ def campaign_enrollments(*, campaign: Campaign, user) -> QuerySet[Enrollment]:
     return enrollments_visible_to(user).filter(campaign=campaign).order_by("-created_at")
 
 
+TARGET_OCCURRENCE = "target-group"  # the occurrence key of an enrollment from the target group
+
+
+@dataclass(frozen=True)
+class TargetChanges:
+    new: int  # match the target group now and were never enrolled from it
+    gone: int  # still on their way through the sequence, but no longer match
+
+
+def campaign_target_changes(*, campaign: Campaign, now: datetime | None = None) -> TargetChanges | None:
+    """For an active manual campaign: who the target group gained and lost since they were enrolled,
+    so nothing changes silently (two counting queries). None for other campaigns."""
+    if campaign.trigger != Campaign.Trigger.MANUAL or campaign.status != Campaign.Status.ACTIVE:
+        return None
+    target = campaign_target_recipients(campaign=campaign, now=now)
+    from_target = Enrollment.objects.filter(campaign=campaign, occurrence_key=TARGET_OCCURRENCE)
+    new = target.exclude(pk__in=from_target.values("recipient_id")).count()
+    gone = from_target.filter(state__in=Enrollment.LIVE_STATES).exclude(recipient_id__in=target.values("pk")).count()
+    return TargetChanges(new=new, gone=gone)
+
+
 SUMMARY_LIMIT = 500
 
 

@@ -17,6 +17,8 @@ urlpatterns = [
     path("<int:campaign_id>/rules/<int:rule_id>/toggle/", views.rule_toggle, name="campaign_rule_toggle"),
     path("<int:campaign_id>/scan/", views.campaign_scan, name="campaign_scan"),
     path("<int:campaign_id>/rates/", views.campaign_rates, name="campaign_rates"),
+    path("<int:campaign_id>/enroll/", views.campaign_enroll, name="campaign_enroll"),
+    path("<int:campaign_id>/stop-unmatched/", views.campaign_stop_unmatched, name="campaign_stop_unmatched"),
     path("<int:campaign_id>/<str:action>/", views.campaign_transition, name="campaign_transition"),
     path("enrollments/<int:enrollment_id>/", views.enrollment_detail, name="enrollment_detail"),
     # Audit (CSMs and admins): a recipient's full timeline.

@@ -130,6 +130,7 @@ def campaign_detail(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
         **_steps_context(campaign),
         "can_edit": can_edit,
         "funnel": selectors.campaign_funnel(campaign=campaign),
+        "target_changes": selectors.campaign_target_changes(campaign=campaign),
         "progress": selectors.campaign_drafting_progress(campaign=campaign),
         "campaign_events": list(campaign.events.select_related("actor")[:20]),
         "state_counts": selectors.campaign_enrollment_counts(campaign=campaign),
@@ -225,7 +226,11 @@ def campaign_target(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
                 target_filter=form.target_filter(),
                 static_recipients=form.static_ids,
             )
-            messages.success(request, "Target group saved.")
+            changes = selectors.campaign_target_changes(campaign=campaign)
+            if changes and (changes.new or changes.gone):
+                messages.info(request, "Target group saved. Nobody was enrolled or stopped yet: choose below.")
+            else:
+                messages.success(request, "Target group saved.")
             return redirect("campaign_detail", campaign_id=campaign.pk)
     elif "target_mode" in request.GET:
         form = TargetForm(request.GET)
@@ -299,6 +304,29 @@ def campaign_transition(request: HttpRequest, campaign_id: int, action: str) -> 
         extra = f" {result.describe()}" if isinstance(result, services.EnrollResult) and manual else ""
         extra = f" {result} live enrollments cancelled." if action == "archive" else extra
         messages.success(request, f"{done} {campaign.name}.{extra}")
+    return redirect("campaign_detail", campaign_id=campaign.pk)
+
+
+@require_POST
+def campaign_enroll(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Enroll the people who joined the target group of an active campaign (asked, never silent)."""
+    campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    try:
+        result = services.campaign_enroll_target(campaign=campaign, user=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Enrolled newcomers. {result.describe()}")
+    return redirect("campaign_detail", campaign_id=campaign.pk)
+
+
+@require_POST
+def campaign_stop_unmatched(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    stopped = services.campaign_stop_unmatched(campaign=campaign, user=request.user)
+    messages.success(
+        request, f"Stopped {stopped} sequence{'s' if stopped != 1 else ''} of people no longer in the target group."
+    )
     return redirect("campaign_detail", campaign_id=campaign.pk)
 
 

@@ -430,7 +430,7 @@ def campaign_archive(*, campaign: Campaign, user) -> int:
     return count
 
 
-TARGET_OCCURRENCE = "target-group"
+TARGET_OCCURRENCE = selectors.TARGET_OCCURRENCE
 
 
 @transaction.atomic
@@ -443,6 +443,29 @@ def campaign_enroll_target(*, campaign: Campaign, user, now: datetime | None = N
     result = _enroll_target(campaign=campaign, user=user, now=now)
     _campaign_event(campaign, kind=CampaignEvent.Kind.ENROLLED, user=user, summary=result.describe())
     return result
+
+
+@transaction.atomic
+def campaign_stop_unmatched(*, campaign: Campaign, user) -> int:
+    """Stop the sequences of people who no longer match the target group (their open drafts are
+    superseded); each is recorded with who stopped it. Returns how many were stopped."""
+    target = selectors.campaign_target_recipients(campaign=campaign)
+    gone = (
+        Enrollment.objects.select_for_update(of=("self",))
+        .filter(campaign=campaign, occurrence_key=TARGET_OCCURRENCE, state__in=Enrollment.LIVE_STATES)
+        .exclude(recipient_id__in=target.values("pk"))
+    )
+    count = 0
+    for enrollment in gone:
+        _end(
+            enrollment,
+            to=State.CANCELLED,
+            kind="cancelled",
+            reason=f"no longer in the target group; stopped by {user}",
+            actor=user,
+        )
+        count += 1
+    return count
 
 
 def _enroll_target(*, campaign: Campaign, user, now: datetime | None = None) -> EnrollResult:

@@ -150,3 +150,43 @@ def test_the_progress_partial_stops_polling_once_every_draft_is_written(csm_clie
     html = _text(response)
     assert html.lstrip().startswith('<div id="campaign-progress"')
     assert "2 of 2 drafted — 2 ready for review" in html and "every 2s" not in html
+
+
+def test_a_changed_target_group_asks_before_enrolling_or_stopping_anyone(csm_client, csm, rep):
+    campaign = make_campaign(status=Campaign.Status.DRAFT, created_by=csm, target_filter={"plan": "Growth"})
+    stays, leaves = _growth_people(rep, 2)
+    services.campaign_launch(campaign=campaign, user=csm)
+    leaves.account.plan = "Starter"
+    leaves.account.save()
+    _growth_people(rep, 3)
+
+    html = _text(csm_client.get(reverse("campaign_detail", args=[campaign.pk])))
+
+    assert "3 new people match — enroll them?" in html
+    assert "1 person no longer matches but is still in the sequence — leave them or stop them?" in html
+    assert Enrollment.objects.filter(campaign=campaign).count() == 2  # nothing happened silently
+
+    csm_client.post(reverse("campaign_enroll", args=[campaign.pk]))
+    csm_client.post(reverse("campaign_stop_unmatched", args=[campaign.pk]))
+
+    assert Enrollment.objects.filter(campaign=campaign).count() == 5
+    stopped = Enrollment.objects.get(campaign=campaign, recipient=leaves)
+    assert stopped.state == Enrollment.State.CANCELLED and f"stopped by {csm}" in stopped.state_reason
+    assert Enrollment.objects.get(campaign=campaign, recipient=stays).is_live
+    assert "The target group changed" not in _text(csm_client.get(reverse("campaign_detail", args=[campaign.pk])))
+
+
+def test_saving_the_target_group_of_an_active_campaign_enrolls_nobody_silently(csm_client, csm, rep):
+    campaign = make_campaign(status=Campaign.Status.DRAFT, created_by=csm, target_filter={"plan": "Growth"})
+    _growth_people(rep, 1)
+    services.campaign_launch(campaign=campaign, user=csm)
+    RecipientFactory(owner=rep, account=AccountFactory(plan="Starter"))
+
+    response = csm_client.post(
+        reverse("campaign_target", args=[campaign.pk]), {"target_mode": "filter", "plan": "Starter"}, follow=True
+    )
+
+    html = _text(response)
+    assert "Nobody was enrolled or stopped yet: choose below." in html
+    assert "1 new person matches — enroll them?" in html
+    assert Enrollment.objects.filter(campaign=campaign).count() == 1

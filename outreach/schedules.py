@@ -32,6 +32,13 @@ SCHEDULES: tuple[Periodic, ...] = (
     Periodic("replies: poll the IMAP mailbox", "outreach.mail.tasks.replies_poll", 5, lambda: bool(settings.IMAP_HOST)),
     # mail: each sending domain's SPF, DMARC and DKIM, daily (also on demand from the pages)
     Periodic("deliverability: check sending domains", "outreach.mail.tasks.sending_domains_check", 24 * 60),
+    # Each sender's own mailbox: every connected one is read when due (each pass is cheap when
+    # nothing changed: one STATUS round trip).
+    Periodic(
+        "mailboxes: sync connected mailboxes",
+        "outreach.mail.tasks.mailboxes_sync_due",
+        max(1, round(settings.MAILBOX_SYNC_INTERVAL_SECONDS / 60)),
+    ),
     # integrations: webhook retries and the idempotency-key purge
     Periodic("webhook-deliveries-sweep", "outreach.integrations.tasks.webhook_deliveries_sweep", 1),
     # review: drafts whose worker or task was lost

@@ -141,6 +141,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "outreach.context_processors.roles",
+                "outreach.context_processors.mailbox_alerts",
             ],
         },
     },
@@ -319,6 +320,14 @@ IMAP_SSL = env_bool("IMAP_SSL", True)
 IMAP_USER = env_str("IMAP_USER")
 IMAP_PASSWORD = env_str("IMAP_PASSWORD")
 IMAP_FOLDER = env_str("IMAP_FOLDER", "INBOX")
+
+# Each team member's own mailbox ("My mailboxes"): how often the worker reads every connected
+# mailbox, how long one IMAP call may take, and the largest body read (bigger ones: headers only).
+MAILBOX_SYNC_INTERVAL_SECONDS = env_int("MAILBOX_SYNC_INTERVAL_SECONDS", 60)
+MAILBOX_IMAP_TIMEOUT = env_int("MAILBOX_IMAP_TIMEOUT", 30)
+MAILBOX_MAX_BODY_BYTES = env_int("MAILBOX_MAX_BODY_BYTES", 2_000_000)
+if MAILBOX_SYNC_INTERVAL_SECONDS < 5:
+    raise ImproperlyConfigured("MAILBOX_SYNC_INTERVAL_SECONDS must be at least 5")
 
 # --- Suppression ----------------------------------------------------------------------------
 # Recipients in these countries (ISO 3166-1 alpha-2) need recorded consent to be contacted.

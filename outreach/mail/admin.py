@@ -3,7 +3,14 @@ from django.contrib import admin, messages
 
 from outreach.core.errors import ApplicationError
 
-from .models import EngagementEvent, LocalMailboxMessage, OutboundMessage, OutboundMessageLog, SenderConfig
+from .models import (
+    EngagementEvent,
+    LocalMailboxMessage,
+    MailboxConnection,
+    OutboundMessage,
+    OutboundMessageLog,
+    SenderConfig,
+)
 from .services.sending import outbound_message_resolve
 
 
@@ -106,3 +113,18 @@ class EngagementEventAdmin(admin.ModelAdmin):
     search_fields = ("email", "provider_event_id", "reply_text")
     list_select_related = ("message",)
     raw_id_fields = ("message", "recipient")
+
+
+@admin.register(MailboxConnection)
+class MailboxConnectionAdmin(admin.ModelAdmin):
+    """Health at a glance; connecting (and the password) only through My mailboxes, which checks
+    the login before saving."""
+
+    list_display = ["email_address", "user", "kind", "state", "is_default", "last_synced_at", "messages_matched"]
+    list_filter = ["kind", "state"]
+    search_fields = ["email_address", "user__username"]
+    readonly_fields = [f.name for f in MailboxConnection._meta.concrete_fields if f.name != "secret_encrypted"]
+    exclude = ["secret_encrypted"]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import SenderConfig
+from .models import MailboxConnection, SenderConfig
 
 
 class SenderConfigForm(forms.Form):
@@ -22,3 +22,27 @@ class SenderConfigForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = SenderConfig.Kind.choices
+
+
+class MailboxConnectForm(forms.Form):
+    """Connect an IMAP/SMTP mailbox. The password is write-only: never rendered back."""
+
+    email_address = forms.EmailField(label="Email address")
+    username = forms.CharField(required=False, label="Username", help_text="Usually the email address.")
+    password = forms.CharField(
+        required=False,
+        label="Password or app password",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted and never shown again. Leave empty to keep the stored one when reconnecting.",
+    )
+    imap_host = forms.CharField(label="IMAP host")
+    imap_port = forms.IntegerField(min_value=1, max_value=65535, initial=993, label="IMAP port")
+    imap_security = forms.ChoiceField(choices=[], initial="ssl", label="IMAP security")
+    smtp_host = forms.CharField(label="SMTP host")
+    smtp_port = forms.IntegerField(min_value=1, max_value=65535, initial=587, label="SMTP port")
+    smtp_security = forms.ChoiceField(choices=[], initial="starttls", label="SMTP security")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["imap_security"].choices = MailboxConnection.Security.choices
+        self.fields["smtp_security"].choices = MailboxConnection.Security.choices

@@ -36,6 +36,7 @@ class OutboundMessage(models.Model):
         CONTENT_CHANGED = "content_changed", "Body does not match the approved text"
         UNDONE = "undone", "Approval undone by the reviewer"
         SENDER_PAUSED = "sender_paused", "Sending paused: too many bounces or complaints"
+        MAILBOX_DISCONNECTED = "mailbox_disconnected", "The sender's mailbox is disconnected"
 
     recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="outbound_messages")
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="outbound_messages")
@@ -92,6 +93,14 @@ class OutboundMessage(models.Model):
         related_name="messages",
         help_text="The channel it goes out through; empty means the organization's default backend.",
     )
+    mailbox = models.ForeignKey(
+        "MailboxConnection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="outbound_messages",
+        help_text="The sender's own mailbox it went out through (set when it was handed over).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -121,6 +130,7 @@ class OutboundMessage(models.Model):
             "from_id": self.sender_id,
             "email_id": self.pk,
             "sender_config_id": self.sender_config_id,
+            "mailbox_id": self.mailbox_id,
             "options": {
                 "from": self.from_email,
                 "reply_to": self.reply_to,
@@ -150,6 +160,8 @@ class EngagementEvent(models.Model):
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
         DEFERRED = "deferred", "Delivery delayed"
         REJECTED = "rejected", "Rejected by provider"
+        # RFC 3834 auto-replies and out-of-office notes: recorded, never counted as replies.
+        AUTO_REPLIED = "auto_replied", "Auto-reply"
 
     message = models.ForeignKey(OutboundMessage, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
     recipient = models.ForeignKey(Recipient, null=True, blank=True, on_delete=models.CASCADE, related_name="engagement")
@@ -179,6 +191,14 @@ class EngagementEvent(models.Model):
                 fields=["provider_event_id"], condition=~Q(provider_event_id=""), name="engagement_event_dedup"
             ),
         ]
+
+
+def smtp_host_refusal(host: str, port: int) -> str | None:
+    """Why a typed mail server may not be saved (outreach.core.netguard), or None. The worker
+    connects wherever a rep's settings say: no database port or metadata service behind them.
+    Checked again (and pinned) at every connection."""
+    refusal = destination_refusal(host, port)
+    return f"{refusal}. Use your mail provider's public server." if refusal else None
 
 
 class SenderConfig(models.Model):
@@ -212,11 +232,9 @@ class SenderConfig(models.Model):
         if self.smtp_use_tls and self.smtp_use_ssl:
             raise ValidationError("Choose STARTTLS or implicit TLS, not both.")
         if self.kind == self.Kind.SMTP:
-            # The worker connects wherever this says: no database port or metadata service behind
-            # a rep's settings. Checked again (and pinned) at every connection.
-            refusal = destination_refusal(self.smtp_host, self.smtp_port)
+            refusal = smtp_host_refusal(self.smtp_host, self.smtp_port)
             if refusal:
-                raise ValidationError({"smtp_host": f"SMTP host {refusal}. Use your mail provider's public server."})
+                raise ValidationError({"smtp_host": f"SMTP host {refusal}"})
 
     def set_smtp_password(self, password: str) -> None:
         self.smtp_password_encrypted = encrypt(password)
@@ -322,6 +340,104 @@ class SendingDomain(models.Model):
     @property
     def failing(self) -> list[dict]:
         return [c for c in self.checks if c.get("status") not in ("present", "weak")]
+
+
+class MailboxConnection(models.Model):
+    """A team member's own mailbox (the API's "inbox"): mail goes out through it and replies are
+    read from it. The password or token is stored encrypted and never shown again.
+
+    Disconnecting keeps the row (messages remember which mailbox they went through) and deletes
+    the secret."""
+
+    class Kind(models.TextChoices):
+        IMAP_SMTP = "imap_smtp", "IMAP and SMTP"
+        GOOGLE = "google", "Google (Gmail API)"
+        MICROSOFT = "microsoft", "Microsoft 365 (Graph)"
+
+    class State(models.TextChoices):
+        CONNECTED = "connected", "Connected"
+        NEEDS_REAUTH = "needs_reauth", "Needs re-authorization"
+        ERROR = "error", "Error"
+        DISCONNECTED = "disconnected", "Disconnected"
+
+    class Security(models.TextChoices):
+        SSL = "ssl", "Implicit TLS"
+        STARTTLS = "starttls", "STARTTLS"
+        NONE = "none", "None (local servers only)"
+
+    # States in which the mailbox is meant to be in use: its sends wait for it rather than going
+    # through another channel.
+    IN_USE_STATES = (State.CONNECTED, State.NEEDS_REAUTH, State.ERROR)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mailboxes")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.IMAP_SMTP)
+    email_address = models.EmailField(help_text="The mailbox's address.")
+    is_default = models.BooleanField(default=True, help_text="The owner's emails go out through this mailbox.")
+    state = models.CharField(max_length=14, choices=State.choices, default=State.CONNECTED, db_index=True)
+    state_reason = models.TextField(blank=True)
+    state_changed_at = models.DateTimeField(default=timezone.now)
+    imap_host = models.CharField(max_length=255, blank=True)
+    imap_port = models.PositiveIntegerField(default=993)
+    imap_security = models.CharField(max_length=10, choices=Security.choices, default=Security.SSL)
+    smtp_host = models.CharField(max_length=255, blank=True)
+    smtp_port = models.PositiveIntegerField(default=587)
+    smtp_security = models.CharField(max_length=10, choices=Security.choices, default=Security.STARTTLS)
+    username = models.CharField(max_length=255, blank=True)
+    secret_encrypted = models.TextField(blank=True, editable=False)
+    inbox_folder = models.CharField(max_length=255, default="INBOX")
+    sent_folder = models.CharField(max_length=255, blank=True, help_text="Found by its \\Sent special use.")
+    server_saves_sent = models.BooleanField(
+        default=False, help_text="The server files submitted mail in Sent itself (we do not append a copy)."
+    )
+    # The sync cursor: UIDs are only meaningful within one UIDVALIDITY of the folder.
+    sync_uidvalidity = models.BigIntegerField(null=True, blank=True)
+    sync_uidnext = models.BigIntegerField(null=True, blank=True, help_text="The first UID not yet read.")
+    sync_lease_until = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_sync_error = models.TextField(blank=True)
+    messages_matched = models.PositiveIntegerField(default=0)
+    connected_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user_id", "-is_default", "email_address"]
+        constraints = [
+            models.UniqueConstraint(fields=["user"], condition=Q(is_default=True), name="mailbox_one_default_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email_address} ({self.get_kind_display()}, {self.state})"
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.IMAP_SMTP and self.state != self.State.DISCONNECTED:
+            errors = {}
+            for field, host, port in (
+                ("imap_host", self.imap_host, self.imap_port),
+                ("smtp_host", self.smtp_host, self.smtp_port),
+            ):
+                if not host:
+                    errors[field] = "A host is needed."
+                    continue
+                refusal = smtp_host_refusal(host, port)
+                if refusal:
+                    errors[field] = f"{field.split('_')[0].upper()} host {refusal}"
+            if errors:
+                raise ValidationError(errors)
+
+    def set_secret(self, secret: str) -> None:
+        self.secret_encrypted = encrypt(secret)
+
+    def get_secret(self) -> str:
+        return decrypt(self.secret_encrypted) if self.secret_encrypted else ""
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_encrypted)
+
+    @property
+    def is_usable(self) -> bool:
+        return self.state == self.State.CONNECTED
 
 
 class OutboundMessageLog(models.Model):

@@ -16,7 +16,7 @@ from outreach.people.models import SenderProfile
 from outreach.people.roles import is_admin, is_csm_or_admin
 
 from . import spam
-from .models import EngagementEvent, LocalMailboxMessage, OutboundMessage, SendingDomain, SendingPause
+from .models import EngagementEvent, LocalMailboxMessage, MailboxConnection, OutboundMessage, SendingDomain, SendingPause
 from .services.sending import build_email, messages_from_domain, sender_domain
 from .unsubscribe import unsubscribe_url
 
@@ -330,3 +330,18 @@ def engagement_rates_for_campaign(*, campaign_id: int) -> CampaignRates:
         count = counts[key] or 0
         bars.append(RateBar(key, label, count, min(count / sent, 1.0) if sent else 0.0))
     return CampaignRates(campaign_id=campaign_id, sent=sent, bars=bars)
+
+
+def mailboxes_visible_to(user) -> QuerySet[MailboxConnection]:
+    """Who sees which mailbox connections: a rep their own, CSMs the team's, admins all."""
+    qs = MailboxConnection.objects.select_related("user")
+    return qs if is_csm_or_admin(user) else qs.filter(user=user)
+
+
+def mailboxes_needing_attention(*, user) -> list[MailboxConnection]:
+    """One's own mailboxes that need re-authorization or err (the banner on every page). One query."""
+    return list(
+        MailboxConnection.objects.filter(
+            user=user, state__in=[MailboxConnection.State.NEEDS_REAUTH, MailboxConnection.State.ERROR]
+        ).only("pk", "email_address", "state", "state_reason")
+    )

@@ -3,7 +3,7 @@ safe to run twice. Their schedules are listed in `outreach/schedules.py`."""
 
 from __future__ import annotations
 
-from .services import domains, engagement, replies, sending
+from .services import domains, engagement, mailbox_sync, replies, sending
 
 
 def outbound_message_send(message_id: int) -> str:
@@ -36,3 +36,10 @@ def replies_poll() -> str:
 def sending_domains_check() -> dict:
     """Daily: SPF, DMARC and DKIM of every domain we send from."""
     return domains.sending_domains_check_all()
+
+
+def mailboxes_sync_due() -> str:
+    """Periodic: read every connected mailbox that is due (MAILBOX_SYNC_INTERVAL_SECONDS)."""
+    results = mailbox_sync.mailboxes_sync_due()
+    changed = sum(1 for r in results if r.changed)
+    return f"{len(results)} mailboxes synced, {changed} with new mail"

@@ -11,6 +11,11 @@ urlpatterns = [
     ),
     path("sending/pauses/", views.sending_pauses, name="sending_pauses"),
     path("sending/pauses/<int:pause_id>/resume/", views.sending_pause_resume, name="sending_pause_resume"),
+    path("settings/mailboxes/", views.mailbox_connections, name="mailbox_connections"),
+    path("settings/mailboxes/<int:mailbox_id>/test/", views.mailbox_test, name="mailbox_test"),
+    path("settings/mailboxes/<int:mailbox_id>/default/", views.mailbox_default, name="mailbox_default"),
+    path("settings/mailboxes/<int:mailbox_id>/disconnect/", views.mailbox_disconnect, name="mailbox_disconnect"),
+    path("mailboxes/", views.mailbox_admin, name="mailbox_admin"),
     path("mailbox/", views.mailbox_index, name="mailbox"),
     path("mailbox/<int:mail_id>/", views.mailbox_detail, name="mailbox_detail"),
     # Public: the link in every email. GET confirms, POST (RFC 8058 one-click) unsubscribes.

@@ -17,9 +17,9 @@ from outreach.core.errors import ApplicationError
 from outreach.people.roles import is_admin, is_csm_or_admin
 
 from . import selectors
-from .forms import SenderConfigForm
-from .models import LocalMailboxMessage
-from .services import brakes, domains, engagement
+from .forms import MailboxConnectForm, SenderConfigForm
+from .models import LocalMailboxMessage, MailboxConnection
+from .services import brakes, domains, engagement, mailboxes
 from .services.channels import sender_config_get, sender_config_update
 from .services.sending import sender_domain
 
@@ -179,3 +179,75 @@ def sending_domain_selectors(request: HttpRequest, domain_id: int) -> HttpRespon
     else:
         messages.success(request, f"DKIM selectors for {domain.domain} saved and checked.")
     return redirect("sending_domains")
+
+
+# --- Each team member's own mailboxes -----------------------------------------------------------
+
+
+def _get_mailbox_for_user(request: HttpRequest, mailbox_id: int) -> MailboxConnection:
+    return get_object_or_404(selectors.mailboxes_visible_to(request.user), pk=mailbox_id)
+
+
+def _get_own_mailbox(request: HttpRequest, mailbox_id: int) -> MailboxConnection:
+    """Only the owner acts on a mailbox (admins may disconnect one: see mailbox_disconnect)."""
+    mailbox = _get_mailbox_for_user(request, mailbox_id)
+    if mailbox.user_id != request.user.pk:
+        raise PermissionDenied("Only the mailbox's owner can do this.")
+    return mailbox
+
+
+def mailbox_connections(request: HttpRequest) -> HttpResponse:
+    """My mailboxes: connect an IMAP/SMTP account, see each one's health, test, disconnect."""
+    form = MailboxConnectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            mailbox = mailboxes.mailbox_connect_imap(user=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"{mailbox.email_address} is connected.")
+            return redirect("mailbox_connections")
+    own = [m for m in selectors.mailboxes_visible_to(request.user) if m.user_id == request.user.pk]
+    return render(request, "mail/mailbox_connections.html", {"form": form, "mailboxes": own})
+
+
+@require_POST
+def mailbox_test(request: HttpRequest, mailbox_id: int) -> HttpResponse:
+    mailbox = _get_own_mailbox(request, mailbox_id)
+    try:
+        mailboxes.mailbox_send_test(mailbox=mailbox, user=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"A test email went to {mailbox.email_address}.")
+    return redirect("mailbox_connections")
+
+
+@require_POST
+def mailbox_default(request: HttpRequest, mailbox_id: int) -> HttpResponse:
+    mailbox = _get_own_mailbox(request, mailbox_id)
+    try:
+        mailboxes.mailbox_make_default(mailbox=mailbox)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Your emails now go out through {mailbox.email_address}.")
+    return redirect("mailbox_connections")
+
+
+@require_POST
+def mailbox_disconnect(request: HttpRequest, mailbox_id: int) -> HttpResponse:
+    mailbox = _get_mailbox_for_user(request, mailbox_id)
+    if mailbox.user_id != request.user.pk and not is_admin(request.user):
+        raise PermissionDenied("Only the mailbox's owner or an admin can disconnect it.")
+    mailboxes.mailbox_disconnect(mailbox=mailbox, user=request.user)
+    messages.success(request, f"{mailbox.email_address} is disconnected; its password is deleted.")
+    return redirect("mailbox_admin" if mailbox.user_id != request.user.pk else "mailbox_connections")
+
+
+def mailbox_admin(request: HttpRequest) -> HttpResponse:
+    """Every mailbox the viewer may see, with its health (CSMs and admins)."""
+    if not is_csm_or_admin(request.user):
+        raise PermissionDenied("Mailbox health is for CSMs and admins.")
+    rows = selectors.mailboxes_visible_to(request.user).order_by("state", "user__username", "email_address")
+    return render(request, "mail/mailbox_admin.html", {"mailboxes": list(rows)})

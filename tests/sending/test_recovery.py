@@ -36,7 +36,7 @@ def _killed_mid_send(message):
 def test_a_row_left_sending_with_an_expired_lease_becomes_unknown_and_is_not_resent(smtp_server, approve, settings):
     message = _killed_mid_send(approve(ApprovedDraftFactory()))
     with time_machine.travel(timezone.now() + timedelta(seconds=settings.SEND_LEASE_SECONDS + 1)):
-        assert outbound_message_recover() == {"requeued": 0, "unknown": 1}
+        assert outbound_message_recover() == {"requeued": 0, "unknown": 1, "settled_from_sent_folder": 0}
         assert outbound_message_sweep() == 0
         assert outbound_message_send(message_id=message.pk) is None
     message.refresh_from_db()
@@ -48,7 +48,7 @@ def test_a_row_left_sending_with_an_expired_lease_becomes_unknown_and_is_not_res
 
 def test_a_row_whose_lease_has_not_expired_is_left_alone(approve):
     message = _killed_mid_send(approve(ApprovedDraftFactory()))
-    assert outbound_message_recover() == {"requeued": 0, "unknown": 0}
+    assert outbound_message_recover() == {"requeued": 0, "unknown": 0, "settled_from_sent_folder": 0}
     message.refresh_from_db()
     assert message.state == State.SENDING
 
@@ -63,7 +63,7 @@ def test_with_resend_a_crashed_send_is_retried_with_the_same_idempotency_key_and
     _deliver(message)
     later = timezone.now() + timedelta(seconds=settings.SEND_LEASE_SECONDS + 1)
     with time_machine.travel(later), django_capture_on_commit_callbacks(execute=False):
-        assert outbound_message_recover() == {"requeued": 1, "unknown": 0}
+        assert outbound_message_recover() == {"requeued": 1, "unknown": 0, "settled_from_sent_folder": 0}
         message.refresh_from_db()
         assert message.state == State.QUEUED
         outbound_message_send(message_id=message.pk)
@@ -121,6 +121,7 @@ def test_the_recovery_and_sweeper_schedules_are_registered_once():
     names = list(Schedule.objects.filter(func__startswith="outreach.mail.tasks.").values_list("func", flat=True))
     assert sorted(names) == [
         "outreach.mail.tasks.engagement_sweep",
+        "outreach.mail.tasks.mailboxes_sync_due",
         "outreach.mail.tasks.outbound_message_recover",
         "outreach.mail.tasks.outbound_message_sweep",
     ]

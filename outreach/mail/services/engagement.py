@@ -497,14 +497,16 @@ def reply_receive(
         if recipient is None:
             logger.info("engagement: inbound email from %r matched no message or recipient; dropped", reply.from_email)
             return None
+    # An out-of-office or other auto-reply is recorded, never counted as a reply (RFC 3834).
+    kind = Kind.AUTO_REPLIED if reply.auto_reply else Kind.REPLIED
     if reply.message_id:
-        dedup_key = f"reply:{reply.message_id}"[:255]
+        dedup_key = f"{'auto' if reply.auto_reply else 'reply'}:{reply.message_id}"[:255]
     elif provider_event_id:
         dedup_key = f"{provider}:{provider_event_id}"[:255]
     else:
         dedup_key = ""
     event = engagement_event_record(
-        kind=Kind.REPLIED,
+        kind=kind,
         provider=provider,
         occurred_at=reply.occurred_at or timezone.now(),
         message=outbound,

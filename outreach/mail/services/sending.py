@@ -17,11 +17,12 @@ second short transaction.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import socket
 from datetime import datetime, timedelta
-from email.utils import parseaddr
+from email.utils import formataddr, parseaddr
 from functools import partial
 
 from django.conf import settings
@@ -34,8 +35,10 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from outreach.core.errors import ApplicationError
-from outreach.mail.models import OutboundMessage, OutboundMessageLog, SenderConfig, SendingPause
+from outreach.mail.imap import LoginError
+from outreach.mail.models import MailboxConnection, OutboundMessage, OutboundMessageLog, SenderConfig, SendingPause
 from outreach.mail.send_window import send_window_next_open
+from outreach.mail.services import mailboxes
 from outreach.mail.services.outbox import content_hash, outbound_message_enqueue
 from outreach.mail.signals import outbound_message_finished
 from outreach.mail.unsubscribe import unsubscribe_url
@@ -49,7 +52,7 @@ Code = OutboundMessage.Code
 FINAL_STATES = (State.SENT, State.FAILED, State.SKIPPED, State.UNKNOWN)
 
 # A team member's own SMTP server: a host they typed, so checked and pinned at each connection.
-OWN_SMTP_BACKEND = "outreach.mail.backends.PinnedSMTPBackend"
+OWN_SMTP_BACKEND = mailboxes.OWN_SMTP_BACKEND
 ANYMAIL_RESEND_BACKEND = "anymail.backends.resend.EmailBackend"
 RESEND_BACKEND = "outreach.mail.backends.ResendEmailBackend"
 # Providers that deduplicate a repeated request carrying the same idempotency key, and for how
@@ -78,20 +81,22 @@ def provider_honours_idempotency(path: str) -> bool:
 def _connection(config: SenderConfig | None):
     path = backend_path(config)
     if path == OWN_SMTP_BACKEND and config is not None:
-        return get_connection(
-            path,
-            fail_silently=False,
+        return mailboxes.own_smtp_connection(
             host=config.smtp_host,
             port=config.smtp_port,
-            # "" rather than None: None makes Django fall back to EMAIL_HOST_USER/PASSWORD, which
-            # would hand the organization's credentials to the rep's server.
             username=config.smtp_username,
             password=config.get_smtp_password(),
             use_tls=config.smtp_use_tls,
             use_ssl=config.smtp_use_ssl,
-            timeout=settings.EMAIL_TIMEOUT,
         )
     return get_connection(path, fail_silently=False)
+
+
+def channel_name(message: OutboundMessage) -> str:
+    """What the message records as the channel it went through."""
+    if message.mailbox_id is not None:
+        return f"mailbox:{message.mailbox_id}"
+    return backend_path(message.sender_config)
 
 
 # --- State changes, each one logged ------------------------------------------------------------
@@ -207,7 +212,7 @@ def _claim(message_id: int) -> tuple[OutboundMessage | None, bool]:
         # guard there (its IMMEDIATE transactions also serialize writers).
         message = (
             OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("recipient", "sender_config")
+            .select_related("recipient", "sender_config", "mailbox")
             .filter(pk=message_id, state=State.QUEUED)
             .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
             .first()
@@ -285,6 +290,26 @@ def _claim(message_id: int) -> tuple[OutboundMessage | None, bool]:
                 attempts=F("attempts") - 1,
             )
             return message, False
+        # The sender's own mailbox, when one is connected: a broken one holds the email for it.
+        mailbox = message.mailbox
+        if mailbox is None or mailbox.state not in MailboxConnection.IN_USE_STATES:
+            mailbox = mailboxes.mailbox_for_sending(user_id=message.sender_id)
+        if mailbox is not None and not mailbox.is_usable:
+            _move(
+                message,
+                from_states=(State.SENDING,),
+                to_state=State.HELD,
+                note=f"held for {mailbox.email_address} ({mailbox.state})",
+                code=Code.MAILBOX_DISCONNECTED,
+                error_message=mailboxes.hold_reason(mailbox),
+                not_before=None,
+                lease_expires_at=None,
+                attempts=F("attempts") - 1,
+            )
+            return message, False
+        if mailbox is not None and message.mailbox_id != mailbox.pk:
+            message.mailbox = mailbox
+            message.save(update_fields=["mailbox"])
         opens = send_window_next_open(window=message.send_window, time_zone=message.recipient.time_zone, now=now)
         if opens is not None:
             return wait(opens, message.code, message.error_message, "outside the campaign's send window")
@@ -442,11 +467,15 @@ def build_email(message: OutboundMessage, *, connection=None) -> EmailMultiAlter
 
 
 class SendFailure(Exception):
-    def __init__(self, text: str, *, transient: bool, response: dict | None = None) -> None:
+    def __init__(
+        self, text: str, *, transient: bool, response: dict | None = None, mailbox_refused_login: bool = False
+    ) -> None:
         super().__init__(text)
         self.text = text
         self.transient = transient
         self.response = response or {}
+        # The sender's own mailbox refused our login: the email waits for it to be reconnected.
+        self.mailbox_refused_login = mailbox_refused_login
 
 
 def _classify(exc: Exception) -> SendFailure:
@@ -477,8 +506,58 @@ def _classify(exc: Exception) -> SendFailure:
     return SendFailure(text, transient=False)
 
 
+def _deliver_through_mailbox(message: OutboundMessage, mailbox: MailboxConnection) -> dict:
+    """SMTP submission with the mailbox's login, with our copy in its Sent folder.
+
+    Unless the server files sent mail itself, the copy is appended before the submission, marked
+    pending, and the mark is cleared once the server accepted the email: after a crash, recovery
+    reads Sent to tell "went out" (copy, no mark), "did not" (no copy) and "cannot tell" (mark)."""
+    client = None
+    uid = None
+    try:
+        email = build_email(message, connection=mailboxes.mailbox_smtp_connection(mailbox))
+        # The mailbox's server accepts mail from its own address: the display name is kept.
+        name, address = parseaddr(message.from_email)
+        if address.lower() != mailbox.email_address.lower():
+            email.from_email = formataddr((name, mailbox.email_address))
+        if not mailbox.server_saves_sent:
+            client = mailboxes.mailbox_imap(mailbox)
+            if not mailbox.sent_folder:
+                raise ApplicationError(f"{mailbox.email_address} has no Sent folder to keep a copy in.")
+            uid = mailboxes.sent_copy_place(client, mailbox=mailbox, raw=email.message().as_bytes())
+        try:
+            email.send(fail_silently=False)
+        except Exception:
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    mailboxes.sent_copy_settle(
+                        client, mailbox=mailbox, uid=uid, message_id=message.message_id, sent=False
+                    )
+            raise
+        if client is not None:
+            try:
+                mailboxes.sent_copy_settle(client, mailbox=mailbox, uid=uid, message_id=message.message_id, sent=True)
+            except Exception:
+                # The email went out; only the mark on our copy remains.
+                logger.warning("message %s: sent, but its copy in Sent is still marked pending", message.pk)
+    except ApplicationError as exc:
+        raise SendFailure(exc.message, transient=False) from exc
+    except (smtplib.SMTPAuthenticationError, LoginError) as exc:
+        raise SendFailure(
+            f"{mailbox.email_address} refused the login: {exc}", transient=True, mailbox_refused_login=True
+        ) from exc
+    except Exception as exc:
+        raise _classify(exc) from exc
+    finally:
+        if client is not None:
+            mailboxes.imap_close(client)
+    return {"backend": channel_name(message), "message_id": message.message_id, "status": ["sent"]}
+
+
 def _deliver(message: OutboundMessage) -> dict:
     """Hand the email to the backend once. Returns the provider's response; raises SendFailure."""
+    if message.mailbox is not None:
+        return _deliver_through_mailbox(message, message.mailbox)
     path = backend_path(message.sender_config)
     try:
         connection = _connection(message.sender_config)
@@ -529,6 +608,8 @@ def outbound_message_send(*, message_id: int) -> OutboundMessage | None:
     try:
         response = _deliver(message)
     except SendFailure as failure:
+        if failure.mailbox_refused_login and message.mailbox_id is not None:
+            return _hold_for_mailbox(message, failure)
         with transaction.atomic():
             if failure.transient and message.attempts < settings.SEND_MAX_ATTEMPTS:
                 delay = settings.SEND_RETRY_BASE_SECONDS * 2 ** (message.attempts - 1)
@@ -566,13 +647,36 @@ def outbound_message_send(*, message_id: int) -> OutboundMessage | None:
             note="accepted by the provider",
             code="",
             error_message="",
-            provider=response.get("backend", ""),
+            provider=response.get("backend", "")[:50],
             provider_message_id=response.get("message_id") or message.message_id,
             provider_response=response,
             sent_at=now,
             lease_expires_at=None,
         )
         _record_recipient_outreach(message, now)
+    return message
+
+
+def _hold_for_mailbox(message: OutboundMessage, failure: SendFailure) -> OutboundMessage:
+    """The sender's mailbox refused the login: it needs re-authorization, and this email (with the
+    others waiting for that mailbox) is held for it. No attempt is used up."""
+    assert message.mailbox_id is not None
+    mailbox = mailboxes.mailbox_mark_broken(
+        mailbox_id=message.mailbox_id,
+        state=MailboxConnection.State.NEEDS_REAUTH,
+        reason="The server refused the saved password; enter it again.",
+    )
+    with transaction.atomic():
+        _move(
+            message,
+            from_states=(State.SENDING,),
+            to_state=State.HELD,
+            note=failure.text,
+            code=Code.MAILBOX_DISCONNECTED,
+            error_message=mailboxes.hold_reason(mailbox) if mailbox else failure.text,
+            lease_expires_at=None,
+            attempts=F("attempts") - 1,
+        )
     return message
 
 
@@ -586,13 +690,19 @@ def outbound_message_recover(*, limit: int = 500) -> dict[str, int]:
     again and resent with the same key; otherwise it becomes "unknown" for a person to decide.
     """
     now = timezone.now()
-    outcome = {"requeued": 0, "unknown": 0}
+    outcome = {"requeued": 0, "unknown": 0, "settled_from_sent_folder": 0}
     ids = list(
         OutboundMessage.objects.filter(state=State.SENDING, lease_expires_at__lt=now).values_list("pk", flat=True)[
             :limit
         ]
     )
     for pk in ids:
+        # Sent through the sender's mailbox: its Sent folder says what happened (read before the
+        # row is locked: no lock is held over the network).
+        candidate = OutboundMessage.objects.select_related("mailbox").filter(pk=pk).first()
+        if candidate is not None and candidate.mailbox is not None and _recover_from_sent_folder(candidate, now):
+            outcome["settled_from_sent_folder"] += 1
+            continue
         with transaction.atomic():
             message = (
                 OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
@@ -633,6 +743,57 @@ def outbound_message_recover(*, limit: int = 500) -> dict[str, int]:
                 )
                 outcome["unknown"] += 1
     return outcome
+
+
+def _recover_from_sent_folder(candidate: OutboundMessage, now: datetime) -> bool:
+    """Settle a mailbox send left mid-way by our Message-ID in the mailbox's Sent folder:
+    a copy without the pending mark went out (sent); no copy means it was never submitted (queued
+    again). True when settled; a copy still marked pending, or an unreadable mailbox, is left to the
+    usual path (unknown: a person decides)."""
+    mailbox = candidate.mailbox
+    assert mailbox is not None
+    try:
+        verdict = mailboxes.sent_copy_find(mailbox=mailbox, message_id=candidate.message_id)
+    except Exception as exc:
+        logger.warning("recovery: could not read Sent of mailbox %s for message %s: %s", mailbox.pk, candidate.pk, exc)
+        return False
+    if verdict == mailboxes.SentCopy.PENDING:
+        return False
+    with transaction.atomic():
+        message = (
+            OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=candidate.pk, state=State.SENDING, lease_expires_at__lt=now)
+            .first()
+        )
+        if message is None:
+            return True
+        if verdict == mailboxes.SentCopy.FOUND:
+            settled_at = timezone.now()
+            _move(
+                message,
+                from_states=(State.SENDING,),
+                to_state=State.SENT,
+                note=f"lease expired mid-send; our Message-ID is in the Sent folder of {mailbox.email_address}",
+                code="",
+                error_message="",
+                provider=channel_name(message)[:50],
+                provider_message_id=message.message_id,
+                sent_at=settled_at,
+                lease_expires_at=None,
+            )
+            _record_recipient_outreach(message, settled_at)
+        else:
+            _move(
+                message,
+                from_states=(State.SENDING,),
+                to_state=State.QUEUED,
+                note=f"lease expired mid-send; not in the Sent folder of {mailbox.email_address}, so never submitted",
+                not_before=None,
+                lease_expires_at=None,
+                error_message="A worker stopped before submitting this email; it is sent again.",
+            )
+            transaction.on_commit(partial(outbound_message_enqueue, message.pk))
+    return True
 
 
 def outbound_message_sweep(*, limit: int = 1000) -> int:

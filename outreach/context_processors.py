@@ -12,7 +12,8 @@ def roles(request: HttpRequest) -> dict:
 
 
 def mailbox_alerts(request: HttpRequest) -> dict:
-    """One's broken mailboxes, for the banner on every page; read only when a page shows it."""
+    """One's broken mailboxes, for the banner (mail/_mailbox_banner.html, on the review queue, My
+    sending and My mailboxes); read only when a page shows it."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"mailbox_alerts": []}

@@ -120,11 +120,11 @@ def test_a_broken_mailbox_shows_a_banner_to_its_owner(rep_client, rep):
     MailboxConnection.objects.create(
         user=rep, email_address="rep1@team.example", state="needs_reauth", state_reason="The server refused it"
     )
-    page = rep_client.get("/").content.decode()
+    page = rep_client.get("/review/").content.decode()
     assert 'id="mailbox-banner"' in page
     assert "The server refused it" in page
 
 
 def test_no_banner_while_the_mailbox_works(rep_client, rep):
     MailboxConnection.objects.create(user=rep, email_address="rep1@team.example")
-    assert 'id="mailbox-banner"' not in rep_client.get("/").content.decode()
+    assert 'id="mailbox-banner"' not in rep_client.get("/review/").content.decode()

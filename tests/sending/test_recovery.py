@@ -124,4 +124,5 @@ def test_the_recovery_and_sweeper_schedules_are_registered_once():
         "outreach.mail.tasks.mailboxes_sync_due",
         "outreach.mail.tasks.outbound_message_recover",
         "outreach.mail.tasks.outbound_message_sweep",
+        "outreach.mail.tasks.sending_domains_check",
     ]

@@ -16,7 +16,14 @@ from outreach.people.models import SenderProfile
 from outreach.people.roles import is_admin, is_csm_or_admin
 
 from . import spam
-from .models import EngagementEvent, LocalMailboxMessage, MailboxConnection, OutboundMessage, SendingDomain, SendingPause
+from .models import (
+    EngagementEvent,
+    LocalMailboxMessage,
+    MailboxConnection,
+    OutboundMessage,
+    SendingDomain,
+    SendingPause,
+)
 from .services.sending import build_email, messages_from_domain, sender_domain
 from .unsubscribe import unsubscribe_url
 

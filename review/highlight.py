@@ -68,26 +68,38 @@ def _mark(claim: Mapping[str, Any], text: str, facts: Mapping[str, str] | None) 
     ) + _opinion(claim)
 
 
-def _opinion(claim: Mapping[str, Any]) -> str:
-    """The model's second opinion beside the rule's flag (which it never replaces)."""
+def opinion_words(claim: Mapping[str, Any]) -> str:
+    """The model's second opinion on a flagged claim, in words ("the model cites fact 12"), or ""."""
     opinion = claim.get("model_opinion")
     if not isinstance(opinion, Mapping):
         return ""
     verdict = str(opinion.get("verdict") or "")
     ids = [str(i) for i in opinion.get("fact_ids") or []]
     if verdict == "supported":
-        words = f"the model cites fact {', '.join(ids)}" if ids else "the model thinks the facts say this"
-    elif verdict == "unsupported":
-        words = "the model agrees no fact says this"
-    else:
-        words = "the model is unsure"
+        return f"the model cites fact {', '.join(ids)}" if ids else "the model thinks the facts say this"
+    if verdict == "unsupported":
+        return "the model agrees no fact says this"
+    return "the model is unsure"
+
+
+def _opinion(claim: Mapping[str, Any]) -> str:
+    """The model's second opinion beside the rule's flag (which it never replaces)."""
+    words = opinion_words(claim)
+    if not words:
+        return ""
+    verdict = str(claim["model_opinion"].get("verdict") or "")
     return f' <small class="second-opinion" data-verdict="{escape(verdict)}">({escape(words)})</small>'
 
 
 def unsupported_claims(claims: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     """The claims a reviewer must look at, with why, for the list above the email."""
     return [
-        {"text": str(c.get("text") or ""), "why": _why_unsupported(c), "field": str(c.get("field", "body_text"))}
+        {
+            "text": str(c.get("text") or ""),
+            "why": _why_unsupported(c),
+            "field": str(c.get("field", "body_text")),
+            "opinion": opinion_words(c),
+        }
         for c in claims
         if not c.get("supported") and c.get("text")
     ]

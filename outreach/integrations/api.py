@@ -82,6 +82,10 @@ class FactOut(Schema):
     text: str
     value: str
     source: str
+    # Where it came from (facts sent through the API are "api") and so whether a draft may take a
+    # link, address, phone number, price, discount or deadline from it.
+    origin: str
+    trusted: bool
     observed_at: datetime
 
 

@@ -36,7 +36,7 @@ def test_unsupported_claims_are_listed_with_their_reason():
         {"text": "12", "start": 5, "end": 7, "supported": True, "fact_ids": ["1"]},
     ]
     assert unsupported_claims(claims) == [
-        {"text": "42%", "why": "Not found in the recipient's facts", "field": "body_text"}
+        {"text": "42%", "why": "Not found in the recipient's facts", "field": "body_text", "opinion": ""}
     ]
 
 
@@ -70,3 +70,4 @@ def test_a_second_opinion_is_shown_beside_the_flag_never_instead_of_it():
     assert '<mark class="unsupported"' in html
     assert "(the model cites fact f3)</small>" in html
     assert html.index("</mark>") < html.index("the model cites")
+    assert unsupported_claims(claims)[0]["opinion"] == "the model cites fact f3"

@@ -43,4 +43,4 @@ def test_the_review_shows_which_fact_the_model_cites_beside_the_flag(rep, rep_cl
     assert claim["supported"] is False and claim["model_opinion"]["fact_ids"] == [str(fact.pk)]
     assert draft.unsupported_claim_count >= 1  # the opinion does not clear the flag
     page = rep_client.get(f"/review/?draft={draft.pk}").content.decode()
-    assert f"(the model cites fact {fact.pk})" in page
+    assert page.count(f"(the model cites fact {fact.pk})") == 2  # in the list of flags and in the email

@@ -59,9 +59,12 @@ def draft_written_by_an_obeying_model(recipient, rep, anthropic_stub) -> Draft:
     return services.draft_generate(draft_id=draft.pk, provider=provider)
 
 
-def test_facts_from_the_api_are_recorded_as_untrusted(planted):
+def test_facts_from_the_api_are_recorded_as_untrusted(planted, csm):
     fact = planted.facts.get(kind="note")
     assert (fact.origin, fact.trusted, fact.as_dict()["trust"]) == (Fact.Origin.API, False, "untrusted")
+    secret = api_token_create(user=csm, name="read", scopes=["contacts:read"]).secret
+    body = Client(headers={"Authorization": f"Bearer {secret}"}).get(f"/api/v1/contacts/{planted.pk}/").json()
+    assert {(f["origin"], f["trusted"]) for f in body["facts"]} == {("api", False)}
 
 
 def test_the_planted_link_never_reaches_an_email_approved_without_a_keep(planted, rep, rep_client, anthropic_stub):

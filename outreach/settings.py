@@ -475,6 +475,12 @@ BRAKE_BOUNCE_WINDOW = env_int("BRAKE_BOUNCE_WINDOW", 100)  # …this many sends
 BRAKE_COMPLAINT_PERCENT = env_float("BRAKE_COMPLAINT_PERCENT", 0.1)  # spam complaints, over the last…
 BRAKE_COMPLAINT_WINDOW = env_int("BRAKE_COMPLAINT_WINDOW", 1000)  # …this many sends
 BRAKE_MIN_SENDS = env_int("BRAKE_MIN_SENDS", 20)  # fewer sends than this: too few to judge a rate
+# Ramp-up of a new sender (SenderProfile.ramp_up_from set): the first day's limit, and how much it
+# grows each day until it reaches the sender's daily limit.
+RAMP_UP_START_PER_DAY = env_int("RAMP_UP_START_PER_DAY", 20)
+RAMP_UP_GROWTH_PERCENT = env_float("RAMP_UP_GROWTH_PERCENT", 40.0)
+if RAMP_UP_START_PER_DAY < 1 or RAMP_UP_GROWTH_PERCENT <= 0:
+    raise ImproperlyConfigured("RAMP_UP_START_PER_DAY must be at least 1 and RAMP_UP_GROWTH_PERCENT above 0")
 if not (0 < BRAKE_BOUNCE_PERCENT <= 100 and 0 < BRAKE_COMPLAINT_PERCENT <= 100):
     raise ImproperlyConfigured("BRAKE_BOUNCE_PERCENT and BRAKE_COMPLAINT_PERCENT must be between 0 and 100")
 if min(BRAKE_BOUNCE_WINDOW, BRAKE_COMPLAINT_WINDOW, BRAKE_MIN_SENDS) < 1:

@@ -260,6 +260,9 @@ def message_timeline(*, message: OutboundMessage) -> list[TimelineEntry]:
     State = OutboundMessage.State
     if message.sent_at:
         entries.append(TimelineEntry(message.sent_at, "Sent", detail=message.provider, tone="ok"))
+    elif message.state == State.HELD:
+        detail = " · ".join(p for p in (message.get_code_display() if message.code else "", message.error_message) if p)
+        entries.append(TimelineEntry(message.updated_at, "Held", detail=detail, tone="warn"))
     elif message.state in (State.FAILED, State.SKIPPED, State.UNKNOWN):
         detail = " · ".join(p for p in (message.get_code_display() if message.code else "", message.error_message) if p)
         entries.append(TimelineEntry(message.updated_at, message.get_state_display(), detail=detail, tone="bad"))

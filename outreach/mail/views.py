@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -19,6 +20,7 @@ from outreach.people.roles import is_admin, is_csm_or_admin
 from . import selectors
 from .forms import MailboxConnectForm, SenderConfigForm
 from .models import LocalMailboxMessage, MailboxConnection
+from .ramp_up import ramp_schedule
 from .services import brakes, domains, engagement, mailboxes
 from .services.channels import sender_config_get, sender_config_update
 from .services.sending import sender_domain
@@ -59,6 +61,13 @@ def sender_config_edit(request: HttpRequest) -> HttpResponse:
         "sending_domain": selectors.sending_domain_for_address(profile.email) if profile else None,
         "sending_domain_name": sender_domain(profile.email) if profile else "",
         "brake_min_sends": settings.BRAKE_MIN_SENDS,
+        "ramp_up": (
+            ramp_schedule(
+                full_limit=profile.daily_send_limit, started=profile.ramp_up_from, today=timezone.now().date()
+            )
+            if profile
+            else []
+        ),
     }
     return render(request, "mail/sender_config.html", context)
 

@@ -27,6 +27,12 @@ class SenderProfile(models.Model):
     persona_tone = models.CharField(max_length=200, blank=True, default="warm, direct, plain-spoken")
     persona_role = models.TextField(blank=True, help_text="How this person describes their role to customers.")
     daily_send_limit = models.PositiveIntegerField(default=200)
+    ramp_up_from = models.DateField(
+        null=True,
+        blank=True,
+        help_text="A new sender's warm-up: from this day the daily limit starts small and grows to the "
+        "daily send limit (RAMP_UP_START_PER_DAY, growing by RAMP_UP_GROWTH_PERCENT a day). Empty: no ramp-up.",
+    )
     time_zone = models.CharField(max_length=64, default="UTC")
 
     DISPLAY_LINES = ("display_name", "title", "company")

@@ -195,6 +195,8 @@ def test_the_sender_csms_and_admins_see_the_pause_and_others_do_not(
     outsider_page = login_client(outsider).get(reverse("sending_pauses")).content.decode()
     assert "No sender is paused" in outsider_page
     assert "Resume sending" not in login_client(rep).get(reverse("sending_pauses")).content.decode()
+    timeline = login_client(rep).get(reverse("message_timeline", args=[queued[0].pk])).content.decode()
+    assert "Held" in timeline and "Sending paused: too many bounces or complaints" in timeline
     my_sending = login_client(rep).get(reverse("sender_config")).content.decode()
     assert "Sending paused" in my_sending and "2 of your last 20 sends (10.0 %)" in my_sending
 

@@ -37,6 +37,7 @@ from django.utils.html import escape
 from outreach.core.errors import ApplicationError
 from outreach.mail.imap import LoginError
 from outreach.mail.models import MailboxConnection, OutboundMessage, OutboundMessageLog, SenderConfig, SendingPause
+from outreach.mail.ramp_up import ramp_limit
 from outreach.mail.send_window import send_window_next_open
 from outreach.mail.services import mailboxes
 from outreach.mail.services.outbox import content_hash, outbound_message_enqueue
@@ -192,11 +193,22 @@ def _daily_limit_deferral(message: OutboundMessage, now: datetime) -> datetime |
             Q(state=State.SENT, sent_at__gte=since) | Q(state__in=[State.SENDING, State.UNKNOWN], updated_at__gte=since)
         )
     )
-    if used.count() < profile.daily_send_limit:
+    limit = ramp_limit(full_limit=profile.daily_send_limit, started=profile.ramp_up_from, today=now.date())
+    if used.count() < limit:
         return None
     oldest = used.filter(state=State.SENT).order_by("sent_at").values_list("sent_at", flat=True).first()
     # A slot frees 24 hours after the oldest send in the window.
     return (oldest + timedelta(hours=24, seconds=1)) if oldest else now + timedelta(hours=1)
+
+
+def _ramping_up(message: OutboundMessage, now: datetime) -> bool:
+    profile = SenderProfile.objects.filter(user_id=message.sender_id).only("daily_send_limit", "ramp_up_from").first()
+    return bool(
+        profile
+        and profile.ramp_up_from
+        and ramp_limit(full_limit=profile.daily_send_limit, started=profile.ramp_up_from, today=now.date())
+        < profile.daily_send_limit
+    )
 
 
 def _claim(message_id: int) -> tuple[OutboundMessage | None, bool]:
@@ -319,7 +331,8 @@ def _claim(message_id: int) -> tuple[OutboundMessage | None, bool]:
             return wait(
                 room_at,
                 Code.DAILY_LIMIT,
-                f"The sender's daily limit is reached; deferred to {room_at:%Y-%m-%d %H:%M} UTC.",
+                f"The sender's daily limit{' (ramping up)' if _ramping_up(message, now) else ''} is reached; "
+                f"deferred to {room_at:%Y-%m-%d %H:%M} UTC.",
                 "daily limit reached",
             )
     return message, True

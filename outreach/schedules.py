@@ -21,6 +21,18 @@ class Periodic:
     minutes: int
     # Scheduled only while this returns True (read at migrate time).
     enabled: Callable[[], bool] = lambda: True
+    # First run at this hour (UTC) rather than at once: for slow daily work that should not keep a
+    # worker busy when the cluster starts.
+    first_run_hour: int | None = None
+
+    def first_run(self):
+        from datetime import UTC, datetime, timedelta
+
+        now = datetime.now(UTC)
+        if self.first_run_hour is None:
+            return now
+        run = now.replace(hour=self.first_run_hour, minute=0, second=0, microsecond=0)
+        return run if run > now else run + timedelta(days=1)
 
 
 SCHEDULES: tuple[Periodic, ...] = (
@@ -31,7 +43,12 @@ SCHEDULES: tuple[Periodic, ...] = (
     # Only with a mailbox to read; provider setups get replies by inbound webhook.
     Periodic("replies: poll the IMAP mailbox", "outreach.mail.tasks.replies_poll", 5, lambda: bool(settings.IMAP_HOST)),
     # mail: each sending domain's SPF, DMARC and DKIM, daily (also on demand from the pages)
-    Periodic("deliverability: check sending domains", "outreach.mail.tasks.sending_domains_check", 24 * 60),
+    Periodic(
+        "deliverability: check sending domains",
+        "outreach.mail.tasks.sending_domains_check",
+        24 * 60,
+        first_run_hour=3,
+    ),
     # Each sender's own mailbox: every connected one is read when due (each pass is cheap when
     # nothing changed: one STATUS round trip).
     Periodic(
@@ -62,6 +79,14 @@ def schedules_apply(**kwargs) -> None:
                 "schedule_type": Schedule.MINUTES,
                 "minutes": schedule.minutes,
                 "repeats": -1,
+            },
+            # Only when it is created: a later migrate leaves its next run where it is.
+            create_defaults={
+                "func": schedule.func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": schedule.minutes,
+                "repeats": -1,
+                "next_run": schedule.first_run(),
             },
         )
     ours = Schedule.objects.filter(func__regex=r"^(outreach|review|campaigns)\.")

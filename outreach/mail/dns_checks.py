@@ -257,10 +257,20 @@ def check_dkim(domain: str, *, using, selectors: list[str]) -> RecordCheck:
 
 
 def check_domain(domain: str, *, selectors: list[str], provider: str = "") -> DomainReport:
+    """All three records of a domain. When DNS does not answer, the rest is not asked (each would wait
+    the whole timeout again): every check is then "unknown" with the same reason."""
     using = resolver()
+    spf = check_spf(domain, using=using, provider=provider)
+    if spf.status == UNKNOWN:
+        return DomainReport(
+            domain=domain,
+            spf=spf,
+            dmarc=RecordCheck("dmarc", UNKNOWN, spf.summary, spf.fix),
+            dkim=RecordCheck("dkim", UNKNOWN, spf.summary, spf.fix),
+        )
     return DomainReport(
         domain=domain,
-        spf=check_spf(domain, using=using, provider=provider),
+        spf=spf,
         dmarc=check_dmarc(domain, using=using),
         dkim=check_dkim(domain, using=using, selectors=selectors),
     )

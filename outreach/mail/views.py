@@ -97,6 +97,8 @@ def sending_pauses(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def sending_pause_resume(request: HttpRequest, pause_id: int) -> HttpResponse:
+    if not is_csm_or_admin(request.user):
+        raise PermissionDenied("Only a CSM or an admin can resume sending.")
     pause = get_object_or_404(selectors.sending_pauses_visible_to(request.user), pk=pause_id)
     try:
         resumed = brakes.sending_resume(pause=pause, user=request.user, note=request.POST.get("note", ""))
@@ -178,6 +180,8 @@ def sending_domain_check(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def sending_domain_selectors(request: HttpRequest, domain_id: int) -> HttpResponse:
+    if not is_admin(request.user):
+        raise PermissionDenied("Only an admin can change a domain's DKIM selectors.")
     domain = get_object_or_404(selectors.sending_domains_visible_to(request.user), pk=domain_id)
     try:
         domains.sending_domain_selectors_set(

@@ -18,3 +18,18 @@ def webhook_secret_configured(app_configs, **kwargs):
             id="outreach.W001",
         )
     ]
+
+
+@register(Tags.security, deploy=True)
+def metrics_token_strong(app_configs, **kwargs):
+    """/metrics shows the volume of every part of the flow: its token must not be guessable."""
+    token = getattr(settings, "METRICS_TOKEN", "")
+    if not token or len(token) >= 32:
+        return []
+    return [
+        Warning(
+            "METRICS_TOKEN is shorter than 32 characters.",
+            hint='Use a random one: python -c "import secrets; print(secrets.token_urlsafe(32))"',
+            id="outreach.W002",
+        )
+    ]

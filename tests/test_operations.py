@@ -155,3 +155,41 @@ def test_json_logs_are_one_object_per_line_with_the_traceback():
     entry = json.loads(line)
     assert entry["level"] == "ERROR" and entry["message"] == "failed x" and entry["logger"] == "outreach.test"
     assert "ValueError: boom" in entry["exception"]
+
+
+def test_the_deployment_checklist_stays_clean_with_redis_metrics_and_json_logs():
+    import os
+    import subprocess
+    import sys
+
+    from tests.qcluster import BASE_DIR
+
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "k" * 20 + "production-secret-for-the-deploy-check-7f3a9c",
+        "ALLOWED_HOSTS": "outreach.example.com",
+        "ANYMAIL_WEBHOOK_SECRET": "hook:5f0c7e9a2b",
+        "REDIS_URL": "redis://redis.internal:6379/0",
+        "METRICS_TOKEN": "a-long-random-metrics-token-0123456789abcdef",
+        "LOG_FORMAT": "json",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_short_metrics_token_is_flagged_by_the_deployment_checklist(settings):
+    from outreach.checks import metrics_token_strong
+
+    settings.METRICS_TOKEN = "secret"
+    assert [w.id for w in metrics_token_strong(None)] == ["outreach.W002"]
+    settings.METRICS_TOKEN = TOKEN  # 34 characters
+    assert metrics_token_strong(None) == []

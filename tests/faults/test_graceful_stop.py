@@ -107,3 +107,44 @@ def test_serve_all_stops_web_and_worker_on_sigterm(transactional_db, tmp_path):
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_the_procfile_runs_web_and_worker_under_honcho_and_both_stop_on_sigterm(transactional_db, tmp_path):
+    """The deployment's two processes as the Procfile names them: gunicorn answers, the worker beats,
+    /readyz is ready; SIGTERM to honcho stops both (the worker's heartbeat row goes with it)."""
+    port = _free_port()
+    bin_dir = os.path.dirname(sys.executable)
+    env = {**cluster_base_env(workers=1), "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
+    log = tmp_path / "honcho.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [os.path.join(bin_dir, "honcho"), "start", "--port", str(port)],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+
+        def ready() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:  # noqa: S310
+                    return response.status == 200
+            except OSError:
+                return False
+
+        wait_until(ready, timeout=120, what="/readyz through gunicorn with the worker running")
+        assert "gunicorn" in log.read_text() or "Booting worker" in log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        output = log.read_text()
+        print(f"\n[honcho SIGTERM] exit code {proc.returncode}")
+        assert "Shutting down: Master" in output, output[-3000:]
+        assert "cluster stopped: workers done" in output, output[-3000:]
+        assert not WorkerHeartbeat.objects.exists()
+        with pytest.raises(ProcessLookupError):
+            os.killpg(proc.pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -10,6 +10,8 @@ from .models import (
     OutboundMessage,
     OutboundMessageLog,
     SenderConfig,
+    SendingDomain,
+    SendingPause,
 )
 from .services.sending import outbound_message_resolve
 
@@ -128,3 +130,32 @@ class MailboxConnectionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(SendingPause)
+class SendingPauseAdmin(admin.ModelAdmin):
+    """The record of every automatic brake. Read-only here: resuming releases held emails, so it is
+    done on the Pauses page (`/sending/pauses/`) through the service."""
+
+    list_display = ("created_at", "scope", "sender", "domain", "cause", "events", "sends", "resumed_at", "resumed_by")
+    list_filter = ("scope", "cause", ("resumed_at", admin.EmptyFieldListFilter))
+    search_fields = ("sender__username", "domain", "reason", "resume_note")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SendingDomain)
+class SendingDomainAdmin(admin.ModelAdmin):
+    """What each sending domain's DNS said at its last check; checks run from the Domains page."""
+
+    list_display = ("domain", "passes", "checked_at", "dkim_selectors")
+    list_filter = ("passes",)
+    search_fields = ("domain",)
+    readonly_fields = ("result", "passes", "checked_at", "created_at")

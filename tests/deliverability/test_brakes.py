@@ -214,3 +214,13 @@ def test_a_csm_resumes_from_the_page(
         assert response.status_code == 302
     assert len(smtp_server.received) == 23
     assert not SendingPause.objects.filter(resumed_at__isnull=True).exists()
+
+
+def test_the_admin_lists_pauses_read_only_and_domains(admin_client_, rep):
+    SendingPause.objects.create(
+        scope="sender", sender=rep, cause="bounces", events=6, sends=100, threshold=0.05, reason="six bounces"
+    )
+    page = admin_client_.get(reverse("admin:outreach_sendingpause_changelist"))
+    assert page.status_code == 200 and "rep1" in page.content.decode()
+    assert admin_client_.get(reverse("admin:outreach_sendingpause_add")).status_code == 403
+    assert admin_client_.get(reverse("admin:outreach_sendingdomain_changelist")).status_code == 200

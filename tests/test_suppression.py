@@ -170,9 +170,51 @@ def test_an_admin_adds_searches_and_removes_entries_in_the_page(admin_client_):
     assert entry.value == "spam.example"
     page = admin_client_.get(reverse("suppression_index"), {"q": "spam"})
     assert b"spam.example" in page.content
-    admin_client_.post(reverse("suppression_remove", args=[entry.pk]), {"reason": "resolved"})
+    # A spam complaint is lifted only with the admin's explicit confirmation of what it means.
+    refused = admin_client_.post(reverse("suppression_remove", args=[entry.pk]), {"reason": "resolved"}, follow=True)
+    assert "reported our email as spam" in refused.content.decode()
     entry.refresh_from_db()
-    assert entry.removed_at is not None and entry.removal_reason == "resolved"
+    assert entry.removed_at is None
+    admin_client_.post(reverse("suppression_remove", args=[entry.pk]), {"reason": "resolved", "confirm_legal": "on"})
+    entry.refresh_from_db()
+    assert entry.removed_at is not None and entry.removal_reason.startswith("resolved [admin confirmed: ")
+
+
+def test_lifting_an_unsubscribe_needs_an_admin_and_an_explicit_confirmation(admin_user, csm):
+    entry = add(Suppression.Kind.ADDRESS, "ann@customer.example", reason=Suppression.Reason.UNSUBSCRIBED)
+    with pytest.raises(ApplicationError, match="Only an admin"):
+        services.suppression_remove(entry=entry, removed_by=csm, reason="asked again", confirmed_legal=True)
+    with pytest.raises(ApplicationError, match="may email them again"):
+        services.suppression_remove(entry=entry, removed_by=admin_user, reason="asked again")
+    services.suppression_remove(entry=entry, removed_by=admin_user, reason="asked again", confirmed_legal=True)
+    entry.refresh_from_db()
+    assert entry.removed_by == admin_user and "admin confirmed" in entry.removal_reason
+
+
+def test_the_lift_form_names_the_legal_meaning(admin_client_):
+    entry = add(Suppression.Kind.ADDRESS, "ann@customer.example", reason=Suppression.Reason.UNSUBSCRIBED)
+    html = admin_client_.get(reverse("suppression_index")).content.decode()
+    assert f'aria-describedby="legal-{entry.pk}"' in html and f'id="legal-{entry.pk}"' in html
+    assert "This person unsubscribed. Lifting it means we may email them again" in html
+
+
+def test_a_bad_expiry_keeps_everything_typed_and_says_what_to_do(admin_client_):
+    response = admin_client_.post(
+        reverse("suppression_add"),
+        {
+            "kind": "address",
+            "value": "ann@customer.example",
+            "reason": "manual",
+            "note": "CEO asked",
+            "expires_at": "soon",
+        },
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'value="ann@customer.example"' in html and "CEO asked" in html
+    assert "Pick a date and time with the date picker" in html
+    assert 'type="datetime-local"' in html and 'aria-invalid="true"' in html
+    assert not Suppression.objects.exists()
 
 
 def test_the_admin_check_answers_why_an_address_is_suppressed(admin_client_):

@@ -11,7 +11,12 @@ class SuppressionAddForm(forms.Form):
     value = forms.CharField(max_length=254, help_text="Address, domain (covers subdomains) or recipient id.")
     reason = forms.ChoiceField(choices=Suppression.Reason.choices, initial=Suppression.Reason.MANUAL)
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    expires_at = forms.DateTimeField(required=False, help_text="Only for manual and customer-freeze entries.")
+    expires_at = forms.DateTimeField(
+        required=False,
+        help_text="Only for manual and customer-freeze entries. Leave empty for no end date.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        error_messages={"invalid": "Pick a date and time with the date picker (for example 2026-12-31 17:00)."},
+    )
 
 
 class SuppressionBulkForm(forms.Form):
@@ -39,3 +44,4 @@ class SuppressionBulkForm(forms.Form):
 
 class SuppressionRemoveForm(forms.Form):
     reason = forms.CharField(max_length=500)
+    confirm_legal = forms.BooleanField(required=False)

@@ -79,17 +79,37 @@ def suppression_add(
     return entry
 
 
+# Entries that record the person's own "stop": lifting one means emailing someone who said no.
+LEGAL_REASONS: dict[str, str] = {
+    Suppression.Reason.UNSUBSCRIBED: (
+        "This person unsubscribed. Lifting it means we may email them again: only do so if they asked, "
+        "in writing, to receive email again (CAN-SPAM, GDPR/PECR consent)."
+    ),
+    Suppression.Reason.COMPLAINT: (
+        "This person reported our email as spam. Lifting it means we may email them again: only do so if "
+        "they asked, in writing, to receive email again (CAN-SPAM, GDPR/PECR consent)."
+    ),
+}
+
+
 @transaction.atomic
-def suppression_remove(*, entry: Suppression, removed_by, reason: str) -> Suppression:
-    """Release an entry. The row stays, with who removed it, when and why."""
+def suppression_remove(*, entry: Suppression, removed_by, reason: str, confirmed_legal: bool = False) -> Suppression:
+    """Release an entry. The row stays, with who removed it, when and why. An unsubscribe or a spam
+    complaint is lifted only by an admin who confirms its legal meaning; the confirmation is recorded."""
     if not reason.strip():
         raise ApplicationError("Say why this entry is removed; the reason is kept in its history.")
     entry = Suppression.objects.select_for_update().get(pk=entry.pk)
     if entry.removed_at is not None:
         raise ApplicationError("This entry was already removed.")
+    legal = LEGAL_REASONS.get(entry.reason)
+    if legal is not None:
+        if not (removed_by is not None and removed_by.has_perm("outreach.delete_suppression")):
+            raise ApplicationError("Only an admin can lift an unsubscribe or a spam complaint.")
+        if not confirmed_legal:
+            raise ApplicationError(legal + " Tick the confirmation to lift it.")
     entry.removed_at = timezone.now()
     entry.removed_by = removed_by
-    entry.removal_reason = reason.strip()
+    entry.removal_reason = reason.strip() + (f" [admin confirmed: {legal}]" if legal else "")
     entry.save(update_fields=["removed_at", "removed_by", "removal_reason"])
     return entry
 

@@ -29,7 +29,7 @@ def _form_errors(form) -> str:
 
 
 @manage_suppression
-def suppression_index(request: HtmxHttpRequest) -> HttpResponse:
+def suppression_index(request: HtmxHttpRequest, *, add_form: SuppressionAddForm | None = None) -> HttpResponse:
     query = request.GET.get("q", "")
     show_removed = request.GET.get("removed") == "1"
     entries = selectors.suppression_search(
@@ -41,7 +41,8 @@ def suppression_index(request: HtmxHttpRequest) -> HttpResponse:
         "query": query,
         "lists": selectors.suppression_lists(),
         "show_removed": show_removed,
-        "add_form": SuppressionAddForm(),
+        "add_form": add_form or SuppressionAddForm(),
+        "legal_reasons": services.LEGAL_REASONS,
         "bulk_form": SuppressionBulkForm(),
         "remove_form": SuppressionRemoveForm(),
     }
@@ -64,9 +65,11 @@ def suppression_add_view(request: HttpRequest) -> HttpResponse:
             messages.error(request, exc.message)
         else:
             messages.success(request, f"Suppressed {entry.kind} {entry.value}.")
-    else:
-        messages.error(request, _form_errors(form))
-    return redirect("suppression_index")
+            return redirect("suppression_index")
+    # Keep what was typed: the page again, with the form bound and each error beside its field.
+    response = suppression_index(request, add_form=form)  # type: ignore[arg-type]  # the middleware set .htmx
+    response.status_code = 400
+    return response
 
 
 @manage_suppression
@@ -96,7 +99,12 @@ def suppression_remove_view(request: HttpRequest, entry_id: int) -> HttpResponse
     form = SuppressionRemoveForm(request.POST)
     if form.is_valid():
         try:
-            services.suppression_remove(entry=entry, removed_by=request.user, reason=form.cleaned_data["reason"])
+            services.suppression_remove(
+                entry=entry,
+                removed_by=request.user,
+                reason=form.cleaned_data["reason"],
+                confirmed_legal=form.cleaned_data["confirm_legal"],
+            )
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:

@@ -39,3 +39,9 @@ document.addEventListener("htmx:sendError", function () {
     }
   });
 })();
+
+// A form that came back with errors: focus moves to the first field that needs attention.
+document.addEventListener("DOMContentLoaded", function () {
+  const invalid = document.querySelector("main [aria-invalid='true']");
+  if (invalid) invalid.focus();
+});

@@ -94,6 +94,7 @@ OWNED = {
     "draft_regenerate",
     "draft_retry",
     "draft_skip",
+    "draft_undo",  # only the approver, while the email is held
     "mailbox_detail",
     "message_timeline",
     "campaign_rates",
@@ -109,6 +110,8 @@ OWNED = {
     "campaign_rule_toggle",
     "campaign_scan",
     "campaign_transition",
+    "campaign_enroll",
+    "campaign_stop_unmatched",
     "enrollment_detail",
     "enrollment_cancel",
     "settings_token_revoke",

@@ -157,6 +157,8 @@ def deliverability_rates(*, by: str) -> list[DeliverabilityRow]:
 
 
 SPAMD_CACHE_SECONDS = 24 * 3600
+SPAMD_DOWN_KEY = "spamd:down"
+SPAMD_DOWN_SECONDS = 60
 
 
 def email_spam_risk(*, recipient, sender, subject: str, body_html: str, body_text: str) -> spam.SpamRisk:
@@ -198,16 +200,22 @@ def email_spam_risk(*, recipient, sender, subject: str, body_html: str, body_tex
             ignore_links=ignore,
         )
         return spam.SpamRisk(findings=findings, spamd=cached)
+    down = cache.get(SPAMD_DOWN_KEY)
     risk = spam.spam_risk(
         subject=subject,
         body_html=body_html,
         body_text=body_text,
-        raw=raw,
+        raw=None if down else raw,
         sender_domain=sender_domain(from_address),
         ignore_links=ignore,
     )
+    if down:
+        # spamd did not answer a moment ago: no reviewer waits for its timeout on every draft.
+        return spam.SpamRisk(findings=risk.findings, spamd_note=f"{down} (not asked again for a minute)")
     if risk.spamd is not None:
         cache.set(key, risk.spamd, SPAMD_CACHE_SECONDS)
+    elif risk.spamd_note:
+        cache.set(SPAMD_DOWN_KEY, risk.spamd_note, SPAMD_DOWN_SECONDS)
     return risk
 
 

@@ -74,13 +74,22 @@ def test_the_review_queue_shows_the_reading_and_its_reasons_on_every_draft(rep, 
 
 
 def test_an_unreachable_spamd_is_said_and_does_not_block_the_reading(rep, settings):
+    from django.core.cache import cache
+
     from tests.sending.conftest import _free_port
+
+    cache.clear()
 
     settings.SPAMD_HOST, settings.SPAMD_PORT, settings.SPAMD_TIMEOUT_SECONDS = "127.0.0.1", _free_port(), 2
     risk = mail_selectors.email_spam_risk(
         recipient=RecipientFactory(), sender=rep, subject="Hi", body_html=PERSONAL_HTML, body_text=PERSONAL_TEXT
     )
     assert risk.spamd is None and "did not answer" in risk.spamd_note and risk.level == "low"
+    # The next draft does not wait for the timeout again: spamd is left alone for a minute.
+    again = mail_selectors.email_spam_risk(
+        recipient=RecipientFactory(), sender=rep, subject="Hi", body_html=PERSONAL_HTML, body_text=PERSONAL_TEXT
+    )
+    assert "not asked again for a minute" in again.spamd_note and again.findings == risk.findings
 
 
 # --- With SpamAssassin's real spamd ---------------------------------------------------------------

@@ -2,7 +2,8 @@
 this web process, plus the application's own figures read from the rows at scrape time (so any
 web process gives the same answer): drafts by state, sends by state and code, webhook
 deliveries by status, LLM tokens and cost, the worker's heartbeat age and the oldest waiting
-draft and send.
+draft and send,
+mailboxes by state and the mailbox sync lag.
 
 Only with `Authorization: Bearer <METRICS_TOKEN>`; without METRICS_TOKEN set the page is off
 (404). Several gunicorn workers: set PROMETHEUS_MULTIPROC_DIR so request metrics add up across
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Count, Sum
+from django.db.models import Count, Min, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -35,7 +36,7 @@ class ApplicationCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         from outreach.integrations.models import WebhookDelivery
-        from outreach.mail.models import OutboundMessage
+        from outreach.mail.models import MailboxConnection, OutboundMessage
         from review.models import Draft
 
         drafts = GaugeMetricFamily("outreach_drafts", "Drafts by state.", labels=["state"])
@@ -72,11 +73,21 @@ class ApplicationCollector(Collector):
             "outreach_llm_cost_usd", "LLM cost recorded on drafts (USD).", float(totals["c"] or 0)
         )
 
+        mailboxes = GaugeMetricFamily("outreach_mailboxes", "Connected team mailboxes by state.", labels=["state"])
+        by_state = MailboxConnection.objects.order_by().values_list("state").annotate(n=Count("pk"))
+        counts = dict(by_state.values_list("state", "n"))
+        for state in MailboxConnection.State.values:
+            mailboxes.add_metric([state], counts.get(state, 0))
+        yield mailboxes
+
         now = timezone.now()
+        in_use = MailboxConnection.objects.filter(state__in=MailboxConnection.IN_USE_STATES)
+        oldest_sync = in_use.aggregate(at=Min("last_synced_at"))["at"]
         ages = GaugeMetricFamily(
             "outreach_age_seconds",
-            "Seconds since the worker's last heartbeat, and since the oldest draft, send and webhook "
-            "delivery still waiting for a worker were queued (-1: none).",
+            "Seconds since the worker's last heartbeat, since the oldest draft, send and webhook "
+            "delivery still waiting for a worker were queued, and since the least recently synced "
+            "mailbox in use was last read (mailbox sync lag); -1: none.",
             labels=["of"],
         )
         for name, check, key in (
@@ -87,6 +98,8 @@ class ApplicationCollector(Collector):
         ):
             value = check(now)[key]
             ages.add_metric([name], -1 if value is None else value)
+        sync_lag = health._age(oldest_sync, now)
+        ages.add_metric(["mailbox_sync_lag"], -1 if sync_lag is None else sync_lag)
         yield ages
 
 

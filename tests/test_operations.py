@@ -140,7 +140,33 @@ def test_metrics_count_drafts_sends_webhooks_tokens_and_ages(rep, settings):
     assert lines['outreach_llm_tokens_total{kind="input"}'] >= 2000
     assert 3 <= lines['outreach_age_seconds{of="worker_heartbeat"}'] < 60
     assert lines['outreach_age_seconds{of="oldest_waiting_webhook"}'] == -1
+    assert lines['outreach_age_seconds{of="mailbox_sync_lag"}'] == -1
     assert any(name.startswith("django_http_requests_total_by_method_total") for name in lines)
+
+
+def test_metrics_show_the_mailbox_sync_lag_of_the_least_recently_synced_mailbox(rep, other_rep, settings):
+    from outreach.mail.models import MailboxConnection
+
+    settings.METRICS_TOKEN = TOKEN
+    now = timezone.now()
+    MailboxConnection.objects.create(
+        user=rep, email_address="rep1@team.example", last_synced_at=now - timedelta(seconds=30)
+    )
+    MailboxConnection.objects.create(
+        user=other_rep, email_address="rep2@team.example", last_synced_at=now - timedelta(seconds=600)
+    )
+    MailboxConnection.objects.create(
+        user=other_rep,
+        email_address="old@team.example",
+        is_default=False,
+        state=MailboxConnection.State.DISCONNECTED,
+        last_synced_at=now - timedelta(days=30),
+    )
+    text = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+    lines = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line[:1] not in "#"}
+    assert 600 <= lines['outreach_age_seconds{of="mailbox_sync_lag"}'] < 660  # the disconnected one does not count
+    assert lines['outreach_mailboxes{state="connected"}'] == 2
+    assert lines['outreach_mailboxes{state="disconnected"}'] == 1
 
 
 def test_json_logs_are_one_object_per_line_with_the_traceback():

@@ -77,9 +77,10 @@ class CampaignForm(forms.ModelForm):
             field.label_from_instance = lambda u: u.get_full_name() or u.username  # type: ignore[attr-defined]
         self.fields["suppression_lists"].queryset = SuppressionList.objects.filter(is_global=False)
         window = (self.instance.send_window or {}) if self.instance.pk else {}
-        self.initial.setdefault("window_days", window.get("days", [0, 1, 2, 3, 4]))
-        self.initial.setdefault("window_start", window.get("start", "09:00"))
-        self.initial.setdefault("window_end", window.get("end", "17:00"))
+        # No send window unless one was chosen: nothing is ticked or filled in for you.
+        self.initial.setdefault("window_days", window.get("days", []))
+        self.initial.setdefault("window_start", window.get("start", ""))
+        self.initial.setdefault("window_end", window.get("end", ""))
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -104,11 +105,12 @@ class CampaignForm(forms.ModelForm):
 
     def service_fields(self) -> dict:
         data = dict(self.cleaned_data)
-        data["send_window"] = {
+        window = {
             "days": sorted(data.pop("window_days", []) or []),
             "start": data.pop("window_start", "") or "",
             "end": data.pop("window_end", "") or "",
         }
+        data["send_window"] = window if any(window.values()) else {}  # nothing chosen: no window
         return data
 
 

@@ -23,6 +23,7 @@ from outreach.people.selectors import recipients_visible_to
 
 from . import selectors, services
 from .audit import recipient_audit
+from .display import send_window_words, target_filter_words
 from .forms import CampaignForm, RuleForm, StepForm, TargetForm
 from .models import Campaign, Enrollment, MilestoneRule, SequenceStep
 from .preview import campaign_preview_draft
@@ -131,6 +132,8 @@ def campaign_detail(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
         "can_edit": can_edit,
         "funnel": selectors.campaign_funnel(campaign=campaign),
         "target_changes": selectors.campaign_target_changes(campaign=campaign),
+        "window_words": send_window_words(campaign.send_window),
+        "filter_words": target_filter_words(campaign.target_filter),
         "progress": selectors.campaign_drafting_progress(campaign=campaign),
         "campaign_events": list(campaign.events.select_related("actor")[:20]),
         "state_counts": selectors.campaign_enrollment_counts(campaign=campaign),

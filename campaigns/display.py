@@ -1,0 +1,71 @@
+"""Campaign settings in plain words for the pages: the send window, the target filter, fact kinds."""
+
+from __future__ import annotations
+
+from outreach.people.models import Fact
+
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _days(days: list[int]) -> str:
+    days = sorted(set(days))
+    if days == list(range(7)):
+        return "every day"
+    if days == [0, 1, 2, 3, 4]:
+        return "Mon–Fri"
+    if days == [5, 6]:
+        return "weekends"
+    runs: list[str] = []
+    start = prev = days[0]
+    for day in [*days[1:], None]:
+        if day is not None and day == prev + 1:
+            prev = day
+            continue
+        runs.append(DAY_NAMES[start] if start == prev else f"{DAY_NAMES[start]}–{DAY_NAMES[prev]}")
+        if day is not None:
+            start = prev = day
+    return ", ".join(runs)
+
+
+def send_window_words(window: dict | None) -> str:
+    """ "Mon–Fri, 09:00–17:00 in each recipient's own time zone" or "Any time (no send window)"."""
+    if not window or not (window.get("days") or window.get("start") or window.get("end")):
+        return "Any time: no send window was chosen."
+    days = [int(d) for d in window.get("days") or range(7)]
+    start, end = window.get("start") or "00:00", window.get("end") or "24:00"
+    return f"{_days(days)}, {start}–{end} in each recipient's own time zone."
+
+
+TARGET_WORDS = {
+    "plan": "account plan is {}",
+    "account_state": "account state is {}",
+    "title_contains": "role or title contains “{}”",
+    "label": "has the label “{}”",
+    "country": "country is {}",
+    "fact_max_age_days": "that fact at most {} days old",
+}
+
+
+def target_filter_words(target_filter: dict | None) -> str:
+    """ "account plan is Growth, and role or title contains “manager”" (never raw JSON)."""
+    f = {k: v for k, v in (target_filter or {}).items() if v not in (None, "", [])}
+    if not f:
+        return "nobody chosen yet"
+    parts = []
+    for key, value in f.items():
+        if key == "property_key":
+            wanted = f.get("property_value")
+            parts.append(f"custom property “{value}”" + (f" equals “{wanted}”" if wanted else " is set"))
+        elif key == "property_value":
+            continue
+        elif key == "fact_kind":
+            parts.append(f"has a fact of kind “{fact_kind_words(str(value))}”")
+        elif key in TARGET_WORDS:
+            parts.append(TARGET_WORDS[key].format(value))
+        else:
+            parts.append(f"{key.replace('_', ' ')} is {value}")
+    return ", and ".join(parts)
+
+
+def fact_kind_words(kind: str) -> str:
+    return str(dict(Fact.Kind.choices).get(kind, kind.replace("_", " ")))

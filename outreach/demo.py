@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from outreach.mail.services.mailboxes import LOCAL_BACKEND, mailbox_connect_local
 from outreach.people.models import Account, Fact, Label, Recipient, SenderProfile
 from outreach.people.roles import ADMIN, CSM, REP
 from outreach.suppression.models import Suppression
@@ -196,6 +198,10 @@ def load_demo_data() -> dict[str, int]:
             },
         )
         team[role] = user
+        # Each demo sender's own mailbox: the local development mailbox plays it, so a simulated
+        # reply (manage.py simulate_reply) travels the same sync path as a real one.
+        if settings.EMAIL_BACKEND == LOCAL_BACKEND:
+            mailbox_connect_local(user=user, email_address=f"{username}@outreach.example")
     accounts = []
     for name, domain, plan, state, renew in ACCOUNTS:
         account, _ = Account.objects.update_or_create(

@@ -353,6 +353,8 @@ class MailboxConnection(models.Model):
         IMAP_SMTP = "imap_smtp", "IMAP and SMTP"
         GOOGLE = "google", "Google (Gmail API)"
         MICROSOFT = "microsoft", "Microsoft 365 (Graph)"
+        # The demo's local development mailbox (/mailbox/) playing a sender's own inbox.
+        LOCAL = "local", "Local development mailbox"
 
     class State(models.TextChoices):
         CONNECTED = "connected", "Connected"

@@ -39,7 +39,7 @@ from django.utils import timezone
 from outreach.core.netguard import DestinationRefused
 from outreach.core.normalize import normalize_email
 from outreach.mail.imap import LoginError
-from outreach.mail.models import EngagementEvent, MailboxConnection, OutboundMessage
+from outreach.mail.models import EngagementEvent, LocalMailboxMessage, MailboxConnection, OutboundMessage
 from outreach.mail.services import mailboxes
 from outreach.mail.services.engagement import (
     REPLY_MATCH_WINDOW_DAYS,
@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 Kind = EngagementEvent.Kind
 PROVIDER = "mailbox"
 BATCH = 50
+SYNCED_KINDS = (MailboxConnection.Kind.IMAP_SMTP, MailboxConnection.Kind.LOCAL)
 # A first read after UIDVALIDITY changed looks back no further than this.
 RESYNC_DAYS = 14
 
@@ -321,7 +322,7 @@ def _lease(mailbox_id: int, now: datetime) -> bool:
             Q(sync_lease_until__isnull=True) | Q(sync_lease_until__lt=now),
             pk=mailbox_id,
             state=MailboxConnection.State.CONNECTED,
-            kind=MailboxConnection.Kind.IMAP_SMTP,
+            kind__in=SYNCED_KINDS,
         ).update(sync_lease_until=until)
     )
 
@@ -340,6 +341,14 @@ def mailbox_sync(*, mailbox_id: int) -> SyncResult:
         result.skipped = "not connected, or another worker is reading it"
         return result
     mailbox = MailboxConnection.objects.get(pk=mailbox_id)
+    if mailbox.kind == MailboxConnection.Kind.LOCAL:
+        try:
+            _sync_local(mailbox, result, now)
+        finally:
+            _save_cursor(
+                mailbox, sync_lease_until=None, last_synced_at=timezone.now(), last_sync_error=result.error[:500]
+            )
+        return result
     try:
         client = mailboxes.mailbox_imap(mailbox)
     except LoginError:
@@ -435,13 +444,38 @@ def _read_batch(client, mailbox: MailboxConnection, uids: list[int], result: Syn
         _save_cursor(mailbox, sync_uidnext=uid + 1)
 
 
+def _sync_local(mailbox: MailboxConnection, result: SyncResult, now: datetime) -> None:
+    """The demo's local mailbox as an inbox: the stored emails addressed to the mailbox, read by id
+    from the cursor on, each handled exactly as an email read over IMAP."""
+    start = mailbox.sync_uidnext or 1
+    rows = list(
+        LocalMailboxMessage.objects.filter(pk__gte=start).order_by("pk").only("pk", "to", "cc", "raw")[: BATCH * 10]
+    )
+    if not rows:
+        return
+    result.changed = True
+    address = mailbox.email_address.lower()
+    for row in rows:
+        if address in {a.lower() for a in [*row.to, *row.cc]}:
+            result.read += 1
+            try:
+                handled = inbound_message_receive(mailbox=mailbox, raw=row.raw.encode(), uid=row.pk, now=now)
+            except Exception as exc:
+                logger.exception("mailbox %s: local email %s could not be handled", mailbox.pk, row.pk)
+                handled = Handled("failed", f"{type(exc).__name__}: {exc}")
+            result.count(handled.outcome)
+            if handled.outcome in ("failed", "ignored", "duplicate"):
+                logger.info("mailbox %s: local email %s %s: %s", mailbox.pk, row.pk, handled.outcome, handled.reason)
+        _save_cursor(mailbox, sync_uidnext=row.pk + 1)
+
+
 def mailboxes_sync_due(*, now: datetime | None = None, limit: int = 500) -> list[SyncResult]:
     """Every connected mailbox whose last pass is older than MAILBOX_SYNC_INTERVAL_SECONDS."""
     now = now or timezone.now()
     # A little early rather than a whole interval late: the schedule itself ticks at this pace.
     due_before = now - timedelta(seconds=settings.MAILBOX_SYNC_INTERVAL_SECONDS * 0.8)
     ids = list(
-        MailboxConnection.objects.filter(state=MailboxConnection.State.CONNECTED, kind=MailboxConnection.Kind.IMAP_SMTP)
+        MailboxConnection.objects.filter(state=MailboxConnection.State.CONNECTED, kind__in=SYNCED_KINDS)
         .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=due_before))
         .order_by(F("last_synced_at").asc(nulls_first=True))
         .values_list("pk", flat=True)[:limit]

@@ -24,7 +24,7 @@ from django.utils import timezone
 from outreach.core.errors import ApplicationError
 from outreach.core.netguard import DestinationRefused
 from outreach.mail.imap import LoginError, PinnedIMAPClient, imap_open
-from outreach.mail.models import MailboxConnection, OutboundMessage
+from outreach.mail.models import LocalMailboxMessage, MailboxConnection, OutboundMessage
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,12 @@ def own_smtp_connection(
     )
 
 
+LOCAL_BACKEND = "outreach.mail.local_mailbox.LocalMailboxBackend"
+
+
 def mailbox_smtp_connection(mailbox: MailboxConnection):
+    if mailbox.kind == MailboxConnection.Kind.LOCAL:
+        return get_connection(LOCAL_BACKEND, fail_silently=False)
     return own_smtp_connection(
         host=mailbox.smtp_host,
         port=mailbox.smtp_port,
@@ -189,6 +194,36 @@ def mailbox_connect_imap(
         _set_state(mailbox, State.CONNECTED, "")
         mailbox.save()
         outbound_messages_release(mailbox=mailbox)
+    return mailbox
+
+
+@transaction.atomic
+def mailbox_connect_local(*, user, email_address: str) -> MailboxConnection:
+    """The demo: the local development mailbox plays the sender's own inbox (what is "sent" is
+    stored and readable at /mailbox/; what is "delivered" to the address is read by the same sync).
+    Only while developing. Idempotent."""
+    if not settings.DEBUG:
+        raise ApplicationError("The local development mailbox is for development only.")
+    email_address = email_address.strip().lower()
+    mailbox = (
+        MailboxConnection.objects.filter(user=user, email_address=email_address, kind=MailboxConnection.Kind.LOCAL)
+        .exclude(state=State.DISCONNECTED)
+        .first()
+    )
+    if mailbox is not None:
+        return mailbox
+    last = LocalMailboxMessage.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    mailbox = MailboxConnection.objects.create(
+        user=user,
+        kind=MailboxConnection.Kind.LOCAL,
+        email_address=email_address,
+        is_default=not MailboxConnection.objects.filter(user=user, is_default=True).exists(),
+        server_saves_sent=True,  # the local backend's row is the copy
+        sent_folder="(local mailbox)",
+        sync_uidvalidity=1,
+        sync_uidnext=last + 1,
+    )
+    outbound_messages_release(mailbox=mailbox)
     return mailbox
 
 
@@ -372,6 +407,9 @@ def sent_copy_settle(client, *, mailbox: MailboxConnection, uid: int | None, mes
 
 def sent_copy_find(*, mailbox: MailboxConnection, message_id: str) -> str:
     """Is our Message-ID in the mailbox's Sent folder (IMAP UID SEARCH HEADER Message-ID)?"""
+    if mailbox.kind == MailboxConnection.Kind.LOCAL:
+        found = LocalMailboxMessage.objects.filter(message_id=message_id).exists()
+        return SentCopy.FOUND if found else SentCopy.ABSENT
     client = mailbox_imap(mailbox)
     try:
         folder = mailbox.sent_folder or find_sent_folder(client)

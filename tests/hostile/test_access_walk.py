@@ -16,7 +16,7 @@ from django.test import Client
 
 from campaigns.models import Campaign, Enrollment, EnrollmentEvent, MilestoneRule, SequenceStep
 from outreach.integrations.models import ApiToken, WebhookDelivery, WebhookSubscription
-from outreach.mail.models import EngagementEvent, LocalMailboxMessage, OutboundMessage, SenderConfig
+from outreach.mail.models import EngagementEvent, LocalMailboxMessage, MailboxConnection, OutboundMessage, SenderConfig
 from outreach.people.models import ImportJob, Recipient
 from outreach.suppression.models import Suppression
 from review.models import Draft, DraftDecision, DraftEdit
@@ -57,6 +57,7 @@ REP_PAGES = {
     "openapi-view",  # API docs: any logged-in user
     "settings_tokens",  # the rep's own tokens
     "sending_pauses",  # pauses on the rep or their sending domain
+    "mailbox_connections",  # the rep's own mailboxes (POST connects one for the rep)
     "sending_domain_check",  # POST: checks the rep's own sending domain
     "settings_token_create",
 }
@@ -83,6 +84,7 @@ ROLE_PAGES = {
     "settings_webhook_replay",
     "sending_domains",  # every sending domain: admins
     "deliverability",  # bounce and complaint rates: CSMs and admins
+    "mailbox_admin",  # every mailbox's health: CSMs and admins
 }
 # One object of someone else's: a rep gets 403/404 (405 on GET of a POST-only view).
 OWNED = {
@@ -118,6 +120,9 @@ OWNED = {
     "sending_pause_resume",
     "draft_keep_untrusted",
     "sending_domain_selectors",
+    "mailbox_test",
+    "mailbox_default",
+    "mailbox_disconnect",
 }
 
 
@@ -170,7 +175,7 @@ def _snapshot() -> dict:
     models = [
         Recipient, Draft, DraftDecision, DraftEdit, OutboundMessage, EngagementEvent, ImportJob, Suppression,
         Campaign, SequenceStep, MilestoneRule, Enrollment, EnrollmentEvent, LocalMailboxMessage,
-        WebhookSubscription, WebhookDelivery,
+        WebhookSubscription, WebhookDelivery, MailboxConnection,
     ]  # fmt: skip
     snap = {m.__name__: sorted(map(repr, m.objects.values())) for m in models}
     snap["SenderConfig"] = sorted(map(repr, SenderConfig.objects.exclude(user__username="rep1").values()))

@@ -14,7 +14,7 @@ from campaigns.models import Enrollment, EnrollmentEvent, MilestoneRule, Sequenc
 from outreach.integrations.models import ApiToken, EmittedEvent, WebhookDelivery
 from outreach.integrations.services.tokens import api_token_create
 from outreach.integrations.services.webhooks import webhook_subscription_create
-from outreach.mail.models import EngagementEvent, LocalMailboxMessage, SendingDomain, SendingPause
+from outreach.mail.models import EngagementEvent, LocalMailboxMessage, MailboxConnection, SendingDomain, SendingPause
 from outreach.people.models import ImportJob
 from tests.factories import (
     CampaignFactory,
@@ -86,6 +86,9 @@ def victim_world(db, other_rep, csm):
         threshold=0.05, reason=SECRET,
     )  # fmt: skip
     domain = SendingDomain.objects.create(domain=f"{SECRET}.example", result={"spf": {"summary": SECRET}})
+    mailbox = MailboxConnection.objects.create(
+        user=other_rep, email_address=f"{SECRET}@victim.example", state="needs_reauth", state_reason=SECRET
+    )
     return {
         "recipient_id": recipient.pk,
         "draft_id": draft.pk,
@@ -103,6 +106,7 @@ def victim_world(db, other_rep, csm):
         "delivery_id": delivery.pk,
         "pause_id": pause.pk,
         "domain_id": domain.pk,
+        "mailbox_id": mailbox.pk,
         # the API's names
         "contact_id": recipient.pk,
         "sequence_id": campaign.pk,

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.browser.conftest import chromium  # noqa: F401  (the browser fixture, for bench_review_keyboard.py)
+
 
 @dataclass
 class Row:

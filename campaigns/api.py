@@ -18,16 +18,28 @@ from outreach.core.normalize import normalize_email
 from outreach.integrations.api_support import (
     ERRORS,
     ApiError,
+    ContactId,
+    ContactRef,
+    DraftRef,
+    EnrollmentId,
+    EnrollmentRef,
+    InboxId,
+    InboxRef,
+    SequenceId,
+    SequenceRef,
+    StepRef,
     filter_given,
     idempotent,
+    named_enum,
     paginate,
+    public_id,
     require_perm,
     token_auth,
     username,
 )
 from outreach.integrations.models import ApiToken
 from outreach.people.models import Recipient, SenderProfile
-from outreach.people.selectors import recipients_visible_to
+from outreach.people.selectors import inboxes_sendable_by, recipients_visible_to
 from outreach.people.services import contacts
 
 from . import selectors, services
@@ -36,7 +48,9 @@ from .services import sequences
 
 router = Router()
 Scope = ApiToken.Scope
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+EnrollmentState = Annotated[Enrollment.State, named_enum(Enrollment.State, "EnrollmentState")]
+SequenceTrigger = Annotated[Campaign.Trigger, named_enum(Campaign.Trigger, "SequenceTrigger")]
+SequenceStatus = Annotated[Campaign.Status, named_enum(Campaign.Status, "SequenceStatus")]
 Limit = Annotated[int, Field(ge=1, le=200)]
 Text = Annotated[str, StringConstraints(max_length=20000)]
 
@@ -51,6 +65,14 @@ class EmailStepIn(Schema):
     subject: Annotated[str, StringConstraints(max_length=300)] = ""
     body: Text | None = None
     prompt: Text | None = None
+    cc: list[Annotated[str, StringConstraints(min_length=3, max_length=254)]] = Field(
+        default_factory=list, max_length=20, description="Copied on this email (team addresses are fine)."
+    )
+    bcc: list[Annotated[str, StringConstraints(min_length=3, max_length=254)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Blind-copied; a suppressed CC or BCC address is dropped at send time, with a note on the message.",
+    )
 
     @model_validator(mode="after")
     def _body_or_prompt(self):
@@ -61,7 +83,13 @@ class EmailStepIn(Schema):
 
 class SequenceIn(Schema):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    sender_inbox_id: Id
+    sender_inbox_id: InboxId | None = Field(
+        None,
+        description=(
+            "The inbox (inb_…) every enrollment is sent from. Left out, each enrollment chooses with its "
+            "inbox_id (default: the contact's owner)."
+        ),
+    )
     exit_on_reply: bool = True
     emails: list[EmailStepIn] = Field(..., min_length=1, max_length=20)
     exit_condition_prompt: Annotated[str, StringConstraints(max_length=2000)] = ""
@@ -73,14 +101,16 @@ class StepOut(Schema):
     subject: str
     body: str
     prompt: str
+    cc: list[str]
+    bcc: list[str]
 
 
 class SequenceOut(Schema):
-    id: int
+    id: SequenceRef
     name: str
     status: str
     trigger: str
-    sender_inbox_id: int | None
+    sender_inbox_id: InboxRef | None
     exit_on_reply: bool
     exit_condition_prompt: str
     emails: list[StepOut]
@@ -104,7 +134,7 @@ class SequencePage(Schema):
 class RecipientIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    contact_id: Id | None = None
+    contact_id: ContactId | None = None
     email: Annotated[str, StringConstraints(min_length=3, max_length=254)] | None = None
     full_name: Annotated[str, StringConstraints(max_length=200)] | None = None
 
@@ -135,14 +165,22 @@ class TriggerIn(Schema):
 
 
 class EnrollmentIn(Schema):
-    sequence_id: Id | None = Field(None, description="Template enrollment: the sequence (campaign) to follow.")
+    inbox_id: InboxId | None = Field(
+        None,
+        description=(
+            "The inbox (inb_…) the emails are sent from: its team member sends and reviews them. You must be "
+            "allowed to send from it (403). With a sequence that names its sender_inbox_id, it must be that one "
+            "(422); left out, the sequence's sender (or, ad hoc, the contact's owner) sends."
+        ),
+    )
+    sequence_id: SequenceId | None = Field(None, description="Template enrollment: the sequence (campaign) to follow.")
     recipient: RecipientIn
     emails: list[EmailStepIn] | None = Field(
         None, min_length=1, max_length=20, description="Ad hoc: steps for this recipient only."
     )
     exit_on_reply: bool | None = None
-    sender_inbox_id: Id | None = Field(
-        None, description="Ad hoc without a sequence: who sends (default: the contact's owner)."
+    sender_inbox_id: InboxId | None = Field(
+        None, description="The older name of inbox_id (both may be given only when they agree)."
     )
     trigger: TriggerIn | None = None
     source: SourceIn | None = None
@@ -173,9 +211,9 @@ class HistoryOut(Schema):
 
 
 class EnrollmentDraftOut(Schema):
-    id: int
+    id: DraftRef
     status: str
-    step_id: int | None
+    step_id: StepRef | None
 
     @staticmethod
     def resolve_status(obj) -> str:
@@ -187,15 +225,16 @@ class EnrollmentDraftOut(Schema):
 
 
 class EnrollmentOut(Schema):
-    id: int
+    id: EnrollmentRef
     kind: str
     state: str
     state_reason: str
-    sequence_id: int | None
-    contact_id: int
+    sequence_id: SequenceRef | None
+    contact_id: ContactRef
     current_step: int
     next_due_at: datetime | None
     exit_on_reply: bool
+    inbox_id: InboxRef | None = Field(..., description="The inbox the emails are sent from, once known.")
     sender: str | None
     source: dict
     occurrence_key: str
@@ -214,8 +253,15 @@ class EnrollmentOut(Schema):
         return obj.recipient_id
 
     @staticmethod
+    def resolve_inbox_id(obj: Enrollment) -> int | None:
+        sender = obj.sender if obj.sender_id else _sequence_sender(obj.campaign)
+        profile = getattr(sender, "sender", None) if sender is not None else None
+        return profile.pk if profile else None
+
+    @staticmethod
     def resolve_sender(obj: Enrollment) -> str | None:
-        return username(obj.sender) if obj.sender_id else None
+        sender = obj.sender if obj.sender_id else _sequence_sender(obj.campaign)
+        return username(sender) if sender is not None else None
 
     @staticmethod
     def resolve_emails(obj: Enrollment) -> list[SequenceStep]:
@@ -232,6 +278,13 @@ class EnrollmentOut(Schema):
         if drafts is None:
             drafts = selectors.drafts_of_enrollments(enrollment_ids=[obj.pk])[obj.pk]
         return drafts
+
+
+def _sequence_sender(campaign: Campaign | None):
+    """The team member a sequence names as its sender, if it names one."""
+    if campaign is None or campaign.sender_mode != Campaign.SenderMode.NAMED or not campaign.named_sender_id:
+        return None
+    return campaign.named_sender
 
 
 class EnrollmentPage(Schema):
@@ -251,7 +304,11 @@ def _get_sequence_for_user(request: HttpRequest, sequence_id: int) -> Campaign:
 
 
 def _enrollments_for_user(request: HttpRequest):
-    return selectors.enrollments_visible_to(request.user).prefetch_related("ad_hoc_steps", "events__actor")
+    return (
+        selectors.enrollments_visible_to(request.user)
+        .select_related("sender__sender", "recipient", "campaign__named_sender__sender")
+        .prefetch_related("ad_hoc_steps", "events__actor")
+    )
 
 
 def _with_drafts(enrollments: list[Enrollment]) -> list[Enrollment]:
@@ -269,15 +326,47 @@ def _get_enrollment_for_user(request: HttpRequest, enrollment_id: int) -> Enroll
 def _inbox(inbox_id: int, field: str) -> SenderProfile:
     inbox = SenderProfile.objects.select_related("user").filter(pk=inbox_id, user__is_active=True).first()
     if inbox is None:
-        raise ApiError(422, f"No inbox (sender profile) with id {inbox_id}.", field=field)
+        raise ApiError(422, "No such inbox (sender profile), or its team member is no longer active.", field=field)
     return inbox
+
+
+def _sending_inbox(request: HttpRequest, inbox_id: int, field: str) -> SenderProfile:
+    """An inbox the caller may send from: their own, or (CSMs, admins) any active team member's."""
+    inbox = _inbox(inbox_id, field)
+    if not inboxes_sendable_by(user=request.user).filter(pk=inbox.pk).exists():
+        raise ApiError(403, "You may not send from this inbox: only from your own.", field=field)
+    return inbox
+
+
+def _enrollment_sender(request: HttpRequest, payload: EnrollmentIn, campaign: Campaign | None):
+    """Who sends this enrollment's emails: the inbox the body names (inbox_id), which must agree
+    with the sequence's own sender_inbox_id when it names one; None leaves the choice to the
+    sequence (its named sender, round robin or the contact's owner)."""
+    given = {f: v for f, v in (("inbox_id", payload.inbox_id), ("sender_inbox_id", payload.sender_inbox_id)) if v}
+    if len(set(given.values())) > 1:
+        raise ApiError(422, "inbox_id and sender_inbox_id name different inboxes; give one.", field="inbox_id")
+    if not given:
+        return None
+    field, inbox_id = next(iter(given.items()))
+    inbox = _sending_inbox(request, inbox_id, field)
+    named_sender = _sequence_sender(campaign)
+    if named_sender is not None and named_sender.pk != inbox.user_id:
+        named = getattr(named_sender, "sender", None)
+        expected = public_id("inb", named.pk) if named else "its named sender"
+        raise ApiError(
+            422,
+            f"{field} is not this sequence's sender_inbox_id ({expected}): the sequence is sent from "
+            "that inbox. Leave it out, or give that one.",
+            field=field,
+        )
+    return inbox.user
 
 
 def _recipient(request: HttpRequest, spec: RecipientIn) -> Recipient:
     if spec.contact_id is not None:
         found = recipients_visible_to(request.user).filter(pk=spec.contact_id).first()
         if found is None:
-            raise ApiError(422, f"No contact {spec.contact_id} that you may see.", field="recipient.contact_id")
+            raise ApiError(422, "No such contact that you may see.", field="recipient.contact_id")
         return found
     address = normalize_email(str(spec.email))
     try:
@@ -314,8 +403,8 @@ def enrollment_create(request: HttpRequest, payload: EnrollmentIn):
     if payload.sequence_id is not None:
         campaign = _sequences_for_user(request).filter(pk=payload.sequence_id).first()
         if campaign is None:
-            raise ApiError(422, f"No sequence {payload.sequence_id} that you may see.", field="sequence_id")
-    sender = _inbox(payload.sender_inbox_id, "sender_inbox_id").user if payload.sender_inbox_id else None
+            raise ApiError(422, "No such sequence that you may see.", field="sequence_id")
+    sender = _enrollment_sender(request, payload, campaign)
     recipient = _recipient(request, payload.recipient)
     try:
         enrollment = sequences.enrollment_create_from_api(
@@ -340,9 +429,9 @@ def enrollment_create(request: HttpRequest, payload: EnrollmentIn):
 
 
 class EnrollmentFilters(Schema):
-    state: Enrollment.State | None = None
-    sequence_id: Id | None = None
-    contact_id: Id | None = None
+    state: EnrollmentState | None = None
+    sequence_id: SequenceId | None = None
+    contact_id: ContactId | None = None
     cursor: str | None = None
     limit: Limit = 50
 
@@ -350,7 +439,7 @@ class EnrollmentFilters(Schema):
 @router.get(
     "/sequences/enrollments/",
     response={200: EnrollmentPage, **ERRORS},
-    auth=token_auth(Scope.SEQUENCES_READ),
+    auth=token_auth(Scope.SEQUENCES_READ, Scope.SEQUENCES_WRITE),
     tags=["sequences"],
 )
 def enrollment_list(request: HttpRequest, filters: Query[EnrollmentFilters]):
@@ -368,11 +457,11 @@ def enrollment_list(request: HttpRequest, filters: Query[EnrollmentFilters]):
 @router.get(
     "/sequences/enrollments/{enrollment_id}/",
     response={200: EnrollmentOut, **ERRORS},
-    auth=token_auth(Scope.SEQUENCES_READ),
+    auth=token_auth(Scope.SEQUENCES_READ, Scope.SEQUENCES_WRITE),
     tags=["sequences"],
     summary="An enrollment with its state and history",
 )
-def enrollment_detail(request: HttpRequest, enrollment_id: Id):
+def enrollment_detail(request: HttpRequest, enrollment_id: EnrollmentId):
     return _get_enrollment_for_user(request, enrollment_id)
 
 
@@ -383,7 +472,7 @@ def enrollment_detail(request: HttpRequest, enrollment_id: Id):
     tags=["sequences"],
     summary='Cancel an enrollment: {"action": "cancel"}',
 )
-def enrollment_update(request: HttpRequest, enrollment_id: Id, payload: EnrollmentPatch):
+def enrollment_update(request: HttpRequest, enrollment_id: EnrollmentId, payload: EnrollmentPatch):
     enrollment = _get_enrollment_for_user(request, enrollment_id)
     require_perm(request, "campaigns.change_enrollment", "Your role may not cancel enrollments.")
     try:
@@ -410,11 +499,11 @@ def enrollment_update(request: HttpRequest, enrollment_id: Id, payload: Enrollme
 @idempotent
 def sequence_create(request: HttpRequest, payload: SequenceIn):
     require_perm(request, "campaigns.add_campaign", "Your role may not create sequences.")
-    inbox = _inbox(payload.sender_inbox_id, "sender_inbox_id")
+    inbox = _sending_inbox(request, payload.sender_inbox_id, "sender_inbox_id") if payload.sender_inbox_id else None
     campaign = sequences.sequence_create(
         user=request.user,
         name=payload.name,
-        sender=inbox.user,
+        sender=inbox.user if inbox else None,
         emails=[e.model_dump() for e in payload.emails],
         exit_on_reply=payload.exit_on_reply,
         exit_condition_prompt=payload.exit_condition_prompt,
@@ -423,14 +512,17 @@ def sequence_create(request: HttpRequest, payload: SequenceIn):
 
 
 class SequenceFilters(Schema):
-    trigger: Campaign.Trigger | None = None
-    status: Campaign.Status | None = None
+    trigger: SequenceTrigger | None = None
+    status: SequenceStatus | None = None
     cursor: str | None = None
     limit: Limit = 50
 
 
 @router.get(
-    "/sequences/", response={200: SequencePage, **ERRORS}, auth=token_auth(Scope.SEQUENCES_READ), tags=["sequences"]
+    "/sequences/",
+    response={200: SequencePage, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_READ, Scope.SEQUENCES_WRITE),
+    tags=["sequences"],
 )
 def sequence_list(request: HttpRequest, filters: Query[SequenceFilters]):
     qs = _sequences_for_user(request)
@@ -444,8 +536,8 @@ def sequence_list(request: HttpRequest, filters: Query[SequenceFilters]):
 @router.get(
     "/sequences/{sequence_id}/",
     response={200: SequenceOut, **ERRORS},
-    auth=token_auth(Scope.SEQUENCES_READ),
+    auth=token_auth(Scope.SEQUENCES_READ, Scope.SEQUENCES_WRITE),
     tags=["sequences"],
 )
-def sequence_detail(request: HttpRequest, sequence_id: Id):
+def sequence_detail(request: HttpRequest, sequence_id: SequenceId):
     return _get_sequence_for_user(request, sequence_id)

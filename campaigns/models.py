@@ -44,7 +44,8 @@ class Campaign(models.Model):
     round_robin_senders = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
     open_tracking = models.BooleanField(default=False)
     suppression_lists = models.ManyToManyField("outreach.SuppressionList", blank=True, related_name="campaigns")
-    complete_on_send_failure = models.BooleanField(default=False)
+    # One-to-one send tools' default: a failed send completes the step and the sequence goes on.
+    complete_on_send_failure = models.BooleanField(default=True)
     exit_on_reply = models.BooleanField(default=True)
     exit_condition_prompt = models.TextField(blank=True)
     send_window = models.JSONField(
@@ -98,6 +99,8 @@ class SequenceStep(models.Model):
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField(blank=True, help_text="Fixed body with {{ variables }}.")
     prompt = models.TextField(blank=True, help_text="Instruction for the drafting engine.")
+    cc = models.JSONField(default=list, blank=True, help_text="Addresses copied on this step's email.")
+    bcc = models.JSONField(default=list, blank=True, help_text="Addresses blind-copied on this step's email.")
 
     class Meta:
         ordering = ["position"]

@@ -460,6 +460,8 @@ if SENTRY_DSN:
 # --- Sending (outbox) -----------------------------------------------------------------------
 # A Fernet key for secrets stored in the database (SMTP passwords); derived from SECRET_KEY when empty.
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
+# Key of the opaque public ids (ctc_…, seq_…) the API shows; changing it changes every id.
+PUBLIC_ID_KEY = env_str("PUBLIC_ID_KEY")
 SEND_MAX_ATTEMPTS = env_int("SEND_MAX_ATTEMPTS", 5)  # provider calls before a transient error fails the send
 SEND_RETRY_BASE_SECONDS = env_int("SEND_RETRY_BASE_SECONDS", 60)  # backoff: base * 2**(attempt-1)
 SEND_LEASE_SECONDS = env_int("SEND_LEASE_SECONDS", 600)  # a row left "sending" longer is resolved by recovery

@@ -39,7 +39,7 @@ class SourceMessage:
 
 
 # Brief fields that belong to one step of a sequence, not to the campaign as a whole.
-STEP_BRIEF_FIELDS = frozenset({"step_prompt", "source_message"})
+STEP_BRIEF_FIELDS = frozenset({"step_prompt", "step_subject", "source_message"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,9 @@ class Brief:
     persona_role: str = ""
     # This step of a sequence: its instruction for the engine.
     step_prompt: str = ""
+    # The step's subject as its author wrote it (or "Re: <thread subject>"): the draft keeps it
+    # whatever the engine proposes. Empty: the engine's subject.
+    step_subject: str = ""
     source_message: SourceMessage | None = None
 
     def as_dict(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ a decision and its event commit together or not at all."""
 
 from __future__ import annotations
 
+from outreach.core.public_ids import encode_or_none as pid
 from outreach.integrations.models import EmittedEvent
 from outreach.integrations.services.events import emitted_event_record
 
@@ -17,18 +18,18 @@ def draft_decision_emit(*, draft: Draft, decision: DraftDecision, edit: DraftEdi
     if decision.action not in EMITTED_ACTIONS:
         return
     payload = {
-        "draft_id": draft.pk,
+        "draft_id": pid("drf", draft.pk),
         "decision": decision.action,
         "via": decision.via,
         "decided_by": decision.user.get_username() if decision.user else None,
         "reason": decision.reason,
         "note": decision.note,
         "decided_at": decision.created_at.isoformat(),
-        "recipient": {"id": draft.recipient_id, "email": draft.recipient.email},
+        "recipient": {"id": pid("ctc", draft.recipient_id), "email": draft.recipient.email},
         "sender": draft.sender.get_username(),
-        "campaign_id": draft.campaign_ref,
-        "enrollment_id": draft.enrollment_ref,
-        "step_id": draft.step_ref,
+        "campaign_id": pid("seq", draft.campaign_ref),
+        "enrollment_id": pid("enr", draft.enrollment_ref),
+        "step_id": pid("stp", draft.step_ref),
         "edit": None
         if edit is None
         else {

@@ -478,7 +478,9 @@ def draft_generate(*, draft_id: int, provider=None) -> Draft | None:
             return None
         now = timezone.now()
         regenerated = bool(draft.instruction) or draft.versions.exists()
-        draft.subject = result.subject
+        # A sequence step that gives its subject keeps it; the engine writes the rest.
+        step_subject = Brief.from_dict(draft.brief).step_subject.strip()
+        draft.subject = sanitize.clean_subject(step_subject) if step_subject else result.subject
         draft.preview_text = result.preview_text
         draft.body_html = result.body_html
         draft.body_text = result.body_text
@@ -621,6 +623,7 @@ def outbound_message_from_draft(*, draft: Draft, approved_by) -> OutboundMessage
         sender=draft.sender,
         approved_by=approved_by,
         subject=draft.subject,
+        preview_text=draft.preview_text,
         body_html=draft.body_html,
         body_text=draft.body_text,
         cc=list(draft.cc),
@@ -874,3 +877,65 @@ def draft_skip(*, draft: Draft, user, via: str = "web") -> DraftDecision:
     decision = DraftDecision.objects.create(draft=draft, action=DraftDecision.Action.SKIP, user=user, via=via)
     _decided(draft, decision)
     return decision
+
+
+# --- One-to-one emails (the API's send node) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OneToOneSkip:
+    """A one-to-one email that was not drafted, with the send result's code."""
+
+    code: str
+    reason: str
+
+
+@transaction.atomic
+def one_to_one_request(
+    *,
+    recipient: Recipient,
+    sender,
+    prompt: str = "",
+    subject: str = "",
+    text: str = "",
+    html: str = "",
+    preview_text: str = "",
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
+    complete_on_send_failure: bool = True,
+) -> Draft | OneToOneSkip:
+    """One email to one contact from one inbox, as a one-to-one send tool asks for it: written by
+    the drafting engine from `prompt`, or given as content (subject and text or HTML). Either way it
+    becomes a draft in the sender's review queue, never a message: the person still approves it.
+    A suppressed contact gets no draft but a skipped result with its code."""
+    hit = suppression_check(recipient=recipient)
+    if hit is not None:
+        code = "user_marketing_email_opt_out" if hit.reason == "unsubscribed" else "suppressed"
+        _skip(recipient=recipient, origin=Origin(), row=None, code=code, reason=hit.describe()).save()
+        return OneToOneSkip(code=code, reason=hit.describe())
+    prompt = (prompt or "").strip()
+    if bool(prompt) == bool((text or "").strip() or (html or "").strip()):
+        raise ApplicationError("Give either a prompt or content (a subject with text or HTML).")
+    if not prompt and not (subject or "").strip():
+        raise ApplicationError("Content needs a subject.")
+    draft = draft_request(
+        recipient=recipient,
+        sender=sender,
+        brief=Brief(step_prompt=prompt, step_subject=(subject or "").strip()),
+        rules=SendRules(complete_on_send_failure=complete_on_send_failure),
+        cc=list(cc),
+        bcc=list(bcc),
+    )
+    if draft is None:  # suppressed between the check above and the request (draft_request logged it)
+        return OneToOneSkip(code="suppressed", reason="suppressed")
+    if prompt:
+        return draft
+    body_text = sanitize.clean_body_text(text or sanitize.strip_tags(html))
+    body_html = sanitize.clean_body_html(html) if (html or "").strip() else sanitize.text_to_html(body_text)
+    draft = draft_ready_from_text(
+        draft=draft, subject=subject, body_text=body_text, body_html=body_html, provider="api", model_name="one-to-one"
+    )
+    if preview_text.strip():
+        Draft.objects.filter(pk=draft.pk).update(preview_text=sanitize.clean_subject(preview_text))
+        draft.refresh_from_db()
+    return draft

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -365,11 +366,21 @@ def skip(request: HttpRequest, draft_id: int) -> HttpResponse:
 def message_timeline(request: HttpRequest, message_id: int) -> HttpResponse:
     """One email's story, from draft to what came back. Here, above mail, because it tells both."""
     message = get_object_or_404(
-        mail_selectors.messages_visible_to(request.user).select_related("recipient", "sender", "approved_by"),
+        mail_selectors.messages_visible_to(request.user).select_related("recipient", "sender__sender", "approved_by"),
         pk=message_id,
     )
     draft, timeline = selectors.message_story(message=message)
-    return render(request, "review/message_timeline.html", {"message": message, "draft": draft, "timeline": timeline})
+    result = message.as_send_result()
+    context = {
+        "message": message,
+        "draft": draft,
+        "timeline": timeline,
+        "send_result": result,
+        "provider_answer": json.dumps(result["create_email_response"], indent=2, sort_keys=True)
+        if result["create_email_response"]
+        else "",
+    }
+    return render(request, "review/message_timeline.html", context)
 
 
 @can_view

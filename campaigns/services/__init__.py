@@ -135,9 +135,43 @@ def _source_message(source: dict | None) -> SourceMessage | None:
     )
 
 
-def step_brief(*, enrollment: Enrollment, step: SequenceStep) -> Brief:
+def _thread_subject(enrollment: Enrollment) -> str:
+    """The subject of the thread a follow-up continues: the first email this enrollment sent (the
+    outbox threads a follow-up under it; only a real follow-up may say "Re:")."""
+    if not enrollment.pk:
+        return ""
+    first = (
+        OutboundMessage.objects.filter(enrollment_ref=enrollment.pk)
+        .order_by("created_at", "pk")
+        .values_list("subject", flat=True)
+        .first()
+    )
+    return (first or "").strip()
+
+
+def step_subject(*, enrollment: Enrollment, step: SequenceStep, sender) -> str:
+    """A step's own subject (its {{ variables }} filled in), whether its body is fixed or a prompt;
+    a follow-up without one continues the thread: "Re: <thread subject>". Empty for a first email
+    without a subject (a prompt step's subject is then the drafting engine's)."""
+    own = sanitize.clean_subject(
+        template_render(step.subject or "", template_variables(recipient=enrollment.recipient, sender=sender))
+    )
+    if own.strip():
+        return own.strip()
+    thread = _thread_subject(enrollment)
+    if not thread:
+        return ""
+    return sanitize.clean_subject(thread if thread.lower().startswith("re:") else f"Re: {thread}")
+
+
+def step_brief(*, enrollment: Enrollment, step: SequenceStep, sender=None) -> Brief:
     base = campaign_brief(enrollment.campaign) if enrollment.campaign is not None else Brief()
-    return replace(base, step_prompt=(step.prompt or "").strip(), source_message=_source_message(enrollment.source))
+    return replace(
+        base,
+        step_prompt=(step.prompt or "").strip(),
+        step_subject=step_subject(enrollment=enrollment, step=step, sender=sender) if sender is not None else "",
+        source_message=_source_message(enrollment.source),
+    )
 
 
 def step_origin(*, enrollment: Enrollment, step: SequenceStep | None) -> Origin:
@@ -622,6 +656,8 @@ def enrollment_create(
                 subject=spec.get("subject", ""),
                 body=spec.get("body", ""),
                 prompt=spec.get("prompt", ""),
+                cc=list(spec.get("cc") or []),
+                bcc=list(spec.get("bcc") or []),
             )
             step.full_clean(exclude=["campaign", "enrollment"])
             step.save()
@@ -725,8 +761,10 @@ def _advance_one(*, enrollment_id: int, now: datetime, result: AdvanceResult) ->
             recipient=enrollment.recipient,
             sender=sender,
             origin=step_origin(enrollment=enrollment, step=step),
-            brief=step_brief(enrollment=enrollment, step=step),
+            brief=step_brief(enrollment=enrollment, step=step, sender=sender),
             rules=campaign_send_rules(enrollment.campaign),
+            cc=list(step.cc or []),
+            bcc=list(step.bcc or []),
         )
     except ApplicationError as exc:
         result.busy += 1
@@ -763,10 +801,10 @@ def _fill_draft(*, draft: Draft, step: SequenceStep, enrollment: Enrollment, sen
     brief handed down with it."""
     if step.prompt.strip() and not step.body.strip():
         return
-    subject, body_text, body_html = step_render(step=step, recipient=enrollment.recipient, sender=sender)
+    _subject, body_text, body_html = step_render(step=step, recipient=enrollment.recipient, sender=sender)
     review_services.draft_ready_from_text(
         draft=draft,
-        subject=subject,
+        subject=step_subject(enrollment=enrollment, step=step, sender=sender),
         body_text=body_text,
         body_html=body_html,
         provider="template",
@@ -922,10 +960,12 @@ def enrollment_on_engagement(*, event: EngagementEvent) -> list[int]:
     data = {"engagement_event_id": event.pk, "kind": event.kind}
     for enrollment in live:
         if event.kind == EngagementEvent.Kind.REPLIED:
+            # The exit condition is judged on every reply, whatever exit_on_reply says: its reason
+            # goes into the history even when the reply alone already ended the enrollment.
+            if enrollment.campaign is not None and enrollment.campaign.exit_condition_prompt.strip():
+                to_evaluate.append(enrollment.pk)
             if enrollment.exit_on_reply:
                 _end(enrollment, to=State.EXITED_REPLY, kind="exited_reply", reason="the recipient replied", data=data)
-            elif enrollment.campaign is not None and enrollment.campaign.exit_condition_prompt.strip():
-                to_evaluate.append(enrollment.pk)
         elif event.kind in SUPPRESSING_EVENTS:
             _end(enrollment, to=State.SUPPRESSED, kind="suppressed", reason=SUPPRESSING_EVENTS[event.kind], data=data)
     return to_evaluate
@@ -960,7 +1000,7 @@ def enrollment_evaluate_exit_condition(*, enrollment_id: int, event_id: int, pro
     store the decision and its reason in the enrollment's history; exit when it says so."""
     enrollment = Enrollment.objects.select_related("campaign").filter(pk=enrollment_id).first()
     event = EngagementEvent.objects.filter(pk=event_id).first()
-    if enrollment is None or event is None or not enrollment.is_live or enrollment.campaign is None:
+    if enrollment is None or event is None or enrollment.campaign is None:
         return None
     prompt = enrollment.campaign.exit_condition_prompt
     data: dict[str, Any] = {"engagement_event_id": event.pk}
@@ -978,7 +1018,11 @@ def enrollment_evaluate_exit_condition(*, enrollment_id: int, event_id: int, pro
     data.update({"exit": decision.exit, "provider": decision.provider, "model": decision.model, "prompt": prompt})
     with transaction.atomic():
         locked = _lock(enrollment_id)
-        if locked is None or not locked.is_live:
+        if locked is None:
+            return decision
+        if not locked.is_live:
+            # Already ended (the reply itself, exit_on_reply): the judgement is still recorded.
+            _record(locked, kind="exit_condition", from_state=locked.state, reason=decision.reason, data=data)
             return decision
         if decision.exit:
             _end(locked, to=State.EXITED_CONDITION, kind="exit_condition", reason=decision.reason, data=data)

@@ -10,6 +10,7 @@ from campaigns import services
 from campaigns.models import Campaign, Enrollment, SequenceStep
 from outreach.core.errors import ApplicationError
 from outreach.people.models import Recipient
+from review import services as review_services
 
 
 def _clean_steps(emails: list[dict]) -> list[dict]:
@@ -35,9 +36,21 @@ def _clean_steps(emails: list[dict]) -> list[dict]:
                 "subject": spec.get("subject") or "",
                 "body": body,
                 "prompt": prompt,
+                **_copies(spec, index),
             }
         )
     return cleaned
+
+
+def _copies(spec: dict, index: int) -> dict[str, list[str]]:
+    """A step's CC and BCC, validated (team addresses are fine; suppressed ones are dropped at send)."""
+    out: dict[str, list[str]] = {}
+    for name in ("cc", "bcc"):
+        try:
+            out[name] = review_services.clean_addresses(list(spec.get(name) or []))
+        except ApplicationError as exc:
+            raise ApplicationError(exc.message, extra={"field": f"emails.{index}.{name}", "status": 422}) from exc
+    return out
 
 
 @transaction.atomic
@@ -58,7 +71,9 @@ def sequence_create(
             name=name.strip(),
             trigger=Campaign.Trigger.API,
             trigger_description="Enrolled through the API",
-            sender_mode=Campaign.SenderMode.NAMED,
+            # A named inbox sends every enrollment; without one each enrollment chooses (its inbox_id,
+            # else the contact's owner).
+            sender_mode=Campaign.SenderMode.NAMED if sender is not None else Campaign.SenderMode.OWNER,
             named_sender=sender,
             exit_on_reply=exit_on_reply,
             exit_condition_prompt=exit_condition_prompt.strip(),

@@ -70,6 +70,62 @@ OFFLINE_PHRASES = (
 )
 OFFLINE_LABEL = "offline keyword heuristic (no LLM)"
 
+# Conditions the offline judge understands in a prompt's own wording, each with the reply phrases
+# that meet it: (words in the prompt, what the condition is called, phrases in the reply).
+DECLINE_PHRASES = (
+    "not interested",
+    "no thanks",
+    "no thank you",
+    "no, thank",
+    "we'll pass",
+    "we will pass",
+    "not for us",
+    "not a fit",
+    "not a good fit",
+    "decline",
+    "not at this time",
+    "we're not going to",
+    "we are not going to",
+    "not going ahead",
+    "not moving forward",
+    "won't be moving forward",
+    "please don't",
+    "please do not",
+)
+NO_LONGER_RELEVANT_PHRASES = (
+    "no longer relevant",
+    "not relevant anymore",
+    "not relevant any more",
+    "no longer needed",
+    "no longer need",
+    "don't need it anymore",
+    "do not need it anymore",
+    "not needed anymore",
+    "no longer applies",
+    "no longer an issue",
+    "already solved",
+    "already sorted",
+    "already taken care",
+    "went with another",
+    "chose another",
+    "picked another",
+    "decided to go with",
+    "project was cancelled",
+    "project was canceled",
+    "no longer a priority",
+    "moved on",
+)
+PROMPT_CONDITIONS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
+    (re.compile(r"\b(declines?|declined|says no|turns? (it|us) down|refuses?)\b"), "declines", DECLINE_PHRASES),
+    (
+        re.compile(r"\b(no longer (relevant|needed|applies)|not relevant|no longer a priority|no longer needs?)\b"),
+        "says the request is no longer relevant",
+        NO_LONGER_RELEVANT_PHRASES,
+    ),
+)
+# "Exit if the contact replies" (also "responds", "writes back", "any reply"): every reply meets it.
+ANY_REPLY = re.compile(r"\b(repl(y|ies|ied)|respond(s|ed)?|writes? back|answers?|gets? back)\b")
+
 
 @dataclass(frozen=True)
 class ExitDecision:
@@ -132,9 +188,35 @@ def _ask_model(provider: AnthropicProvider, *, prompt: str, reply: str) -> ExitD
 
 
 def offline_decision(*, prompt: str, reply_text: str) -> ExitDecision:
-    """Keyword heuristic: phrases quoted in the prompt, plus common "stop" phrases."""
+    """Transparent rules: a prompt that exits on any reply ("Exit if the contact replies, …") exits
+    on any reply; conditions written in the documented wording (declines, says the request is no
+    longer relevant) exit on the phrases that meet them; then phrases quoted in the prompt, then
+    common "stop" phrases."""
     quoted = [q.strip().lower() for q in re.findall(r"[\"“'‘]([^\"”'’]{3,80})[\"”'’]", prompt) if q.strip()]
     reply = " ".join(reply_text.lower().replace("’", "'").split())
+    wanted = " ".join(prompt.lower().replace("’", "'").split())
+    if (
+        reply
+        and ANY_REPLY.search(wanted)
+        and not re.search(r"\b(if|when) (they|the contact) repl\w* (with|that|saying)", wanted)
+    ):
+        return ExitDecision(
+            exit=True,
+            reason=f"{OFFLINE_LABEL}: the condition exits on any reply, and the contact replied",
+            provider="offline",
+            model="keywords-v2",
+        )
+    for pattern, condition, phrases in PROMPT_CONDITIONS:
+        if not pattern.search(wanted):
+            continue
+        for phrase in phrases:
+            if phrase in reply:
+                return ExitDecision(
+                    exit=True,
+                    reason=f"{OFFLINE_LABEL}: the contact {condition} (the reply says {phrase!r})",
+                    provider="offline",
+                    model="keywords-v2",
+                )
     for phrase in (*quoted, *OFFLINE_PHRASES):
         if phrase in reply:
             return ExitDecision(

@@ -12,15 +12,36 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import StringConstraints
 
+from outreach.core import public_ids
 from outreach.core.errors import ApplicationError
 from outreach.integrations import selectors as integration_selectors
 from outreach.integrations.api_support import (
     ERRORS,
     ApiError,
+    ContactId,
+    ContactRef,
+    DeliveryId,
+    DeliveryRef,
+    DraftRef,
+    EnrollmentRef,
+    FactRef,
+    InboxId,
+    InboxRef,
+    MessageId,
+    MessageRef,
+    SequenceId,
+    SequenceRef,
+    SuppressionListId,
+    SuppressionListRef,
+    SuppressionRef,
+    WebhookId,
+    WebhookRef,
     encode_cursor,
     filter_given,
     idempotent,
+    named_enum,
     paginate,
+    public_id,
     require_perm,
     token_auth,
     username,
@@ -39,10 +60,16 @@ from outreach.suppression.models import Suppression, SuppressionList
 router = Router()
 Scope = ApiToken.Scope
 
+FactKind = Annotated[Fact.Kind, named_enum(Fact.Kind, "FactKind")]
+SuppressionKind = Annotated[Suppression.Kind, named_enum(Suppression.Kind, "SuppressionKind")]
+SuppressionReason = Annotated[Suppression.Reason, named_enum(Suppression.Reason, "SuppressionReason")]
+MessageState = Annotated[OutboundMessage.State, named_enum(OutboundMessage.State, "MessageState")]
+MessageCode = Annotated[OutboundMessage.Code, named_enum(OutboundMessage.Code, "MessageCode")]
+EventTypeName = Annotated[EmittedEvent.Type, named_enum(EmittedEvent.Type, "EventType")]
+DeliveryStatus = Annotated[WebhookDelivery.Status, named_enum(WebhookDelivery.Status, "DeliveryStatus")]
+
 ShortStr = Annotated[str, StringConstraints(max_length=200)]
 Limit = Annotated[int, Field(ge=1, le=200)]
-# Ids fit a 64-bit column; larger numbers are a validation error, not a database error.
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 # --- Contacts ---------------------------------------------------------------------------------
@@ -55,15 +82,15 @@ class EmailIn(Schema):
 
 class FactIn(Schema):
     text: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-    kind: Fact.Kind = Fact.Kind.NOTE
+    kind: FactKind = Fact.Kind.NOTE
     value: Annotated[str, StringConstraints(max_length=200)] = ""
     source: Annotated[str, StringConstraints(max_length=100)] = "api"
     observed_at: datetime | None = None
 
 
 class ContactIn(Schema):
-    inbox_id: Id | None = Field(
-        None, description="Sender profile (a team member's sending identity) who owns the contact."
+    inbox_id: InboxId | None = Field(
+        None, description="Sender profile (a team member's sending identity, inb_…) who owns the contact."
     )
     full_name: ShortStr | None = None
     emails: list[EmailIn] = Field(..., min_length=1, max_length=20)
@@ -77,7 +104,7 @@ class ContactIn(Schema):
 
 
 class FactOut(Schema):
-    id: int
+    id: FactRef
     kind: str
     text: str
     value: str
@@ -97,7 +124,7 @@ class SuppressionHitOut(Schema):
 
 
 class ContactOut(Schema):
-    id: int
+    id: ContactRef
     full_name: str
     first_name: str
     last_name: str
@@ -107,7 +134,7 @@ class ContactOut(Schema):
     notes: str
     title: str
     country: str
-    inbox_id: int | None
+    inbox_id: InboxRef | None
     owner: str | None
     facts: list[FactOut]
     suppressed: SuppressionHitOut | None = None
@@ -159,7 +186,7 @@ def _contact_out(recipient: Recipient) -> ContactOut:
     return ContactOut.from_orm(recipient)
 
 
-def _get_recipient_for_user(request: HttpRequest, contact_id: Id) -> Recipient:
+def _get_recipient_for_user(request: HttpRequest, contact_id: int) -> Recipient:
     return get_object_or_404(people_selectors.recipients_visible_to(request.user), pk=contact_id)
 
 
@@ -177,7 +204,7 @@ def contact_upsert(request: HttpRequest, payload: ContactIn):
     if payload.inbox_id is not None:
         inbox = SenderProfile.objects.select_related("user").filter(pk=payload.inbox_id).first()
         if inbox is None:
-            raise ApiError(422, f"No inbox (sender profile) with id {payload.inbox_id}.", field="inbox_id")
+            raise ApiError(422, "No such inbox (sender profile).", field="inbox_id")
     facts = [
         contacts.ContactFact(text=f) if isinstance(f, str) else contacts.ContactFact(**f.model_dump())
         for f in payload.facts
@@ -201,14 +228,17 @@ class ContactFilters(Schema):
     email: str | None = Field(None, description="Exact address.")
     q: str | None = Field(None, max_length=200, description="Search in address, name and account.")
     label: str | None = None
-    inbox_id: Id | None = None
+    inbox_id: InboxId | None = None
     updated_since: datetime | None = None
     cursor: str | None = None
     limit: Limit = 50
 
 
 @router.get(
-    "/contacts/", response={200: ContactPage, **ERRORS}, auth=token_auth(Scope.CONTACTS_READ), tags=["contacts"]
+    "/contacts/",
+    response={200: ContactPage, **ERRORS},
+    auth=token_auth(Scope.CONTACTS_READ, Scope.CONTACTS_WRITE),
+    tags=["contacts"],
 )
 def contact_list(request: HttpRequest, filters: Query[ContactFilters]):
     qs = people_selectors.recipients_visible_to(request.user).prefetch_related("labels", "facts")
@@ -238,42 +268,82 @@ def contact_list(request: HttpRequest, filters: Query[ContactFilters]):
 @router.get(
     "/contacts/{contact_id}/",
     response={200: ContactOut, **ERRORS},
-    auth=token_auth(Scope.CONTACTS_READ),
+    auth=token_auth(Scope.CONTACTS_READ, Scope.CONTACTS_WRITE),
     tags=["contacts"],
 )
-def contact_detail(request: HttpRequest, contact_id: Id):
+def contact_detail(request: HttpRequest, contact_id: ContactId):
     return _contact_out(_get_recipient_for_user(request, contact_id))
+
+
+# --- Inboxes -----------------------------------------------------------------------------------
+
+
+class InboxOut(Schema):
+    """A team member's sending identity: what `inbox_id` and `sender_inbox_id` name."""
+
+    id: InboxRef
+    email: str
+    display_name: str
+    owner: str
+    is_mine: bool
+
+    @staticmethod
+    def resolve_owner(obj: SenderProfile) -> str:
+        return username(obj.user)
+
+    @staticmethod
+    def resolve_is_mine(obj: SenderProfile, context) -> bool:
+        request = context["request"] if context else None
+        return bool(request is not None and obj.user_id == request.user.pk)
+
+
+class InboxPage(Schema):
+    items: list[InboxOut]
+    next_cursor: str | None
+
+
+@router.get(
+    "/inboxes/",
+    response={200: InboxPage, **ERRORS},
+    auth=token_auth(Scope.CONTACTS_READ, Scope.CONTACTS_WRITE, Scope.SEQUENCES_WRITE, Scope.EMAIL_SEND),
+    tags=["inboxes"],
+    summary="The inboxes you may send from (your own; CSMs and admins: every active team member's)",
+)
+def inbox_list(request: HttpRequest, cursor: str | None = None, limit: Limit = 50):
+    return paginate(people_selectors.inboxes_sendable_by(user=request.user), cursor=cursor, limit=limit)
 
 
 # --- Suppressions -----------------------------------------------------------------------------
 
 
 class SuppressionIn(Schema):
-    kind: Suppression.Kind = Suppression.Kind.ADDRESS
+    kind: SuppressionKind = Suppression.Kind.ADDRESS
     value: Annotated[str, StringConstraints(min_length=1, max_length=254)]
-    reason: Suppression.Reason = Suppression.Reason.MANUAL
+    reason: SuppressionReason = Suppression.Reason.MANUAL
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
-    list_id: Id | None = Field(None, description="A suppression list; the global list when left out.")
+    list_id: SuppressionListId | None = Field(
+        None, description="A suppression list (spl_…); the global list when left out."
+    )
     expires_at: datetime | None = None
 
 
 class SuppressionRemoveIn(Schema):
-    kind: Suppression.Kind = Suppression.Kind.ADDRESS
+    kind: SuppressionKind = Suppression.Kind.ADDRESS
     value: Annotated[str, StringConstraints(min_length=1, max_length=254)]
     reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
         ..., description="Why the entry is removed; kept in its history."
     )
-    list_id: Id | None = None
+    list_id: SuppressionListId | None = None
 
 
 class SuppressionOut(Schema):
-    id: int
+    id: SuppressionRef
     kind: str
     value: str
     reason: str
     note: str
     source: str
-    list_id: int = Field(..., alias="suppression_list_id")
+    list_id: SuppressionListRef = Field(..., alias="suppression_list_id")
     list_name: str
     added_by: str | None
     created_at: datetime
@@ -282,6 +352,13 @@ class SuppressionOut(Schema):
     removed_by: str | None
     removal_reason: str
     active: bool
+
+    @staticmethod
+    def resolve_value(obj: Suppression) -> str:
+        # A contact's own entry names the contact by its public id, as everywhere else.
+        if obj.kind == Suppression.Kind.RECIPIENT and obj.value.isdigit():
+            return public_id("ctc", int(obj.value)) or obj.value
+        return obj.value
 
     @staticmethod
     def resolve_list_name(obj: Suppression) -> str:
@@ -314,8 +391,18 @@ def _suppression_list(list_id: int | None) -> SuppressionList | None:
         return None
     found = SuppressionList.objects.filter(pk=list_id).first()
     if found is None:
-        raise ApiError(422, f"No suppression list with id {list_id}.", field="list_id")
+        raise ApiError(422, "No such suppression list.", field="list_id")
     return found
+
+
+def _suppression_value(kind: str, value: str) -> str:
+    """A contact's entry names the contact by its public id (ctc_…); stored as its row id."""
+    if kind != Suppression.Kind.RECIPIENT:
+        return value
+    pk = public_ids.decode("ctc", value.strip())
+    if pk is None:
+        raise ApiError(422, "A contact's suppression names the contact by its id (ctc_…).", field="value")
+    return str(pk)
 
 
 MANAGE_SUPPRESSION = "outreach.add_suppression"
@@ -332,6 +419,7 @@ NO_SUPPRESSION_ROLE = "Your role may not manage suppression lists."
 @idempotent
 def suppression_create(request: HttpRequest, payload: SuppressionIn):
     require_perm(request, MANAGE_SUPPRESSION, NO_SUPPRESSION_ROLE)
+    payload.value = _suppression_value(payload.kind, payload.value)
     suppression_list = _suppression_list(payload.list_id) or suppression_services.suppression_list_get_global()
     existed = (
         suppression_selectors.active_suppressions()
@@ -362,9 +450,9 @@ def suppression_create(request: HttpRequest, payload: SuppressionIn):
 
 class SuppressionFilters(Schema):
     q: str | None = Field(None, max_length=200)
-    kind: Suppression.Kind | None = None
+    kind: SuppressionKind | None = None
     value: str | None = Field(None, max_length=254)
-    list_id: Id | None = None
+    list_id: SuppressionListId | None = None
     include_removed: bool = False
     cursor: str | None = None
     limit: Limit = 50
@@ -386,7 +474,8 @@ def suppression_list(request: HttpRequest, filters: Query[SuppressionFilters]):
     if filters.value:
         qs = qs.filter(
             value=suppression_selectors.normalize_suppression_value(
-                filters.kind or Suppression.Kind.ADDRESS, filters.value
+                filters.kind or Suppression.Kind.ADDRESS,
+                _suppression_value(filters.kind or Suppression.Kind.ADDRESS, filters.value),
             )
         )
     return paginate(qs, cursor=filters.cursor, limit=filters.limit)
@@ -401,6 +490,7 @@ def suppression_list(request: HttpRequest, filters: Query[SuppressionFilters]):
 )
 def suppression_remove(request: HttpRequest, payload: SuppressionRemoveIn):
     require_perm(request, MANAGE_SUPPRESSION, NO_SUPPRESSION_ROLE)
+    payload.value = _suppression_value(payload.kind, payload.value)
     qs = suppression_selectors.suppressions_visible_to(request.user).filter(
         kind=payload.kind,
         value=suppression_selectors.normalize_suppression_value(payload.kind, payload.value),
@@ -421,27 +511,108 @@ def suppression_remove(request: HttpRequest, payload: SuppressionRemoveIn):
 # --- Messages (the outbox) --------------------------------------------------------------------
 
 
+class SendEmailOptionsOut(Schema):
+    """What was handed (or was to be handed) to the provider."""
+
+    from_: str = Field(..., alias="from")
+    to: list[str]
+    subject: str
+    preview_text: str
+    text: str
+    html: str
+    cc: list[str]
+    bcc: list[str]
+    headers: dict[str, str]
+
+
+class SendResultOut(Schema):
+    """One send's outcome, in the one-to-one send shape (`OutboundMessage.as_send_result()`)."""
+
+    status: Literal["success", "failure", "skipped", "pending", "unknown"] = Field(
+        ...,
+        description=(
+            "success, failure or skipped once final; pending while queued or sending; unknown: a person must decide."
+        ),
+    )
+    to_id: str = Field(..., description="The contact (ctc_…).")
+    from_id: str | None = Field(..., description="The inbox it is sent from (inb_…).")
+    email_id: str = Field(..., description="This message (msg_…).")
+    sender_config_id: str | None = Field(..., description="The sender's own channel (scf_…); null: the organization's.")
+    mailbox_id: str | None = Field(None, description="The sender's own mailbox it went out through (mbx_…).")
+    create_email_options: SendEmailOptionsOut
+    create_email_response: dict | None = Field(..., description="The provider's answer, as it gave it.")
+    code: str | None = Field(
+        ...,
+        description=(
+            "Why it failed or was skipped: resend_error (or <provider>_error: smtp_error, postmark_error…), "
+            "duplicate_email, user_marketing_email_opt_out, suppressed, daily_limit_reached, invalid_address, "
+            "content_changed."
+        ),
+    )
+    error_message: str | None
+
+
 class MessageOut(Schema):
-    id: int
-    draft_id: int | None = Field(..., alias="draft_ref")
-    contact_id: int = Field(..., alias="recipient_id")
+    id: MessageRef
+    draft_id: DraftRef | None
+    contact_id: ContactRef
+    inbox_id: InboxRef | None
     sender: str
-    campaign_id: int | None = Field(..., alias="campaign_ref")
-    enrollment_id: int | None = Field(..., alias="enrollment_ref")
+    campaign_id: SequenceRef | None
+    enrollment_id: EnrollmentRef | None
     from_email: str
     to_email: str
+    cc: list[str]
+    bcc: list[str]
     subject: str
-    status: str = Field(..., alias="state")
-    code: str
+    preview_text: str
+    status: str = Field(..., description="The send result's status: success, failure, skipped, pending or unknown.")
+    state: MessageState = Field(..., description="The outbox row's state.")
+    code: str = Field(..., description="As send_result.code; empty while nothing went wrong.")
     error_message: str
     provider: str
     provider_message_id: str
     provider_response: dict
     message_id: str
     attempts: int
+    complete_on_send_failure: bool
     approved_by: str | None
     created_at: datetime
     sent_at: datetime | None
+    send_result: SendResultOut
+
+    @staticmethod
+    def resolve_draft_id(obj: OutboundMessage) -> int | None:
+        return obj.draft_ref
+
+    @staticmethod
+    def resolve_contact_id(obj: OutboundMessage) -> int:
+        return obj.recipient_id
+
+    @staticmethod
+    def resolve_inbox_id(obj: OutboundMessage) -> int | None:
+        profile = getattr(obj.sender, "sender", None)
+        return profile.pk if profile else None
+
+    @staticmethod
+    def resolve_campaign_id(obj: OutboundMessage) -> int | None:
+        return obj.campaign_ref
+
+    @staticmethod
+    def resolve_enrollment_id(obj: OutboundMessage) -> int | None:
+        return obj.enrollment_ref
+
+    @staticmethod
+    def resolve_status(obj: OutboundMessage) -> str:
+        return obj.as_send_result()["status"]
+
+    @staticmethod
+    def resolve_code(obj: OutboundMessage) -> str:
+        return obj.result_code
+
+    @staticmethod
+    def resolve_send_result(obj: OutboundMessage) -> dict:
+        return obj.as_send_result()
 
     @staticmethod
     def resolve_sender(obj: OutboundMessage) -> str:
@@ -458,19 +629,34 @@ class MessagePage(Schema):
 
 
 class MessageFilters(Schema):
-    status: OutboundMessage.State | None = None
-    code: OutboundMessage.Code | None = None
-    contact_id: Id | None = None
-    campaign_id: Id | None = None
+    status: Literal["success", "failure", "skipped", "pending", "unknown"] | None = Field(
+        None, description="The send result's status."
+    )
+    state: MessageState | None = Field(None, description="The outbox row's state.")
+    code: MessageCode | None = None
+    contact_id: ContactId | None = None
+    campaign_id: SequenceId | None = None
     cursor: str | None = None
     limit: Limit = 50
 
 
-@router.get("/messages/", response={200: MessagePage, **ERRORS}, auth=token_auth(Scope.DRAFTS_READ), tags=["messages"])
+STATES_BY_STATUS: dict[str, list[str]] = {}
+for _state, _status in OutboundMessage._STATUS_BY_STATE.items():
+    STATES_BY_STATUS.setdefault(_status, []).append(_state)
+
+
+@router.get(
+    "/messages/",
+    response={200: MessagePage, **ERRORS},
+    auth=token_auth(Scope.DRAFTS_READ, Scope.EMAIL_SEND),
+    tags=["messages"],
+    by_alias=True,
+)
 def message_list(request: HttpRequest, filters: Query[MessageFilters]):
     qs = filter_given(
-        mail_selectors.messages_visible_to(request.user).select_related("approved_by"),
-        state=filters.status,
+        mail_selectors.messages_visible_to(request.user).select_related("approved_by", "sender__sender"),
+        state__in=STATES_BY_STATUS.get(filters.status or ""),
+        state=filters.state,
         code=filters.code,
         recipient_id=filters.contact_id,
         campaign_ref=filters.campaign_id,
@@ -481,11 +667,15 @@ def message_list(request: HttpRequest, filters: Query[MessageFilters]):
 @router.get(
     "/messages/{message_id}/",
     response={200: MessageOut, **ERRORS},
-    auth=token_auth(Scope.DRAFTS_READ),
+    auth=token_auth(Scope.DRAFTS_READ, Scope.EMAIL_SEND),
     tags=["messages"],
+    by_alias=True,
+    summary="A message with its send result (the one-to-one send shape)",
 )
-def message_detail(request: HttpRequest, message_id: Id):
-    return get_object_or_404(mail_selectors.messages_visible_to(request.user), pk=message_id)
+def message_detail(request: HttpRequest, message_id: MessageId):
+    return get_object_or_404(
+        mail_selectors.messages_visible_to(request.user).select_related("sender__sender"), pk=message_id
+    )
 
 
 # --- Emitted events (pull) --------------------------------------------------------------------
@@ -521,7 +711,7 @@ class EventPage(Schema):
 
 
 class EventFilters(Schema):
-    type: EmittedEvent.Type | None = None
+    type: EventTypeName | None = None
     cursor: str | None = Field(
         None, description="Events after this one; keep the last next_cursor (or an item's cursor) to poll."
     )
@@ -542,7 +732,14 @@ def event_list(request: HttpRequest, filters: Query[EventFilters]):
 
 # --- Webhook subscriptions --------------------------------------------------------------------
 
-EventType = Literal["engagement_signal", "draft_edit_signal", "suppression_addition"]
+EventType = Literal[
+    "engagement_signal",
+    "draft_edit_signal",
+    "suppression_addition",
+    "sending_paused",
+    "sending_resumed",
+    "email_send_result",
+]
 MANAGE_WEBHOOKS = "outreach.add_webhooksubscription"
 NO_WEBHOOK_ROLE = "Only admins manage webhook subscriptions."
 
@@ -563,7 +760,7 @@ class WebhookPatch(Schema):
 
 
 class WebhookOut(Schema):
-    id: int
+    id: WebhookRef
     url: str
     event_types: list[str]
     description: str
@@ -581,8 +778,8 @@ class WebhookPage(Schema):
 
 
 class DeliveryOut(Schema):
-    id: int
-    subscription_id: int
+    id: DeliveryRef
+    subscription_id: WebhookRef
     event_id: str
     event_type: str
     status: str
@@ -609,12 +806,12 @@ class DeliveryPage(Schema):
     next_cursor: str | None
 
 
-def _get_subscription_for_user(request: HttpRequest, subscription_id: Id) -> WebhookSubscription:
+def _get_subscription_for_user(request: HttpRequest, subscription_id: int) -> WebhookSubscription:
     require_perm(request, MANAGE_WEBHOOKS, NO_WEBHOOK_ROLE)
     return get_object_or_404(integration_selectors.webhook_subscriptions_visible_to(request.user), pk=subscription_id)
 
 
-def _get_delivery_for_user(request: HttpRequest, delivery_id: Id) -> WebhookDelivery:
+def _get_delivery_for_user(request: HttpRequest, delivery_id: int) -> WebhookDelivery:
     require_perm(request, MANAGE_WEBHOOKS, NO_WEBHOOK_ROLE)
     return get_object_or_404(integration_selectors.webhook_deliveries_visible_to(request.user), pk=delivery_id)
 
@@ -653,7 +850,7 @@ def webhook_list(request: HttpRequest, cursor: str | None = None, limit: Limit =
     auth=token_auth(Scope.WEBHOOKS_WRITE),
     tags=["webhooks"],
 )
-def webhook_detail(request: HttpRequest, subscription_id: Id):
+def webhook_detail(request: HttpRequest, subscription_id: WebhookId):
     return _get_subscription_for_user(request, subscription_id)
 
 
@@ -663,7 +860,7 @@ def webhook_detail(request: HttpRequest, subscription_id: Id):
     auth=token_auth(Scope.WEBHOOKS_WRITE),
     tags=["webhooks"],
 )
-def webhook_update(request: HttpRequest, subscription_id: Id, payload: WebhookPatch):
+def webhook_update(request: HttpRequest, subscription_id: WebhookId, payload: WebhookPatch):
     sub = _get_subscription_for_user(request, subscription_id)
     changes = payload.model_dump(exclude_unset=True)
     return webhooks.webhook_subscription_update(subscription=sub, **changes)
@@ -675,7 +872,7 @@ def webhook_update(request: HttpRequest, subscription_id: Id, payload: WebhookPa
     auth=token_auth(Scope.WEBHOOKS_WRITE),
     tags=["webhooks"],
 )
-def webhook_delete(request: HttpRequest, subscription_id: Id):
+def webhook_delete(request: HttpRequest, subscription_id: WebhookId):
     webhooks.webhook_subscription_delete(subscription=_get_subscription_for_user(request, subscription_id))
     return Status(204, None)
 
@@ -689,8 +886,8 @@ def webhook_delete(request: HttpRequest, subscription_id: Id):
 )
 def webhook_delivery_list(
     request: HttpRequest,
-    subscription_id: Id,
-    status: WebhookDelivery.Status | None = None,
+    subscription_id: WebhookId,
+    status: DeliveryStatus | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
 ):
@@ -708,6 +905,6 @@ def webhook_delivery_list(
     tags=["webhooks"],
     summary="Send a delivery again now (same webhook-id)",
 )
-def webhook_delivery_replay(request: HttpRequest, delivery_id: Id):
+def webhook_delivery_replay(request: HttpRequest, delivery_id: DeliveryId):
     delivery = _get_delivery_for_user(request, delivery_id)
     return Status(202, webhooks.webhook_delivery_replay(delivery=delivery, user=request.user))

@@ -3,6 +3,10 @@ this module; it mounts every app's router (`outreach/api.py`, `review/api.py`, `
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
@@ -10,18 +14,119 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.operation import Operation
 
 from outreach.core.errors import ApplicationError
-from outreach.integrations.api_support import ApiError
+from outreach.integrations.api_support import ApiError, TokenAuth
 from outreach.integrations.middleware import body_too_large_detail
 
-api = NinjaAPI(
+EXAMPLES_FILE = Path(__file__).with_name("documented_examples.json")
+# The documented integration examples, shown as request examples (tests replay the same file).
+EXAMPLE_BODIES = {
+    "contact_upsert": ("contact",),
+    "sequence_create": ("sequence", "prompt_sequence"),
+    "enrollment_create": ("template_enrollment", "ad_hoc_enrollment", "automation_enrollment"),
+    "enrollment_update": ("cancel",),
+}
+# Refusals that only some operations can make.
+BODY_ERRORS = {413}  # only where a body is read
+CONFLICT_OPERATIONS = {
+    "contact_upsert",
+    "enrollment_create",
+    "enrollment_update",
+    "draft_approve",
+    "suppression_create",
+    "webhook_update",
+}
+
+
+class OutreachApi(NinjaAPI):
+    """The NinjaAPI with a schema clients can be generated from: operationIds are the view names
+    (stable when code moves), each operation says the scopes it needs and declares the headers it
+    reads and answers with, and lists only the refusals it can make."""
+
+    def get_openapi_operation_id(self, operation: Operation) -> str:
+        name = operation.view_func.__name__
+        self._operations_by_id[name] = operation
+        return name
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None) -> Any:
+        self._operations_by_id: dict[str, Operation] = {}
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        examples = json.loads(EXAMPLES_FILE.read_text())
+        for path, methods in schema["paths"].items():
+            for method, details in methods.items():
+                operation = self._operations_by_id.get(details.get("operationId", ""))
+                if operation is not None:
+                    _describe(path, method, details, operation, examples)
+        return schema
+
+
+def _scopes(operation: Operation) -> tuple[str, ...]:
+    for auth in operation.auth_callbacks or ():
+        if isinstance(auth, TokenAuth):
+            return auth.scopes
+    return ()
+
+
+def _describe(path: str, method: str, details: dict, operation: Operation, examples: dict) -> None:
+    op_id = details["operationId"]
+    scopes = _scopes(operation)
+    if scopes:
+        needed = " or ".join(f"`{s}`" for s in scopes)
+        details["description"] = "\n\n".join(
+            p for p in (details.get("description", ""), f"Required scope: {needed}.") if p
+        )
+        details["x-required-scopes"] = list(scopes)
+    responses = details.get("responses", {})
+    has_body = "requestBody" in details
+    if not has_body:
+        for code in BODY_ERRORS:
+            responses.pop(code, None)
+    if op_id not in CONFLICT_OPERATIONS:
+        responses.pop(409, None)
+    if "{" not in path and method != "delete":
+        responses.pop(404, None)
+    if not scopes:
+        for code in (401, 403, 429):
+            responses.pop(code, None)
+    if 429 in responses:
+        responses[429]["headers"] = {
+            "Retry-After": {"description": "Whole seconds until the next request fits.", "schema": {"type": "integer"}}
+        }
+    if getattr(operation.view_func, "idempotent", False):
+        details.setdefault("parameters", []).append(
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "description": "Retry safely: the same key and body within 24 hours replays the first response.",
+                "schema": {"type": "string", "maxLength": 255},
+            }
+        )
+        for code, response in responses.items():
+            if 200 <= int(code) < 300:
+                response["headers"] = {
+                    "Idempotent-Replayed": {
+                        "description": "true when this is the stored answer to an earlier request with the same key.",
+                        "schema": {"type": "string", "enum": ["true"]},
+                    }
+                }
+    names = EXAMPLE_BODIES.get(op_id, ())
+    content = details.get("requestBody", {}).get("content", {}).get("application/json")
+    if names and content is not None:
+        content["examples"] = {name: {"value": examples[name]} for name in names}
+
+
+api = OutreachApi(
     title="Outreach Review API",
     version="1.0.0",
     description=(
-        "Contacts, sequences, enrollments, suppressions, drafts and emitted signals. "
-        "Authenticate with `Authorization: Bearer orv_…` (a personal token from Settings → API tokens). "
-        "Errors are `{detail, field}`. Creating endpoints accept an `Idempotency-Key` header."
+        "Contacts, inboxes, sequences, enrollments, suppressions, drafts, messages with their send results, "
+        "and emitted events. Authenticate with `Authorization: Bearer orv_…` (a personal token from Settings → "
+        "API tokens); each operation names the scope it needs. Ids are opaque prefixed strings (`ctc_…`, "
+        "`seq_…`). Every error under the API root is JSON `{detail, field}` (a 422 adds `errors`). Creating "
+        "endpoints accept an `Idempotency-Key` header."
     ),
     urls_namespace="api-v1",
 )

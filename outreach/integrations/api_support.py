@@ -4,12 +4,11 @@ review and campaigns may import it (downwards)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
+import dataclasses
 import functools
 import inspect
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -17,7 +16,10 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Schema
 from ninja.responses import NinjaJSONEncoder
 from ninja.security import HttpBearer
+from pydantic import WithJsonSchema
+from pydantic_core import core_schema
 
+from outreach.core import public_ids
 from outreach.integrations.models import ApiToken
 from outreach.integrations.services import tokens as api_tokens
 
@@ -38,26 +40,41 @@ def username(user: Any) -> str:
 
 
 class ErrorOut(Schema):
+    """Every refusal: what is wrong, and the field it is about (null: the request as a whole)."""
+
     detail: str
     field: str | None = None
+
+
+class FieldErrorOut(Schema):
+    detail: str
+    field: str | None = None
+
+
+class ValidationErrorOut(ErrorOut):
+    """A 422: the first problem in detail/field, and every problem in errors."""
+
+    errors: list[FieldErrorOut] | None = None
 
 
 class TokenAuth(HttpBearer):
     """`Authorization: Bearer orv_…`; the request then acts as the token's user.
 
-    With a scope, a token without it gets 403. Every authenticated request counts against the
-    token's per-minute limit (429 with Retry-After beyond it)."""
+    With scopes, a token holding none of them gets 403 (reads accept the matching write scope, so
+    the documented scopes suffice to read back what they created). Every authenticated request
+    counts against the token's per-minute limit (429 with Retry-After beyond it)."""
 
-    def __init__(self, scope: str | None = None) -> None:
+    def __init__(self, *scopes: str) -> None:
         super().__init__()
-        self.scope = scope
+        self.scopes = tuple(s for s in scopes if s)
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken:
         api_token = api_tokens.api_token_authenticate(secret=token.strip())
         if api_token is None:
             raise ApiError(401, "Invalid or revoked API token.", field="Authorization")
-        if self.scope and self.scope not in api_token.scopes:
-            raise ApiError(403, f"This token lacks the scope '{self.scope}'.", field="scope")
+        if self.scopes and not set(self.scopes) & set(api_token.scopes):
+            needed = " or ".join(f"'{s}'" for s in self.scopes)
+            raise ApiError(403, f"This token lacks the scope {needed}.", field="scope")
         retry_after = api_tokens.api_token_rate_limit_hit(token=api_token)
         if retry_after is not None:
             raise ApiError(
@@ -70,8 +87,9 @@ class TokenAuth(HttpBearer):
         return api_token
 
 
-def token_auth(scope: str | None = None) -> TokenAuth:
-    return TokenAuth(scope)
+def token_auth(*scopes: str) -> TokenAuth:
+    """Any one of these scopes lets the request in."""
+    return TokenAuth(*scopes)
 
 
 def require_perm(request: HttpRequest, perm: str, message: str) -> None:
@@ -80,28 +98,116 @@ def require_perm(request: HttpRequest, perm: str, message: str) -> None:
         raise ApiError(403, message, field=None)
 
 
+# --- Public ids ---------------------------------------------------------------------------------
+
+
+def _id_schema(prefix: str) -> dict:
+    noun = public_ids.KINDS[prefix]
+    return {
+        "type": "string",
+        "pattern": f"^{prefix}_[a-z2-7]{{26}}$",
+        "description": f"{'An' if noun[0] in 'aeiou' else 'A'} {noun} id ({prefix}_…), as returned by this API.",
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class PublicIdIn:
+    """Annotated[int, PublicIdIn("ctc")]: a public id accepted in a path, a query or a body;
+    `ctc_…` becomes the row's pk. A number, another kind's id or a made-up one is a 422 naming the
+    field (ids are never guessable from row counts, so numbers are not accepted)."""
+
+    prefix: str
+
+    def to_pk(self, value: Any) -> int:
+        pk = public_ids.decode(self.prefix, value) if isinstance(value, str) else None
+        if pk is None or pk < 1:
+            noun = public_ids.KINDS[self.prefix]
+            raise ValueError(f"not a {noun} id: give a {self.prefix}_… id returned by this API")
+        return pk
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.to_pk)
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict:
+        return _id_schema(self.prefix)
+
+
+@dataclasses.dataclass(frozen=True)
+class PublicIdOut:
+    """Annotated[int, PublicIdOut("ctc")]: a row's pk, shown as its public id (`ctc_…`)."""
+
+    prefix: str
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        prefix = self.prefix
+        return core_schema.int_schema(
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda pk: public_ids.encode(prefix, pk), return_schema=core_schema.str_schema()
+            )
+        )
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict:
+        return _id_schema(self.prefix)
+
+
+# --- Enums ------------------------------------------------------------------------------------
+
+
+def named_enum(choices: Any, name: str, description: str = "") -> WithJsonSchema:
+    """A Django choices class, inlined in the schema under its own name: several models' choices
+    share a class name (Kind, State, Status), and as components they overwrote each other."""
+    schema: dict[str, Any] = {"type": "string", "enum": list(choices.values), "title": name}
+    if description:
+        schema["description"] = description
+    return WithJsonSchema(schema)
+
+
+# One pair per kind: `…Id` is accepted (paths, queries, bodies), `…Ref` is shown.
+InboxId = Annotated[int, PublicIdIn("inb")]
+InboxRef = Annotated[int, PublicIdOut("inb")]
+ContactId = Annotated[int, PublicIdIn("ctc")]
+ContactRef = Annotated[int, PublicIdOut("ctc")]
+FactRef = Annotated[int, PublicIdOut("fct")]
+SequenceId = Annotated[int, PublicIdIn("seq")]
+SequenceRef = Annotated[int, PublicIdOut("seq")]
+StepRef = Annotated[int, PublicIdOut("stp")]
+EnrollmentId = Annotated[int, PublicIdIn("enr")]
+EnrollmentRef = Annotated[int, PublicIdOut("enr")]
+DraftId = Annotated[int, PublicIdIn("drf")]
+DraftRef = Annotated[int, PublicIdOut("drf")]
+MessageId = Annotated[int, PublicIdIn("msg")]
+MessageRef = Annotated[int, PublicIdOut("msg")]
+SuppressionRef = Annotated[int, PublicIdOut("sup")]
+SuppressionListId = Annotated[int, PublicIdIn("spl")]
+SuppressionListRef = Annotated[int, PublicIdOut("spl")]
+WebhookId = Annotated[int, PublicIdIn("whk")]
+WebhookRef = Annotated[int, PublicIdOut("whk")]
+DeliveryId = Annotated[int, PublicIdIn("dlv")]
+DeliveryRef = Annotated[int, PublicIdOut("dlv")]
+SenderConfigRef = Annotated[int, PublicIdOut("scf")]
+
+
+def public_id(prefix: str, pk: int | None) -> str | None:
+    return public_ids.encode_or_none(prefix, pk)
+
+
 # --- Cursor pagination ------------------------------------------------------------------------
 
 MAX_LIMIT = 200
 
 
 def _decode_cursor(cursor: str | None) -> int:
+    # A cursor is opaque too (cur_…): a page boundary does not tell how many rows exist.
     if not cursor:
         return 0
-    try:
-        value = base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("ascii")
-        if not value.startswith("id:"):
-            raise ValueError
-        position = int(value[3:])
-    except (ValueError, UnicodeError, binascii.Error):
-        raise ApiError(422, "Invalid cursor: pass the next_cursor of a previous page.", field="cursor") from None
-    if position < 0 or position > 2**62:
+    position = public_ids.decode("cur", cursor)
+    if position is None or position > 2**62:
         raise ApiError(422, "Invalid cursor: pass the next_cursor of a previous page.", field="cursor")
     return position
 
 
 def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{position}".encode("ascii")).decode("ascii").rstrip("=")
+    return public_ids.encode("cur", position)
 
 
 def filter_given(queryset: QuerySet, **lookups: Any) -> QuerySet:
@@ -183,7 +289,8 @@ def idempotent(view):
     # ninja reads the view's parameters from the signature; resolve the string annotations in the
     # view's own module (with `from __future__ import annotations` they are not yet types).
     wrapper.__signature__ = inspect.signature(view, eval_str=True)  # type: ignore[attr-defined]
+    wrapper.idempotent = True  # type: ignore[attr-defined]  # the schema declares Idempotency-Key
     return wrapper
 
 
-ERRORS: dict[int, type] = dict.fromkeys((400, 401, 403, 404, 409, 413, 422, 429), ErrorOut)
+ERRORS: dict[int, type] = {**dict.fromkeys((400, 401, 403, 404, 409, 413, 429), ErrorOut), 422: ValidationErrorOut}

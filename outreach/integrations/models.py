@@ -73,6 +73,7 @@ class EmittedEvent(models.Model):
         SUPPRESSION = "suppression_addition", "Suppression addition"
         SENDING_PAUSED = "sending_paused", "Sending paused by the automatic brakes"
         SENDING_RESUMED = "sending_resumed", "Sending resumed by a person"
+        SEND_RESULT = "email_send_result", "Email send result"
 
     public_id = models.CharField(max_length=40, unique=True, help_text="evt_…; the webhook-id header.")
     type = models.CharField(max_length=30, choices=Type.choices, db_index=True)

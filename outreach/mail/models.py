@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from outreach.core import public_ids
 from outreach.core.crypto import decrypt, encrypt
 from outreach.core.netguard import destination_refusal
 from outreach.people.models import Recipient
@@ -57,7 +58,7 @@ class OutboundMessage(models.Model):
     )
     open_tracking = models.BooleanField(default=False)
     complete_on_send_failure = models.BooleanField(
-        default=False, help_text="Whether the sequence goes on when this email fails (read by campaigns)."
+        default=True, help_text="Whether the sequence goes on when this email fails (read by campaigns)."
     )
     from_email = models.CharField(max_length=320)
     reply_to = models.EmailField(blank=True)
@@ -65,6 +66,9 @@ class OutboundMessage(models.Model):
     cc = models.JSONField(default=list, blank=True)
     bcc = models.JSONField(default=list, blank=True)
     subject = models.CharField(max_length=300)
+    preview_text = models.CharField(
+        max_length=300, blank=True, help_text="The approved preheader: the inbox preview after the subject."
+    )
     body_html = models.TextField()
     body_text = models.TextField()
     content_hash = models.CharField(max_length=64, help_text="SHA-256 of the approved subject and bodies.")
@@ -109,7 +113,8 @@ class OutboundMessage(models.Model):
     def __str__(self) -> str:
         return f"Message #{self.pk} to {self.to_email} ({self.state})"
 
-    # success | failure | skipped, as one-to-one send tools report an outcome.
+    # success | failure | skipped, as one-to-one send tools report an outcome (pending and unknown
+    # are not final: no email_send_result is emitted for them).
     _STATUS_BY_STATE: dict[str, str] = {
         State.SENT: "success",
         State.FAILED: "failure",
@@ -119,33 +124,66 @@ class OutboundMessage(models.Model):
         State.SENDING: "pending",
         State.HELD: "pending",
     }
+    FINAL_STATES = (State.SENT, State.FAILED, State.SKIPPED)
+
+    @property
+    def channel(self) -> str:
+        """The provider or channel it went (or was to go) through: resend, postmark, amazon_ses,
+        sendgrid, smtp, local_mailbox…, from the backend recorded with the outcome."""
+        backend = str((self.provider_response or {}).get("backend") or self.provider or "")
+        return channel_of_backend(backend)
+
+    @property
+    def result_code(self) -> str:
+        """The send result's code: a provider's error is named after it (`resend_error`,
+        `smtp_error`, …); the others as stored (`duplicate_email`, `user_marketing_email_opt_out`…)."""
+        if self.code == self.Code.PROVIDER_ERROR:
+            return f"{self.channel or 'provider'}_error"
+        return self.code
 
     def as_send_result(self) -> dict:
-        """The outcome in the shape one-to-one send tools report it."""
+        """The outcome in the shape one-to-one send tools report it, with public ids."""
+        profile = getattr(self.sender, "sender", None) if self.sender_id else None
+        headers = {"Message-ID": self.message_id}
+        if self.in_reply_to:
+            headers["In-Reply-To"] = self.in_reply_to
+            headers["References"] = self.references or self.in_reply_to
+        if self.reply_to:
+            headers["Reply-To"] = self.reply_to
         return {
             "status": self._STATUS_BY_STATE[self.state],
-            "code": self.code or None,
-            "error_message": self.error_message or None,
-            "to_id": self.recipient_id,
-            "from_id": self.sender_id,
-            "email_id": self.pk,
-            "sender_config_id": self.sender_config_id,
-            "mailbox_id": self.mailbox_id,
-            "options": {
+            "to_id": public_ids.encode("ctc", self.recipient_id),
+            "from_id": public_ids.encode_or_none("inb", profile.pk if profile else None),
+            "email_id": public_ids.encode("msg", self.pk),
+            "sender_config_id": public_ids.encode_or_none("scf", self.sender_config_id),
+            "mailbox_id": public_ids.encode_or_none("mbx", self.mailbox_id),
+            "create_email_options": {
                 "from": self.from_email,
-                "reply_to": self.reply_to,
                 "to": [self.to_email],
+                "subject": self.subject,
+                "preview_text": self.preview_text,
+                "text": self.body_text,
+                "html": self.body_html,
                 "cc": list(self.cc),
                 "bcc": list(self.bcc),
-                "subject": self.subject,
-                "message_id": self.message_id,
-                "in_reply_to": self.in_reply_to or None,
-                "campaign_id": self.campaign_ref,
-                "step_id": self.step_ref,
-                "not_before": self.not_before.isoformat() if self.not_before else None,
+                "headers": headers,
             },
-            "response": self.provider_response or None,
+            "create_email_response": self.provider_response or None,
+            "code": self.result_code or None,
+            "error_message": self.error_message or None,
         }
+
+
+def channel_of_backend(backend: str) -> str:
+    """resend, postmark, amazon_ses, sendgrid, smtp, local_mailbox… from a Django email backend path."""
+    lowered = backend.lower()
+    for name in ("resend", "postmark", "amazon_ses", "sendgrid", "mailgun", "local_mailbox", "locmem", "console"):
+        if name in lowered:
+            return name
+    if "smtp" in lowered:
+        return "smtp"
+    parts = [p for p in lowered.split(".") if p not in ("emailbackend", "backends", "backend", "mail", "")]
+    return parts[-1] if parts else ""
 
 
 class EngagementEvent(models.Model):

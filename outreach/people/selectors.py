@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from .models import ImportJob, Recipient
+from .models import ImportJob, Recipient, SenderProfile
 from .roles import is_admin
 
 
@@ -17,6 +17,16 @@ def recipients_visible_to(user) -> QuerySet[Recipient]:
     if user.has_perm("outreach.change_recipient"):
         return qs
     return qs.filter(owner=user)
+
+
+def inboxes_sendable_by(*, user) -> QuerySet[SenderProfile]:
+    """The inboxes (sender profiles) this user may send from: their own; those who manage
+    recipients (CSMs, admins) any active team member's, whose review queue then gets the draft (the
+    person who sends still approves it). Inactive members send nothing."""
+    qs = SenderProfile.objects.select_related("user").filter(user__is_active=True)
+    if user.has_perm("outreach.change_recipient"):
+        return qs
+    return qs.filter(user=user)
 
 
 def import_jobs_visible_to(user) -> QuerySet[ImportJob]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from outreach.core.public_ids import encode as pid
 from outreach.people.models import Label, Recipient
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,7 @@ def test_a_name_with_bidi_and_zero_width_characters_comes_back_clean(csm_api):
     recipient = Recipient.objects.get()
     assert (recipient.first_name, recipient.last_name, recipient.title) == ("Avery", "Chen", "VP Sales")
     assert Label.objects.count() == 1
-    detail = csm_api.get(f"/v1/contacts/{recipient.pk}/").json()
+    detail = csm_api.get(f"/v1/contacts/{pid('ctc', recipient.pk)}/").json()
     assert detail["full_name"] == "Avery Chen"
 
 

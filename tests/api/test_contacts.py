@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from outreach.core.public_ids import encode as pid
 from outreach.people.models import Fact, Recipient
 from tests.factories import FactFactory, RecipientFactory
 
@@ -29,7 +30,7 @@ def csm_api(csm, api_client_for):
 
 
 def test_the_example_payload_creates_a_contact_owned_by_the_inbox(csm_api, rep):
-    response = csm_api.post_json("/v1/contacts/", {**EXAMPLE, "inbox_id": rep.sender.pk})
+    response = csm_api.post_json("/v1/contacts/", {**EXAMPLE, "inbox_id": pid("inb", rep.sender.pk)})
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["full_name"] == "Avery Chen"
@@ -37,7 +38,7 @@ def test_the_example_payload_creates_a_contact_owned_by_the_inbox(csm_api, rep):
     assert body["emails"] == [{"label": "work", "address": "buyer@example.com"}]
     assert body["labels"] == ["lead"]
     assert body["notes"] == EXAMPLE["notes"]
-    assert body["inbox_id"] == rep.sender.pk
+    assert body["inbox_id"] == pid("inb", rep.sender.pk)
     assert body["owner"] == rep.username
     assert sorted(f["text"] for f in body["facts"]) == [
         "Asked about SSO on the demo call",
@@ -91,7 +92,7 @@ def test_a_fact_is_not_added_twice(csm_api):
 
 
 def test_an_unknown_inbox_is_a_field_error(csm_api):
-    response = csm_api.post_json("/v1/contacts/", {**EXAMPLE, "inbox_id": 99999})
+    response = csm_api.post_json("/v1/contacts/", {**EXAMPLE, "inbox_id": pid("inb", 99999)})
     assert response.status_code == 422
     assert response.json()["field"] == "inbox_id"
 
@@ -123,12 +124,12 @@ def test_a_reps_token_lists_only_the_reps_contacts(rep, other_rep, api_client_fo
     mine = RecipientFactory(owner=rep)
     RecipientFactory(owner=other_rep)
     response = api_client_for(rep, "contacts:read").get("/v1/contacts/")
-    assert [c["id"] for c in response.json()["items"]] == [mine.pk]
+    assert [c["id"] for c in response.json()["items"]] == [pid("ctc", mine.pk)]
 
 
 def test_a_reps_token_cannot_open_another_reps_contact(rep, other_rep, api_client_for):
     theirs = RecipientFactory(owner=other_rep)
-    response = api_client_for(rep, "contacts:read").get(f"/v1/contacts/{theirs.pk}/")
+    response = api_client_for(rep, "contacts:read").get(f"/v1/contacts/{pid('ctc', theirs.pk)}/")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found.", "field": None}
 
@@ -139,7 +140,7 @@ def test_the_detail_shows_facts_and_suppression(csm_api, admin_user):
     recipient = RecipientFactory(email="gone@example.com")
     FactFactory(recipient=recipient, text="Renewal on 1 March")
     suppression_add(kind="address", value="gone@example.com", reason="unsubscribed", added_by=admin_user)
-    body = csm_api.get(f"/v1/contacts/{recipient.pk}/").json()
+    body = csm_api.get(f"/v1/contacts/{pid('ctc', recipient.pk)}/").json()
     assert body["facts"][0]["text"] == "Renewal on 1 March"
     assert body["suppressed"]["reason"] == "unsubscribed"
 
@@ -155,7 +156,7 @@ def test_the_list_filters_by_label_address_and_search(csm_api):
 
 
 def test_the_cursor_pages_through_every_contact_once(csm_api):
-    created = {r.pk for r in RecipientFactory.create_batch(7)}
+    created = {pid("ctc", r.pk) for r in RecipientFactory.create_batch(7)}
     seen: list[int] = []
     cursor = None
     pages = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from outreach.core.public_ids import encode as pid
 from outreach.integrations.models import EmittedEvent
 from outreach.mail.models import OutboundMessage
 from review.models import Draft, DraftDecision
@@ -21,27 +22,27 @@ def ready_draft(rep):
 def test_a_rep_lists_the_drafts_they_send(rep, other_rep, ready_draft, api_client_for):
     DraftFactory(sender=other_rep)
     items = api_client_for(rep, "drafts:read").get("/v1/drafts/").json()["items"]
-    assert [d["id"] for d in items] == [ready_draft.pk]
+    assert [d["id"] for d in items] == [pid("drf", ready_draft.pk)]
     item = items[0]
     assert (item["status"], item["version"], item["subject"]) == ("ready", 1, ready_draft.subject)
-    assert item["contact_id"] == ready_draft.recipient_id
+    assert item["contact_id"] == pid("ctc", ready_draft.recipient_id)
     assert item["message"] is None
 
 
 def test_drafts_filter_by_status(rep, ready_draft, api_client_for):
     DraftFactory(sender=rep, state="rejected")
     items = api_client_for(rep, "drafts:read").get("/v1/drafts/?status=ready").json()["items"]
-    assert [d["id"] for d in items] == [ready_draft.pk]
+    assert [d["id"] for d in items] == [pid("drf", ready_draft.pk)]
 
 
 def test_a_reps_token_cannot_see_another_reps_draft(other_rep, ready_draft, api_client_for):
-    response = api_client_for(other_rep, "drafts:read").get(f"/v1/drafts/{ready_draft.pk}/")
+    response = api_client_for(other_rep, "drafts:read").get(f"/v1/drafts/{pid('drf', ready_draft.pk)}/")
     assert response.status_code == 404
 
 
 def test_a_rep_approves_their_draft_with_their_token(rep, ready_draft, api_client_for):
     response = api_client_for(rep, "email:send").post_json(
-        f"/v1/drafts/{ready_draft.pk}/approve", {"expected_version": 1}
+        f"/v1/drafts/{pid('drf', ready_draft.pk)}/approve", {"expected_version": 1}
     )
     assert response.status_code == 200, response.json()
     body = response.json()
@@ -60,7 +61,7 @@ def test_a_rep_approves_their_draft_with_their_token(rep, ready_draft, api_clien
 
 def test_a_reps_token_cannot_approve_another_reps_draft(other_rep, ready_draft, api_client_for):
     response = api_client_for(other_rep, "email:send").post_json(
-        f"/v1/drafts/{ready_draft.pk}/approve", {"expected_version": 1}
+        f"/v1/drafts/{pid('drf', ready_draft.pk)}/approve", {"expected_version": 1}
     )
     assert response.status_code == 404
     ready_draft.refresh_from_db()
@@ -70,7 +71,7 @@ def test_a_reps_token_cannot_approve_another_reps_draft(other_rep, ready_draft, 
 
 def test_approving_needs_the_email_send_scope(rep, ready_draft, api_client_for):
     response = api_client_for(rep, "drafts:read").post_json(
-        f"/v1/drafts/{ready_draft.pk}/approve", {"expected_version": 1}
+        f"/v1/drafts/{pid('drf', ready_draft.pk)}/approve", {"expected_version": 1}
     )
     assert response.status_code == 403
     assert response.json()["detail"] == "This token lacks the scope 'email:send'."
@@ -78,7 +79,7 @@ def test_approving_needs_the_email_send_scope(rep, ready_draft, api_client_for):
 
 
 def test_approving_needs_the_version_the_person_saw(rep, ready_draft, api_client_for):
-    response = api_client_for(rep, "email:send").post_json(f"/v1/drafts/{ready_draft.pk}/approve", {})
+    response = api_client_for(rep, "email:send").post_json(f"/v1/drafts/{pid('drf', ready_draft.pk)}/approve", {})
     assert response.status_code == 422
     assert response.json()["field"] == "expected_version"
     assert not OutboundMessage.objects.exists()
@@ -86,7 +87,7 @@ def test_approving_needs_the_version_the_person_saw(rep, ready_draft, api_client
 
 def test_a_stale_version_is_a_conflict_and_sends_nothing(rep, ready_draft, api_client_for):
     response = api_client_for(rep, "email:send").post_json(
-        f"/v1/drafts/{ready_draft.pk}/approve", {"expected_version": 2}
+        f"/v1/drafts/{pid('drf', ready_draft.pk)}/approve", {"expected_version": 2}
     )
     assert response.status_code == 409
     assert response.json()["field"] == "expected_version"
@@ -96,7 +97,7 @@ def test_a_stale_version_is_a_conflict_and_sends_nothing(rep, ready_draft, api_c
 @pytest.mark.parametrize("extra", [{"subject": "Changed"}, {"body_text": "Different words"}, {"cc": ["x@example.com"]}])
 def test_the_approve_endpoint_never_changes_the_text(rep, ready_draft, api_client_for, extra):
     response = api_client_for(rep, "email:send").post_json(
-        f"/v1/drafts/{ready_draft.pk}/approve", {"expected_version": 1, **extra}
+        f"/v1/drafts/{pid('drf', ready_draft.pk)}/approve", {"expected_version": 1, **extra}
     )
     assert response.status_code == 422
     assert not OutboundMessage.objects.exists()
@@ -104,15 +105,15 @@ def test_the_approve_endpoint_never_changes_the_text(rep, ready_draft, api_clien
 
 def test_approving_twice_is_a_conflict_and_one_message(rep, ready_draft, api_client_for):
     client = api_client_for(rep, "email:send")
-    client.post_json(f"/v1/drafts/{ready_draft.pk}/approve", {"expected_version": 1})
-    second = client.post_json(f"/v1/drafts/{ready_draft.pk}/approve", {"expected_version": 1})
+    client.post_json(f"/v1/drafts/{pid('drf', ready_draft.pk)}/approve", {"expected_version": 1})
+    second = client.post_json(f"/v1/drafts/{pid('drf', ready_draft.pk)}/approve", {"expected_version": 1})
     assert second.status_code == 409
     assert OutboundMessage.objects.count() == 1
 
 
 def test_an_idempotent_retry_of_an_approval_replays_it(rep, ready_draft, api_client_for):
     client = api_client_for(rep, "email:send")
-    url = f"/v1/drafts/{ready_draft.pk}/approve"
+    url = f"/v1/drafts/{pid('drf', ready_draft.pk)}/approve"
     first = client.post_json(url, {"expected_version": 1}, headers={"Idempotency-Key": "approve-1"})
     second = client.post_json(url, {"expected_version": 1}, headers={"Idempotency-Key": "approve-1"})
     assert first.status_code == second.status_code == 200
@@ -122,14 +123,16 @@ def test_an_idempotent_retry_of_an_approval_replays_it(rep, ready_draft, api_cli
 
 def test_a_draft_that_is_not_ready_cannot_be_approved(rep, api_client_for):
     draft = DraftFactory(sender=rep, state=Draft.State.QUEUED, subject="", body_text="")
-    response = api_client_for(rep, "email:send").post_json(f"/v1/drafts/{draft.pk}/approve", {"expected_version": 1})
+    response = api_client_for(rep, "email:send").post_json(
+        f"/v1/drafts/{pid('drf', draft.pk)}/approve", {"expected_version": 1}
+    )
     assert response.status_code == 409
     assert not OutboundMessage.objects.exists()
 
 
 def test_an_admin_may_approve_any_draft_as_in_the_browser(admin_user, ready_draft, api_client_for):
     response = api_client_for(admin_user, "email:send").post_json(
-        f"/v1/drafts/{ready_draft.pk}/approve", {"expected_version": 1}
+        f"/v1/drafts/{pid('drf', ready_draft.pk)}/approve", {"expected_version": 1}
     )
     assert response.status_code == 200
     assert OutboundMessage.objects.get().approved_by == admin_user
@@ -147,7 +150,7 @@ def test_an_edited_approval_emits_a_draft_edit_signal_with_its_distance(
     assert event.payload["decision"] == "edit_approve"
     assert event.payload["edit"]["char_distance"] > 0
     assert event.payload["edit"]["changed_parts"] == ["body"]
-    assert event.payload["recipient"]["id"] == ready_draft.recipient_id
+    assert event.payload["recipient"]["id"] == pid("ctc", ready_draft.recipient_id)
     assert (event.sender, event.recipient) == (rep, ready_draft.recipient)
 
 
@@ -157,7 +160,7 @@ def test_the_signal_is_stored_with_the_decision_not_after_its_commit(
     # A process that dies between the commit and the after-commit hooks loses no event.
     with django_capture_on_commit_callbacks(execute=False):
         draft_approve(draft=ready_draft, user=rep, expected_version=1)
-    assert EmittedEvent.objects.filter(type="draft_edit_signal", payload__draft_id=ready_draft.pk).exists()
+    assert EmittedEvent.objects.filter(type="draft_edit_signal", payload__draft_id=pid("drf", ready_draft.pk)).exists()
 
 
 def test_a_refused_decision_stores_no_signal(rep, ready_draft):
@@ -169,7 +172,9 @@ def test_a_refused_decision_stores_no_signal(rep, ready_draft):
 
 def test_an_api_approval_emits_a_signal_saying_so(rep, ready_draft, api_client_for, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        api_client_for(rep, "email:send").post_json(f"/v1/drafts/{ready_draft.pk}/approve", {"expected_version": 1})
+        api_client_for(rep, "email:send").post_json(
+            f"/v1/drafts/{pid('drf', ready_draft.pk)}/approve", {"expected_version": 1}
+        )
     event = EmittedEvent.objects.get(type="draft_edit_signal")
     assert (event.payload["decision"], event.payload["via"], event.payload["decided_by"], event.payload["edit"]) == (
         "approve",
@@ -192,7 +197,7 @@ def test_a_rejection_emits_a_signal_with_its_reason(rep, ready_draft, django_cap
 
 def test_a_csms_token_cannot_approve_a_reps_draft_it_cannot_see_in_the_browser(csm, ready_draft, api_client_for):
     response = api_client_for(csm, "email:send").post_json(
-        f"/v1/drafts/{ready_draft.pk}/approve", {"expected_version": 1}
+        f"/v1/drafts/{pid('drf', ready_draft.pk)}/approve", {"expected_version": 1}
     )
     assert response.status_code == 404
     assert not OutboundMessage.objects.exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from outreach.core.public_ids import encode as pid
+
 pytestmark = pytest.mark.django_db
 
 
@@ -19,36 +21,40 @@ def test_messages_show_status_code_and_sender_outputs(rep, make_message, api_cli
     )
     body = api_client_for(rep, "drafts:read").get("/v1/messages/").json()
     item = body["items"][0]
-    assert item["id"] == message.pk
-    assert (item["status"], item["code"], item["error_message"]) == (
+    assert item["id"] == pid("msg", message.pk)
+    # The one-to-one send shape: a provider's error is named after it.
+    assert (item["status"], item["state"], item["code"], item["error_message"]) == (
+        "failure",
         "failed",
-        "provider_error",
+        "resend_error",
         "550 mailbox unavailable",
     )
+    assert item["send_result"]["status"] == "failure"
+    assert item["send_result"]["code"] == "resend_error"
     assert (item["provider"], item["provider_message_id"], item["provider_response"]) == (
         "resend",
         "re_123",
         {"status": 550},
     )
-    assert item["contact_id"] == message.recipient_id
-    assert item["draft_id"] == message.draft_ref
+    assert item["contact_id"] == pid("ctc", message.recipient_id)
+    assert item["draft_id"] == pid("drf", message.draft_ref)
 
 
 def test_messages_filter_by_status_and_code(rep, make_message, api_client_for):
     make_message(sender=rep, state="sent")
     skipped = make_message(sender=rep, state="skipped", code="suppressed")
     client = api_client_for(rep, "drafts:read")
-    assert [m["id"] for m in client.get("/v1/messages/?status=skipped").json()["items"]] == [skipped.pk]
-    assert [m["id"] for m in client.get("/v1/messages/?code=suppressed").json()["items"]] == [skipped.pk]
+    assert [m["id"] for m in client.get("/v1/messages/?status=skipped").json()["items"]] == [pid("msg", skipped.pk)]
+    assert [m["id"] for m in client.get("/v1/messages/?code=suppressed").json()["items"]] == [pid("msg", skipped.pk)]
 
 
 def test_a_reps_token_sees_only_the_reps_messages(rep, other_rep, make_message, api_client_for):
     mine = make_message(sender=rep)
     theirs = make_message(sender=other_rep)
     client = api_client_for(rep, "drafts:read")
-    assert [m["id"] for m in client.get("/v1/messages/").json()["items"]] == [mine.pk]
-    assert client.get(f"/v1/messages/{theirs.pk}/").status_code == 404
-    assert client.get(f"/v1/messages/{mine.pk}/").json()["id"] == mine.pk
+    assert [m["id"] for m in client.get("/v1/messages/").json()["items"]] == [pid("msg", mine.pk)]
+    assert client.get(f"/v1/messages/{pid('msg', theirs.pk)}/").status_code == 404
+    assert client.get(f"/v1/messages/{pid('msg', mine.pk)}/").json()["id"] == pid("msg", mine.pk)
 
 
 def test_a_csm_sees_every_message(csm, rep, other_rep, make_message, api_client_for):

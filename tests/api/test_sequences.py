@@ -6,6 +6,8 @@ import pytest
 
 from campaigns.models import Campaign, Enrollment
 from campaigns.services import enrollment_advance_due
+from outreach.core.public_ids import decode
+from outreach.core.public_ids import encode as pid
 from outreach.mail.models import OutboundMessage
 from outreach.people.models import Recipient
 from outreach.suppression.services import suppression_add
@@ -53,20 +55,20 @@ def csm_api(csm, api_client_for):
 
 @pytest.fixture
 def sequence(csm_api, rep):
-    response = csm_api.post_json("/v1/sequences/", sequence_payload(rep.sender.pk))
+    response = csm_api.post_json("/v1/sequences/", sequence_payload(pid("inb", rep.sender.pk)))
     assert response.status_code == 201, response.json()
-    return Campaign.objects.get(pk=response.json()["id"])
+    return Campaign.objects.get(pk=decode("seq", response.json()["id"]))
 
 
 def test_the_example_sequence_becomes_a_running_api_campaign_with_steps(csm_api, rep):
-    response = csm_api.post_json("/v1/sequences/", sequence_payload(rep.sender.pk))
+    response = csm_api.post_json("/v1/sequences/", sequence_payload(pid("inb", rep.sender.pk)))
     assert response.status_code == 201
     body = response.json()
     assert (body["name"], body["trigger"], body["status"], body["sender_inbox_id"]) == (
         "Renewal follow-up",
         "api",
         "active",
-        rep.sender.pk,
+        pid("inb", rep.sender.pk),
     )
     assert [(e["position"], e["delay_days"], bool(e["body"]), bool(e["prompt"])) for e in body["emails"]] == [
         (1, 0, True, False),
@@ -81,7 +83,7 @@ def test_the_example_sequence_becomes_a_running_api_campaign_with_steps(csm_api,
 
 
 def test_an_email_with_both_body_and_prompt_is_refused(csm_api, rep):
-    payload = sequence_payload(rep.sender.pk)
+    payload = sequence_payload(pid("inb", rep.sender.pk))
     payload["emails"][0]["prompt"] = "also this"
     response = csm_api.post_json("/v1/sequences/", payload)
     assert response.status_code == 422
@@ -90,7 +92,7 @@ def test_an_email_with_both_body_and_prompt_is_refused(csm_api, rep):
 
 
 def test_an_unknown_template_variable_is_refused(csm_api, rep):
-    payload = sequence_payload(rep.sender.pk)
+    payload = sequence_payload(pid("inb", rep.sender.pk))
     payload["emails"][0]["body"] = "Hi {{ nickname }}"
     response = csm_api.post_json("/v1/sequences/", payload)
     assert response.status_code == 422
@@ -98,28 +100,30 @@ def test_an_unknown_template_variable_is_refused(csm_api, rep):
 
 
 def test_a_rep_may_not_create_sequences(rep, api_client_for):
-    response = api_client_for(rep, "sequences:write").post_json("/v1/sequences/", sequence_payload(rep.sender.pk))
+    response = api_client_for(rep, "sequences:write").post_json(
+        "/v1/sequences/", sequence_payload(pid("inb", rep.sender.pk))
+    )
     assert response.status_code == 403
 
 
 def test_sequences_are_listed_and_shown(csm_api, sequence):
-    assert [s["id"] for s in csm_api.get("/v1/sequences/?trigger=api").json()["items"]] == [sequence.pk]
-    assert csm_api.get(f"/v1/sequences/{sequence.pk}/").json()["name"] == "Renewal follow-up"
+    assert [s["id"] for s in csm_api.get("/v1/sequences/?trigger=api").json()["items"]] == [pid("seq", sequence.pk)]
+    assert csm_api.get(f"/v1/sequences/{pid('seq', sequence.pk)}/").json()["name"] == "Renewal follow-up"
 
 
 def test_a_template_enrollment_with_a_source(csm_api, sequence, rep):
     contact = RecipientFactory(owner=rep)
     response = csm_api.post_json(
         "/v1/sequences/enrollments/",
-        {"sequence_id": sequence.pk, "recipient": {"contact_id": contact.pk}, "source": SOURCE},
+        {"sequence_id": pid("seq", sequence.pk), "recipient": {"contact_id": pid("ctc", contact.pk)}, "source": SOURCE},
     )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert (body["kind"], body["state"], body["sequence_id"], body["contact_id"]) == (
         "template",
         "active",
-        sequence.pk,
-        contact.pk,
+        pid("seq", sequence.pk),
+        pid("ctc", contact.pk),
     )
     assert body["source"]["message_id"] == "<abc@mail.example>"
     assert body["history"][0]["kind"] == "enrolled"
@@ -134,7 +138,7 @@ def test_an_ad_hoc_enrollment_by_email_creates_the_contact(csm_api, csm, rep):
                 {"delay_days": 0, "subject": "Quick question", "body": "Hi {{ first_name }}, a quick question."}
             ],
             "exit_on_reply": False,
-            "sender_inbox_id": rep.sender.pk,
+            "sender_inbox_id": pid("inb", rep.sender.pk),
             "source": SOURCE,
         },
     )
@@ -149,8 +153,8 @@ def test_an_ad_hoc_enrollment_by_email_creates_the_contact(csm_api, csm, rep):
 def test_an_automation_enrolls_once_per_occurrence(csm_api, sequence, rep):
     contact = RecipientFactory(owner=rep)
     payload = {
-        "sequence_id": sequence.pk,
-        "recipient": {"contact_id": contact.pk},
+        "sequence_id": pid("seq", sequence.pk),
+        "recipient": {"contact_id": pid("ctc", contact.pk)},
         "trigger": {"automation": "crm-deal-stage", "occurrence_key": "deal-42:proposal"},
         "source": {"type": "crm_event", "subject": "Deal moved to proposal"},
     }
@@ -166,7 +170,7 @@ def test_an_automation_enrolls_once_per_occurrence(csm_api, sequence, rep):
 
 def test_enrolling_someone_already_enrolled_is_a_conflict(csm_api, sequence, rep):
     contact = RecipientFactory(owner=rep)
-    payload = {"sequence_id": sequence.pk, "recipient": {"contact_id": contact.pk}}
+    payload = {"sequence_id": pid("seq", sequence.pk), "recipient": {"contact_id": pid("ctc", contact.pk)}}
     csm_api.post_json("/v1/sequences/enrollments/", payload)
     response = csm_api.post_json("/v1/sequences/enrollments/", payload)
     assert response.status_code == 409
@@ -177,14 +181,17 @@ def test_a_suppressed_contact_is_enrolled_as_suppressed(csm_api, sequence, rep):
     contact = RecipientFactory(owner=rep, email="gone@example.com")
     suppression_add(kind="address", value="gone@example.com", reason="unsubscribed")
     body = csm_api.post_json(
-        "/v1/sequences/enrollments/", {"sequence_id": sequence.pk, "recipient": {"contact_id": contact.pk}}
+        "/v1/sequences/enrollments/",
+        {"sequence_id": pid("seq", sequence.pk), "recipient": {"contact_id": pid("ctc", contact.pk)}},
     ).json()
     assert body["state"] == "suppressed"
     assert "Unsubscribed" in body["state_reason"]
 
 
 def test_a_recipient_needs_a_contact_id_or_an_email(csm_api, sequence):
-    response = csm_api.post_json("/v1/sequences/enrollments/", {"sequence_id": sequence.pk, "recipient": {}})
+    response = csm_api.post_json(
+        "/v1/sequences/enrollments/", {"sequence_id": pid("seq", sequence.pk), "recipient": {}}
+    )
     assert response.status_code == 422
     assert response.json()["field"] == "recipient"
 
@@ -192,7 +199,8 @@ def test_a_recipient_needs_a_contact_id_or_an_email(csm_api, sequence):
 def test_an_unknown_sequence_is_a_field_error(csm_api, rep):
     contact = RecipientFactory(owner=rep)
     response = csm_api.post_json(
-        "/v1/sequences/enrollments/", {"sequence_id": 999999, "recipient": {"contact_id": contact.pk}}
+        "/v1/sequences/enrollments/",
+        {"sequence_id": pid("seq", 999999), "recipient": {"contact_id": pid("ctc", contact.pk)}},
     )
     assert response.status_code == 422
     assert response.json()["field"] == "sequence_id"
@@ -201,7 +209,8 @@ def test_an_unknown_sequence_is_a_field_error(csm_api, rep):
 def test_cancel_ends_the_enrollment_and_records_it(csm_api, csm, sequence, rep):
     contact = RecipientFactory(owner=rep)
     enrollment_id = csm_api.post_json(
-        "/v1/sequences/enrollments/", {"sequence_id": sequence.pk, "recipient": {"contact_id": contact.pk}}
+        "/v1/sequences/enrollments/",
+        {"sequence_id": pid("seq", sequence.pk), "recipient": {"contact_id": pid("ctc", contact.pk)}},
     ).json()["id"]
     response = csm_api.patch_json(f"/v1/sequences/enrollments/{enrollment_id}/", {"action": "cancel"})
     assert response.status_code == 200
@@ -216,7 +225,8 @@ def test_cancel_ends_the_enrollment_and_records_it(csm_api, csm, sequence, rep):
 def test_an_unknown_action_is_refused(csm_api, sequence, rep):
     contact = RecipientFactory(owner=rep)
     enrollment_id = csm_api.post_json(
-        "/v1/sequences/enrollments/", {"sequence_id": sequence.pk, "recipient": {"contact_id": contact.pk}}
+        "/v1/sequences/enrollments/",
+        {"sequence_id": pid("seq", sequence.pk), "recipient": {"contact_id": pid("ctc", contact.pk)}},
     ).json()["id"]
     response = csm_api.patch_json(f"/v1/sequences/enrollments/{enrollment_id}/", {"action": "pause"})
     assert response.status_code == 422
@@ -227,25 +237,28 @@ def test_enrollments_are_listed_with_state_filters(csm_api, sequence, rep):
     a, b = RecipientFactory(owner=rep), RecipientFactory(owner=rep)
     for contact in (a, b):
         csm_api.post_json(
-            "/v1/sequences/enrollments/", {"sequence_id": sequence.pk, "recipient": {"contact_id": contact.pk}}
+            "/v1/sequences/enrollments/",
+            {"sequence_id": pid("seq", sequence.pk), "recipient": {"contact_id": pid("ctc", contact.pk)}},
         )
     first = Enrollment.objects.get(recipient=a)
-    csm_api.patch_json(f"/v1/sequences/enrollments/{first.pk}/", {"action": "cancel"})
+    csm_api.patch_json(f"/v1/sequences/enrollments/{pid('enr', first.pk)}/", {"action": "cancel"})
     items = csm_api.get("/v1/sequences/enrollments/?state=active").json()["items"]
-    assert [i["contact_id"] for i in items] == [b.pk]
+    assert [i["contact_id"] for i in items] == [pid("ctc", b.pk)]
 
 
 def test_a_rep_cannot_see_enrollments_of_campaigns_they_do_not_send_in(other_rep, rep, api_client_for):
     campaign = CampaignFactory(named_sender=rep, sender_mode="named")
     SequenceStepFactory(campaign=campaign)
     enrollment = Enrollment.objects.create(campaign=campaign, recipient=RecipientFactory(owner=rep))
-    response = api_client_for(other_rep, "sequences:read").get(f"/v1/sequences/enrollments/{enrollment.pk}/")
+    response = api_client_for(other_rep, "sequences:read").get(
+        f"/v1/sequences/enrollments/{pid('enr', enrollment.pk)}/"
+    )
     assert response.status_code == 404
 
 
 def test_an_idempotent_retry_creates_one_enrollment(csm_api, sequence, rep):
     contact = RecipientFactory(owner=rep)
-    payload = {"sequence_id": sequence.pk, "recipient": {"contact_id": contact.pk}}
+    payload = {"sequence_id": pid("seq", sequence.pk), "recipient": {"contact_id": pid("ctc", contact.pk)}}
     first = csm_api.post_json("/v1/sequences/enrollments/", payload, headers={"Idempotency-Key": "enroll-1"})
     second = csm_api.post_json("/v1/sequences/enrollments/", payload, headers={"Idempotency-Key": "enroll-1"})
     assert first.status_code == second.status_code == 201
@@ -258,7 +271,8 @@ def test_from_enrollment_to_the_draft_in_the_queue_to_an_api_approval(csm_api, s
     queue; the rep approves that exact text with their own token; only then is a message queued."""
     contact = RecipientFactory(owner=rep, first_name="Avery")
     enrollment_id = csm_api.post_json(
-        "/v1/sequences/enrollments/", {"sequence_id": sequence.pk, "recipient": {"contact_id": contact.pk}}
+        "/v1/sequences/enrollments/",
+        {"sequence_id": pid("seq", sequence.pk), "recipient": {"contact_id": pid("ctc", contact.pk)}},
     ).json()["id"]
     enrollment_advance_due()
     assert not OutboundMessage.objects.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from outreach.core.public_ids import encode as pid
 from outreach.integrations.models import EmittedEvent
 from outreach.suppression.models import Suppression
 from outreach.suppression.selectors import suppression_check
@@ -63,7 +64,7 @@ def test_a_suppression_emits_a_suppression_addition_event(admin_api, django_capt
     event = EmittedEvent.objects.get()
     assert event.type == "suppression_addition"
     assert event.payload["reason"] == "complaint"
-    assert event.payload["recipient"] == {"id": recipient.pk, "email": "stop@example.com"}
+    assert event.payload["recipient"] == {"id": pid("ctc", recipient.pk), "email": "stop@example.com"}
 
 
 def test_delete_removes_with_a_reason_and_keeps_the_history(admin_api, admin_user):

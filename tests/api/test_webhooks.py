@@ -14,6 +14,7 @@ from standardwebhooks.webhooks import Webhook
 
 from outreach.core.errors import ApplicationError
 from outreach.core.netguard import REFUSED
+from outreach.core.public_ids import encode as pid
 from outreach.integrations import tasks as webhook_tasks
 from outreach.integrations.models import EmittedEvent, WebhookDelivery, WebhookSubscription
 from outreach.integrations.services import events, webhooks
@@ -127,7 +128,9 @@ def test_a_replay_through_the_api_sends_again(subscription, receiver, admin_user
     events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     _deliver_all()
     delivery = WebhookDelivery.objects.get()
-    response = api_client_for(admin_user, "webhooks:write").post(f"/v1/webhooks/deliveries/{delivery.pk}/replay")
+    response = api_client_for(admin_user, "webhooks:write").post(
+        f"/v1/webhooks/deliveries/{pid('dlv', delivery.pk)}/replay"
+    )
     assert response.status_code == 202
     assert response.json()["status"] == "pending"
     _deliver_all()
@@ -173,9 +176,9 @@ def test_a_reply_becomes_an_engagement_signal_attributed_to_recipient_and_campai
     event = EmittedEvent.objects.get()
     assert event.type == "engagement_signal"
     assert event.payload["kind"] == "replied"
-    assert event.payload["recipient"] == {"id": message.recipient_id, "email": message.recipient.email}
-    assert event.payload["message_id"] == message.pk
-    assert event.payload["draft_id"] == message.draft_ref
+    assert event.payload["recipient"] == {"id": pid("ctc", message.recipient_id), "email": message.recipient.email}
+    assert event.payload["message_id"] == pid("msg", message.pk)
+    assert event.payload["draft_id"] == pid("drf", message.draft_ref)
     assert "campaign_id" in event.payload and "enrollment_id" in event.payload
     assert event.payload["sender"] == rep.username
 
@@ -185,7 +188,7 @@ def test_an_open_is_emitted_only_where_the_recipient_consented(rep, make_message
     consented = make_message(sender=rep, recipient=RecipientFactory(owner=rep, consent_open_tracking=True))
     _record_engagement(EngagementEvent.Kind.OPENED, silent)
     _record_engagement(EngagementEvent.Kind.OPENED, consented)
-    assert [e.payload["recipient"]["id"] for e in EmittedEvent.objects.all()] == [consented.recipient_id]
+    assert [e.payload["recipient"]["id"] for e in EmittedEvent.objects.all()] == [pid("ctc", consented.recipient_id)]
 
 
 @pytest.mark.parametrize("kind", ["bounced", "unsubscribed", "complained"])
@@ -297,7 +300,9 @@ def test_the_delivery_log_is_listed_through_the_api(subscription, receiver, admi
     events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     _deliver_all()
     items = (
-        api_client_for(admin_user, "webhooks:write").get(f"/v1/webhooks/{subscription.pk}/deliveries/").json()["items"]
+        api_client_for(admin_user, "webhooks:write")
+        .get(f"/v1/webhooks/{pid('whk', subscription.pk)}/deliveries/")
+        .json()["items"]
     )
     assert [(d["status"], d["response_code"], d["response_body"]) for d in items] == [
         ("retrying", 500, "receiver exploded")

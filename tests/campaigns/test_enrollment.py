@@ -239,7 +239,8 @@ def test_a_rejected_draft_cancels_the_sequence_with_the_reason(campaign, recipie
     assert services.enrollment_advance_due().drafted == 0
 
 
-def test_a_failed_send_holds_the_enrollment_for_attention(campaign, recipient, rep):
+def test_a_failed_send_holds_the_enrollment_for_attention_when_the_campaign_says_so(recipient, rep):
+    campaign = make_campaign(complete_on_send_failure=False)
     enrollment = enroll(campaign, recipient)
     services.enrollment_advance_due()
 
@@ -255,8 +256,9 @@ def test_a_failed_send_holds_the_enrollment_for_attention(campaign, recipient, r
     assert "provider_error" in enrollment.state_reason and "needs attention" in enrollment.state_reason
 
 
-def test_a_failed_send_continues_when_the_campaign_says_so(recipient, rep):
-    campaign = make_campaign(complete_on_send_failure=True)
+def test_a_failed_send_continues_by_default_as_one_to_one_send_tools_do(recipient, rep):
+    campaign = make_campaign()
+    assert campaign.complete_on_send_failure is True
     enrollment = enroll(campaign, recipient)
     services.enrollment_advance_due()
 

@@ -113,3 +113,59 @@ def test_a_reply_not_meeting_the_condition_keeps_the_sequence_and_records_why(ru
     assert enrollment.state == Enrollment.State.WAITING_DELAY
     stored = EnrollmentEvent.objects.get(enrollment=enrollment, kind="exit_condition")
     assert stored.data["exit"] is False and "right person" in stored.reason
+
+
+# --- The documented wording, judged offline by transparent rules ------------------------------------
+
+DOCUMENTED = "Exit if the contact replies, declines, or says the request is no longer relevant."
+
+
+@pytest.mark.parametrize(
+    ("prompt", "reply", "exits"),
+    [
+        # "Exit if the contact replies, …": any reply meets it.
+        (DOCUMENTED, "Sounds good, Tuesday works.", True),
+        ("Exit if the contact replies or clearly declines.", "Thanks, will read it tonight.", True),
+        # The conditions themselves, without "replies".
+        (
+            "Exit if the contact declines or says the request is no longer relevant.",
+            "This is no longer relevant for us.",
+            True,
+        ),
+        (
+            "Exit if the contact declines or says the request is no longer relevant.",
+            "We went with another vendor.",
+            True,
+        ),
+        ("Exit if the contact declines or says the request is no longer relevant.", "No thanks, we'll pass.", True),
+        ("Exit if the contact declines or says the request is no longer relevant.", "Could we talk Tuesday?", False),
+        # A reply *saying* something is not "any reply".
+        ("Exit if they reply saying they are not interested.", "Could we talk Tuesday?", False),
+    ],
+)
+def test_the_offline_judge_understands_the_documented_wording(prompt, reply, exits):
+    result = evaluate_exit_condition(prompt=prompt, reply_text=reply, provider=OfflineProvider())
+    assert result.exit is exits, result.reason
+    assert result.reason.startswith(OFFLINE_LABEL)
+
+
+def test_the_exit_condition_is_judged_even_when_exit_on_reply_already_ended_it(
+    rep, recipient, django_capture_on_commit_callbacks
+):
+    campaign = make_campaign(exit_on_reply=True, exit_condition_prompt=DOCUMENTED)
+    enrollment = services.enrollment_create(campaign=campaign, recipient=recipient)
+    services.enrollment_advance_due()
+    message = finish(approve(Draft.objects.get(enrollment_ref=enrollment.pk), rep))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        event = record_event(message, EngagementEvent.Kind.REPLIED, reply_text="This is no longer relevant.")
+    enrollment.refresh_from_db()
+    assert enrollment.state == Enrollment.State.EXITED_REPLY
+    assert [q.func() for q in OrmQ.objects.all()] == ["campaigns.tasks.enrollment_evaluate_exit_condition_task"]
+
+    tasks.enrollment_evaluate_exit_condition_task(enrollment.pk, event.pk)
+    judged = EnrollmentEvent.objects.get(enrollment=enrollment, kind="exit_condition")
+    assert judged.data["exit"] is True and judged.data["prompt"] == DOCUMENTED
+    assert "any reply" in judged.reason
+    enrollment.refresh_from_db()
+    assert enrollment.state == Enrollment.State.EXITED_REPLY  # ended once, by the reply

@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 
 from campaigns.models import Enrollment, SequenceStep
+from outreach.core import public_ids
 from outreach.integrations.models import ApiToken
 from outreach.integrations.services.tokens import api_token_create
 from tests.factories import CampaignFactory, DraftFactory, OutboundMessageFactory, RecipientFactory, UserFactory
@@ -141,12 +142,14 @@ def test_no_api_filter_reaches_someone_elses_object(rep, own_world, victim_world
 
 # (browser detail URL, API list URL) per kind of object that has both.
 BOTH = {
-    "recipient": ("/recipients/{pk}/", "/api/v1/contacts/"),
-    "draft": ("/review/drafts/{pk}/", "/api/v1/drafts/"),
-    "message": ("/messages/{pk}/", "/api/v1/messages/"),
-    "enrollment": ("/campaigns/enrollments/{pk}/", "/api/v1/sequences/enrollments/"),
-    "campaign": ("/campaigns/{pk}/", "/api/v1/sequences/"),
+    "recipient": ("/recipients/{pk}/", "/v1/contacts/"),
+    "draft": ("/review/drafts/{pk}/", "/v1/drafts/"),
+    "message": ("/messages/{pk}/", "/v1/messages/"),
+    "enrollment": ("/campaigns/enrollments/{pk}/", "/v1/sequences/enrollments/"),
+    "campaign": ("/campaigns/{pk}/", "/v1/sequences/"),
 }
+# The API names rows by public ids (ctc_…): the browser's row number, sealed the same way.
+PUBLIC_PREFIX = {"recipient": "ctc", "draft": "drf", "message": "msg", "enrollment": "enr", "campaign": "seq"}
 
 
 def _api_ids(client: Client, path: str) -> set[str]:
@@ -198,7 +201,8 @@ def test_each_list_in_both_the_browser_and_the_api_shows_the_same_set(role, rep,
             status = browser.get(detail.format(pk=pk)).status_code
             assert status in (200, 302, 404), (role, kind, pk, status)  # a draft's page redirects into the queue
             shown = status != 404
-            assert shown == (str(pk) in in_api), f"{role}: {kind} {pk} browser {status}, api {in_api}"
+            in_api_too = public_ids.encode(PUBLIC_PREFIX[kind], pk) in in_api
+            assert shown == in_api_too, f"{role}: {kind} {pk} browser {status}, api {in_api}"
 
 
 @pytest.mark.parametrize("value", ["0", "99999999999999999999999", "abc", "%E2%80%AE"])

@@ -21,7 +21,7 @@ from locust import HttpUser, between, task
 PASSWORD = os.environ.get("LOAD_PASSWORD", "")
 REVIEWERS = [u for u in os.environ.get("LOAD_REVIEWERS", "").split(",") if u]
 TOKENS = [t for t in os.environ.get("LOAD_API_TOKENS", "").split(",") if t]
-SEQUENCE_ID = int(os.environ.get("LOAD_SEQUENCE_ID", "0") or 0)
+SEQUENCE_ID = os.environ.get("LOAD_SEQUENCE_ID", "")  # seq_…, the public id
 DECISIONS_LOG = os.environ.get("LOAD_DECISIONS_LOG", "")
 
 _reviewer_ids = itertools.count()

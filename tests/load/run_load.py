@@ -244,13 +244,14 @@ def seed(*, reviewers: int, drafts_each: int, api_clients: int) -> dict[str, str
     except ImportError:  # the REST API is not in this build: the API clients idle
         return out
     from campaigns.models import Campaign, SequenceStep
+    from outreach.core import public_ids
 
     campaign = Campaign.objects.create(
         name="Load sequence", goal="Say hello", status=Campaign.Status.ACTIVE, created_by=api_users[0]
     )
     SequenceStep.objects.create(campaign=campaign, position=1, delay_days=0, subject="Hello", body="Hi there")
     tokens = [api_token_create(user=u, name="load test", scopes=["sequences:write"]).secret for u in api_users]
-    out.update(LOAD_API_TOKENS=",".join(tokens), LOAD_SEQUENCE_ID=str(campaign.pk))
+    out.update(LOAD_API_TOKENS=",".join(tokens), LOAD_SEQUENCE_ID=public_ids.encode("seq", campaign.pk))
     return out
 
 

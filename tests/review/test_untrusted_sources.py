@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from outreach.core import public_ids
 from outreach.drafting import AnthropicProvider
 from outreach.integrations.services.tokens import api_token_create
 from outreach.mail.models import EngagementEvent, OutboundMessage
@@ -39,9 +40,9 @@ def planted(csm, rep):
     """A contact whose facts arrive through the API, one of them an instruction with a link."""
     secret = api_token_create(user=csm, name="crm", scopes=["contacts:read", "contacts:write"]).secret
     response = Client(headers={"Authorization": f"Bearer {secret}"}).post(
-        "/api/v1/contacts/",
+        "/v1/contacts/",
         {
-            "inbox_id": rep.sender.pk,
+            "inbox_id": public_ids.encode("inb", rep.sender.pk),
             "full_name": "Avery Chen",
             "emails": [{"label": "work", "address": "avery@customer.example"}],
             "facts": [{"kind": "activity", "text": "Downloaded the pricing guide"}, {"kind": "note", "text": PLANTED}],

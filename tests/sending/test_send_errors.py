@@ -91,6 +91,6 @@ def test_a_provider_send_records_its_message_id_and_response(resend_api, approve
     message = _send(approve(ApprovedDraftFactory()))
     assert message.state == State.SENT
     assert message.provider_message_id == "resend-1"
-    assert message.as_send_result()["response"]["status"] == ["queued"]
+    assert message.as_send_result()["create_email_response"]["status"] == ["queued"]
     assert resend_api.requests[0]["idempotency_key"] == message.idempotency_key
     assert resend_api.delivered[0]["headers"]["Message-ID"] == message.message_id

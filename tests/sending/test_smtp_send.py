@@ -6,6 +6,7 @@ from email.utils import parseaddr
 
 import pytest
 
+from outreach.core.public_ids import encode as pid
 from outreach.mail.models import OutboundMessage, SenderConfig
 from outreach.mail.services.sending import outbound_message_send
 from outreach.mail.unsubscribe import unsubscribe_url
@@ -97,11 +98,11 @@ def test_it_records_a_successful_send_result(sent, rep):
     assert message.state == OutboundMessage.State.SENT
     assert result["status"] == "success"
     assert result["code"] is None
-    assert result["to_id"] == message.recipient_id
-    assert result["from_id"] == rep.pk
-    assert result["email_id"] == message.pk
-    assert result["options"]["cc"] == ["boss@customer.example"]
-    assert result["response"]["status"] == ["sent"]
+    assert result["to_id"] == pid("ctc", message.recipient_id)
+    assert result["from_id"] == pid("inb", rep.sender.pk)
+    assert result["email_id"] == pid("msg", message.pk)
+    assert result["create_email_options"]["cc"] == ["boss@customer.example"]
+    assert result["create_email_response"]["status"] == ["sent"]
 
 
 def test_it_marks_the_recipient_as_recently_contacted(sent):
@@ -131,5 +132,5 @@ def test_a_sender_with_their_own_mailbox_sends_through_their_smtp_server(smtp_se
     outbound_message_send(message_id=message.pk)
     message.refresh_from_db()
     assert message.state == OutboundMessage.State.SENT
-    assert message.as_send_result()["sender_config_id"] == config.pk
+    assert message.as_send_result()["sender_config_id"] == pid("scf", config.pk)
     assert len(smtp_server.received) == 1

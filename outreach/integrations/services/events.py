@@ -1,5 +1,5 @@
 """Emitted events: what other systems hear from us (engagement, draft decisions, suppression
-additions), stored as `EmittedEvent` rows, listed by `GET /v1/events/` and delivered by webhooks.
+additions, send results), stored as `EmittedEvent` rows, listed by `GET /v1/events/` and delivered by webhooks.
 
 Not to be confused with Django signals (in-process news between our parts, in each part's
 `signals.py`): the receivers below turn some of those signals into emitted events.
@@ -14,8 +14,9 @@ from typing import Any
 from django.db import transaction
 
 from outreach.core.errors import ApplicationError
+from outreach.core.public_ids import encode_or_none as pid
 from outreach.integrations.models import EmittedEvent
-from outreach.mail.models import EngagementEvent, SendingPause
+from outreach.mail.models import EngagementEvent, OutboundMessage, SendingPause
 from outreach.people.models import Recipient
 from outreach.suppression.models import Suppression
 
@@ -51,10 +52,10 @@ def _message_refs(message) -> dict[str, Any]:
     if message is None:
         return {"message_id": None, "draft_id": None, "campaign_id": None, "enrollment_id": None, "sender": None}
     return {
-        "message_id": message.pk,
-        "draft_id": message.draft_ref,
-        "campaign_id": message.campaign_ref,
-        "enrollment_id": message.enrollment_ref,
+        "message_id": pid("msg", message.pk),
+        "draft_id": pid("drf", message.draft_ref),
+        "campaign_id": pid("seq", message.campaign_ref),
+        "enrollment_id": pid("enr", message.enrollment_ref),
         "sender": message.sender.get_username() if message.sender_id else None,
     }
 
@@ -69,10 +70,10 @@ def engagement_emit(*, event: EngagementEvent) -> EmittedEvent | None:
     if event.kind == EngagementEvent.Kind.OPENED and not (recipient and recipient.consent_open_tracking):
         return None
     payload = {
-        "engagement_id": event.pk,
+        "engagement_id": pid("eng", event.pk),
         "kind": event.kind,
         "occurred_at": event.occurred_at.isoformat(),
-        "recipient": {"id": recipient.pk, "email": recipient.email} if recipient else None,
+        "recipient": {"id": pid("ctc", recipient.pk), "email": recipient.email} if recipient else None,
         **_message_refs(message),
     }
     return emitted_event_record(
@@ -90,15 +91,15 @@ def suppression_emit(*, entry: Suppression) -> EmittedEvent:
     elif entry.kind == Suppression.Kind.ADDRESS:
         recipient = Recipient.objects.filter(email=entry.value).first()
     payload = {
-        "suppression_id": entry.pk,
+        "suppression_id": pid("sup", entry.pk),
         "kind": entry.kind,
-        "value": entry.value,
+        "value": pid("ctc", recipient.pk) if entry.kind == Suppression.Kind.RECIPIENT and recipient else entry.value,
         "reason": entry.reason,
         "list": entry.suppression_list.name,
         "source": entry.source,
         "created_at": entry.created_at.isoformat(),
         "expires_at": entry.expires_at.isoformat() if entry.expires_at else None,
-        "recipient": {"id": recipient.pk, "email": recipient.email} if recipient else None,
+        "recipient": {"id": pid("ctc", recipient.pk), "email": recipient.email} if recipient else None,
     }
     return emitted_event_record(type=EmittedEvent.Type.SUPPRESSION, payload=payload, recipient=recipient)
 
@@ -123,6 +124,24 @@ def sending_pause_emit(*, pause: SendingPause, type: str, count: int) -> Emitted
         ("held" if type == EmittedEvent.Type.SENDING_PAUSED else "released"): count,
     }
     return emitted_event_record(type=type, payload=payload, sender=pause.sender)
+
+
+def send_result_emit(*, message: OutboundMessage) -> EmittedEvent | None:
+    """`email_send_result` when a send's outcome is final (success, failure or skipped), in the
+    one-to-one send shape (`OutboundMessage.as_send_result()`), with where it came from."""
+    if message.state not in OutboundMessage.FINAL_STATES:
+        return None
+    payload = {
+        **message.as_send_result(),
+        "draft_id": pid("drf", message.draft_ref),
+        "campaign_id": pid("seq", message.campaign_ref),
+        "enrollment_id": pid("enr", message.enrollment_ref),
+        "sender": message.sender.get_username() if message.sender_id else None,
+        "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+    }
+    return emitted_event_record(
+        type=EmittedEvent.Type.SEND_RESULT, payload=payload, recipient=message.recipient, sender=message.sender
+    )
 
 
 # Receivers log and swallow their own failures: the signal's other listeners (campaigns ending a
@@ -157,11 +176,19 @@ def _on_sending_resumed(sender, pause, released, **kwargs) -> None:
         logger.exception("could not record sending_resumed for pause %s", pause.pk)
 
 
+def _on_outbound_message_finished(sender, message, **kwargs) -> None:
+    try:
+        send_result_emit(message=message)
+    except Exception:
+        logger.exception("could not record email_send_result for message %s", message.pk)
+
+
 def connect_signals() -> None:
-    from outreach.mail.signals import engagement_recorded, sending_paused, sending_resumed
+    from outreach.mail.signals import engagement_recorded, outbound_message_finished, sending_paused, sending_resumed
     from outreach.suppression.signals import suppression_added
 
     engagement_recorded.connect(_on_engagement_recorded, dispatch_uid="emit-engagement")
     suppression_added.connect(_on_suppression_added, dispatch_uid="emit-suppression")
     sending_paused.connect(_on_sending_paused, dispatch_uid="emit-sending-paused")
     sending_resumed.connect(_on_sending_resumed, dispatch_uid="emit-sending-resumed")
+    outbound_message_finished.connect(_on_outbound_message_finished, dispatch_uid="emit-send-result")

@@ -38,7 +38,8 @@ class SendRules:
     send_window: dict = field(default_factory=dict)
     suppression_list_ids: list[int] = field(default_factory=list)
     open_tracking: bool = False
-    complete_on_send_failure: bool = False
+    # One-to-one send tools' default: a failed send completes the step and the sequence goes on.
+    complete_on_send_failure: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +104,7 @@ def outbound_message_create(
     cc: list[str],
     bcc: list[str],
     rules: SendRules,
+    preview_text: str = "",
     draft_ref: int | None = None,
     campaign_ref: int | None = None,
     enrollment_ref: int | None = None,
@@ -144,6 +146,7 @@ def outbound_message_create(
         cc=list(cc),
         bcc=list(bcc),
         subject=subject,
+        preview_text=" ".join((preview_text or "").split())[:300],
         body_html=body_html,
         body_text=body_text,
         content_hash=content_hash(subject=subject, body_html=body_html, body_text=body_text),

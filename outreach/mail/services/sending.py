@@ -21,6 +21,7 @@ import contextlib
 import logging
 import smtplib
 import socket
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import formataddr, parseaddr
 from functools import partial
@@ -44,7 +45,7 @@ from outreach.mail.services.outbox import content_hash, outbound_message_enqueue
 from outreach.mail.signals import outbound_message_finished
 from outreach.mail.unsubscribe import unsubscribe_url
 from outreach.people.models import Recipient, SenderProfile
-from outreach.suppression.selectors import suppression_check
+from outreach.suppression.selectors import suppression_check, suppression_check_bulk
 
 logger = logging.getLogger(__name__)
 
@@ -280,6 +281,7 @@ def _claim(message_id: int) -> tuple[OutboundMessage | None, bool]:
         if hit is not None:
             code = Code.OPTED_OUT if hit.reason == "unsubscribed" else Code.SUPPRESSED
             return end(State.SKIPPED, code, f"Suppressed at send time: {hit.describe()}")
+        _drop_suppressed_copies(message, now)
         duplicate = _duplicate_of(message, now)
         if duplicate is not None:
             return end(
@@ -412,6 +414,38 @@ def outbound_messages_release(*, messages: QuerySet[OutboundMessage], code: str,
     return len(released)
 
 
+@dataclass(frozen=True)
+class _CopyAddress:
+    """A CC or BCC address as the suppression check reads a person."""
+
+    pk: int
+    email: str
+    country: str = ""
+    consent_recorded_at: datetime | None = None
+
+
+def _drop_suppressed_copies(message: OutboundMessage, now: datetime) -> None:
+    """A suppressed CC or BCC address is dropped (the email still goes to its recipient), with a
+    note in the message's log saying which and why."""
+    copies = [("cc", a) for a in message.cc or []] + [("bcc", a) for a in message.bcc or []]
+    if not copies:
+        return
+    people = [_CopyAddress(pk=-(i + 1), email=address) for i, (_, address) in enumerate(copies)]
+    hits = suppression_check_bulk(recipients=people, list_ids=message.suppression_list_ids)
+    if not hits:
+        return
+    dropped = [(field, address, hits[p.pk]) for (field, address), p in zip(copies, people, strict=True) if p.pk in hits]
+    gone = {(field, address) for field, address, _ in dropped}
+    message.cc = [a for a in message.cc if ("cc", a) not in gone]
+    message.bcc = [a for a in message.bcc if ("bcc", a) not in gone]
+    OutboundMessage.objects.filter(pk=message.pk).update(cc=message.cc, bcc=message.bcc)
+    note = "; ".join(f"{field.upper()} {address} dropped: {hit.describe()}" for field, address, hit in dropped)
+    OutboundMessageLog.objects.create(
+        message=message, from_state=message.state, to_state=message.state, code="", note=note, created_at=now
+    )
+    logger.info("outbound message %s: %s", message.pk, note)
+
+
 # --- Building and sending the email ------------------------------------------------------------
 
 
@@ -444,6 +478,16 @@ def list_id(message: OutboundMessage) -> str:
     return f"<outreach.{domain}>"
 
 
+def _preheader(preview_text: str) -> str:
+    """The preview text as the HTML part's hidden preheader: inboxes show it after the subject."""
+    if not preview_text.strip():
+        return ""
+    return (
+        '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all" aria-hidden="true">'
+        f"{escape(preview_text.strip())}</div>"
+    )
+
+
 def build_email(message: OutboundMessage, *, connection=None) -> EmailMultiAlternatives:
     """The email exactly as approved, plus the unsubscribe footer and headers: a text part and, when
     there is an HTML body, the same words as a complete HTML document. Headers are built by
@@ -472,7 +516,10 @@ def build_email(message: OutboundMessage, *, connection=None) -> EmailMultiAlter
     )
     if message.body_html:
         email.attach_alternative(
-            html_document(subject=message.subject, body_html=message.body_html + footer_html), "text/html"
+            html_document(
+                subject=message.subject, body_html=_preheader(message.preview_text) + message.body_html + footer_html
+            ),
+            "text/html",
         )
     # Read by outreach.mail.backends.ResendEmailBackend (the Idempotency-Key header).
     email.idempotency_key = message.idempotency_key  # type: ignore[attr-defined]
@@ -577,9 +624,12 @@ def _deliver(message: OutboundMessage) -> dict:
         email = build_email(message, connection=connection)
         count = email.send(fail_silently=False)
     except ApplicationError as exc:
-        raise SendFailure(exc.message, transient=False) from exc
+        raise SendFailure(exc.message, transient=False, response={"backend": path}) from exc
     except Exception as exc:
-        raise _classify(exc) from exc
+        failure = _classify(exc)
+        # The channel it failed on names the send result's code (resend_error, smtp_error…).
+        failure.response = {"backend": path, **failure.response}
+        raise failure from exc
     status = getattr(email, "anymail_status", None)
     if status is not None and status.status is not None:
         response = {
@@ -594,7 +644,7 @@ def _deliver(message: OutboundMessage) -> dict:
             )
         return response
     if not count:
-        raise SendFailure("The backend reported that nothing was sent.", transient=False)
+        raise SendFailure("The backend reported that nothing was sent.", transient=False, response={"backend": path})
     return {"backend": path, "message_id": message.message_id, "status": ["sent"]}
 
 

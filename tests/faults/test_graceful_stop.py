@@ -98,12 +98,16 @@ def test_serve_all_stops_web_and_worker_on_sigterm(transactional_db, tmp_path):
         print(f"\n[serve_all SIGTERM] exit code {proc.returncode}")
         assert not web_answers()
         assert not WorkerHeartbeat.objects.exists(), log.read_text()
-        try:
-            os.killpg(proc.pid, 0)
-            left = True
-        except ProcessLookupError:
-            left = False
-        assert not left, "serve_all left a child running:\n" + log.read_text()
+
+        def group_gone() -> bool:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        # Its children may take a moment longer to exit on a busy machine; none may stay.
+        wait_until(group_gone, timeout=60, what="serve_all's children to exit:\n" + log.read_text()[-2000:])
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

@@ -192,7 +192,9 @@ class PromisesMachine(RuleBasedStateMachine):
         entry = _pick(list(Suppression.objects.filter(removed_at__isnull=True).order_by("pk")), i)
         if entry is not None:
             with _on_commit():
-                suppression_remove(entry=entry, removed_by=self.admin, reason="released in a property test")
+                suppression_remove(
+                    entry=entry, removed_by=self.admin, reason="released in a property test", confirmed_legal=True
+                )
 
     # --- drafts -------------------------------------------------------------------------------
 

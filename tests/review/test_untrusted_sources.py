@@ -64,7 +64,11 @@ def test_facts_from_the_api_are_recorded_as_untrusted(planted, csm):
     fact = planted.facts.get(kind="note")
     assert (fact.origin, fact.trusted, fact.as_dict()["trust"]) == (Fact.Origin.API, False, "untrusted")
     secret = api_token_create(user=csm, name="read", scopes=["contacts:read"]).secret
-    body = Client(headers={"Authorization": f"Bearer {secret}"}).get(f"/api/v1/contacts/{planted.pk}/").json()
+    body = (
+        Client(headers={"Authorization": f"Bearer {secret}"})
+        .get(f"/v1/contacts/{public_ids.encode('ctc', planted.pk)}/")
+        .json()
+    )
     assert {(f["origin"], f["trusted"]) for f in body["facts"]} == {("api", False)}
 
 

@@ -190,6 +190,9 @@ class DraftDecision(models.Model):
     note = models.TextField(blank=True)
     via = models.CharField(max_length=10, default="web", help_text="web or api")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set on an approval its approver took back (the undo_approve decision records who and when):
+    # nothing was sent, so edit analytics do not count it as approved.
+    undone_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at"]

@@ -361,7 +361,8 @@ def drafting_progress_of(qs: QuerySet[Draft]) -> DraftingProgress:
 # Edit analytics (the edit analytics page, its CSV export and the diff view)
 #
 # Definitions, shown on the page too:
-# - decided: approve + edit_approve + reject decisions (regenerate and skip are not final).
+# - decided: approve + edit_approve + reject decisions (regenerate and skip are not final); an
+#   approval its approver undid (undone_at set) is not counted: nothing was sent.
 # - approval rate = (approve + edit_approve) / decided.
 # - edit rate = edit_approve / (approve + edit_approve): how often an approved email was changed.
 # - edit distance = 1 - DraftEdit.normalized_similarity (0 = unchanged, 1 = entirely rewritten),
@@ -536,8 +537,8 @@ def edit_similarity_medians(edits: QuerySet, *, keys: Sequence[str] = ()) -> dic
 
 def _decision_counts(decisions: QuerySet[DraftDecision], keys: Sequence[str]) -> list[dict]:
     counts = {
-        "approved": Count("id", filter=Q(action=DraftDecision.Action.APPROVE)),
-        "edited": Count("id", filter=Q(action=DraftDecision.Action.EDIT_APPROVE)),
+        "approved": Count("id", filter=Q(action=DraftDecision.Action.APPROVE, undone_at__isnull=True)),
+        "edited": Count("id", filter=Q(action=DraftDecision.Action.EDIT_APPROVE, undone_at__isnull=True)),
         "rejected": Count("id", filter=Q(action=DraftDecision.Action.REJECT)),
         "regenerated": Count("id", filter=Q(action=DraftDecision.Action.REGENERATE)),
     }
@@ -720,7 +721,10 @@ def _learning(decisions: QuerySet[DraftDecision], keys: Sequence[str]) -> list[L
     """Median edit distance of approved drafts with and without edit examples per group of `keys`
     (one query). An email approved as drafted counts as distance 0: that is what learning aims at."""
     similarity = DraftEdit.objects.filter(draft=OuterRef("draft")).order_by("-created_at", "-id")
-    marked = decisions.filter(action__in=[DraftDecision.Action.APPROVE, DraftDecision.Action.EDIT_APPROVE]).annotate(
+    approvals = decisions.filter(
+        action__in=[DraftDecision.Action.APPROVE, DraftDecision.Action.EDIT_APPROVE], undone_at__isnull=True
+    )
+    marked = approvals.annotate(
         normalized_similarity=Coalesce(
             Subquery(similarity.values("normalized_similarity")[:1]), Value(1.0), output_field=FloatField()
         ),
@@ -767,6 +771,7 @@ EXPORT_COLUMNS = (
     "changed_parts",
     "decided_by",
     "decided_at",
+    "undone_at",
 )
 
 
@@ -801,10 +806,11 @@ def decision_export_rows(*, flt: EditAnalyticsFilter, chunk_size: int = 2000) ->
             "edit_changed_parts",
             "user__username",
             "created_at",
+            "undone_at",
         )
     )
     for row in rows.iterator(chunk_size=chunk_size):
-        (decision_id, draft_id, campaign, sender, provider, model, action, reason, note, *edit, user, at) = row
+        (decision_id, draft_id, campaign, sender, provider, model, action, reason, note, *edit, user, at, undone) = row
         if action != DraftDecision.Action.EDIT_APPROVE:
             edit = [None, None, None, None]
         char_distance, similarity, word_distance, parts = edit
@@ -827,4 +833,5 @@ def decision_export_rows(*, flt: EditAnalyticsFilter, chunk_size: int = 2000) ->
             " ".join(parts) if parts else "",
             user or "",
             at.isoformat(),
+            undone.isoformat() if undone else "",
         )

@@ -749,6 +749,17 @@ def draft_undo_approve(*, draft: Draft, user, expected_version: int, via: str = 
         message_id=draft.outbound_message_id, actor=user, note=f"approval undone by {user} before sending"
     )
     decision = DraftDecision.objects.create(draft=draft, action=DraftDecision.Action.UNDO_APPROVE, user=user, via=via)
+    # The approval it takes back no longer counts as one (edit analytics, the export).
+    approval = (
+        draft.decisions.filter(
+            action__in=[DraftDecision.Action.APPROVE, DraftDecision.Action.EDIT_APPROVE], undone_at__isnull=True
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if approval is not None:
+        approval.undone_at = decision.created_at
+        approval.save(update_fields=["undone_at"])
     draft.state = Draft.State.READY
     draft.outbound_message = None
     draft.decided_at = None

@@ -1003,11 +1003,15 @@ def enrollment_evaluate_exit_condition(*, enrollment_id: int, event_id: int, pro
     if enrollment is None or event is None or enrollment.campaign is None:
         return None
     prompt = enrollment.campaign.exit_condition_prompt
-    data: dict[str, Any] = {"engagement_event_id": event.pk}
+    # The judge sees the reply's class with its text; the class goes into the history too.
+    data: dict[str, Any] = {"engagement_event_id": event.pk, "reply_class": event.reply_class}
     try:
         # The network call happens outside any transaction: no row stays locked while we wait.
         decision = evaluate_exit_condition(
-            prompt=prompt, reply_text=event.reply_text, provider=provider or configured_provider()
+            prompt=prompt,
+            reply_text=event.reply_text,
+            reply_class=event.reply_class,
+            provider=provider or configured_provider(),
         )
     except DraftingError as exc:
         with transaction.atomic():

@@ -180,7 +180,7 @@ def provider_for(
     max_retries: int = 2,
 ) -> Provider:
     """The provider for a configuration ("offline" or "anthropic"). The configuration is read by the
-    caller (`review.providers.configured_provider`): the engine knows no settings."""
+    caller (`outreach.mail.llm.configured_provider`): the engine knows no settings."""
     if name == "offline":
         return OfflineProvider()
     if name == "anthropic":

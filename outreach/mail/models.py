@@ -201,6 +201,19 @@ class EngagementEvent(models.Model):
         # RFC 3834 auto-replies and out-of-office notes: recorded, never counted as replies.
         AUTO_REPLIED = "auto_replied", "Auto-reply"
 
+    class ReplyClass(models.TextChoices):
+        # The same seven as outreach.drafting.reply_class.CLASSES (a test keeps them equal).
+        INTERESTED = "interested", "Interested"
+        NOT_NOW = "not_now", "Not now"
+        NOT_INTERESTED = "not_interested", "Not interested"
+        OUT_OF_OFFICE = "out_of_office", "Out of office"
+        UNSUBSCRIBE_REQUEST = "unsubscribe_request", "Unsubscribe request"
+        REFERRAL = "referral", "Referral to someone else"
+        OTHER = "other", "Other"
+
+    # Inbound kinds: what a person (or their auto-responder) wrote back. Each is classified.
+    INBOUND_KINDS = (Kind.REPLIED, Kind.AUTO_REPLIED)
+
     message = models.ForeignKey(OutboundMessage, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
     recipient = models.ForeignKey(Recipient, null=True, blank=True, on_delete=models.CASCADE, related_name="engagement")
     kind = models.CharField(max_length=15, choices=Kind.choices)
@@ -212,6 +225,10 @@ class EngagementEvent(models.Model):
     occurred_at = models.DateTimeField()
     payload = models.JSONField(default=dict, blank=True)
     reply_text = models.TextField(blank=True)
+    # What kind of answer a reply or auto-reply is, why, and who decided (the model or the rules).
+    reply_class = models.CharField(max_length=20, choices=ReplyClass.choices, blank=True)
+    reply_class_reason = models.CharField(max_length=600, blank=True)
+    reply_classified_by = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Side effects (suppression, the engagement_recorded signal) are done once this is set; the
     # sweeper re-enqueues rows left without it.
@@ -229,6 +246,13 @@ class EngagementEvent(models.Model):
                 fields=["provider_event_id"], condition=~Q(provider_event_id=""), name="engagement_event_dedup"
             ),
         ]
+
+    # How the Replies page colours a class: good news, a request to act on, the rest plain.
+    _CLASS_TONES = {"interested": "ok", "not_now": "warn", "unsubscribe_request": "bad", "referral": "warn"}
+
+    @property
+    def reply_class_tone(self) -> str:
+        return self._CLASS_TONES.get(self.reply_class, "")
 
 
 def smtp_host_refusal(host: str, port: int) -> str | None:

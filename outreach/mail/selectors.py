@@ -276,8 +276,10 @@ def message_timeline(*, message: OutboundMessage) -> list[TimelineEntry]:
         entries.append(TimelineEntry(message.updated_at, message.get_state_display(), detail=detail, tone="bad"))
     for event in message.events.order_by("occurred_at", "pk"):
         payload = event.payload or {}
-        if event.kind == EngagementEvent.Kind.REPLIED:
+        if event.kind in EngagementEvent.INBOUND_KINDS:
             detail = event.reply_text[:300]
+            if event.reply_class:
+                detail = f"[{event.get_reply_class_display()}] {detail}".strip()
         else:
             detail = payload.get("description") or payload.get("click_url") or payload.get("mta_response") or ""
         if event.email and event.email != message.to_email:

@@ -169,3 +169,35 @@ def test_the_exit_condition_is_judged_even_when_exit_on_reply_already_ended_it(
     assert "any reply" in judged.reason
     enrollment.refresh_from_db()
     assert enrollment.state == Enrollment.State.EXITED_REPLY  # ended once, by the reply
+
+
+# --- The reply's class goes to the judge and into the history -------------------------------------
+
+
+def test_the_offline_judge_counts_a_reply_classed_not_interested_as_declining():
+    result = evaluate_exit_condition(
+        prompt="Exit if the contact declines.",
+        reply_text="We are going a different way this year.",
+        reply_class="not_interested",
+        provider=OfflineProvider(),
+    )
+    assert result.exit is True and "classed not interested" in result.reason
+
+
+def test_the_model_judge_is_told_the_replys_class(anthropic_stub):
+    anthropic_stub.queue(decision(anthropic_stub, False, "They want a call."))
+    evaluate_exit_condition(
+        prompt=PROMPT, reply_text="Call me.", reply_class="interested", provider=stub_provider(anthropic_stub)
+    )
+    assert 'classified as: "interested"' in anthropic_stub.last.json["messages"][0]["content"]
+
+
+def test_the_enrollment_history_keeps_the_replys_class_with_the_judgement(running_enrollment):
+    enrollment, message = running_enrollment
+    event = record_event(message, EngagementEvent.Kind.REPLIED, reply_text="Could we talk Tuesday?")
+    EngagementEvent.objects.filter(pk=event.pk).update(reply_class="interested")
+
+    services.enrollment_evaluate_exit_condition(enrollment_id=enrollment.pk, event_id=event.pk)
+
+    stored = EnrollmentEvent.objects.get(enrollment=enrollment, kind="exit_condition")
+    assert stored.data["reply_class"] == "interested" and stored.reason

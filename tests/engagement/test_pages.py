@@ -170,3 +170,20 @@ def test_the_rates_page_without_htmx_is_a_full_page(csm_client, campaign):
 
 def test_rates_for_a_missing_campaign_are_404(rep_client):
     assert rep_client.get(reverse("campaign_rates", args=[99999])).status_code == 404
+
+
+def test_the_replies_page_shows_each_replys_class_and_why(rep, rep_client):
+    event = reply_to(OutboundMessageFactory(draft__sender=rep), "Please remove me.")
+    EngagementEvent.objects.filter(pk=event.pk).update(
+        reply_class="unsubscribe_request", reply_class_reason="They wrote 'remove me'."
+    )
+    content = rep_client.get("/messages/replies/").content.decode()
+    assert '<span class="badge bad">Unsubscribe request</span>' in content
+    assert "They wrote &#x27;remove me&#x27;." in content
+
+
+def test_the_message_timeline_shows_the_replys_class(rep_client, rep):
+    message = OutboundMessageFactory(draft__sender=rep)
+    event = reply_to(message, "Next quarter please.")
+    EngagementEvent.objects.filter(pk=event.pk).update(reply_class="not_now")
+    assert "[Not now] Next quarter please." in rep_client.get(f"/messages/{message.pk}/").content.decode()

@@ -75,6 +75,10 @@ def engagement_emit(*, event: EngagementEvent) -> EmittedEvent | None:
         "occurred_at": event.occurred_at.isoformat(),
         "recipient": {"id": pid("ctc", recipient.pk), "email": recipient.email} if recipient else None,
         **_message_refs(message),
+        # What kind of answer a reply is (interested, not_now, not_interested, out_of_office,
+        # unsubscribe_request, referral, other) and why; null for other kinds.
+        "reply_class": event.reply_class or None,
+        "reply_class_reason": event.reply_class_reason or None,
     }
     return emitted_event_record(
         type=EmittedEvent.Type.ENGAGEMENT,

@@ -33,6 +33,7 @@ from outreach.core.errors import ApplicationError
 from outreach.core.ids import parse_id
 from outreach.core.normalize import normalize_email
 from outreach.core.tasks import task_enqueue
+from outreach.drafting import Provider
 from outreach.mail.models import EngagementEvent, OutboundMessage
 from outreach.mail.signals import engagement_recorded
 from outreach.mail.unsubscribe import read_unsubscribe_token
@@ -41,6 +42,7 @@ from outreach.suppression.models import Suppression
 from outreach.suppression.services import suppression_add
 
 from .brakes import brakes_check
+from .reply_classes import reply_classify
 
 logger = logging.getLogger(__name__)
 
@@ -250,10 +252,20 @@ def _suppression_source(event: EngagementEvent) -> str:
     return f"{event.provider} webhook event {raw_id}"
 
 
+def engagement_event_process(*, event_id: int, provider: Provider | None = None) -> EngagementEvent | None:
+    """Apply an event's consequences once: a reply's class first (the model may be asked: no row is
+    locked meanwhile), then suppression for hard bounces, complaints and unsubscribes, then
+    `engagement_recorded` on commit. Safe to run twice."""
+    event = EngagementEvent.objects.filter(pk=event_id).first()
+    if event is None or event.processed_at is not None:
+        return event
+    if event.kind in EngagementEvent.INBOUND_KINDS and not event.reply_class:
+        reply_classify(event=event, provider=provider)
+    return _engagement_event_apply(event_id=event_id)
+
+
 @transaction.atomic
-def engagement_event_process(*, event_id: int) -> EngagementEvent | None:
-    """Apply an event's consequences once: suppression for hard bounces, complaints and
-    unsubscribes, then `engagement_recorded` on commit. Safe to run twice."""
+def _engagement_event_apply(*, event_id: int) -> EngagementEvent | None:
     # Lock the row: the task and the sweeper may process the same event.
     event = EngagementEvent.objects.select_for_update().filter(pk=event_id).first()
     if event is None or event.processed_at is not None:

@@ -295,7 +295,9 @@ def _record(
         if event is None:
             return Handled("duplicate", f"already recorded ({dedup_key})")
         MailboxConnection.objects.filter(pk=mailbox.pk).update(messages_matched=F("messages_matched") + 1)
-        engagement_event_process(event_id=event.pk)
+    # Outside the recording transaction: classifying a reply may ask the model, and no row should
+    # stay locked meanwhile. A crash here leaves the row unprocessed for the engagement sweeper.
+    engagement_event_process(event_id=event.pk)
     return Handled(kind, f"matched message #{outbound.pk}", event.pk)
 
 

@@ -328,6 +328,29 @@ MAILBOX_IMAP_TIMEOUT = env_int("MAILBOX_IMAP_TIMEOUT", 30)
 MAILBOX_MAX_BODY_BYTES = env_int("MAILBOX_MAX_BODY_BYTES", 2_000_000)
 if MAILBOX_SYNC_INTERVAL_SECONDS < 5:
     raise ImproperlyConfigured("MAILBOX_SYNC_INTERVAL_SECONDS must be at least 5")
+# Google (Gmail API) and Microsoft 365 (Graph) mailboxes, connected with OAuth 2.0 (authorization
+# code with PKCE). A provider's "Connect" button shows only when its client id is set. The URLs
+# are settings so tests (and sovereign clouds) point them elsewhere.
+GOOGLE_OAUTH_CLIENT_ID = env_str("GOOGLE_OAUTH_CLIENT_ID")
+GOOGLE_OAUTH_CLIENT_SECRET = env_str("GOOGLE_OAUTH_CLIENT_SECRET")
+GOOGLE_OAUTH_AUTHORIZE_URL = env_str("GOOGLE_OAUTH_AUTHORIZE_URL", "https://accounts.google.com/o/oauth2/v2/auth")
+GOOGLE_OAUTH_TOKEN_URL = env_str("GOOGLE_OAUTH_TOKEN_URL", "https://oauth2.googleapis.com/token")
+GOOGLE_OAUTH_REVOKE_URL = env_str("GOOGLE_OAUTH_REVOKE_URL", "https://oauth2.googleapis.com/revoke")
+GMAIL_API_BASE_URL = env_str("GMAIL_API_BASE_URL", "https://gmail.googleapis.com").rstrip("/")
+MICROSOFT_OAUTH_CLIENT_ID = env_str("MICROSOFT_OAUTH_CLIENT_ID")
+MICROSOFT_OAUTH_CLIENT_SECRET = env_str("MICROSOFT_OAUTH_CLIENT_SECRET")
+MICROSOFT_OAUTH_AUTHORIZE_URL = env_str(
+    "MICROSOFT_OAUTH_AUTHORIZE_URL", "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
+)
+MICROSOFT_OAUTH_TOKEN_URL = env_str(
+    "MICROSOFT_OAUTH_TOKEN_URL", "https://login.microsoftonline.com/common/oauth2/v2.0/token"
+)
+GRAPH_API_BASE_URL = env_str("GRAPH_API_BASE_URL", "https://graph.microsoft.com/v1.0").rstrip("/")
+# One mail API call (Gmail, Graph) may take this long; a 429 whose Retry-After is at most
+# MAILBOX_API_RETRY_AFTER_MAX_SECONDS is waited out in place (up to 3 times), a longer one ends the
+# pass (or defers the send) until then.
+MAILBOX_API_TIMEOUT = env_int("MAILBOX_API_TIMEOUT", 30)
+MAILBOX_API_RETRY_AFTER_MAX_SECONDS = env_int("MAILBOX_API_RETRY_AFTER_MAX_SECONDS", 5)
 
 # --- Suppression ----------------------------------------------------------------------------
 # Recipients in these countries (ISO 3166-1 alpha-2) need recorded consent to be contacted.

@@ -456,6 +456,8 @@ class MailboxConnection(models.Model):
     # The sync cursor: UIDs are only meaningful within one UIDVALIDITY of the folder.
     sync_uidvalidity = models.BigIntegerField(null=True, blank=True)
     sync_uidnext = models.BigIntegerField(null=True, blank=True, help_text="The first UID not yet read.")
+    # Gmail: the last history id read; Microsoft Graph: the Inbox's delta link.
+    sync_cursor = models.TextField(blank=True)
     sync_lease_until = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     last_sync_error = models.TextField(blank=True)

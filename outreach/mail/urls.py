@@ -15,6 +15,10 @@ urlpatterns = [
     path("settings/mailboxes/<int:mailbox_id>/test/", views.mailbox_test, name="mailbox_test"),
     path("settings/mailboxes/<int:mailbox_id>/default/", views.mailbox_default, name="mailbox_default"),
     path("settings/mailboxes/<int:mailbox_id>/disconnect/", views.mailbox_disconnect, name="mailbox_disconnect"),
+    path("settings/mailboxes/oauth/<str:provider>/start/", views.mailbox_oauth_start, name="mailbox_oauth_start"),
+    path(
+        "settings/mailboxes/oauth/<str:provider>/callback/", views.mailbox_oauth_callback, name="mailbox_oauth_callback"
+    ),
     path("mailboxes/", views.mailbox_admin, name="mailbox_admin"),
     path("mailbox/", views.mailbox_index, name="mailbox"),
     path("mailbox/<int:mail_id>/", views.mailbox_detail, name="mailbox_detail"),

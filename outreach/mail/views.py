@@ -3,6 +3,9 @@ the public unsubscribe link. Thin: parse, call, render."""
 
 from __future__ import annotations
 
+import hmac
+import time
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
@@ -10,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -20,8 +24,9 @@ from outreach.people.roles import is_admin, is_csm_or_admin
 from . import selectors
 from .forms import MailboxConnectForm, SenderConfigForm
 from .models import LocalMailboxMessage, MailboxConnection
+from .oauth_api import oauth_provider, oauth_providers_configured
 from .ramp_up import ramp_schedule
-from .services import brakes, domains, engagement, mailboxes
+from .services import brakes, domains, engagement, mailboxes, oauth_mailboxes
 from .services.channels import sender_config_get, sender_config_update
 from .services.sending import sender_domain
 
@@ -221,7 +226,81 @@ def mailbox_connections(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"{mailbox.email_address} is connected.")
             return redirect("mailbox_connections")
     own = [m for m in selectors.mailboxes_visible_to(request.user) if m.user_id == request.user.pk]
-    return render(request, "mail/mailbox_connections.html", {"form": form, "mailboxes": own})
+    context = {"form": form, "mailboxes": own, "oauth_providers": oauth_providers_configured()}
+    return render(request, "mail/mailbox_connections.html", context)
+
+
+# OAuth 2.0: the state and PKCE verifier of each authorization started from this session.
+OAUTH_SESSION_KEY = "mailbox_oauth"
+OAUTH_PENDING_SECONDS = 600
+
+
+def _oauth_redirect_uri(kind: str) -> str:
+    """Fixed, not taken from the request's Host: it must equal the URI registered with the provider."""
+    return f"{settings.SITE_URL}{reverse('mailbox_oauth_callback', args=[kind])}"
+
+
+@require_POST
+def mailbox_oauth_start(request: HttpRequest, provider: str) -> HttpResponse:
+    """ "Connect Google" / "Connect Microsoft 365": off to the provider's consent screen (POST with
+    the CSRF token, so no other site can start a connection in someone's name)."""
+    if oauth_provider(provider) is None:
+        messages.error(request, "Connecting this kind of mailbox is not configured on this server.")
+        return redirect("mailbox_connections")
+    start = oauth_mailboxes.oauth_connect_start(
+        kind=provider, redirect_uri=_oauth_redirect_uri(provider), login_hint=request.POST.get("login_hint", "")[:320]
+    )
+    now = time.time()
+    pending = {
+        state: entry
+        for state, entry in (request.session.get(OAUTH_SESSION_KEY) or {}).items()
+        if entry.get("at", 0) > now - OAUTH_PENDING_SECONDS
+    }
+    pending[start.state] = {"kind": provider, "verifier": start.code_verifier, "user": request.user.pk, "at": now}
+    request.session[OAUTH_SESSION_KEY] = pending
+    return redirect(start.url)
+
+
+@require_GET
+def mailbox_oauth_callback(request: HttpRequest, provider: str) -> HttpResponse:
+    """The provider sends the person back here with a code and our state: accepted only for an
+    authorization this session started, once, within ten minutes, for the same person."""
+    state = request.GET.get("state", "")
+    pending = dict(request.session.get(OAUTH_SESSION_KEY) or {})
+    entry = None
+    for key in list(pending):
+        if state and hmac.compare_digest(key.encode(), state.encode()):
+            entry = pending.pop(key)
+    request.session[OAUTH_SESSION_KEY] = pending
+    configured = oauth_provider(provider)
+    if (
+        configured is None
+        or entry is None
+        or entry.get("kind") != provider
+        or entry.get("user") != request.user.pk
+        or entry.get("at", 0) <= time.time() - OAUTH_PENDING_SECONDS
+    ):
+        messages.error(
+            request, "This authorization was not started from this page, or it took too long: connect again."
+        )
+        return redirect("mailbox_connections")
+    if request.GET.get("error") or not request.GET.get("code"):
+        reason = request.GET.get("error", "no code")[:100]
+        messages.error(request, f"{configured.label} did not authorize the connection ({reason}).")
+        return redirect("mailbox_connections")
+    try:
+        mailbox = oauth_mailboxes.oauth_connect_finish(
+            user=request.user,
+            kind=provider,
+            code=request.GET["code"],
+            redirect_uri=_oauth_redirect_uri(provider),
+            code_verifier=entry["verifier"],
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{mailbox.email_address} is connected through {configured.label}.")
+    return redirect("mailbox_connections")
 
 
 @require_POST

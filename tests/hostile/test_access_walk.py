@@ -63,6 +63,8 @@ REP_PAGES = {
     "settings_tokens",  # the rep's own tokens
     "sending_pauses",  # pauses on the rep or their sending domain
     "mailbox_connections",  # the rep's own mailboxes (POST connects one for the rep)
+    "mailbox_oauth_start",  # POST: off to Google/Microsoft to connect the rep's own mailbox
+    "mailbox_oauth_callback",  # back from the provider: only with a state this session started
     "sending_domain_check",  # POST: checks the rep's own sending domain
     "settings_token_create",
 }

@@ -113,6 +113,7 @@ def victim_world(db, other_rep, csm):
         # str parameters
         "token": "eyJyIjoxfQ:tampered-signature",
         "action": "pause",
+        "provider": "google",
     }
 
 

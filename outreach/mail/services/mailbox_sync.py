@@ -54,7 +54,9 @@ logger = logging.getLogger(__name__)
 Kind = EngagementEvent.Kind
 PROVIDER = "mailbox"
 BATCH = 50
-SYNCED_KINDS = (MailboxConnection.Kind.IMAP_SMTP, MailboxConnection.Kind.LOCAL)
+SYNCED_KINDS = (MailboxConnection.Kind.IMAP_SMTP, MailboxConnection.Kind.LOCAL, MailboxConnection.Kind.GOOGLE)
+# Read through a provider's API (outreach.mail.services.oauth_mailboxes), not IMAP.
+API_KINDS = (MailboxConnection.Kind.GOOGLE,)
 # A first read after UIDVALIDITY changed looks back no further than this.
 RESYNC_DAYS = 14
 
@@ -159,19 +161,31 @@ def _participants(message: OutboundMessage) -> set[str]:
 
 
 def mailbox_reply_match(
-    *, mailbox: MailboxConnection, reply: ReplyFields, now: datetime
+    *, mailbox: MailboxConnection, reply: ReplyFields, now: datetime, thread_id: str = ""
 ) -> tuple[OutboundMessage | None, str]:
-    """(the owner's email this answers, how it was matched) or (None, why not)."""
+    """(the owner's email this answers, how it was matched) or (None, why not).
+
+    In-Reply-To/References first (our Message-ID, or the one the provider stored instead), then
+    the provider's thread (Gmail threadId), then the latest email sent to the sender; each only
+    when the sender is a participant of that email."""
     sent = OutboundMessage.objects.select_related("recipient").filter(sender_id=mailbox.user_id)
     candidates = reply.in_reply_to + list(reversed(reply.references))
     if candidates:
-        by_id = {m.message_id: m for m in sent.filter(message_id__in=candidates)}
+        by_id: dict[str, OutboundMessage] = {}
+        for m in sent.filter(Q(message_id__in=candidates) | Q(provider_message_id__in=candidates)):
+            by_id[m.message_id] = m
+            by_id.setdefault(m.provider_message_id, m)
         for message_id in candidates:
             found = by_id.get(message_id)
             if found is not None and reply.from_email in _participants(found):
                 return found, "thread"
     if not reply.from_email:
         return None, "no sender address"
+    if thread_id:
+        in_thread = sent.filter(mailbox_id=mailbox.pk, provider_response__thread_id=thread_id).order_by("-sent_at")
+        for found in in_thread[:20]:
+            if reply.from_email in _participants(found):
+                return found, "provider thread"
     since = now - timedelta(days=REPLY_MATCH_WINDOW_DAYS)
     latest = (
         sent.filter(state=OutboundMessage.State.SENT, sent_at__gte=since)
@@ -209,14 +223,22 @@ class Handled:
 
 
 def inbound_message_receive(
-    *, mailbox: MailboxConnection, raw: bytes, uid: int, headers_only: bool = False, now: datetime | None = None
+    *,
+    mailbox: MailboxConnection,
+    raw: bytes,
+    uid: int = 0,
+    source_key: str = "",
+    thread_id: str = "",
+    headers_only: bool = False,
+    now: datetime | None = None,
 ) -> Handled:
     """Classify, match and record one email read from the mailbox. Never raises for bad input:
-    the outcome says what happened and why."""
+    the outcome says what happened and why. `source_key` names the email where it has no
+    Message-ID (IMAP: the folder's UIDVALIDITY and UID; Gmail: its message id)."""
     now = now or timezone.now()
     message = email.message_from_bytes(raw, policy=email.policy.compat32)
     reply = parse_reply(message)
-    fallback_key = f"{PROVIDER}:{mailbox.pk}:{mailbox.sync_uidvalidity}:{uid}"
+    fallback_key = source_key or f"{PROVIDER}:{mailbox.pk}:{mailbox.sync_uidvalidity}:{uid}"
     bounce = parse_dsn(message)
     if bounce is not None:
         outbound = _bounce_match(mailbox=mailbox, bounce=bounce, now=now)
@@ -241,7 +263,7 @@ def inbound_message_receive(
                 else "recipient",
             },
         )
-    outbound, matched_by = mailbox_reply_match(mailbox=mailbox, reply=reply, now=now)
+    outbound, matched_by = mailbox_reply_match(mailbox=mailbox, reply=reply, now=now, thread_id=thread_id)
     if outbound is None:
         return Handled("ignored", matched_by)
     auto = is_auto_reply(message, reply)
@@ -343,6 +365,21 @@ def mailbox_sync(*, mailbox_id: int) -> SyncResult:
         result.skipped = "not connected, or another worker is reading it"
         return result
     mailbox = MailboxConnection.objects.get(pk=mailbox_id)
+    if mailbox.kind in API_KINDS:
+        from outreach.mail.services import oauth_mailboxes
+
+        leave_until = None
+        try:
+            leave_until = oauth_mailboxes.oauth_mailbox_sync(mailbox=mailbox, result=result, now=now)
+        finally:
+            # A long Retry-After keeps the lease until then: no pass asks again before.
+            _save_cursor(
+                mailbox,
+                sync_lease_until=leave_until,
+                last_synced_at=timezone.now() if not result.error else mailbox.last_synced_at,
+                last_sync_error=result.error[:500],
+            )
+        return result
     if mailbox.kind == MailboxConnection.Kind.LOCAL:
         try:
             _sync_local(mailbox, result, now)

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 OWN_SMTP_BACKEND = "outreach.mail.backends.PinnedSMTPBackend"
 State = MailboxConnection.State
 Security = MailboxConnection.Security
+# Connected with OAuth 2.0 and used through the provider's API (outreach.mail.services.oauth_mailboxes).
+OAUTH_KINDS = (MailboxConnection.Kind.GOOGLE,)
 
 
 def own_smtp_connection(
@@ -290,17 +292,32 @@ def mailbox_send_test(*, mailbox: MailboxConnection, user) -> str:
         raise ApplicationError("This mailbox is disconnected.")
     domain = mailbox.email_address.rsplit("@", 1)[-1]
     message_id = f"<test-{uuid.uuid4().hex}@{domain}>"
+    through = mailbox.get_kind_display() if mailbox.kind in OAUTH_KINDS else mailbox.smtp_host
     email = EmailMessage(
         subject="Outreach Review: test email",
         body=(
-            f"This test email was sent by {user} from Outreach Review through {mailbox.smtp_host}.\n"
+            f"This test email was sent by {user} from Outreach Review through {through}.\n"
             "If you can read it, your mailbox is connected.\n"
         ),
         from_email=mailbox.email_address,
         to=[mailbox.email_address],
         headers={"Message-ID": message_id, "Auto-Submitted": "auto-generated"},
-        connection=mailbox_smtp_connection(mailbox),
+        connection=None if mailbox.kind in OAUTH_KINDS else mailbox_smtp_connection(mailbox),
     )
+    if mailbox.kind in OAUTH_KINDS:
+        from outreach.mail.oauth_api import ApiError, GrantRevoked
+        from outreach.mail.services import oauth_mailboxes
+
+        try:
+            oauth_mailboxes.oauth_mailbox_send(mailbox=mailbox, raw=email.message().as_bytes(), message_id=message_id)
+        except GrantRevoked as exc:
+            oauth_mailboxes.mark_needs_reauthorization(mailbox, exc)
+            raise ApplicationError(
+                f"The test email was not sent: {oauth_mailboxes.reauthorization_reason(mailbox)}"
+            ) from exc
+        except ApiError as exc:
+            raise ApplicationError(f"The test email was not sent: {exc.message}") from exc
+        return message_id
     try:
         email.send(fail_silently=False)
     except smtplib.SMTPAuthenticationError as exc:
@@ -311,15 +328,26 @@ def mailbox_send_test(*, mailbox: MailboxConnection, user) -> str:
     return message_id
 
 
-@transaction.atomic
 def mailbox_disconnect(*, mailbox: MailboxConnection, user) -> MailboxConnection:
-    """Stop using the mailbox: its password is deleted here, the row stays for the history of
+    """Stop using the mailbox: its password or tokens are deleted here (an OAuth grant is first
+    revoked at the provider where it supports that: Google), the row stays for the history of
     what went out through it. Emails already held stay held until a mailbox is connected."""
+    note = ""
+    if mailbox.kind in OAUTH_KINDS and mailbox.has_secret:
+        from outreach.mail.services import oauth_mailboxes
+
+        # Outside the transaction: no row lock is held over the network.
+        note = oauth_mailboxes.oauth_grant_revoke(mailbox=mailbox)
+    return _mailbox_disconnect(mailbox=mailbox, user=user, note=note)
+
+
+@transaction.atomic
+def _mailbox_disconnect(*, mailbox: MailboxConnection, user, note: str) -> MailboxConnection:
     mailbox = MailboxConnection.objects.select_for_update().get(pk=mailbox.pk)
     mailbox.secret_encrypted = ""
     was_default = mailbox.is_default
     mailbox.is_default = False
-    _set_state(mailbox, State.DISCONNECTED, f"disconnected by {user}")
+    _set_state(mailbox, State.DISCONNECTED, f"disconnected by {user}{note}")
     mailbox.save()
     if was_default:
         # Another working mailbox of the same person becomes the default.
@@ -410,6 +438,10 @@ def sent_copy_find(*, mailbox: MailboxConnection, message_id: str) -> str:
     if mailbox.kind == MailboxConnection.Kind.LOCAL:
         found = LocalMailboxMessage.objects.filter(message_id=message_id).exists()
         return SentCopy.FOUND if found else SentCopy.ABSENT
+    if mailbox.kind in OAUTH_KINDS:
+        from outreach.mail.services import oauth_mailboxes
+
+        return oauth_mailboxes.oauth_sent_copy_find(mailbox=mailbox, message_id=message_id)
     client = mailbox_imap(mailbox)
     try:
         folder = mailbox.sent_folder or find_sent_folder(client)

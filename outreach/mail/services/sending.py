@@ -528,7 +528,14 @@ def build_email(message: OutboundMessage, *, connection=None) -> EmailMultiAlter
 
 class SendFailure(Exception):
     def __init__(
-        self, text: str, *, transient: bool, response: dict | None = None, mailbox_refused_login: bool = False
+        self,
+        text: str,
+        *,
+        transient: bool,
+        response: dict | None = None,
+        mailbox_refused_login: bool = False,
+        mailbox_reason: str = "",
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(text)
         self.text = text
@@ -536,6 +543,9 @@ class SendFailure(Exception):
         self.response = response or {}
         # The sender's own mailbox refused our login: the email waits for it to be reconnected.
         self.mailbox_refused_login = mailbox_refused_login
+        self.mailbox_reason = mailbox_reason or "The server refused the saved password; enter it again."
+        # The provider asked us to wait this long (429 Retry-After) before the next attempt.
+        self.retry_after = retry_after
 
 
 def _classify(exc: Exception) -> SendFailure:
@@ -572,6 +582,8 @@ def _deliver_through_mailbox(message: OutboundMessage, mailbox: MailboxConnectio
     Unless the server files sent mail itself, the copy is appended before the submission, marked
     pending, and the mark is cleared once the server accepted the email: after a crash, recovery
     reads Sent to tell "went out" (copy, no mark), "did not" (no copy) and "cannot tell" (mark)."""
+    if mailbox.kind in mailboxes.OAUTH_KINDS:
+        return _deliver_through_mailbox_api(message, mailbox)
     client = None
     uid = None
     try:
@@ -612,6 +624,54 @@ def _deliver_through_mailbox(message: OutboundMessage, mailbox: MailboxConnectio
         if client is not None:
             mailboxes.imap_close(client)
     return {"backend": channel_name(message), "message_id": message.message_id, "status": ["sent"]}
+
+
+def _deliver_through_mailbox_api(message: OutboundMessage, mailbox: MailboxConnection) -> dict:
+    """The whole RFC 5322 message through the mailbox's API (Gmail users.messages.send): our
+    Message-ID, List-Unsubscribe and threading headers are kept and the provider files it in Sent.
+
+    A retry first looks for our Message-ID in Sent: an attempt whose answer was lost may have gone
+    out, and it must not go out twice."""
+    from outreach.mail.oauth_api import ApiError, GrantRevoked, RateLimited
+    from outreach.mail.services import oauth_mailboxes
+
+    email = build_email(message)
+    name, address = parseaddr(message.from_email)
+    if address.lower() != mailbox.email_address.lower():
+        email.from_email = formataddr((name, mailbox.email_address))
+    mime = email.message()
+    if message.bcc:
+        # The API reads the recipients from the headers (and strips Bcc from what it delivers).
+        mime["Bcc"] = ", ".join(message.bcc)
+    backend = channel_name(message)
+    try:
+        if message.attempts > 1:
+            found = oauth_mailboxes.oauth_sent_copy_find(mailbox=mailbox, message_id=message.message_id)
+            if found == mailboxes.SentCopy.FOUND:
+                return {"backend": backend, "message_id": message.message_id, "status": ["sent"], "found_in_sent": True}
+        sent = oauth_mailboxes.oauth_mailbox_send(mailbox=mailbox, raw=mime.as_bytes(), message_id=message.message_id)
+    except GrantRevoked as exc:
+        raise SendFailure(
+            f"{mailbox.email_address}: {exc.message}",
+            transient=True,
+            mailbox_refused_login=True,
+            mailbox_reason=oauth_mailboxes.reauthorization_reason(mailbox),
+        ) from exc
+    except RateLimited as exc:
+        raise SendFailure(
+            f"{mailbox.email_address}: {exc.message}", transient=True, retry_after=exc.retry_after
+        ) from exc
+    except ApiError as exc:
+        # No answer, or the provider's own trouble: worth another attempt; a 4xx is about the email.
+        transient = exc.status is None or exc.status >= 500
+        raise SendFailure(f"{mailbox.email_address}: {exc.message}", transient=transient) from exc
+    return {
+        "backend": backend,
+        "message_id": sent.message_id,
+        "status": ["sent"],
+        "provider_id": sent.provider_id,
+        "thread_id": sent.thread_id,
+    }
 
 
 def _deliver(message: OutboundMessage) -> dict:
@@ -676,6 +736,7 @@ def outbound_message_send(*, message_id: int) -> OutboundMessage | None:
         with transaction.atomic():
             if failure.transient and message.attempts < settings.SEND_MAX_ATTEMPTS:
                 delay = settings.SEND_RETRY_BASE_SECONDS * 2 ** (message.attempts - 1)
+                delay = max(delay, int(failure.retry_after or 0))
                 _move(
                     message,
                     from_states=(State.SENDING,),
@@ -725,9 +786,7 @@ def _hold_for_mailbox(message: OutboundMessage, failure: SendFailure) -> Outboun
     others waiting for that mailbox) is held for it. No attempt is used up."""
     assert message.mailbox_id is not None
     mailbox = mailboxes.mailbox_mark_broken(
-        mailbox_id=message.mailbox_id,
-        state=MailboxConnection.State.NEEDS_REAUTH,
-        reason="The server refused the saved password; enter it again.",
+        mailbox_id=message.mailbox_id, state=MailboxConnection.State.NEEDS_REAUTH, reason=failure.mailbox_reason
     )
     with transaction.atomic():
         _move(

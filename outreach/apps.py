@@ -11,9 +11,13 @@ class OutreachConfig(AppConfig):
         from . import checks, schedules  # noqa: F401 (checks registers itself)
         from .integrations.services import events
         from .mail.services import engagement
+        from .mail.views import recipient_emails_panel
         from .people import roles
+        from .people.panels import recipient_panel_register
 
         roles.connect_signals()
+        # The recipient page links to every email in and out with the person (mail sits above people).
+        recipient_panel_register(recipient_emails_panel)
         # Provider webhooks (anymail's tracking and inbound signals) become engagement events.
         engagement.connect_signals()
         # Emitted events: engagement and suppression news (Django signals) become EmittedEvents.

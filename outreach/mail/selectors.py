@@ -9,8 +9,22 @@ from email.utils import formataddr, make_msgid
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value, Window
-from django.db.models.functions import Lower, Replace, RowNumber, StrIndex, Substr
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, Concat, Greatest, Lower, Replace, RowNumber, StrIndex, Substr
 
 from outreach.people.models import SenderProfile
 from outreach.people.roles import is_admin, is_csm_or_admin
@@ -364,4 +378,175 @@ def mailboxes_needing_attention(*, user) -> list[MailboxConnection]:
         MailboxConnection.objects.filter(
             user=user, state__in=[MailboxConnection.State.NEEDS_REAUTH, MailboxConnection.State.ERROR]
         ).only("pk", "email_address", "state", "state_reason")
+    )
+
+
+# --- Threads: every email in and out of one conversation, oldest first --------------------------
+#
+# A thread is one first email and the follow-ups that answer it (their References start with its
+# Message-ID), with what came back to any of them: replies, auto-replies and bounces read from the
+# sender's mailbox or reported by the provider. Its id is its first email's. What a person may see
+# is `messages_visible_to`: a rep their own emails, CSMs and admins the team's.
+
+INBOUND_KINDS = (
+    EngagementEvent.Kind.REPLIED,
+    EngagementEvent.Kind.AUTO_REPLIED,
+    EngagementEvent.Kind.BOUNCED,
+    EngagementEvent.Kind.SOFT_BOUNCED,
+)
+
+
+def _thread_members(root_message_id, *, via: str = "") -> Q:
+    """The follow-ups of the email with this Message-ID (a value, OuterRef or Subquery); `via`
+    names the relation to the email from another model ("message__")."""
+    return Q(**{f"{via}references": root_message_id}) | Q(
+        **{f"{via}references__startswith": Concat(root_message_id, Value(" "))}
+    )
+
+
+def threads_of(messages: QuerySet[OutboundMessage]) -> QuerySet[OutboundMessage]:
+    """The threads among these (visible) emails, as their first emails, each annotated with
+    `email_count` (ours), `inbound_count` (replies, auto-replies, bounces) and `last_activity_at`.
+    One query, whatever the number of threads."""
+    members = messages.model.objects.filter(_thread_members(OuterRef("message_id")))
+    inbound = EngagementEvent.objects.filter(kind__in=INBOUND_KINDS).filter(
+        Q(message_id=OuterRef("pk")) | _thread_members(OuterRef("message_id"), via="message__")
+    )
+    count = Func(F("pk"), function="COUNT")
+    own_time = Coalesce("sent_at", "created_at")
+    return (
+        messages.filter(in_reply_to="")
+        .select_related("recipient", "sender")
+        .annotate(
+            email_count=Value(1) + Coalesce(Subquery(members.values(n=count).order_by()[:1]), 0),
+            inbound_count=Coalesce(Subquery(inbound.values(n=count).order_by()[:1]), 0),
+            # Coalesced: on SQLite a NULL makes GREATEST NULL.
+            last_activity_at=Greatest(
+                own_time,
+                Coalesce(
+                    Subquery(members.annotate(at=Coalesce("sent_at", "created_at")).order_by("-at").values("at")[:1]),
+                    own_time,
+                ),
+                Coalesce(Subquery(inbound.order_by("-occurred_at").values("occurred_at")[:1]), own_time),
+            ),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ThreadEntry:
+    """One email of a conversation: ours (direction "out") or what came back ("in")."""
+
+    at: datetime
+    direction: str  # "out" | "in"
+    kind: str  # "email" for ours; replied | auto_replied | bounced | soft_bounced
+    label: str
+    message: OutboundMessage  # ours, or the one this answers
+    event: EngagementEvent | None = None
+
+    @property
+    def from_address(self) -> str:
+        if self.event is None:
+            return self.message.from_email
+        return self.event.email or self.message.to_email
+
+    @property
+    def to_address(self) -> str:
+        return self.message.to_email if self.event is None else self.message.from_email
+
+    @property
+    def subject(self) -> str:
+        if self.event is None:
+            return self.message.subject
+        return str((self.event.payload or {}).get("subject") or "")
+
+    @property
+    def text(self) -> str:
+        if self.event is None:
+            return self.message.body_text
+        if self.event.reply_text:
+            return self.event.reply_text
+        payload = self.event.payload or {}
+        if self.kind in (EngagementEvent.Kind.BOUNCED, EngagementEvent.Kind.SOFT_BOUNCED):
+            return " ".join(str(p) for p in (payload.get("status"), payload.get("description")) if p)
+        return str(payload.get("body_skipped") or "")
+
+    @property
+    def thread_id(self) -> int:
+        return self.message.thread_root_pk  # type: ignore[attr-defined]
+
+
+def _entries(messages: list[OutboundMessage]) -> list[ThreadEntry]:
+    """Our emails and what came back to them, oldest first: one query beyond the emails."""
+    entries = [
+        ThreadEntry(
+            at=m.sent_at or m.created_at,
+            direction="out",
+            kind="email",
+            label="Sent" if m.state == OutboundMessage.State.SENT else m.get_state_display(),
+            message=m,
+        )
+        for m in messages
+    ]
+    by_pk = {m.pk: m for m in messages}
+    events = EngagementEvent.objects.filter(message_id__in=list(by_pk), kind__in=INBOUND_KINDS).order_by(
+        "occurred_at", "pk"
+    )
+    for event in events:
+        message = by_pk[event.message_id]  # type: ignore[index]
+        event.message = message  # already loaded: no query per event
+        entries.append(
+            ThreadEntry(
+                at=event.occurred_at,
+                direction="in",
+                kind=event.kind,
+                label=event.get_kind_display(),
+                message=message,
+                event=event,
+            )
+        )
+    entries.sort(key=lambda e: (e.at, e.direction == "in", e.message.pk, e.event.pk if e.event else 0))
+    return entries
+
+
+def _first_reference(ref) -> Substr:
+    """The first Message-ID of References: the thread's first email."""
+    return Substr(ref, 1, StrIndex(Concat(ref, Value(" ")), Value(" ")) - 1, output_field=CharField())
+
+
+def _with_thread_root(messages: QuerySet[OutboundMessage]) -> QuerySet[OutboundMessage]:
+    """Each email annotated with its thread's id (`thread_root_pk`): its own pk for a first email,
+    else the pk of the email its References start with."""
+    root = OutboundMessage.objects.filter(message_id=_first_reference(OuterRef("references"))).values("pk")[:1]
+    return messages.annotate(
+        thread_root_pk=Case(When(in_reply_to="", then=F("pk")), default=Coalesce(Subquery(root), F("pk")))
+    )
+
+
+def thread_entries(*, user, thread_id: int, messages: QuerySet[OutboundMessage] | None = None) -> list[ThreadEntry]:
+    """Every email in and out of one thread the user may see, oldest first (empty: no such thread
+    for this user). `messages` narrows further (an inbox's). Two queries."""
+    visible = messages if messages is not None else messages_visible_to(user)
+    root_message_id = visible.filter(pk=thread_id, in_reply_to="").values("message_id")[:1]
+    emails = list(
+        _with_thread_root(
+            visible.filter(Q(pk=thread_id, in_reply_to="") | _thread_members(Subquery(root_message_id)))
+        ).order_by("created_at", "pk")
+    )
+    return _entries(emails) if emails else []
+
+
+def contact_conversation(*, user, recipient) -> list[ThreadEntry]:
+    """Every email in and out with one contact that the user may see, across threads, oldest
+    first; each entry knows its thread. Two queries."""
+    emails = list(_with_thread_root(messages_visible_to(user).filter(recipient=recipient)).order_by("created_at", "pk"))
+    return _entries(emails)
+
+
+def thread_id_of(*, user, message_id: int) -> int | None:
+    """The thread (its first email's pk) of one email the user may see, or None. One query."""
+    return (
+        _with_thread_root(messages_visible_to(user).filter(pk=message_id))
+        .values_list("thread_root_pk", flat=True)  # type: ignore[misc]  # annotated by _with_thread_root
+        .first()
     )

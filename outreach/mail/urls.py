@@ -25,4 +25,7 @@ urlpatterns = [
     # Public: the link in every email. GET confirms, POST (RFC 8058 one-click) unsubscribes.
     path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("messages/replies/", views.replies, name="replies"),
+    path("threads/<int:thread_id>/", views.thread_detail, name="thread_detail"),
+    path("recipients/<int:recipient_id>/threads/", views.contact_threads, name="contact_threads"),
+    path("mailboxes/<int:mailbox_id>/threads/", views.mailbox_threads, name="mailbox_threads"),
 ]

@@ -11,14 +11,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from outreach.core.errors import ApplicationError
+from outreach.people import selectors as people_selectors
 from outreach.people.roles import is_admin, is_csm_or_admin
 
 from . import selectors
@@ -343,3 +345,51 @@ def mailbox_admin(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Mailbox health is for CSMs and admins.")
     rows = selectors.mailboxes_visible_to(request.user).order_by("state", "user__username", "email_address")
     return render(request, "mail/mailbox_admin.html", {"mailboxes": list(rows)})
+
+
+# --- Threads: every email in and out, oldest first ----------------------------------------------
+
+
+@permission_required("outreach.view_outboundmessage", raise_exception=True)
+@require_GET
+def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
+    """One thread: the first email, its follow-ups and what came back, oldest first. Any email's
+    id leads to its thread (the Replies page links each reply by the email it answers)."""
+    root = selectors.thread_id_of(user=request.user, message_id=thread_id)
+    if root is None:
+        raise Http404("No such thread.")
+    if root != thread_id:
+        return redirect(reverse("thread_detail", args=[root]) + f"#out-{thread_id}")
+    entries = selectors.thread_entries(user=request.user, thread_id=thread_id)
+    first = next(e.message for e in entries if e.direction == "out" and e.message.pk == thread_id)
+    context = {"entries": entries, "first": first, "recipient": first.recipient}
+    return render(request, "mail/thread.html", context)
+
+
+@permission_required("outreach.view_outboundmessage", raise_exception=True)
+@require_GET
+def contact_threads(request: HttpRequest, recipient_id: int) -> HttpResponse:
+    """Every email in and out with one contact, across threads, oldest first."""
+    recipient = get_object_or_404(people_selectors.recipients_visible_to(request.user), pk=recipient_id)
+    entries = selectors.contact_conversation(user=request.user, recipient=recipient)
+    return render(request, "mail/contact_threads.html", {"recipient": recipient, "entries": entries})
+
+
+@permission_required("outreach.view_outboundmessage", raise_exception=True)
+@require_GET
+def mailbox_threads(request: HttpRequest, mailbox_id: int) -> HttpResponse:
+    """The threads of a mailbox's owner, latest activity first: replies land in the owner's
+    mailbox (Reply-To) whichever channel the first email went out through."""
+    mailbox = _get_mailbox_for_user(request, mailbox_id)
+    threads = selectors.threads_of(
+        selectors.messages_visible_to(request.user).filter(sender_id=mailbox.user_id)
+    ).order_by("-last_activity_at", "-pk")
+    page = Paginator(threads, 50).get_page(request.GET.get("page"))
+    return render(request, "mail/mailbox_threads.html", {"mailbox": mailbox, "page": page})
+
+
+def recipient_emails_panel(request: HttpRequest, recipient) -> str:
+    """The recipient page's link to every email in and out with this person (no query)."""
+    if not request.user.has_perm("outreach.view_outboundmessage"):
+        return ""
+    return render_to_string("mail/_recipient_emails_panel.html", {"recipient": recipient}, request=request)

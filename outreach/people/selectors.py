@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from .models import ImportJob, Recipient, SenderProfile
-from .roles import is_admin
+from .roles import is_admin, is_csm_or_admin
 
 
 def recipients_visible_to(user) -> QuerySet[Recipient]:
@@ -33,3 +33,10 @@ def import_jobs_visible_to(user) -> QuerySet[ImportJob]:
     """CSV imports a user may see: admins see every import, others their own."""
     qs = ImportJob.objects.select_related("created_by")
     return qs if is_admin(user) else qs.filter(created_by=user)
+
+
+def inboxes_visible_to(user) -> QuerySet[SenderProfile]:
+    """Whose inbox (sender profile) a user may read, its threads included: a rep their own; CSMs
+    and admins everyone's, former team members' too (their history stays readable)."""
+    qs = SenderProfile.objects.select_related("user")
+    return qs if is_csm_or_admin(user) else qs.filter(user=user)

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from campaigns.models import Campaign, Enrollment
-from outreach.mail.models import LocalMailboxMessage
+from outreach.mail.models import LocalMailboxMessage, MailboxConnection, OutboundMessage
 from outreach.people.models import Recipient
 from review.models import Draft
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -47,6 +47,13 @@ def _pages() -> list[str]:
     ]
     if enrollment is not None:
         pages.append(reverse("enrollment_detail", args=[enrollment.pk]))
+    pages.append(reverse("contact_threads", args=[recipient.pk]))
+    message = OutboundMessage.objects.filter(in_reply_to="").order_by("pk").first()
+    if message is not None:
+        pages.append(reverse("thread_detail", args=[message.pk]))
+    mailbox = MailboxConnection.objects.order_by("pk").first()
+    if mailbox is not None:
+        pages.append(reverse("mailbox_threads", args=[mailbox.pk]))
     mail = LocalMailboxMessage.objects.order_by("pk").first()
     if mail is not None:
         pages.append(reverse("mailbox_detail", args=[mail.pk]))

@@ -130,6 +130,9 @@ OWNED = {
     "mailbox_test",
     "mailbox_default",
     "mailbox_disconnect",
+    "thread_detail",  # a thread is its first email's: the victim's message id
+    "contact_threads",
+    "mailbox_threads",
 }
 
 

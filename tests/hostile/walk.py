@@ -107,6 +107,7 @@ def victim_world(db, other_rep, csm):
         "pause_id": pause.pk,
         "domain_id": domain.pk,
         "mailbox_id": mailbox.pk,
+        "thread_id": message.pk,
         # the API's names
         "contact_id": recipient.pk,
         "sequence_id": campaign.pk,

@@ -82,6 +82,7 @@ class DraftOut(Schema):
     enrollment_id: EnrollmentRef | None
     step_id: StepRef | None
     subject: str
+    preview_text: str = Field(..., description="The hidden preheader inboxes show after the subject.")
     body_text: str
     body_html: str
     cc: list[str]

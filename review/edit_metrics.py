@@ -43,13 +43,17 @@ def edit_metrics(
     body_after: str,
     cc_changed: bool = False,
     bcc_changed: bool = False,
+    preview_changed: bool = False,
 ) -> EditMetrics:
     """Character Levenshtein distance and normalized similarity over subject + body, word-level
-    Levenshtein distance over their token lists, and which parts changed."""
+    Levenshtein distance over their token lists, and which parts changed (the preview text, CC and
+    BCC count as changed parts but not in the distances, which measure the email's text)."""
     before, after = _joined(subject_before, body_before), _joined(subject_after, body_after)
     parts = []
     if subject_before != subject_after:
         parts.append("subject")
+    if preview_changed:
+        parts.append("preview_text")
     if body_before != body_after:
         parts.append("body")
     if cc_changed:

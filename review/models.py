@@ -146,6 +146,7 @@ class DraftVersion(models.Model):
     number = models.PositiveIntegerField()
     origin = models.CharField(max_length=12, choices=Origin.choices)
     subject = models.CharField(max_length=300)
+    preview_text = models.CharField(max_length=300, blank=True, default="")
     body_html = models.TextField()
     body_text = models.TextField()
     instruction = models.TextField(blank=True)
@@ -205,12 +206,17 @@ class DraftEdit(models.Model):
     editor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     subject_before = models.CharField(max_length=300)
     subject_after = models.CharField(max_length=300)
+    # The hidden preheader shown after the subject in most inboxes.
+    preview_text_before = models.CharField(max_length=300, blank=True, default="")
+    preview_text_after = models.CharField(max_length=300, blank=True, default="")
     body_before = models.TextField()
     body_after = models.TextField()
     char_distance = models.PositiveIntegerField()
     normalized_similarity = models.FloatField(help_text="0..1, 1 = unchanged.")
     word_distance = models.PositiveIntegerField()
-    changed_parts = models.JSONField(default=list, help_text="Which parts changed: subject, body, cc, bcc.")
+    changed_parts = models.JSONField(
+        default=list, help_text="Which parts changed: subject, preview_text, body, cc, bcc."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -243,6 +243,7 @@ def draft_ready_from_text(
         number=_next_version_number(draft),
         origin=DraftVersion.Origin.GENERATED,
         subject=draft.subject,
+        preview_text=draft.preview_text,
         body_html=draft.body_html,
         body_text=draft.body_text,
     )
@@ -509,6 +510,7 @@ def draft_generate(*, draft_id: int, provider=None) -> Draft | None:
             number=_next_version_number(draft),
             origin=DraftVersion.Origin.REGENERATED if regenerated else DraftVersion.Origin.GENERATED,
             subject=draft.subject,
+            preview_text=draft.preview_text,
             body_html=draft.body_html,
             body_text=draft.body_text,
             instruction=draft.instruction,
@@ -650,15 +652,20 @@ def draft_approve(
     body_text: str | None = None,
     cc: Sequence[str] | None = None,
     bcc: Sequence[str] | None = None,
+    preview_text: str | None = None,
     via: str = "web",
 ) -> Draft:
-    """Approve the exact text (optionally edited) and create its outbound message, in one transaction."""
+    """Approve the exact text (optionally edited) and create its outbound message, in one transaction.
+    A text left as None stays as drafted; the preview text may be emptied."""
 
     draft = _lock(draft, expected_version=expected_version, states=[Draft.State.READY])
     new_subject = draft.subject if subject is None else sanitize.clean_subject(subject)
     new_body = draft.body_text if body_text is None else sanitize.clean_body_text(body_text)
     new_cc = list(draft.cc) if cc is None else clean_addresses(cc)
     new_bcc = list(draft.bcc) if bcc is None else clean_addresses(bcc)
+    new_preview = (
+        draft.preview_text if preview_text is None else sanitize.clean_subject(preview_text, sanitize.MAX_PREVIEW)
+    )
     if not new_subject.strip() or not new_body.strip():
         raise ApplicationError("The subject and the body cannot be empty.")
     metrics = edit_metrics(
@@ -668,6 +675,7 @@ def draft_approve(
         body_after=new_body,
         cc_changed=new_cc != list(draft.cc),
         bcc_changed=new_bcc != list(draft.bcc),
+        preview_changed=new_preview != draft.preview_text,
     )
     edit = None
     if metrics.changed:
@@ -676,6 +684,8 @@ def draft_approve(
             editor=user,
             subject_before=draft.subject,
             subject_after=new_subject,
+            preview_text_before=draft.preview_text,
+            preview_text_after=new_preview,
             body_before=draft.body_text,
             body_after=new_body,
             char_distance=metrics.char_distance,
@@ -686,13 +696,14 @@ def draft_approve(
         if new_body != draft.body_text:
             # The reviewer's own links are theirs to approve; the allow-list still limits tags and schemes.
             draft.body_html = sanitize.text_to_html(new_body, sanitize.links_in([new_body]))
-        if {"subject", "body"} & set(metrics.changed_parts):
-            draft.subject, draft.body_text = new_subject, new_body
+        if {"subject", "preview_text", "body"} & set(metrics.changed_parts):
+            draft.subject, draft.preview_text, draft.body_text = new_subject, new_preview, new_body
             DraftVersion.objects.create(
                 draft=draft,
                 number=_next_version_number(draft),
                 origin=DraftVersion.Origin.EDITED,
                 subject=new_subject,
+                preview_text=new_preview,
                 body_html=draft.body_html,
                 body_text=new_body,
                 created_by=user,
@@ -712,6 +723,7 @@ def draft_approve(
     draft.save(
         update_fields=[
             "subject",
+            "preview_text",
             "body_text",
             "body_html",
             "cc",
@@ -875,6 +887,7 @@ def draft_keep_untrusted(*, draft: Draft, user, expected_version: int, text: str
         number=_next_version_number(draft),
         origin=DraftVersion.Origin.KEPT,
         subject=draft.subject,
+        preview_text=draft.preview_text,
         body_html=draft.body_html,
         body_text=draft.body_text,
         created_by=user,

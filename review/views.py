@@ -92,6 +92,7 @@ def _detail_context(request: HttpRequest, draft: Draft | None, filters: selector
         # A sender whose domain fails SPF, DMARC or DKIM: their approved email may land in spam.
         "sending_domain": mail_selectors.sending_domain_for_address(profile.email) if profile else None,
         "subject_html": highlight(draft.subject, draft.grounding, field="subject", facts=fact_texts),
+        "preview_html": highlight(draft.preview_text, draft.grounding, field="preview_text", facts=fact_texts),
         "body_html": highlight(draft.body_text, draft.grounding, field="body_text", facts=fact_texts),
         "unsupported": unsupported_claims(draft.grounding or []),
         "facts": facts,
@@ -263,6 +264,8 @@ def edit_approve(request: HttpRequest, draft_id: int) -> HttpResponse:
             body_text=request.POST.get("body_text", ""),
             cc=_addresses(request.POST.get("cc", "")),
             bcc=_addresses(request.POST.get("bcc", "")),
+            # Absent (an older form) keeps the drafted preview; present and empty clears it.
+            preview_text=request.POST.get("preview_text"),
         ),
         lambda draft: f"Approved your edited email to {_who(draft)}; {_held()}",
     )
@@ -493,6 +496,9 @@ def edit_analytics_edit(request: HttpRequest, edit_id: int) -> HttpResponse:
         "edit": edit,
         "subject_diff": word_diff_html(edit.subject_before, edit.subject_after),
         "body_diff": word_diff_html(edit.body_before, edit.body_after),
+        "preview_diff": word_diff_html(edit.preview_text_before, edit.preview_text_after)
+        if "preview_text" in edit.changed_parts
+        else "",
         "decisions": edit.draft.decisions.select_related("user"),
     }
     return render(request, "review/edit_analytics_edit.html", context)

@@ -25,6 +25,7 @@ def test_a_rep_lists_the_drafts_they_send(rep, other_rep, ready_draft, api_clien
     assert [d["id"] for d in items] == [pid("drf", ready_draft.pk)]
     item = items[0]
     assert (item["status"], item["version"], item["subject"]) == ("ready", 1, ready_draft.subject)
+    assert item["preview_text"] == ready_draft.preview_text
     assert item["contact_id"] == pid("ctc", ready_draft.recipient_id)
     assert item["message"] is None
 

@@ -18,6 +18,8 @@ from outreach.core.normalize import normalize_email
 from outreach.integrations.api_support import (
     ERRORS,
     ApiError,
+    AutomationId,
+    AutomationRef,
     ContactId,
     ContactRef,
     DraftRef,
@@ -43,8 +45,8 @@ from outreach.people.selectors import inboxes_sendable_by, recipients_visible_to
 from outreach.people.services import contacts
 
 from . import selectors, services
-from .models import Campaign, Enrollment, SequenceStep
-from .services import sequences
+from .models import Campaign, Enrollment, LabelAutomation, SequenceStep
+from .services import automations, sequences
 
 router = Router()
 Scope = ApiToken.Scope
@@ -268,6 +270,10 @@ class EnrollmentOut(Schema):
         return list(obj.ad_hoc_steps.all())
 
     @staticmethod
+    def resolve_source(obj: Enrollment) -> dict:
+        return public_source(obj.source)
+
+    @staticmethod
     def resolve_history(obj: Enrollment) -> list:
         return list(obj.events.all())
 
@@ -278,6 +284,21 @@ class EnrollmentOut(Schema):
         if drafts is None:
             drafts = selectors.drafts_of_enrollments(enrollment_ids=[obj.pk])[obj.pk]
         return drafts
+
+
+# Row numbers our own automations put into an enrollment's source, shown as public ids.
+SOURCE_IDS = {"automation_id": "aut", "label_event_id": "lbe"}
+
+
+def public_source(source: dict | None) -> dict:
+    """An enrollment's source as the API shows it: ids of our rows as public ids (`aut_…`), never
+    row numbers; what outside systems gave (message_id, thread_id…) exactly as given."""
+    out = {}
+    for key, value in (source or {}).items():
+        if key in SOURCE_IDS and isinstance(value, int):
+            value = public_id(SOURCE_IDS[key], value)
+        out[key] = value
+    return out
 
 
 def _sequence_sender(campaign: Campaign | None):
@@ -391,10 +412,16 @@ def _recipient(request: HttpRequest, spec: RecipientIn) -> Recipient:
 
 @router.post(
     "/sequences/enrollments/",
-    response={201: EnrollmentOut, **ERRORS},
+    response={200: EnrollmentOut, 201: EnrollmentOut, **ERRORS},
     auth=token_auth(Scope.SEQUENCES_WRITE),
     tags=["sequences"],
     summary="Enroll a contact: by sequence (template), ad hoc (inline emails) or from an automation",
+    description=(
+        "When the sequence has a label automation (POST /v1/automations/) and the contact carries its label, "
+        "the enrollment is that automation's (kind `triggered`, its source naming the automation and the label "
+        "event); if the automation already enrolled the contact for that label, the answer is 200 with that "
+        "enrollment instead of a second one."
+    ),
 )
 @idempotent
 def enrollment_create(request: HttpRequest, payload: EnrollmentIn):
@@ -407,7 +434,7 @@ def enrollment_create(request: HttpRequest, payload: EnrollmentIn):
     sender = _enrollment_sender(request, payload, campaign)
     recipient = _recipient(request, payload.recipient)
     try:
-        enrollment = sequences.enrollment_create_from_api(
+        enrollment, created = sequences.enrollment_enroll_from_api(
             user=request.user,
             recipient=recipient,
             campaign=campaign,
@@ -425,7 +452,8 @@ def enrollment_create(request: HttpRequest, payload: EnrollmentIn):
             raise
         # Already enrolled, archived sequence...: a conflict with the current state.
         raise ApiError(409, exc.message, field=exc.extra.get("field")) from exc
-    return 201, EnrollmentOut.from_orm(_get_enrollment_for_user(request, enrollment.pk))
+    # 200: a label automation of this sequence had already enrolled the contact for that label.
+    return (201 if created else 200), EnrollmentOut.from_orm(_get_enrollment_for_user(request, enrollment.pk))
 
 
 class EnrollmentFilters(Schema):
@@ -541,3 +569,169 @@ def sequence_list(request: HttpRequest, filters: Query[SequenceFilters]):
 )
 def sequence_detail(request: HttpRequest, sequence_id: SequenceId):
     return _get_sequence_for_user(request, sequence_id)
+
+
+# --- Label automations ---------------------------------------------------------------------------
+
+
+class AutomationIn(Schema):
+    """ "When label X is added to a contact, enroll them in sequence S": the documented
+    automation-triggered enrollment body with `label` in place of `recipient`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    sequence_id: SequenceId
+    inbox_id: InboxId | None = Field(
+        None, description="The inbox its enrollments are sent from (you must be allowed to send from it)."
+    )
+    exit_on_reply: bool | None = Field(None, description="Left out: the sequence's own setting.")
+    source: SourceIn | None = Field(None, description="Copied into each enrollment's source.")
+    enroll_existing: bool = Field(
+        False,
+        description=(
+            "Also enroll the contacts who already carry the label. Needs existing_count: the number "
+            "GET /v1/automations/preview/ showed (409 naming the current number when it differs)."
+        ),
+    )
+    existing_count: int | None = Field(None, ge=0)
+
+
+class AutomationOut(Schema):
+    id: AutomationRef
+    label: str
+    sequence_id: SequenceRef
+    inbox_id: InboxRef | None
+    exit_on_reply: bool | None
+    source: dict
+    active: bool
+    existing_enrolled: int = Field(..., description="Contacts who already carried the label, enrolled at creation.")
+    created_by: str | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_label(obj: LabelAutomation) -> str:
+        return obj.label.name
+
+    @staticmethod
+    def resolve_sequence_id(obj: LabelAutomation) -> int:
+        return obj.campaign_id
+
+    @staticmethod
+    def resolve_inbox_id(obj: LabelAutomation) -> int | None:
+        profile = getattr(obj.sender, "sender", None) if obj.sender_id else None
+        return profile.pk if profile else None
+
+    @staticmethod
+    def resolve_created_by(obj: LabelAutomation) -> str | None:
+        return username(obj.created_by) if obj.created_by_id else None
+
+
+class AutomationPage(Schema):
+    items: list[AutomationOut]
+    next_cursor: str | None
+
+
+class AutomationPatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool
+
+
+class AutomationPreviewOut(Schema):
+    label: str
+    sequence_id: SequenceRef
+    existing_count: int = Field(..., description="Contacts who carry the label now and are not in the sequence.")
+
+
+def _automations_for_user(request: HttpRequest):
+    visible = selectors.campaigns_visible_to(request.user).values("pk")
+    return LabelAutomation.objects.filter(campaign__in=visible).select_related("label", "sender__sender", "created_by")
+
+
+@router.get(
+    "/automations/preview/",
+    response={200: AutomationPreviewOut, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_READ, Scope.SEQUENCES_WRITE),
+    tags=["automations"],
+    summary="How many contacts already carry a label (those enroll_existing would enroll)",
+)
+def automation_preview(request: HttpRequest, sequence_id: SequenceId, label: str = Query(..., max_length=100)):
+    campaign = _sequences_for_user(request).filter(pk=sequence_id).first()
+    if campaign is None:
+        raise ApiError(422, "No such sequence that you may see.", field="sequence_id")
+    count = automations.label_automation_existing_count(campaign=campaign, label_name=label)
+    return {"label": label, "sequence_id": campaign.pk, "existing_count": count}
+
+
+@router.post(
+    "/automations/",
+    response={201: AutomationOut, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_WRITE),
+    tags=["automations"],
+    summary="Create a label automation: when a label is added to a contact, enroll them in a sequence",
+    description=(
+        "Fires on label additions made after it exists (the API, CSV imports, the recipient page, the admin). "
+        "Contacts who already carry the label are enrolled only with enroll_existing and the existing_count "
+        "you were shown. The sequence's own trigger is not changed."
+    ),
+)
+@idempotent
+def automation_create(request: HttpRequest, payload: AutomationIn):
+    require_perm(request, "campaigns.change_campaign", "Your role may not create automations.")
+    campaign = _sequences_for_user(request).filter(pk=payload.sequence_id).first()
+    if campaign is None:
+        raise ApiError(422, "No such sequence that you may see.", field="sequence_id")
+    inbox = _sending_inbox(request, payload.inbox_id, "inbox_id") if payload.inbox_id else None
+    created = automations.label_automation_create(
+        campaign=campaign,
+        label_name=payload.label,
+        user=request.user,
+        sender=inbox.user if inbox else None,
+        exit_on_reply=payload.exit_on_reply,
+        source={k: v for k, v in payload.source.model_dump().items() if v} if payload.source else None,
+        enroll_existing=payload.enroll_existing,
+        existing_count=payload.existing_count,
+    )
+    return 201, AutomationOut.from_orm(_automations_for_user(request).get(pk=created.automation.pk))
+
+
+class AutomationFilters(Schema):
+    sequence_id: SequenceId | None = None
+    cursor: str | None = None
+    limit: Limit = 50
+
+
+@router.get(
+    "/automations/",
+    response={200: AutomationPage, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_READ, Scope.SEQUENCES_WRITE),
+    tags=["automations"],
+)
+def automation_list(request: HttpRequest, filters: Query[AutomationFilters]):
+    qs = filter_given(_automations_for_user(request), campaign_id=filters.sequence_id)
+    return paginate(qs, cursor=filters.cursor, limit=filters.limit)
+
+
+@router.get(
+    "/automations/{automation_id}/",
+    response={200: AutomationOut, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_READ, Scope.SEQUENCES_WRITE),
+    tags=["automations"],
+)
+def automation_detail(request: HttpRequest, automation_id: AutomationId):
+    return get_object_or_404(_automations_for_user(request), pk=automation_id)
+
+
+@router.patch(
+    "/automations/{automation_id}/",
+    response={200: AutomationOut, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_WRITE),
+    tags=["automations"],
+    summary='Switch an automation off or on: {"active": false}',
+)
+def automation_update(request: HttpRequest, automation_id: AutomationId, payload: AutomationPatch):
+    automation = get_object_or_404(_automations_for_user(request), pk=automation_id)
+    require_perm(request, "campaigns.change_campaign", "Your role may not change automations.")
+    automations.label_automation_set_active(automation=automation, active=payload.active)
+    return get_object_or_404(_automations_for_user(request), pk=automation_id)

@@ -221,7 +221,6 @@ class RuleForm(forms.Form):
     milestone_text = forms.CharField(required=False, help_text="Milestone text (onboarding)")
     fact_text = forms.CharField(required=False, help_text="Usage fact text contains (usage drop)")
     stage = forms.CharField(required=False, help_text="Lifecycle stage (stage change)")
-    label = forms.CharField(required=False, help_text="Label name (label added)")
 
     def parameters(self) -> dict:
         allowed = RULE_PARAMETERS[self.cleaned_data["kind"]]

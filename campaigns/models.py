@@ -211,7 +211,7 @@ class MilestoneRule(models.Model):
         RENEWAL_WITHIN = "renewal_within", "Renewal date within N days"
         USAGE_DROP = "usage_drop", "Usage dropped X % over N days"
         STAGE_CHANGED = "stage_changed", "Lifecycle stage changed to a stage"
-        LABEL_ADDED = "label_added", "Label added to a contact"
+        # "Label added" is a LabelAutomation: it fires on additions, not on who carries the label.
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="rules")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -260,3 +260,37 @@ class CampaignEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} by {self.actor or 'the system'}"
+
+
+class LabelAutomation(models.Model):
+    """ "When label X is added to a contact, enroll them in this sequence." Fires on label additions
+    made after it exists (people.signals.labels_added); contacts who already carried the label were
+    enrolled only if its creator asked for it, after seeing how many there were. It never changes
+    the campaign's own trigger."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="automations")
+    label = models.ForeignKey("outreach.Label", on_delete=models.CASCADE, related_name="+")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The inbox its enrollments are sent from; empty: the campaign decides.",
+    )
+    exit_on_reply = models.BooleanField(null=True, blank=True, help_text="Empty: the campaign's setting.")
+    source = models.JSONField(default=dict, blank=True, help_text="Copied into each enrollment's source.")
+    active = models.BooleanField(default=True)
+    existing_enrolled = models.PositiveIntegerField(
+        default=0, help_text="Contacts who already carried the label, enrolled at creation on request."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["campaign", "id"]
+
+    def __str__(self) -> str:
+        return f"label {self.label} → {self.campaign}"

@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.db import transaction
 
 from outreach.mail.signals import engagement_recorded, outbound_message_finished
+from outreach.people.signals import labels_added
 from outreach.suppression.signals import suppression_added
 from review.signals import draft_decided
 
 from . import services
+from .services import automations
 
 
 def _enqueue_exit_checks(enrollment_ids: list[int], event_id: int) -> None:
@@ -43,8 +45,13 @@ def on_suppression_added(sender, entry, **kwargs) -> None:
     services.enrollment_on_suppression(entry=entry)
 
 
+def on_labels_added(sender, events, **kwargs) -> None:
+    automations.label_automations_fire(events=list(events))
+
+
 def connect() -> None:
     draft_decided.connect(on_draft_decided, dispatch_uid="campaigns.draft_decided")
     outbound_message_finished.connect(on_outbound_message_finished, dispatch_uid="campaigns.message_finished")
     engagement_recorded.connect(on_engagement_recorded, dispatch_uid="campaigns.engagement_recorded")
     suppression_added.connect(on_suppression_added, dispatch_uid="campaigns.suppression_added")
+    labels_added.connect(on_labels_added, dispatch_uid="campaigns.labels_added")

@@ -14,7 +14,7 @@ from outreach.people.selectors import recipients_visible_to
 from review.models import Draft, DraftSkip
 from review.selectors import DraftingProgress, drafting_progress_of
 
-from .models import Campaign, Enrollment, EnrollmentEvent, SequenceStep
+from .models import Campaign, Enrollment, EnrollmentEvent, LabelAutomation, SequenceStep
 
 # Filter keys a saved target group may hold, and their labels (the form and the page share them).
 TARGET_FILTER_KEYS = (
@@ -300,3 +300,17 @@ def drafts_of_enrollments(*, enrollment_ids: list[int]) -> dict[int, list[Draft]
     for draft in Draft.objects.filter(enrollment_ref__in=enrollment_ids).order_by("created_at", "pk"):
         by_enrollment[draft.enrollment_ref].append(draft)  # type: ignore[index]
     return by_enrollment
+
+
+def campaign_automations(*, campaign: Campaign) -> list[LabelAutomation]:
+    """The campaign's label automations, each with how many enrollments it made (`enrolled`)."""
+    counts = dict(
+        Enrollment.objects.filter(campaign=campaign, source__has_key="automation_id")
+        .values_list("source__automation_id")
+        .annotate(n=Count("pk"))
+        .values_list("source__automation_id", "n")
+    )
+    rows = list(LabelAutomation.objects.filter(campaign=campaign).select_related("label", "sender", "created_by"))
+    for row in rows:
+        row.enrolled = counts.get(row.pk, 0)  # type: ignore[attr-defined]
+    return rows

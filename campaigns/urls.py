@@ -15,6 +15,12 @@ urlpatterns = [
     path("<int:campaign_id>/steps/<int:step_id>/move/", views.step_move, name="campaign_step_move"),
     path("<int:campaign_id>/rules/add/", views.rule_add, name="campaign_rule_add"),
     path("<int:campaign_id>/rules/<int:rule_id>/toggle/", views.rule_toggle, name="campaign_rule_toggle"),
+    path("<int:campaign_id>/automations/new/", views.automation_new, name="campaign_automation_new"),
+    path(
+        "<int:campaign_id>/automations/<int:automation_id>/toggle/",
+        views.automation_toggle,
+        name="campaign_automation_toggle",
+    ),
     path("<int:campaign_id>/scan/", views.campaign_scan, name="campaign_scan"),
     path("<int:campaign_id>/rates/", views.campaign_rates, name="campaign_rates"),
     path("<int:campaign_id>/enroll/", views.campaign_enroll, name="campaign_enroll"),

@@ -17,7 +17,7 @@ from django_htmx.middleware import HtmxDetails
 from outreach.core.errors import ApplicationError
 from outreach.core.ids import parse_id
 from outreach.mail.selectors import engagement_rates_for_campaign
-from outreach.people.models import Recipient
+from outreach.people.models import Label, Recipient
 from outreach.people.roles import is_csm_or_admin
 from outreach.people.selectors import recipients_visible_to
 
@@ -25,9 +25,9 @@ from . import selectors, services
 from .audit import recipient_audit
 from .display import send_window_words, target_filter_words
 from .forms import CampaignForm, RuleForm, StepForm, TargetForm
-from .models import Campaign, Enrollment, MilestoneRule, SequenceStep
+from .models import Campaign, Enrollment, LabelAutomation, MilestoneRule, SequenceStep
 from .preview import campaign_preview_draft
-from .services import milestones
+from .services import automations, milestones
 from .waiting import campaign_waiting_summary, enrollments_waiting
 
 view_campaigns = permission_required("campaigns.view_campaign", raise_exception=True)
@@ -143,6 +143,7 @@ def campaign_detail(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
         "waiting_summary": campaign_waiting_summary(campaign=campaign, reasons=enrollments_waiting(enrollments=live)),
         "rules": list(campaign.rules.all()),
         "rule_form": RuleForm(),
+        "automations": selectors.campaign_automations(campaign=campaign),
         "sample": sample,
         "suppression_lists": list(campaign.suppression_lists.all()),
     }
@@ -374,6 +375,54 @@ def rule_toggle(request: HttpRequest, campaign_id: int, rule_id: int) -> HttpRes
     rule = get_object_or_404(MilestoneRule, pk=rule_id, campaign=campaign)
     milestones.milestone_rule_set_active(rule=rule, active=not rule.active)
     return redirect(reverse("campaign_detail", args=[campaign.pk]) + "#rules")
+
+
+def _count(value: str) -> int | None:
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
+def automation_new(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Create a label automation. The page shows how many contacts already carry the chosen label
+    before anything is created; they are enrolled only if the creator ticks that, and only if the
+    number is still the one shown."""
+    campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    if campaign.status == Campaign.Status.ARCHIVED:
+        raise PermissionDenied("An archived campaign cannot get automations.")
+    labels = list(Label.objects.order_by("name").values_list("name", flat=True))
+    data = request.POST if request.method == "POST" else request.GET
+    label = data.get("label", "").strip()
+    if label and label not in labels:
+        label = ""
+    error = ""
+    if request.method == "POST" and label:
+        enroll_existing = data.get("existing") == "enroll"
+        try:
+            created = automations.label_automation_create(
+                campaign=campaign,
+                label_name=label,
+                user=request.user,
+                enroll_existing=enroll_existing,
+                existing_count=_count(data.get("existing_count", "")) if enroll_existing else None,
+            )
+        except ApplicationError as exc:
+            error = exc.message
+        else:
+            done = f"From now on, adding the label “{label}” to a contact enrolls them in {campaign.name}."
+            if enroll_existing:
+                done += f" {created.enrolled_existing} of the {created.existing} who already carry it enrolled now."
+            messages.success(request, done)
+            return redirect(reverse("campaign_detail", args=[campaign.pk]) + "#automations")
+    existing = automations.label_automation_existing_count(campaign=campaign, label_name=label) if label else None
+    context = {"campaign": campaign, "labels": labels, "label": label, "existing": existing, "error": error}
+    return render(request, "campaigns/automation_new.html", context, status=409 if error else 200)
+
+
+@require_POST
+def automation_toggle(request: HttpRequest, campaign_id: int, automation_id: int) -> HttpResponse:
+    campaign = _get_campaign_for_user(request, campaign_id, edit=True)
+    automation = get_object_or_404(LabelAutomation, pk=automation_id, campaign=campaign)
+    automations.label_automation_set_active(automation=automation, active=not automation.active)
+    return redirect(reverse("campaign_detail", args=[campaign.pk]) + "#automations")
 
 
 @view_campaigns

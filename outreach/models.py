@@ -21,7 +21,16 @@ from outreach.mail.models import (  # noqa: F401
     OutboundMessageLog,
     SenderConfig,
 )
-from outreach.people.models import Account, Fact, ImportJob, ImportMapping, Label, Recipient, SenderProfile  # noqa: F401
+from outreach.people.models import (  # noqa: F401
+    Account,
+    Fact,
+    ImportJob,
+    ImportMapping,
+    Label,
+    LabelEvent,
+    Recipient,
+    SenderProfile,
+)
 from outreach.suppression.models import Suppression, SuppressionList  # noqa: F401
 
 

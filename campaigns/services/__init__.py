@@ -214,6 +214,11 @@ def _record(
     )
 
 
+def record_event(enrollment: Enrollment, *, kind: str, reason: str = "", data: dict | None = None, actor=None):
+    """A line in the enrollment's history that does not change its state."""
+    return _record(enrollment, kind=kind, from_state=enrollment.state, reason=reason, data=data, actor=actor)
+
+
 def _transition(
     enrollment: Enrollment,
     *,
@@ -400,8 +405,14 @@ def campaign_launch(*, campaign: Campaign, user, now: datetime | None = None) ->
         raise ApplicationError(f"Only a draft campaign can be launched; this one is {campaign.get_status_display()}.")
     if not _campaign_steps(campaign):
         raise ApplicationError("Add at least one sequence step before launching.")
-    if campaign.trigger == Campaign.Trigger.MILESTONE and not campaign.rules.filter(active=True).exists():
-        raise ApplicationError("A milestone campaign needs an active milestone rule before launching.")
+    if (
+        campaign.trigger == Campaign.Trigger.MILESTONE
+        and not campaign.rules.filter(active=True).exists()
+        and not campaign.automations.filter(active=True).exists()
+    ):
+        raise ApplicationError(
+            "A milestone campaign needs an active milestone rule or label automation before launching."
+        )
     if campaign.trigger == Campaign.Trigger.MANUAL and not _has_target(campaign):
         raise ApplicationError("Set a target group first: an empty filter would enroll every recipient.")
     campaign.status = Campaign.Status.ACTIVE

@@ -1,7 +1,7 @@
 """Milestone rules: find recipients whose data says "now is the moment" and enroll them once per occurrence.
 
 Each kind is one queryset returning (recipient id, occurrence key, why). The occurrence key names the
-event (`renewal:2027-01-15`, `label:proposal-open:812`), so the unique constraint on
+event (`renewal:2027-01-15`, `stage:customer:20270115T100000`), so the unique constraint on
 (campaign, recipient, occurrence_key) guarantees a rule never enrolls anyone twice for the same
 occurrence, even when two scans run at once.
 """
@@ -21,7 +21,7 @@ from django.utils.text import slugify
 from campaigns.models import Campaign, Enrollment, MilestoneRule, RecipientStage
 from campaigns.services import _enroll_many
 from outreach.core.errors import ApplicationError
-from outreach.people.models import Fact, Label, Recipient
+from outreach.people.models import Fact, Recipient
 
 log = logging.getLogger(__name__)
 Kind = MilestoneRule.Kind
@@ -34,7 +34,6 @@ RULE_PARAMETERS: dict[str, dict[str, object]] = {
     Kind.RENEWAL_WITHIN: {"days": 30},
     Kind.USAGE_DROP: {"percent": 40, "days": 14, "fact_text": ""},
     Kind.STAGE_CHANGED: {"stage": "customer"},
-    Kind.LABEL_ADDED: {"label": ""},
 }
 
 
@@ -67,11 +66,6 @@ def rule_parameters_clean(*, kind: str, parameters: dict) -> dict:
         clean[name] = value
     if kind == Kind.USAGE_DROP and int(clean["percent"]) > 100:  # type: ignore[call-overload]
         raise ApplicationError("percent must be at most 100.")
-    if kind == Kind.LABEL_ADDED:
-        if not clean["label"]:
-            raise ApplicationError("Name the label.")
-        if not Label.objects.filter(name=clean["label"]).exists():
-            raise ApplicationError(f"There is no label {clean['label']!r}.")
     if kind == Kind.STAGE_CHANGED and not clean["stage"]:
         raise ApplicationError("Name the lifecycle stage.")
     return clean
@@ -216,20 +210,11 @@ def _stage_changed(p: dict, now: datetime) -> list[Candidate]:
     ]
 
 
-def _label_added(p: dict, now: datetime) -> list[Candidate]:
-    label = str(p["label"])
-    # The link row's id is the occurrence: removing the label and adding it again is a new one.
-    through = Recipient.labels.through
-    rows = through.objects.filter(label__name=label).values_list("recipient_id", "pk")
-    return [Candidate(rid, f"label:{label}:{link}", f"label {label!r} added", {"label": label}) for rid, link in rows]
-
-
 FINDERS = {
     Kind.RENEWAL_WITHIN: _renewal_within,
     Kind.ONBOARDING_MISSED: _onboarding_missed,
     Kind.USAGE_DROP: _usage_drop,
     Kind.STAGE_CHANGED: _stage_changed,
-    Kind.LABEL_ADDED: _label_added,
 }
 
 

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from campaigns import services
 from campaigns.models import Campaign, Enrollment, SequenceStep
+from campaigns.services import automations
 from outreach.core.errors import ApplicationError
 from outreach.people.models import Recipient
 from review import services as review_services
@@ -104,7 +105,79 @@ def enrollment_create_from_api(
 ) -> Enrollment:
     """Template (a sequence), ad hoc (steps for this one recipient) or triggered (an outside
     automation, once per occurrence key). Sequences create drafts, never messages."""
+    return enrollment_enroll_from_api(
+        user=user,
+        recipient=recipient,
+        campaign=campaign,
+        emails=emails,
+        exit_on_reply=exit_on_reply,
+        sender=sender,
+        source=source,
+        occurrence_key=occurrence_key,
+        automation=automation,
+    )[0]
+
+
+@transaction.atomic
+def enrollment_enroll_from_api(
+    *,
+    user,
+    recipient: Recipient,
+    campaign: Campaign | None,
+    emails: list[dict] | None = None,
+    exit_on_reply: bool | None = None,
+    sender=None,
+    source: dict | None = None,
+    occurrence_key: str = "",
+    automation: str = "",
+) -> tuple[Enrollment, bool]:
+    """As enrollment_create_from_api, returning (enrollment, created). A sequence enrollment of a
+    contact who carries the label of one of the sequence's label automations is that automation's
+    enrollment (the documented "automation-triggered" body): recorded as triggered by it, with the
+    label event, and when the automation already enrolled the contact for that event, the existing
+    enrollment is returned (created False) instead of a second one."""
     source = dict(source or {})
+    if campaign is not None and not emails and not (automation or occurrence_key):
+        found = automations.automation_for_enrollment(campaign=campaign, recipient=recipient)
+        if found is not None:
+            rule, event = found
+            key = automations.automation_occurrence(rule, event)
+            existing = (
+                Enrollment.objects.select_for_update()
+                .filter(campaign=campaign, recipient=recipient, occurrence_key=key)
+                .first()
+                if key
+                else None
+            )
+            if existing is not None:
+                given = {k: v for k, v in source.items() if k not in existing.source}
+                if given:
+                    existing.source = {**existing.source, **given}
+                    existing.save(update_fields=["source", "updated_at"])
+                services.record_event(
+                    existing,
+                    kind="automation_call",
+                    reason=f"the automation-triggered call found the enrollment automation #{rule.pk} made",
+                    data={"source": given},
+                    actor=user,
+                )
+                return existing, False
+            source = {**automations.automation_source(rule, event), **source}
+            source["why"] = automations.automation_source(rule, event)["why"]
+            enrollment = services.enrollment_create(
+                recipient=recipient,
+                campaign=campaign,
+                kind=Enrollment.Kind.TRIGGERED,
+                sender=sender or rule.sender,
+                user=user,
+                source=source,
+                occurrence_key=key,
+            )
+            wanted = exit_on_reply if exit_on_reply is not None else rule.exit_on_reply
+            if wanted is not None and enrollment.exit_on_reply != wanted:
+                enrollment.exit_on_reply = wanted
+                enrollment.save(update_fields=["exit_on_reply", "updated_at"])
+            return enrollment, True
     if emails:
         kind = Enrollment.Kind.AD_HOC
         source.setdefault("why", "enrolled ad hoc through the API")
@@ -138,4 +211,4 @@ def enrollment_create_from_api(
     if exit_on_reply is not None and enrollment.exit_on_reply != exit_on_reply:
         enrollment.exit_on_reply = exit_on_reply
         enrollment.save(update_fields=["exit_on_reply", "updated_at"])
-    return enrollment
+    return enrollment, True

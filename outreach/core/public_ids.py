@@ -43,6 +43,8 @@ KINDS: dict[str, str] = {
     "scf": "sender configuration",
     "mbx": "mailbox connection",
     "eng": "engagement event",
+    "aut": "label automation",
+    "lbe": "label event",
     "cur": "page cursor",
 }
 

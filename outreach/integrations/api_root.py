@@ -34,6 +34,7 @@ CONFLICT_OPERATIONS = {
     "contact_upsert",
     "enrollment_create",
     "enrollment_update",
+    "automation_create",
     "draft_approve",
     "suppression_create",
     "webhook_update",

@@ -185,6 +185,8 @@ WebhookRef = Annotated[int, PublicIdOut("whk")]
 DeliveryId = Annotated[int, PublicIdIn("dlv")]
 DeliveryRef = Annotated[int, PublicIdOut("dlv")]
 SenderConfigRef = Annotated[int, PublicIdOut("scf")]
+AutomationId = Annotated[int, PublicIdIn("aut")]
+AutomationRef = Annotated[int, PublicIdOut("aut")]
 
 
 def public_id(prefix: str, pk: int | None) -> str | None:

@@ -276,3 +276,30 @@ class ImportMapping(models.Model):
     header_signature = models.CharField(max_length=64, unique=True)
     mapping = models.JSONField(default=dict)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class LabelEvent(models.Model):
+    """A label added to a recipient: when, by whom and through what (the page, the API, a CSV
+    import, the admin). Automations start sequences from these; a label removed and added again is
+    a new event."""
+
+    class Via(models.TextChoices):
+        UI = "ui", "the recipient page"
+        API = "api", "the API"
+        CSV = "csv", "a CSV import"
+        ADMIN = "admin", "the admin site"
+
+    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="label_events")
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="events")
+    via = models.CharField(max_length=10, choices=Via.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["label", "created_at"], name="label_event_lookup")]
+
+    def __str__(self) -> str:
+        return f"label {self.label_id} added to {self.recipient_id} via {self.via}"

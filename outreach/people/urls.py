@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("recipients/", views.recipient_list, name="recipient_list"),
     path("recipients/<int:recipient_id>/", views.recipient_detail, name="recipient_detail"),
+    path("recipients/<int:recipient_id>/labels/", views.recipient_labels, name="recipient_labels"),
     # On the suppression page; here because it looks the person up first.
     path("suppression/check/", views.suppression_check_view, name="suppression_check"),
     path("imports/", views.import_index, name="import_index"),

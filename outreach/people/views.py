@@ -16,9 +16,9 @@ from outreach.suppression import selectors as suppression_selectors
 
 from . import selectors
 from .forms import ImportUploadForm
-from .models import ImportJob, Recipient
+from .models import ImportJob, Label, LabelEvent, Recipient
 from .panels import recipient_panels
-from .services import imports
+from .services import imports, labels
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -158,10 +158,28 @@ def recipient_detail(request: HttpRequest, recipient_id: int) -> HttpResponse:
         "recipient": recipient,
         "facts": recipient.facts.all(),
         "labels": recipient.labels.all(),
+        "all_labels": Label.objects.order_by("name").values_list("name", flat=True)[:500],
         "suppression": suppression_selectors.suppression_check(recipient=recipient),
         "panels": recipient_panels(request, recipient),
     }
     return render(request, "people/recipient_detail.html", context)
+
+
+@require_POST
+@permission_required("outreach.change_recipient", raise_exception=True)
+def recipient_labels(request: HttpRequest, recipient_id: int) -> HttpResponse:
+    """Add a label to a recipient (label automations hear of it) or take one off."""
+    recipient = _get_recipient_for_user(request, recipient_id)
+    added, removed = request.POST.get("add", "").strip(), request.POST.get("remove", "").strip()
+    if added:
+        events = labels.recipient_labels_add(pairs=[(recipient.pk, added)], via=LabelEvent.Via.UI, actor=request.user)
+        if events:
+            messages.success(request, f"Added the label “{labels.label_name_clean(added)}”.")
+        else:
+            messages.info(request, f"{recipient.email} already has that label.")
+    elif removed and labels.recipient_label_remove(recipient=recipient, name=removed):
+        messages.success(request, f"Took the label “{removed}” off.")
+    return redirect("recipient_detail", recipient_id=recipient.pk)
 
 
 @permission_required("outreach.add_suppression", raise_exception=True)

@@ -1,6 +1,7 @@
 """The documented examples, replayed verbatim (outreach/integrations/documented_examples.json,
 which the served schema also shows as request examples; only the placeholder ids replaced by ids
-returned earlier) with a token holding exactly the documented scopes: a contact, both sequences, the three enrollments, reading everything back, the rep's
+returned earlier) with a token holding exactly the documented scopes: a contact, both sequences, a
+label automation and the labels the contact's notes name, the three enrollments, reading everything back, the rep's
 approval and send, a cancel, and a reply that exits."""
 
 from __future__ import annotations
@@ -66,21 +67,37 @@ def test_the_documented_flow_works_verbatim(csm, rep, api_client_for, settings, 
     assert [e["subject"] for e in prompted.json()["emails"]] == ["Following up"]
     assert prompted.json()["emails"][0]["prompt"] == EXAMPLES["prompt_sequence"]["emails"][0]["prompt"]
 
+    # "Labels to apply after creation: lead, proposal-open": a label automation on the prompt-assisted
+    # sequence makes "proposal-open" start it without a separate enrollment call.
+    automation = carl.post_json(
+        "/v1/automations/", {"label": "proposal-open", "sequence_id": prompted.json()["id"], "inbox_id": inbox}
+    )
+    assert automation.status_code == 201, automation.json()
+    with django_capture_on_commit_callbacks(execute=True):
+        labelled = carl.post_json(
+            "/v1/contacts/", {"emails": EXAMPLES["contact"]["emails"], "labels": ["lead", "proposal-open"]}
+        )
+    assert labelled.status_code == 200, labelled.json()
+
     template = carl.post_json(
         "/v1/sequences/enrollments/",
         substitute(EXAMPLES["template_enrollment"], {**ids, "seq_123": sequence.json()["id"]}),
     )
     ad_hoc = carl.post_json("/v1/sequences/enrollments/", substitute(EXAMPLES["ad_hoc_enrollment"], ids))
-    automation = carl.post_json(
+    automation_enrollment = carl.post_json(
         "/v1/sequences/enrollments/",
         substitute(EXAMPLES["automation_enrollment"], {**ids, "seq_123": prompted.json()["id"]}),
     )
-    for created in (template, ad_hoc, automation):
-        assert created.status_code == 201, created.json()
+    assert (template.status_code, ad_hoc.status_code) == (201, 201), (template.json(), ad_hoc.json())
+    # The automation-triggered body answers with the enrollment the label already started.
+    assert automation_enrollment.status_code == 200, automation_enrollment.json()
+    assert automation_enrollment.json()["source"]["automation_id"] == automation.json()["id"]
+    for created in (template, ad_hoc, automation_enrollment):
         body = created.json()
         assert (body["contact_id"], body["inbox_id"], body["sender"]) == (ids["ctc_123"], inbox, rep.username)
         assert (body["source"]["message_id"], body["source"]["thread_id"]) == ("msg_123", "thr_123")
-    assert [c.json()["kind"] for c in (template, ad_hoc, automation)] == ["template", "ad_hoc", "template"]
+    kinds = [c.json()["kind"] for c in (template, ad_hoc, automation_enrollment)]
+    assert kinds == ["template", "ad_hoc", "triggered"]
     assert template.json()["source"]["subject"] == "Proposal for review"
 
     # The documented scopes read back everything they created.
@@ -90,7 +107,8 @@ def test_the_documented_flow_works_verbatim(csm, rep, api_client_for, settings, 
         f"/v1/sequences/{prompted.json()['id']}/",
         f"/v1/sequences/enrollments/{template.json()['id']}/",
         f"/v1/sequences/enrollments/{ad_hoc.json()['id']}/",
-        f"/v1/sequences/enrollments/{automation.json()['id']}/",
+        f"/v1/sequences/enrollments/{automation_enrollment.json()['id']}/",
+        f"/v1/automations/{automation.json()['id']}/",
     ):
         assert carl.get(path).status_code == 200, path
 
@@ -125,7 +143,7 @@ def test_the_documented_flow_works_verbatim(csm, rep, api_client_for, settings, 
             engagement_event_process(event_id=event.pk)
     states = {
         name: carl.get(f"/v1/sequences/enrollments/{created.json()['id']}/").json()["state"]
-        for name, created in (("template", template), ("ad_hoc", ad_hoc), ("automation", automation))
+        for name, created in (("template", template), ("ad_hoc", ad_hoc), ("automation", automation_enrollment))
     }
     assert states == {"template": "exited_reply", "ad_hoc": "cancelled", "automation": "exited_reply"}
 

@@ -33,6 +33,7 @@ def _pages() -> list[str]:
         reverse("campaign_detail", args=[campaign.pk]),
         reverse("campaign_edit", args=[campaign.pk]),
         reverse("campaign_target", args=[campaign.pk]),
+        reverse("campaign_automation_new", args=[campaign.pk]) + "?label=champion",
         reverse("recipient_list"),
         reverse("recipient_detail", args=[recipient.pk]),
         reverse("import_index"),

@@ -15,8 +15,7 @@ from django_q.models import Schedule
 from campaigns import services
 from campaigns.models import Campaign, Enrollment, MilestoneRule
 from campaigns.services.milestones import milestone_rule_create, milestone_scan
-from outreach.core.errors import ApplicationError
-from outreach.people.models import Fact, Label
+from outreach.people.models import Fact
 from outreach.suppression.models import Suppression
 from outreach.suppression.services import suppression_add
 from review.models import Draft
@@ -216,31 +215,6 @@ def test_a_change_of_lifecycle_stage_to_customer_enrolls_once(rep):
     enrollment = Enrollment.objects.get()
     assert enrollment.recipient == recipient and enrollment.recipient != already
     assert enrollment.source["why"] == "lifecycle stage changed from trial to customer"
-
-
-# --- label ---------------------------------------------------------------------------------
-
-
-def test_adding_a_label_enrolls_and_re_adding_it_is_a_new_occurrence(rep):
-    label = Label.objects.create(name="proposal-open")
-    recipient = RecipientFactory(owner=rep)
-    milestone_campaign(Kind.LABEL_ADDED, label="proposal-open")
-    recipient.labels.add(label)
-
-    milestone_scan()
-    milestone_scan()
-    assert Enrollment.objects.count() == 1
-
-    Enrollment.objects.update(state=Enrollment.State.COMPLETED)
-    recipient.labels.remove(label)
-    recipient.labels.add(label)
-    milestone_scan()
-    assert Enrollment.objects.count() == 2
-
-
-def test_a_label_rule_needs_an_existing_label(db):
-    with pytest.raises(ApplicationError, match="no label"):
-        milestone_campaign(Kind.LABEL_ADDED, label="nope")
 
 
 # --- scheduling and on demand --------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from campaigns.models import Campaign, Enrollment, EnrollmentEvent, MilestoneRule, SequenceStep
+from campaigns.models import Campaign, Enrollment, EnrollmentEvent, LabelAutomation, MilestoneRule, SequenceStep
 from outreach.integrations.models import ApiToken, WebhookDelivery, WebhookSubscription
 from outreach.mail.models import EngagementEvent, LocalMailboxMessage, MailboxConnection, OutboundMessage, SenderConfig
 from outreach.people.models import ImportJob, Recipient
@@ -117,6 +117,9 @@ OWNED = {
     "campaign_step_move",
     "campaign_rule_add",
     "campaign_rule_toggle",
+    "campaign_automation_new",
+    "campaign_automation_toggle",
+    "recipient_labels",  # CSMs: a rep gets 403, another's recipient 404
     "campaign_scan",
     "campaign_transition",
     "campaign_enroll",
@@ -184,7 +187,7 @@ def _snapshot() -> dict:
     """Everything the victim owns (and every shared list), to compare after the rep's POSTs."""
     models = [
         Recipient, Draft, DraftDecision, DraftEdit, OutboundMessage, EngagementEvent, ImportJob, Suppression,
-        Campaign, SequenceStep, MilestoneRule, Enrollment, EnrollmentEvent, LocalMailboxMessage,
+        Campaign, SequenceStep, MilestoneRule, LabelAutomation, Enrollment, EnrollmentEvent, LocalMailboxMessage,
         WebhookSubscription, WebhookDelivery, MailboxConnection,
     ]  # fmt: skip
     snap = {m.__name__: sorted(map(repr, m.objects.values())) for m in models}

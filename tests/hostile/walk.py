@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from campaigns.models import Enrollment, EnrollmentEvent, MilestoneRule, SequenceStep
+from campaigns.models import Enrollment, EnrollmentEvent, LabelAutomation, MilestoneRule, SequenceStep
 from outreach.integrations.models import ApiToken, EmittedEvent, WebhookDelivery
 from outreach.integrations.services.tokens import api_token_create
 from outreach.integrations.services.webhooks import webhook_subscription_create
 from outreach.mail.models import EngagementEvent, LocalMailboxMessage, MailboxConnection, SendingDomain, SendingPause
-from outreach.people.models import ImportJob
+from outreach.people.models import ImportJob, Label
 from tests.factories import (
     CampaignFactory,
     DraftEditFactory,
@@ -54,8 +54,9 @@ def victim_world(db, other_rep, csm):
     campaign = CampaignFactory(name=f"Campaign {SECRET}", created_by=csm, named_sender=other_rep)
     step = SequenceStep.objects.create(campaign=campaign, position=0, subject=SECRET, body=f"Hi {SECRET}")
     rule = MilestoneRule.objects.create(
-        campaign=campaign, kind=MilestoneRule.Kind.LABEL_ADDED, parameters={"label": "x"}
+        campaign=campaign, kind=MilestoneRule.Kind.STAGE_CHANGED, parameters={"stage": "x"}
     )
+    automation = LabelAutomation.objects.create(campaign=campaign, label=Label.objects.create(name=SECRET))
     draft = DraftFactory(sender=other_rep, recipient=recipient, campaign=campaign, subject=SECRET)
     message = OutboundMessageFactory(
         draft=DraftFactory(sender=other_rep, recipient=recipient, campaign=campaign, state="approved", subject=SECRET),
@@ -96,6 +97,7 @@ def victim_world(db, other_rep, csm):
         "campaign_id": campaign.pk,
         "step_id": step.pk,
         "rule_id": rule.pk,
+        "automation_id": automation.pk,
         "enrollment_id": enrollment.pk,
         "edit_id": edit.pk,
         "mail_id": mail.pk,

@@ -13,7 +13,8 @@ from django.utils import timezone
 from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_email
 from outreach.core.text import clean_display_text
-from outreach.people.models import Fact, Label, Recipient, SenderProfile
+from outreach.people.models import Fact, LabelEvent, Recipient, SenderProfile
+from outreach.people.services.labels import label_name_clean, recipient_labels_add
 
 
 @dataclass
@@ -112,9 +113,10 @@ def contact_upsert(*, data: ContactData, actor) -> tuple[Recipient, bool]:
         ) from None
     if data.labels is not None:
         # Cleaned as Label stores names, so the lookup finds the label it would otherwise clash with.
-        wanted = {clean_display_text(name)[:100] for name in data.labels} - {""}
-        labels = [Label.objects.get_or_create(name=name)[0] for name in sorted(wanted)]
-        recipient.labels.set(labels)
+        wanted = {label_name_clean(name) for name in data.labels} - {""}
+        recipient.labels.remove(*recipient.labels.exclude(name__in=wanted))
+        # Additions go through the one labelling service: recorded, and announced to automations.
+        recipient_labels_add(pairs=[(recipient.pk, name) for name in wanted], via=LabelEvent.Via.API, actor=actor)
     for item in data.facts:
         if item.kind not in Fact.Kind.values:
             raise ApplicationError(f"Unknown fact kind {item.kind!r}.", extra={"field": "facts", "status": 422})

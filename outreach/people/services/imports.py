@@ -35,7 +35,8 @@ from django.utils import timezone
 from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_domain, normalize_email
 from outreach.core.text import clean_display_text
-from outreach.people.models import Account, Fact, ImportJob, ImportMapping, Label, Recipient, SenderProfile
+from outreach.people.models import Account, Fact, ImportJob, ImportMapping, Label, LabelEvent, Recipient, SenderProfile
+from outreach.people.services.labels import recipient_labels_add
 
 logger = logging.getLogger(__name__)
 
@@ -1011,7 +1012,7 @@ def _import_batch(job_id: int, batch: _Batch) -> ImportJob | None:
                 job = ImportJob.objects.select_for_update().get(pk=job_id)
                 if job.status != ImportJob.Status.RUNNING or job.processed_rows != batch.start:
                     return None
-                created, updated = write_rows(batch.rows)
+                created, updated = write_rows(batch.rows, actor=job.created_by)
                 job.processed_rows += batch.size
                 job.created_count += created
                 job.updated_count += updated
@@ -1049,7 +1050,7 @@ def _account_key(account: dict[str, Any]) -> str:
     return f"name:{account['name']}" if account.get("name") else f"domain:{account['domain']}"
 
 
-def write_rows(rows: list[ParsedRow]) -> tuple[int, int]:
+def write_rows(rows: list[ParsedRow], *, actor=None) -> tuple[int, int]:
     """Create or update the recipients, accounts, labels and facts of valid rows.
 
     Returns (rows that created a recipient, rows that updated one). Runs a fixed number of
@@ -1075,7 +1076,7 @@ def write_rows(rows: list[ParsedRow]) -> tuple[int, int]:
 
     account_ids = _write_accounts(accounts)
     recipient_ids, created, updated = _write_recipients(merged, account_ids)
-    _write_labels(merged, recipient_ids)
+    _write_labels(merged, recipient_ids, actor=actor)
     _write_facts(merged, recipient_ids)
     return created, updated
 
@@ -1177,21 +1178,12 @@ def _write_recipients(merged: dict[str, _Merged], account_ids: dict[str, int]) -
     return ids, created, updated
 
 
-def _write_labels(merged: dict[str, _Merged], recipient_ids: dict[str, int]) -> None:
-    names = {n for m in merged.values() for n in m.labels}
-    if not names:
-        return
-    label_ids = dict(Label.objects.filter(name__in=names).values_list("name", "pk"))
-    missing = names - set(label_ids)
-    if missing:
-        Label.objects.bulk_create([Label(name=n) for n in sorted(missing)], ignore_conflicts=True)
-        label_ids = dict(Label.objects.filter(name__in=names).values_list("name", "pk"))
-    through = Recipient.labels.through
-    links = [
-        through(recipient_id=recipient_ids[m.email], label_id=label_ids[n]) for m in merged.values() for n in m.labels
-    ]
-    # Labels are added, never removed: a file lists the labels it knows, not all of them.
-    through.objects.bulk_create(links, ignore_conflicts=True, batch_size=500)
+def _write_labels(merged: dict[str, _Merged], recipient_ids: dict[str, int], *, actor=None) -> None:
+    # Labels are added, never removed: a file lists the labels it knows, not all of them. Through
+    # the one labelling service, so automations hear of the additions.
+    pairs = [(recipient_ids[m.email], n) for m in merged.values() for n in m.labels]
+    if pairs:
+        recipient_labels_add(pairs=pairs, via=LabelEvent.Via.CSV, actor=actor)
 
 
 def _write_facts(merged: dict[str, _Merged], recipient_ids: dict[str, int]) -> None:

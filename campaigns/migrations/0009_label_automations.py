@@ -28,7 +28,7 @@ def label_rules_to_automations(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("campaigns", "0008_sequence_step_copies"),
-        ("outreach", "0020_label_events"),
+        ("outreach", "0022_label_events"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

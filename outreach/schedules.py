@@ -60,6 +60,9 @@ SCHEDULES: tuple[Periodic, ...] = (
     Periodic("webhook-deliveries-sweep", "outreach.integrations.tasks.webhook_deliveries_sweep", 1),
     # review: drafts whose worker or task was lost
     Periodic("review: return stale drafts to the queue", "review.tasks.draft_sweep_stale", 1),
+    # review: Message Batches of drafts (submit lost ones, check, store results); one query when
+    # there are none, so always listed: a provider switched on later needs no migrate.
+    Periodic("review: poll drafting batches", "review.tasks.draft_batches_poll", 1),
     # campaigns: due sequence steps and milestone rules
     Periodic("campaigns: advance due steps", "campaigns.tasks.enrollment_advance_due_task", 5),
     Periodic("campaigns: milestone scan", "campaigns.tasks.milestone_scan_task", 60),

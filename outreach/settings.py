@@ -271,6 +271,10 @@ OWN_DOMAINS = [d.lower().lstrip(".") for d in env_list("OWN_DOMAINS", [])]
 # With Anthropic: one more, small call per draft that has flagged names, events, figures or dates,
 # asking the model which facts (if any) state them; shown beside the flag, never instead of it.
 GROUNDING_SECOND_OPINION = env_bool("GROUNDING_SECOND_OPINION", False)
+# With Anthropic: more drafts than this requested together (a launch, a scan, a bulk request) go
+# through the Message Batches API at half the price, ready within the hour instead of at once.
+# 0 turns batches off.
+DRAFT_BATCH_THRESHOLD = env_int("DRAFT_BATCH_THRESHOLD", 20)
 if DRAFTING_PROVIDER not in {"anthropic", "offline"}:
     raise ImproperlyConfigured("DRAFTING_PROVIDER must be 'anthropic' or 'offline'")
 if ANTHROPIC_TIMEOUT_SECONDS * (ANTHROPIC_MAX_RETRIES + 1) >= Q_TASK_TIMEOUT:

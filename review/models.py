@@ -22,6 +22,47 @@ class DraftOrigin(models.Model):
         return self.name
 
 
+class DraftBatch(models.Model):
+    """Drafts written together through the Message Batches API (half price, asynchronous).
+
+    The row is the truth, whatever happens to the worker: preparing (drafts claimed, not yet sent),
+    submitted (the API has it: `provider_batch_id`), ended (every result stored on its draft or
+    handed back to a single call) or failed (the API refused or lost it; its drafts went back to
+    single calls). `busy_until` is a lease: the worker submitting it or storing its results."""
+
+    class State(models.TextChoices):
+        PREPARING = "preparing", "Preparing"
+        SUBMITTED = "submitted", "Submitted"
+        ENDED = "ended", "Ended"
+        FAILED = "failed", "Failed"
+
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PREPARING, db_index=True)
+    provider_batch_id = models.CharField(max_length=100, blank=True, db_index=True)
+    model_name = models.CharField(max_length=100, blank=True)
+    request_count = models.PositiveIntegerField(default=0)
+    # The API's tallies, as of the last check.
+    processing_count = models.PositiveIntegerField(default=0)
+    succeeded_count = models.PositiveIntegerField(default=0)
+    errored_count = models.PositiveIntegerField(default=0)
+    expired_count = models.PositiveIntegerField(default=0)
+    canceled_count = models.PositiveIntegerField(default=0)
+    # Results stored on their drafts, and requests handed back to single calls.
+    stored_count = models.PositiveIntegerField(default=0)
+    fallback_count = models.PositiveIntegerField(default=0)
+    failure_reason = models.TextField(blank=True)
+    busy_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Batch #{self.pk} {self.provider_batch_id or '(not submitted)'} ({self.state})"
+
+
 class Draft(models.Model):
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -90,6 +131,11 @@ class Draft(models.Model):
     model_name = models.CharField(max_length=100, blank=True)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
+    # Of input_tokens: read from, and written to, the prompt cache.
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    # Drafting in a batch (state drafting): the Message Batch writing it; kept once it is written.
+    batch = models.ForeignKey(DraftBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="drafts")
     cost_usd = models.DecimalField(max_digits=10, decimal_places=6, default=0)
     failure_reason = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,6 +23,8 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     FloatField,
+    Max,
+    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -41,7 +44,7 @@ from outreach.mail import selectors as mail_selectors
 from outreach.mail.models import EngagementEvent, OutboundMessage
 from outreach.people.roles import is_admin
 
-from .models import Draft, DraftDecision, DraftEdit, DraftOrigin, RejectReason
+from .models import Draft, DraftBatch, DraftDecision, DraftEdit, DraftOrigin, RejectReason
 
 QUEUE_PAGE_SIZE = 50
 
@@ -324,10 +327,33 @@ class DraftingProgress:
     in_flight: int
     cost_usd: Decimal
     cost_per_draft: Decimal
+    # Of the drafting ones: those written in a Message Batch, and about when they are ready.
+    in_batch: int = 0
+    batch_ready_minutes: int | None = None
 
     @property
     def done(self) -> int:
         return self.total - self.in_flight
+
+
+# How long a batch takes when none has ended yet (the API: most end within an hour).
+BATCH_TYPICAL = timedelta(hours=1)
+
+
+def batch_ready_minutes(*, submitted_at, now=None) -> int:
+    """About how many minutes until a batch submitted then has ended and its drafts are stored: the
+    median duration of the last ten batches that ended (an hour before any has), less the time
+    already waited, plus the minute until the next poll; at least 1."""
+    now = now or timezone.now()
+    recent = DraftBatch.objects.filter(state=DraftBatch.State.ENDED, submitted_at__isnull=False, ended_at__isnull=False)
+    durations = [
+        (ended - submitted).total_seconds()
+        for submitted, ended in recent.order_by("-ended_at").values_list("submitted_at", "ended_at")[:10]
+        if ended is not None and submitted is not None
+    ]
+    typical = statistics.median(durations) if durations else BATCH_TYPICAL.total_seconds()
+    waited = (now - submitted_at).total_seconds() if submitted_at else 0
+    return max(1, math.ceil((typical - waited) / 60) + 1)
 
 
 def drafting_progress(*, user, campaign_id: int | None = None, since=None) -> DraftingProgress:
@@ -352,8 +378,21 @@ def drafting_progress_of(qs: QuerySet[Draft]) -> DraftingProgress:
             generated += row["n"]
     in_flight = counts[Draft.State.QUEUED] + counts[Draft.State.DRAFTING]
     per_draft = (cost / generated).quantize(Decimal("0.000001")) if generated else Decimal("0")
+    in_batch, ready_minutes = 0, None
+    if counts[Draft.State.DRAFTING]:
+        batched = qs.order_by().filter(state=Draft.State.DRAFTING, batch__isnull=False)
+        row = batched.aggregate(n=Count("id"), last=Max("batch__submitted_at"), first=Min("batch__created_at"))
+        in_batch = row["n"]
+        if in_batch:
+            ready_minutes = batch_ready_minutes(submitted_at=row["last"] or row["first"])
     return DraftingProgress(
-        counts=counts, total=sum(counts.values()), in_flight=in_flight, cost_usd=cost, cost_per_draft=per_draft
+        counts=counts,
+        total=sum(counts.values()),
+        in_flight=in_flight,
+        cost_usd=cost,
+        cost_per_draft=per_draft,
+        in_batch=in_batch,
+        batch_ready_minutes=ready_minutes,
     )
 
 

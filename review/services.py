@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -13,20 +16,23 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_email
 from outreach.core.tasks import task_enqueue
 from outreach.drafting import (
+    BatchItem,
     DraftingError,
     DraftRequest,
     EditExample,
     Intent,
     Persona,
     ThreadMessage,
+    batch_requests,
     compose,
+    compose_from_raw,
     ground,
     kept_key,
     sanitize,
@@ -41,8 +47,8 @@ from outreach.suppression.services import suppression_add
 from .briefs import STEP_BRIEF_FIELDS, Brief, Origin
 from .edit_metrics import edit_metrics
 from .events import draft_decision_emit
-from .models import Draft, DraftDecision, DraftEdit, DraftOrigin, DraftSkip, DraftVersion, RejectReason
-from .providers import configured_provider
+from .models import Draft, DraftBatch, DraftDecision, DraftEdit, DraftOrigin, DraftSkip, DraftVersion, RejectReason
+from .providers import configured_batch_provider, configured_provider
 from .signals import draft_decided
 
 log = logging.getLogger(__name__)
@@ -62,6 +68,38 @@ class DraftConflict(ApplicationError):
 
 def _enqueue_generation(draft_id: int) -> None:
     task_enqueue("review.tasks.draft_generate", draft_id, task_name=f"draft-{draft_id}", group="drafting")
+
+
+# Draft ids requested inside drafts_gathered(), per thread (each request or task is one thread).
+_gathering = threading.local()
+
+
+@contextmanager
+def drafts_gathered() -> Iterator[None]:
+    """Drafts requested inside the block are handed to drafting together when it ends, once what
+    requested them has committed: more than DRAFT_BATCH_THRESHOLD go to Message Batches, fewer get
+    one task each (`drafts_dispatch`). A campaign's launch and the scan of due steps use it; a bulk
+    request does the same by itself. Nested blocks gather into the outermost."""
+    if getattr(_gathering, "ids", None) is not None:
+        yield
+        return
+    ids: list[int] = []
+    _gathering.ids = ids
+    try:
+        yield
+    finally:
+        _gathering.ids = None
+        # Runs after the on-commit hooks that filled `ids` (they were registered first), or at once
+        # when no transaction is open; discarded with a transaction that rolls back.
+        transaction.on_commit(lambda: drafts_dispatch(draft_ids=ids))
+
+
+def _enqueue_on_commit(draft_id: int) -> None:
+    ids = getattr(_gathering, "ids", None)
+    if ids is None:
+        transaction.on_commit(lambda: _enqueue_generation(draft_id))
+    else:
+        transaction.on_commit(lambda: ids.append(draft_id))
 
 
 # --- Request --------------------------------------------------------------------------------
@@ -126,7 +164,7 @@ def draft_request(
     except IntegrityError:
         # Two requests raced past the check above; the constraint keeps one.
         raise ApplicationError(f"{recipient.email} already has an open draft in this campaign") from None
-    transaction.on_commit(lambda: _enqueue_generation(draft.pk))
+    _enqueue_on_commit(draft.pk)
     return draft
 
 
@@ -203,12 +241,7 @@ def draft_request_bulk(
         ) from None
     DraftSkip.objects.bulk_create(skips)
     ids = [d.pk for d in result.created]
-
-    def enqueue_all() -> None:
-        for pk in ids:
-            _enqueue_generation(pk)
-
-    transaction.on_commit(enqueue_all)
+    transaction.on_commit(lambda: drafts_dispatch(draft_ids=ids))
     return result
 
 
@@ -472,10 +505,23 @@ def draft_generate(*, draft_id: int, provider=None) -> Draft | None:
         _fail(draft_id, claimed_at, f"internal error: {type(exc).__name__}", retryable=True)
         return None
 
+    return _store_result(
+        draft_id,
+        request,
+        result,
+        # Re-checked under the lock: the sweep may have handed an overdue draft to another worker.
+        still_ours=lambda d: d.state == Draft.State.DRAFTING and d.drafting_started_at == claimed_at,
+    )
+
+
+def _store_result(
+    draft_id: int, request: DraftRequest, result: Any, *, still_ours: Callable[[Draft], bool]
+) -> Draft | None:
+    """Store a written draft (a single call's or a batch's): ready for review, with a version. The
+    same path for both, so a batch result is sanitized, grounded and priced like a single call."""
     with transaction.atomic():
-        # Lock and re-check: the sweep may have handed an overdue draft to another worker.
         draft = Draft.objects.select_for_update().get(pk=draft_id)
-        if draft.state != Draft.State.DRAFTING or draft.drafting_started_at != claimed_at:
+        if not still_ours(draft):
             return None
         now = timezone.now()
         regenerated = bool(draft.instruction) or draft.versions.exists()
@@ -491,6 +537,8 @@ def draft_generate(*, draft_id: int, provider=None) -> Draft | None:
         draft.provider = result.provider
         draft.model_name = result.model
         draft.input_tokens = result.input_tokens + result.cache_read_tokens + result.cache_write_tokens
+        draft.cache_read_tokens = result.cache_read_tokens
+        draft.cache_write_tokens = result.cache_write_tokens
         draft.output_tokens = result.output_tokens
         draft.cost_usd = result.cost_usd
         draft.facts_snapshot = [dict(f) for f in request.facts]
@@ -518,11 +566,284 @@ def draft_generate(*, draft_id: int, provider=None) -> Draft | None:
     return draft
 
 
+# --- Bulk drafting through Message Batches ------------------------------------------------------
+#
+# More than DRAFT_BATCH_THRESHOLD drafts requested together (a launch, a scan, a bulk request) go to
+# the Anthropic Message Batches API at half the price: the drafts are claimed (drafting, with their
+# DraftBatch) when the request commits, a task submits them, a schedule polls the batch and stores
+# each result through the same path as a single call. Rows are the truth: a worker killed at any
+# point leaves a batch row that the poller picks up, and a result is stored only on a draft still
+# drafting in that batch at the version it was sent with, so nothing is written twice. Requests
+# that errored, expired or were canceled are drafted again by single calls.
+
+# A worker submitting a batch or storing its results holds it this long.
+BATCH_LEASE = timedelta(minutes=10)
+# Drafts per Message Batch (the API takes up to 100,000 requests or 256 MB).
+BATCH_MAX_REQUESTS = 5000
+_CUSTOM_ID = re.compile(r"^draft-(\d+)-v(\d+)$")
+
+
+def _custom_id(draft: Draft) -> str:
+    """Stable per draft and version: a result is stored only on the draft as it was sent."""
+    return f"draft-{draft.pk}-v{draft.version}"
+
+
+def batches_enabled() -> bool:
+    """Batches need the Anthropic provider (the offline writer has none) and a threshold above 0."""
+    if settings.DRAFT_BATCH_THRESHOLD <= 0 or settings.DRAFTING_PROVIDER != "anthropic":
+        return False
+    try:
+        configured_batch_provider()
+    except DraftingError:  # no API key: the single calls record why
+        return False
+    return True
+
+
+def drafts_dispatch(*, draft_ids: Sequence[int]) -> list[DraftBatch]:
+    """Hand requested drafts to drafting: more than DRAFT_BATCH_THRESHOLD go to Message Batches
+    (the drafts still queued are claimed), fewer get one task each."""
+    ids = list(dict.fromkeys(draft_ids))
+    if len(ids) > settings.DRAFT_BATCH_THRESHOLD and batches_enabled():
+        made = []
+        for start in range(0, len(ids), BATCH_MAX_REQUESTS):
+            batch = draft_batch_create(draft_ids=ids[start : start + BATCH_MAX_REQUESTS])
+            if batch is not None:
+                made.append(batch)
+        return made
+    for pk in ids:
+        _enqueue_generation(pk)
+    return []
+
+
+@transaction.atomic
+def draft_batch_create(*, draft_ids: Sequence[int]) -> DraftBatch | None:
+    """Claim the drafts still queued (queued -> drafting in this batch) and submit them on commit."""
+    now = timezone.now()
+    batch = DraftBatch.objects.create(model_name=str(settings.ANTHROPIC_MODEL)[:100])
+    claimed = Draft.objects.filter(pk__in=list(draft_ids), state=Draft.State.QUEUED).update(
+        state=Draft.State.DRAFTING,
+        batch=batch,
+        drafting_started_at=now,
+        attempts=F("attempts") + 1,
+        failure_reason="",
+        updated_at=now,
+    )
+    if not claimed:
+        batch.delete()
+        return None
+    batch.request_count = batch.processing_count = claimed
+    batch.save(update_fields=["request_count", "processing_count"])
+    pk = batch.pk
+    transaction.on_commit(
+        lambda: task_enqueue("review.tasks.draft_batch_submit", pk, task_name=f"draft-batch-{pk}", group="drafting")
+    )
+    return batch
+
+
+def _batch_lease(batch_id: int, state: str, now) -> bool:
+    """Take the batch for this worker (a conditional UPDATE): only one submits or stores at a time."""
+    return bool(
+        DraftBatch.objects.filter(pk=batch_id, state=state)
+        .filter(Q(busy_until__isnull=True) | Q(busy_until__lt=now))
+        .update(busy_until=now + BATCH_LEASE)
+    )
+
+
+def _to_single_calls(draft_ids: Sequence[int], *, batch_id: int, reason: str) -> int:
+    """Drafts of a batch that will not get a usable result are queued again for single calls."""
+    ids = list(
+        Draft.objects.filter(pk__in=list(draft_ids), batch_id=batch_id, state=Draft.State.DRAFTING).values_list(
+            "pk", flat=True
+        )
+    )
+    if not ids:
+        return 0
+    moved = Draft.objects.filter(pk__in=ids, batch_id=batch_id, state=Draft.State.DRAFTING).update(
+        state=Draft.State.QUEUED,
+        batch=None,
+        drafting_started_at=None,
+        failure_reason=f"{reason}; drafted by a single call"[:2000],
+        updated_at=timezone.now(),
+    )
+    DraftBatch.objects.filter(pk=batch_id).update(fallback_count=F("fallback_count") + moved)
+
+    def enqueue() -> None:
+        for pk in ids:
+            _enqueue_generation(pk)
+
+    transaction.on_commit(enqueue)
+    return moved
+
+
+def _batch_fail(batch_id: int, reason: str, now) -> None:
+    with transaction.atomic():
+        ids = Draft.objects.filter(batch_id=batch_id, state=Draft.State.DRAFTING).values_list("pk", flat=True)
+        _to_single_calls(list(ids), batch_id=batch_id, reason=reason)
+        DraftBatch.objects.filter(pk=batch_id).update(
+            state=DraftBatch.State.FAILED, failure_reason=reason[:2000], ended_at=now, busy_until=None
+        )
+
+
+def draft_batch_submit(*, batch_id: int, provider=None, now=None) -> DraftBatch | None:
+    """Send a prepared batch's drafts to the API, one request per draft (custom_id draft-<id>-v<version>).
+    Safe to run twice: only the worker that takes the lease submits. A refused submission hands
+    the drafts to single calls (they record their own errors)."""
+    now = now or timezone.now()
+    if not _batch_lease(batch_id, DraftBatch.State.PREPARING, now):
+        return None
+    drafts = list(
+        Draft.objects.filter(batch_id=batch_id, state=Draft.State.DRAFTING).select_related(
+            "recipient__account", "sender__sender"
+        )
+    )
+    if not drafts:
+        DraftBatch.objects.filter(pk=batch_id).update(state=DraftBatch.State.ENDED, ended_at=now, busy_until=None)
+        return None
+    items = [(_custom_id(d), draft_compose_request(draft=d)) for d in drafts]
+    try:
+        status = batch_requests(items, provider or configured_batch_provider())
+    except DraftingError as exc:
+        log.warning("batch %s not submitted: %s", batch_id, exc.reason)
+        _batch_fail(batch_id, f"batch not submitted: {exc.reason}", now)
+        return None
+    DraftBatch.objects.filter(pk=batch_id).update(
+        state=DraftBatch.State.SUBMITTED,
+        provider_batch_id=status.id[:100],
+        request_count=len(items),
+        processing_count=status.counts.get("processing", len(items)),
+        submitted_at=now,
+        checked_at=now,
+        busy_until=None,
+    )
+    return DraftBatch.objects.get(pk=batch_id)
+
+
+def draft_batch_check(*, batch_id: int, provider=None, now=None) -> DraftBatch | None:
+    """Ask the API how a submitted batch is doing; once it ended, store each result on its draft
+    and hand the others to single calls. Safe to run twice and to resume after a killed worker."""
+    now = now or timezone.now()
+    if not _batch_lease(batch_id, DraftBatch.State.SUBMITTED, now):
+        return None
+    batch = DraftBatch.objects.get(pk=batch_id)
+    try:
+        provider = provider or configured_batch_provider()
+        status = provider.batch_status(batch.provider_batch_id)
+    except DraftingError as exc:
+        if exc.retryable:
+            DraftBatch.objects.filter(pk=batch_id).update(busy_until=None)
+            return batch
+        _batch_fail(batch_id, f"batch lost: {exc.reason}", now)
+        return DraftBatch.objects.get(pk=batch_id)
+    counts = status.counts
+    DraftBatch.objects.filter(pk=batch_id).update(
+        processing_count=counts.get("processing", 0),
+        succeeded_count=counts.get("succeeded", 0),
+        errored_count=counts.get("errored", 0),
+        expired_count=counts.get("expired", 0),
+        canceled_count=counts.get("canceled", 0),
+        checked_at=now,
+    )
+    if not status.ended:
+        DraftBatch.objects.filter(pk=batch_id).update(busy_until=None)
+        return DraftBatch.objects.get(pk=batch_id)
+    try:
+        for item in provider.batch_results(batch.provider_batch_id):
+            _batch_item_store(batch=batch, item=item, provider=provider)
+    except DraftingError as exc:
+        # The results stream broke: what was stored stays; the next poll resumes.
+        log.warning("batch %s results interrupted: %s", batch_id, exc.reason)
+        DraftBatch.objects.filter(pk=batch_id).update(busy_until=None)
+        return DraftBatch.objects.get(pk=batch_id)
+    with transaction.atomic():
+        left = Draft.objects.filter(batch_id=batch_id, state=Draft.State.DRAFTING).values_list("pk", flat=True)
+        _to_single_calls(list(left), batch_id=batch_id, reason="no result in the batch")
+        DraftBatch.objects.filter(pk=batch_id).update(
+            state=DraftBatch.State.ENDED, ended_at=status.ended_at or now, busy_until=None
+        )
+    return DraftBatch.objects.get(pk=batch_id)
+
+
+def _batch_item_store(*, batch: DraftBatch, item: BatchItem, provider) -> None:
+    """One result: stored on its draft if the draft still waits for it in this batch at that
+    version (else ignored: already written, superseded or handed back)."""
+    match = _CUSTOM_ID.match(item.custom_id)
+    if match is None:
+        return
+    draft_id, version = int(match[1]), int(match[2])
+
+    def still_ours(d: Draft) -> bool:
+        return d.state == Draft.State.DRAFTING and d.batch_id == batch.pk and d.version == version
+
+    draft = Draft.objects.select_related("recipient__account", "sender__sender").filter(pk=draft_id).first()
+    if draft is None or not still_ours(draft):
+        return
+    if item.raw is None and item.outcome == "succeeded" and not item.retryable:
+        # The model answered and the answer is final (a refusal): a single call would not differ.
+        with transaction.atomic():
+            updated = Draft.objects.filter(
+                pk=draft_id, batch_id=batch.pk, version=version, state=Draft.State.DRAFTING
+            ).update(
+                state=Draft.State.FAILED,
+                failure_reason=f"{item.error} (not retryable)"[:2000],
+                drafting_started_at=None,
+                updated_at=timezone.now(),
+            )
+            DraftBatch.objects.filter(pk=batch.pk).update(stored_count=F("stored_count") + updated)
+        return
+    if item.raw is None:
+        with transaction.atomic():
+            _to_single_calls([draft_id], batch_id=batch.pk, reason=item.error or f"batch request {item.outcome}")
+        return
+    request = draft_compose_request(draft=draft)
+    try:
+        result = compose_from_raw(request, item.raw, provider)
+    except DraftingError as exc:
+        with transaction.atomic():
+            _to_single_calls([draft_id], batch_id=batch.pk, reason=exc.reason)
+        return
+    with transaction.atomic():
+        if _store_result(draft_id, request, result, still_ours=still_ours) is not None:
+            DraftBatch.objects.filter(pk=batch.pk).update(stored_count=F("stored_count") + 1)
+
+
+def draft_batch_cancel(*, batch: DraftBatch, provider=None) -> DraftBatch:
+    """Ask the API to cancel a submitted batch; its canceled requests come back (at the next poll)
+    as single calls, the ones already done are stored as usual."""
+    if batch.state != DraftBatch.State.SUBMITTED:
+        raise ApplicationError("Only a submitted batch can be canceled.")
+    try:
+        (provider or configured_batch_provider()).batch_cancel(batch.provider_batch_id)
+    except DraftingError as exc:
+        raise ApplicationError(f"The batch could not be canceled: {exc.reason}") from exc
+    return batch
+
+
+def draft_batches_poll(*, now=None, provider=None) -> dict[str, int]:
+    """The schedule (every minute): submit prepared batches whose task was lost or whose submitter
+    died, check every submitted batch, store the results of those that ended."""
+    now = now or timezone.now()
+    free = Q(busy_until__isnull=True) | Q(busy_until__lt=now)
+    out = {"submitted": 0, "checked": 0, "ended": 0}
+    preparing = DraftBatch.objects.filter(free, state=DraftBatch.State.PREPARING, created_at__lt=now - LOST_TASK_AFTER)
+    for pk in preparing.values_list("pk", flat=True):
+        if draft_batch_submit(batch_id=pk, provider=provider, now=now) is not None:
+            out["submitted"] += 1
+    for pk in DraftBatch.objects.filter(free, state=DraftBatch.State.SUBMITTED).values_list("pk", flat=True):
+        batch = draft_batch_check(batch_id=pk, provider=provider, now=now)
+        if batch is not None:
+            out["checked"] += 1
+            out["ended"] += batch.state == DraftBatch.State.ENDED
+    return out
+
+
 def draft_sweep_stale(*, now=None) -> dict[str, int]:
     """Rows are the truth: return drafts whose worker died (drafting past the lease) to the queue,
     fail those that died too often, and re-enqueue queued drafts whose task was lost."""
     now = now or timezone.now()
-    stale = Draft.objects.filter(state=Draft.State.DRAFTING, drafting_started_at__lt=now - DRAFTING_LEASE)
+    # A draft drafting in a batch waits for its batch (up to 24 h): the batch poller answers for it.
+    stale = Draft.objects.filter(
+        state=Draft.State.DRAFTING, batch__isnull=True, drafting_started_at__lt=now - DRAFTING_LEASE
+    )
     failed = stale.filter(attempts__gte=MAX_ATTEMPTS).update(
         state=Draft.State.FAILED,
         failure_reason=f"the drafting worker stopped {MAX_ATTEMPTS} times (retryable)",

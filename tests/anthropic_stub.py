@@ -5,6 +5,19 @@ and answers from a queue of canned responses, falling back to `stub.default` (a 
 submit_draft tool call). ThreadingHTTPServer: it serves concurrent requests, with optional latency.
 
     stub.queue(stub.rate_limited(), stub.tool_use({...}))
+
+Message Batches (`client.messages.batches`): create, retrieve, list-free results as JSONL at the
+batch's `results_url`, cancel. A batch is `in_progress` until it ends: at once on the first
+retrieve by default, after `batch_seconds`, or only when the test calls `end_batch()` when
+`hold_batches` is set. Each request's outcome comes from `batch_outcome(custom_id, params)`
+("succeeded", "errored" or "expired"; default succeeded, answered like a single call: queue,
+responder, default). `expire_batch()` ends a batch with every request expired, as the API does
+after 24 hours; a cancelled batch ends with its requests "canceled". A queued error response
+(`stub.queue(stub.error(...))`) answers the next batch call instead.
+
+Token counting (`client.messages.count_tokens`, POST /v1/messages/count_tokens) answers with an
+estimate: `estimate_tokens()` of the JSON text of system, tools and messages (one token per 4
+characters, the usual figure for English prose; the real tokenizer is not public).
 """
 
 from __future__ import annotations
@@ -12,9 +25,11 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -40,6 +55,27 @@ class StubResponse:
     delay: float = 0.0
 
 
+def estimate_tokens(value: Any) -> int:
+    """The stub's token count: one token per 4 characters of the JSON text (at least 1)."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return max(1, len(text) // 4)
+
+
+@dataclass
+class StubBatch:
+    id: str
+    requests: list[dict[str, Any]]
+    created: float
+    status: str = "in_progress"  # in_progress, canceling, ended
+    results: list[dict[str, Any]] = field(default_factory=list)
+    ended: float | None = None
+    cancel_initiated: float | None = None
+
+
+def _iso(t: float | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
 @dataclass
 class RecordedRequest:
     method: str
@@ -61,6 +97,12 @@ class AnthropicStub:
         self._ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # Message Batches
+        self.batches: dict[str, StubBatch] = {}
+        self.hold_batches = False
+        self.batch_seconds = 0.0
+        self.batch_outcome: Callable[[str, dict[str, Any]], str] | None = None
+        self._batch_ids = itertools.count(1)
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> AnthropicStub:
@@ -79,10 +121,23 @@ class AnthropicStub:
                     payload = json.loads(raw or b"null")
                 except ValueError:
                     payload = raw.decode("utf-8", "replace")
-                response = stub._record_and_pick(
-                    RecordedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, payload)
-                )
+                recorded = RecordedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, payload)
+                path = self.path.split("?")[0]
+                if path.startswith("/v1/messages/batches") or path == "/v1/messages/count_tokens":
+                    with stub._lock:
+                        stub.requests.append(recorded)
+                    stub._reply(self, stub._batch_post(path, payload), payload)
+                    return
+                response = stub._record_and_pick(recorded)
                 stub._reply(self, response, payload)
+
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                with stub._lock:
+                    stub.requests.append(
+                        RecordedRequest("GET", self.path, {k.lower(): v for k, v in self.headers.items()}, None)
+                    )
+                stub._reply(self, stub._batch_get(path), None)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -183,6 +238,114 @@ class AnthropicStub:
         response = self.tool_use()
         response.delay = seconds
         return response
+
+    # --- Message Batches ---------------------------------------------------------------------
+    @property
+    def batch_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.startswith("/v1/messages/batches")]
+
+    @property
+    def message_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == "POST" and r.path.split("?")[0] == "/v1/messages"]
+
+    def end_batch(self, batch_id: str | None = None) -> None:
+        """End a held batch (the last one created by default): each request gets its outcome."""
+        with self._lock:
+            batch = self.batches[batch_id] if batch_id else list(self.batches.values())[-1]
+            self._end(batch)
+
+    def expire_batch(self, batch_id: str | None = None) -> None:
+        """End a batch as the API does after 24 hours: every request still processing expired."""
+        with self._lock:
+            batch = self.batches[batch_id] if batch_id else list(self.batches.values())[-1]
+            self._end(batch, every="expired")
+
+    def _end(self, batch: StubBatch, every: str | None = None) -> None:
+        if batch.status == "ended":
+            return
+        for item in batch.requests:
+            outcome = every or (self.batch_outcome(item["custom_id"], item["params"]) if self.batch_outcome else "")
+            batch.results.append({"custom_id": item["custom_id"], "result": self._batch_result(outcome, item)})
+        batch.status, batch.ended = "ended", time.time()
+
+    def _batch_result(self, outcome: str, item: dict[str, Any]) -> dict[str, Any]:
+        if outcome == "errored":
+            return {
+                "type": "errored",
+                "error": {"type": "error", "error": {"type": "invalid_request_error", "message": "stub: errored"}},
+            }
+        if outcome in ("expired", "canceled"):
+            return {"type": outcome}
+        params = item["params"]
+        response = self._queue.popleft() if self._queue else None
+        if response is None:
+            response = self.responder(params) if self.responder is not None else (self.default or self.tool_use())
+        body = {**response.body, "id": f"msg_stub_{next(self._ids)}"}
+        body["model"] = body.get("model") or params.get("model", "claude-stub")
+        return {"type": "succeeded", "message": body}
+
+    def _batch_json(self, batch: StubBatch) -> dict[str, Any]:
+        counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        if batch.status == "ended":
+            for r in batch.results:
+                counts[r["result"]["type"]] += 1
+        else:
+            counts["processing"] = len(batch.requests)
+        return {
+            "id": batch.id,
+            "type": "message_batch",
+            "processing_status": batch.status,
+            "request_counts": counts,
+            "created_at": _iso(batch.created),
+            "expires_at": _iso(batch.created + timedelta(hours=24).total_seconds()),
+            "ended_at": _iso(batch.ended),
+            "cancel_initiated_at": _iso(batch.cancel_initiated),
+            "archived_at": None,
+            "results_url": f"{self.url}/v1/messages/batches/{batch.id}/results" if batch.status == "ended" else None,
+        }
+
+    def _batch_post(self, path: str, payload: Any) -> StubResponse:
+        if path == "/v1/messages/count_tokens":
+            counted = {k: payload.get(k) for k in ("system", "tools", "messages") if payload.get(k)}
+            return StubResponse(body={"input_tokens": estimate_tokens(counted)})
+        with self._lock:
+            # A queued error answers the next batch call too (an API that refuses the batch).
+            if self._queue and self._queue[0].status >= 400:
+                return self._queue.popleft()
+            if path == "/v1/messages/batches":
+                batch = StubBatch(
+                    id=f"msgbatch_stub_{next(self._batch_ids)}", requests=payload["requests"], created=time.time()
+                )
+                self.batches[batch.id] = batch
+                return StubResponse(body=self._batch_json(batch))
+            batch_id = path.removeprefix("/v1/messages/batches/").removesuffix("/cancel")
+            batch = self.batches.get(batch_id)
+            if batch is None or not path.endswith("/cancel"):
+                return self.error(404, "not_found_error", "no such batch")
+            if batch.status == "in_progress":
+                batch.status, batch.cancel_initiated = "canceling", time.time()
+            return StubResponse(body=self._batch_json(batch))
+
+    def _batch_get(self, path: str) -> StubResponse:
+        with self._lock:
+            results = path.endswith("/results")
+            batch = self.batches.get(path.removeprefix("/v1/messages/batches/").removesuffix("/results"))
+            if batch is None:
+                return self.error(404, "not_found_error", "no such batch")
+            if batch.status == "canceling":
+                self._end(batch, every="canceled")
+            elif (
+                batch.status == "in_progress"
+                and not self.hold_batches
+                and time.time() - batch.created >= self.batch_seconds
+            ):
+                self._end(batch)
+            if results:
+                if batch.status != "ended":
+                    return self.error(400, "invalid_request_error", "the batch has not ended")
+                lines = "".join(json.dumps(r) + "\n" for r in batch.results)
+                return StubResponse(body=lines, headers={"content-type": "application/binary"})
+            return StubResponse(body=self._batch_json(batch))
 
     # --- serving -----------------------------------------------------------------------------
     def _record_and_pick(self, request: RecordedRequest) -> StubResponse:

@@ -535,13 +535,15 @@ def _enroll_target(*, campaign: Campaign, user, now: datetime | None = None) -> 
     )
     result = EnrollResult(matched=len(matching), already=len(already) + len(recipients) - len(created))
     advance = AdvanceResult()
-    for enrollment in created:
-        if enrollment.state == State.SUPPRESSED:
-            result.suppressed += 1
-            continue
-        result.enrolled += 1
-        if enrollment.next_due_at is not None and enrollment.next_due_at <= now:
-            _advance_one(enrollment_id=enrollment.pk, now=now, result=advance)
+    # Drafted together: a large launch goes to a Message Batch (review's threshold).
+    with review_services.drafts_gathered():
+        for enrollment in created:
+            if enrollment.state == State.SUPPRESSED:
+                result.suppressed += 1
+                continue
+            result.enrolled += 1
+            if enrollment.next_due_at is not None and enrollment.next_due_at <= now:
+                _advance_one(enrollment_id=enrollment.pk, now=now, result=advance)
     result.drafted, result.waiting = advance.drafted, advance.busy
     # Suppressed at drafting time (a list the campaign adds, say): skipped, not enrolled.
     result.enrolled -= advance.suppressed
@@ -726,8 +728,10 @@ def enrollment_advance_due(*, now: datetime | None = None, limit: int = 500) -> 
     now = now or timezone.now()
     result = AdvanceResult()
     ids = list(selectors.due_enrollments(now=now).values_list("pk", flat=True)[:limit])
-    for enrollment_id in ids:
-        _advance_one(enrollment_id=enrollment_id, now=now, result=result)
+    # Drafted together: many due at once go to a Message Batch (review's threshold).
+    with review_services.drafts_gathered():
+        for enrollment_id in ids:
+            _advance_one(enrollment_id=enrollment_id, now=now, result=result)
     result.busy += selectors.due_enrollments(now=now, recipient_free=False).count()
     return result
 

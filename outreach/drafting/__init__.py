@@ -8,13 +8,26 @@ compose() sanitizes the inputs, asks the provider ("anthropic" or "offline", bui
 grounding check. Failures raise DraftingError(reason, retryable=...). No Django, no other part.
 """
 
-from .engine import Grounded, compose, ground, grounding_facts, kept_key
+from .engine import Grounded, batch_requests, compose, compose_from_raw, ground, grounding_facts, kept_key
 from .errors import DraftingError
-from .providers import AnthropicProvider, OfflineProvider, Provider, provider_for
-from .types import DraftRequest, DraftResult, EditExample, Intent, Persona, RawDraft, ThreadMessage
+from .providers import AnthropicProvider, BatchProvider, OfflineProvider, Provider, provider_for, supports_batches
+from .types import (
+    BatchItem,
+    BatchStatus,
+    DraftRequest,
+    DraftResult,
+    EditExample,
+    Intent,
+    Persona,
+    RawDraft,
+    ThreadMessage,
+)
 
 __all__ = [
     "AnthropicProvider",
+    "BatchItem",
+    "BatchProvider",
+    "BatchStatus",
     "DraftRequest",
     "DraftResult",
     "DraftingError",
@@ -26,9 +39,12 @@ __all__ = [
     "Provider",
     "RawDraft",
     "ThreadMessage",
+    "batch_requests",
     "compose",
+    "compose_from_raw",
     "ground",
     "grounding_facts",
     "kept_key",
     "provider_for",
+    "supports_batches",
 ]

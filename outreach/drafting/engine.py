@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from . import grounding, sanitize, second_opinion
 from .errors import DraftingError
 from .pricing import cost_usd
-from .providers import Provider
-from .types import Claim, DraftRequest, DraftResult, Fact
+from .providers import BatchProvider, Provider
+from .types import BatchStatus, Claim, DraftRequest, DraftResult, Fact, RawDraft
 
 
 def compose(request: DraftRequest, provider: Provider) -> DraftResult:
     """Write one draft for human review. Raises DraftingError with a storable reason on failure."""
     clean = sanitize.clean_request(request)
-    raw = provider.generate(clean)
+    return _finish(clean, provider.generate(clean), provider)
 
+
+def compose_from_raw(request: DraftRequest, raw: RawDraft, provider: Provider) -> DraftResult:
+    """The same as compose() for a draft the model already wrote elsewhere (a Message Batch result
+    for this request): sanitized, grounding-checked and priced the same way."""
+    return _finish(sanitize.clean_request(request), raw, provider)
+
+
+def batch_requests(items: Sequence[tuple[str, DraftRequest]], provider: BatchProvider) -> BatchStatus:
+    """Submit many drafts as one Message Batch: (custom_id, request) pairs, each request sanitized
+    as compose() does, each with the same cached prefix as a single call."""
+    return provider.batch_submit([(custom_id, sanitize.clean_request(r)) for custom_id, r in items])
+
+
+def _finish(clean: DraftRequest, raw: RawDraft, provider: Provider) -> DraftResult:
     allowed_links = _allowed_links(clean, [raw.subject, raw.body_text])
     subject = sanitize.clean_subject(raw.subject)
     preview = sanitize.clean_subject(raw.preview_text, sanitize.MAX_PREVIEW)
@@ -44,13 +59,17 @@ def compose(request: DraftRequest, provider: Provider) -> DraftResult:
         output_tokens=raw.output_tokens + opinion_out,
         cache_read_tokens=raw.cache_read_tokens,
         cache_write_tokens=raw.cache_write_tokens,
+        # A batch result costs half; the second opinion is a single call at full price.
         cost_usd=cost_usd(
             raw.model,
-            input_tokens=raw.input_tokens + opinion_in,
-            output_tokens=raw.output_tokens + opinion_out,
+            input_tokens=raw.input_tokens,
+            output_tokens=raw.output_tokens,
             cache_read_tokens=raw.cache_read_tokens,
             cache_write_tokens=raw.cache_write_tokens,
-        ),
+            batch=raw.batch,
+        )
+        + cost_usd(raw.model, input_tokens=opinion_in, output_tokens=opinion_out),
+        batch=raw.batch,
         removed_links=tuple(removed + removed_in_subject),
         withheld=tuple(grounded.withheld),
         unfiltered={"subject": subject, "preview_text": preview, "body_text": body},

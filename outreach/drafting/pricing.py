@@ -1,6 +1,7 @@
 """What a drafting call cost, from a small price table per model family (USD per million tokens).
 
-Cache writes (5-minute TTL) cost 1.25x the input price and cache reads 0.1x. Update the table when
+Cache writes (5-minute TTL) cost 1.25x the input price and cache reads 0.1x. A request sent
+through the Message Batches API costs half of all of it (the multipliers stack). Update the table when
 prices change; an unknown model is priced by its family name (opus/sonnet/haiku), else as free.
 """
 
@@ -31,6 +32,7 @@ FAMILY_PRICES: dict[str, tuple[Decimal, Decimal]] = {
 }
 CACHE_WRITE_FACTOR = Decimal("1.25")
 CACHE_READ_FACTOR = Decimal("0.1")
+BATCH_FACTOR = Decimal("0.5")
 MILLION = Decimal(1_000_000)
 
 
@@ -46,7 +48,13 @@ def prices_for(model: str) -> tuple[Decimal, Decimal]:
 
 
 def cost_usd(
-    model: str, *, input_tokens: int, output_tokens: int, cache_read_tokens: int = 0, cache_write_tokens: int = 0
+    model: str,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    batch: bool = False,
 ) -> Decimal:
     """Cost of one call; `input_tokens` excludes cached tokens, as the Messages API reports it."""
     input_price, output_price = prices_for(model)
@@ -56,4 +64,6 @@ def cost_usd(
         + cache_write_tokens * input_price * CACHE_WRITE_FACTOR
         + cache_read_tokens * input_price * CACHE_READ_FACTOR
     ) / MILLION
+    if batch:
+        total *= BATCH_FACTOR
     return total.quantize(Decimal("0.000001"))

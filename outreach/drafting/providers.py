@@ -5,18 +5,22 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from typing import Any, Protocol, TypeVar
 
 import anthropic
 
 from . import prompt, second_opinion
 from .errors import DraftingError
 from .offline import OfflineProvider
-from .types import DraftRequest, RawDraft
+from .types import BatchItem, BatchStatus, DraftRequest, RawDraft
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AnthropicProvider", "OfflineProvider", "Provider", "provider_for"]
+__all__ = ["AnthropicProvider", "BatchProvider", "OfflineProvider", "Provider", "provider_for"]
+
+T = TypeVar("T")
 
 
 class Provider(Protocol):
@@ -25,6 +29,24 @@ class Provider(Protocol):
     def generate(self, request: DraftRequest) -> RawDraft:
         """Write a draft or raise DraftingError."""
         ...
+
+
+class BatchProvider(Provider, Protocol):
+    """A provider that can also write many drafts as one asynchronous batch (at a discount)."""
+
+    model: str
+
+    def batch_submit(self, items: Sequence[tuple[str, DraftRequest]]) -> BatchStatus: ...
+
+    def batch_status(self, batch_id: str) -> BatchStatus: ...
+
+    def batch_results(self, batch_id: str) -> Iterator[BatchItem]: ...
+
+    def batch_cancel(self, batch_id: str) -> BatchStatus: ...
+
+
+def supports_batches(provider: Provider) -> bool:
+    return all(callable(getattr(provider, m, None)) for m in ("batch_submit", "batch_status", "batch_results"))
 
 
 class AnthropicProvider:
@@ -66,8 +88,41 @@ class AnthropicProvider:
 
     def generate(self, request: DraftRequest) -> RawDraft:
         params = prompt.message_params(request, self.model)
+        return self._parse(self._call(lambda: self.client.messages.create(**params)))
+
+    # --- Message Batches: the same requests, asynchronous, at half the price -------------------
+    def batch_submit(self, items: Sequence[tuple[str, DraftRequest]]) -> BatchStatus:
+        """One batch request per (custom_id, request), each exactly the params of a single call."""
+        requests = [{"custom_id": cid, "params": prompt.message_params(r, self.model)} for cid, r in items]
+        return _batch_status(self._call(lambda: self.client.messages.batches.create(requests=requests)))  # type: ignore[arg-type]
+
+    def batch_status(self, batch_id: str) -> BatchStatus:
+        return _batch_status(self._call(lambda: self.client.messages.batches.retrieve(batch_id)))
+
+    def batch_cancel(self, batch_id: str) -> BatchStatus:
+        return _batch_status(self._call(lambda: self.client.messages.batches.cancel(batch_id)))
+
+    def batch_results(self, batch_id: str) -> Iterator[BatchItem]:
+        """The results of an ended batch, streamed line by line from its JSONL file."""
+        for line in self._call(lambda: self.client.messages.batches.results(batch_id)):
+            result = line.result
+            if result.type == "succeeded":
+                try:
+                    raw = self._parse(result.message)
+                except DraftingError as exc:
+                    yield BatchItem(line.custom_id, "succeeded", error=exc.reason, retryable=exc.retryable)
+                    continue
+                yield BatchItem(line.custom_id, "succeeded", raw=replace(raw, batch=True))
+            elif result.type == "errored":
+                error = getattr(getattr(result.error, "error", None), "message", "") or "the request errored"
+                yield BatchItem(line.custom_id, "errored", error=f"batch request errored: {error}"[:300])
+            else:
+                yield BatchItem(line.custom_id, result.type, error=f"batch request {result.type}")
+
+    def _call(self, call: Callable[[], T]) -> T:
+        """Run one SDK call, turning its errors into DraftingError with a storable reason."""
         try:
-            message = self.client.messages.create(**params)
+            return call()
         except anthropic.APITimeoutError as exc:
             raise DraftingError("timeout: the model did not answer in time", retryable=True) from exc
         except anthropic.APIConnectionError as exc:
@@ -80,7 +135,6 @@ class AnthropicProvider:
             raise DraftingError("invalid response: the API answer could not be parsed", retryable=True) from exc
         except anthropic.AnthropicError as exc:
             raise DraftingError(f"api error: {type(exc).__name__}", retryable=False) from exc
-        return self._parse(message)
 
     def second_opinion(self, params: dict[str, Any]) -> tuple[Any, int, int]:
         """The verifier call: (verdicts, input tokens, output tokens). Any failure is (None, 0, 0):
@@ -126,6 +180,20 @@ class AnthropicProvider:
             cache_read_tokens=usage.cache_read_input_tokens or 0,
             cache_write_tokens=usage.cache_creation_input_tokens or 0,
         )
+
+
+def _batch_status(batch: Any) -> BatchStatus:
+    counts = batch.request_counts
+    return BatchStatus(
+        id=batch.id,
+        processing_status=batch.processing_status,
+        counts={
+            k: int(getattr(counts, k, 0) or 0) for k in ("processing", "succeeded", "errored", "canceled", "expired")
+        },
+        created_at=batch.created_at,
+        ended_at=batch.ended_at,
+        expires_at=batch.expires_at,
+    )
 
 
 def _status_error(exc: anthropic.APIStatusError) -> DraftingError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -105,6 +105,38 @@ class RawDraft:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    # Written through the Message Batches API: its tokens cost half (pricing.BATCH_FACTOR).
+    batch: bool = False
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """A Message Batch as the API reports it: `processing_status` is in_progress, canceling or ended;
+    `counts` has processing, succeeded, errored, canceled and expired."""
+
+    id: str
+    processing_status: str
+    counts: Mapping[str, int]
+    created_at: datetime | None = None
+    ended_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.processing_status == "ended"
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One request's result in an ended batch. `outcome` is the API's: succeeded (`raw` is the draft,
+    or `error` says why its answer is unusable, `retryable` whether a single call may do better),
+    errored, expired or canceled (`error` says why; the caller falls back to a single call)."""
+
+    custom_id: str
+    outcome: str
+    raw: RawDraft | None = None
+    error: str = ""
+    retryable: bool = True
 
 
 @dataclass(frozen=True)
@@ -132,3 +164,4 @@ class DraftResult:
     withheld: tuple[dict[str, Any], ...] = field(default=())
     # The texts as the model wrote them (after sanitizing), before withholding.
     unfiltered: dict[str, str] = field(default_factory=dict)
+    batch: bool = False

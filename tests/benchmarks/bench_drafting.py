@@ -9,6 +9,7 @@ ready to the last (cluster start-up excluded). BENCH_DRAFT_WORKERS="2,4" sets th
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 
 import pytest
 from django.db.models import Max, Min
@@ -66,3 +67,83 @@ def test_drafting_throughput_with_the_api_at_1s_latency(bench_report, workers):
         per_minute >= TARGET_PER_MINUTE,
     )
     assert len(stub.requests) == DRAFTS
+
+
+BATCH_DRAFTS = int(os.environ.get("BENCH_BATCH_DRAFTS", "1000"))
+
+
+def test_drafting_1000_drafts_through_a_message_batch(bench_report, settings):
+    """A 1,000-draft request goes through one Message Batch against the stub: a real cluster
+    submits it, the poller (the schedule's service, run here at once rather than on the next
+    minute) stores every result. Submit -> all ready, and the cost against single calls."""
+    import time
+
+    from outreach.drafting.pricing import cost_usd
+    from review.models import DraftBatch
+
+    rep = UserFactory(role="rep", password=None)
+    campaign = CampaignFactory()
+    recipients = [RecipientFactory(first_name=f"Liu{i}", owner=rep) for i in range(BATCH_DRAFTS)]
+    for r in recipients:
+        FactFactory(recipient=r, text="Logged in 14 times in October")
+    with AnthropicStub() as stub:
+        settings.DRAFTING_PROVIDER, settings.ANTHROPIC_API_KEY = "anthropic", "x"
+        settings.ANTHROPIC_BASE_URL, settings.DRAFT_BATCH_THRESHOLD = stub.url, 20
+        env = {
+            **cluster_base_env(workers=2),
+            "DRAFTING_PROVIDER": "anthropic",
+            "ANTHROPIC_API_KEY": "x",
+            "ANTHROPIC_BASE_URL": stub.url,
+        }
+        cluster = Cluster(env=env).start()
+        try:
+            started = time.monotonic()
+            result = services.draft_request_bulk(
+                recipients=recipients, sender_for=lambda r: rep, **from_campaign(campaign)
+            )
+            requested = time.monotonic() - started
+            ids = [d.pk for d in result.created]
+            wait_until(
+                lambda: DraftBatch.objects.filter(state=DraftBatch.State.SUBMITTED).exists(),
+                timeout=180,
+                what="the batch submitted by the cluster",
+            )
+            submitted = time.monotonic() - started
+            services.draft_batches_poll()
+            ready = time.monotonic() - started
+        except AssertionError:
+            print(cluster.output())
+            raise
+        finally:
+            cluster.kill()
+            cluster.log.unlink(missing_ok=True)
+    drafts = Draft.objects.filter(pk__in=ids)
+    assert drafts.filter(state=Draft.State.READY).count() == BATCH_DRAFTS
+    assert len(stub.message_requests) == 0
+    batch = DraftBatch.objects.get()
+    paid = sum(d.cost_usd for d in drafts)
+    single = sum(
+        cost_usd(
+            d.model_name,
+            input_tokens=d.input_tokens - d.cache_read_tokens - d.cache_write_tokens,
+            output_tokens=d.output_tokens,
+            cache_read_tokens=d.cache_read_tokens,
+            cache_write_tokens=d.cache_write_tokens,
+        )
+        for d in drafts
+    )
+    bench_report.add(
+        f"{BATCH_DRAFTS} drafts through one Message Batch (stub): request -> submitted",
+        f"{submitted:.1f} s (request {requested:.1f} s)",
+    )
+    bench_report.add(
+        f"{BATCH_DRAFTS} drafts: batch ended -> all stored ready",
+        f"{ready - submitted:.1f} s ({BATCH_DRAFTS / (ready - submitted):.0f} drafts/s)",
+    )
+    bench_report.add(
+        f"{BATCH_DRAFTS} drafts: cost through the batch vs single calls",
+        f"${paid:.2f} vs ${single:.2f} ({paid / single:.0%})",
+        "50 %",
+        paid * 2 == single or abs(paid / single - Decimal("0.5")) < Decimal("0.001"),
+    )
+    assert batch.stored_count == BATCH_DRAFTS

@@ -27,6 +27,8 @@ from outreach.integrations.api_support import (
     EnrollmentRef,
     InboxId,
     InboxRef,
+    RuleId,
+    RuleRef,
     SequenceId,
     SequenceRef,
     StepRef,
@@ -45,8 +47,9 @@ from outreach.people.selectors import inboxes_sendable_by, recipients_visible_to
 from outreach.people.services import contacts
 
 from . import selectors, services
-from .models import Campaign, Enrollment, LabelAutomation, SequenceStep
-from .services import automations, sequences
+from .display import rule_words
+from .models import Campaign, Enrollment, LabelAutomation, MilestoneRule, SequenceStep
+from .services import automations, milestones, sequences
 
 router = Router()
 Scope = ApiToken.Scope
@@ -735,3 +738,116 @@ def automation_update(request: HttpRequest, automation_id: AutomationId, payload
     require_perm(request, "campaigns.change_campaign", "Your role may not change automations.")
     automations.label_automation_set_active(automation=automation, active=payload.active)
     return get_object_or_404(_automations_for_user(request), pk=automation_id)
+
+
+# --- Campaign rules ------------------------------------------------------------------------------
+
+RuleKind = Annotated[MilestoneRule.Kind, named_enum(MilestoneRule.Kind, "RuleKind")]
+
+
+class RuleIn(Schema):
+    """A rule the scan (every hour, or run_milestone_scan) checks; it enrolls each contact once per
+    occurrence. `risk_crossed`: {"property": "risk_score", "of": "account"|"contact", "threshold": 70,
+    "direction": "above"|"below"}, fires on the crossing, once per crossing. `csm_handoff`:
+    {"stage": "qualified"}: the stage reached and the owner a CSM, who sends the handoff."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sequence_id: SequenceId
+    kind: RuleKind
+    parameters: dict = Field(default_factory=dict)
+
+
+class RuleOut(Schema):
+    id: RuleRef
+    sequence_id: SequenceRef
+    kind: str
+    parameters: dict
+    description: str = Field(..., description="The rule in plain words.")
+    active: bool
+    last_run_at: datetime | None
+    last_matched: int
+    created_at: datetime
+
+    @staticmethod
+    def resolve_sequence_id(obj: MilestoneRule) -> int:
+        return obj.campaign_id
+
+    @staticmethod
+    def resolve_description(obj: MilestoneRule) -> str:
+        return rule_words(obj.kind, obj.parameters)
+
+
+class RulePage(Schema):
+    items: list[RuleOut]
+    next_cursor: str | None
+
+
+class RulePatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool
+
+
+class RuleFilters(Schema):
+    sequence_id: SequenceId | None = None
+    cursor: str | None = None
+    limit: Limit = 50
+
+
+def _rules_for_user(request: HttpRequest):
+    return MilestoneRule.objects.filter(campaign__in=selectors.campaigns_visible_to(request.user).values("pk"))
+
+
+@router.post(
+    "/rules/",
+    response={201: RuleOut, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_WRITE),
+    tags=["rules"],
+    summary="Add a campaign rule (risk score crosses a threshold, qualified and assigned a CSM, renewal…)",
+)
+@idempotent
+def rule_create(request: HttpRequest, payload: RuleIn):
+    require_perm(request, "campaigns.change_campaign", "Your role may not add campaign rules.")
+    campaign = _sequences_for_user(request).filter(pk=payload.sequence_id).first()
+    if campaign is None:
+        raise ApiError(422, "No such sequence that you may see.", field="sequence_id")
+    try:
+        rule = milestones.milestone_rule_create(campaign=campaign, kind=payload.kind, parameters=payload.parameters)
+    except ApplicationError as exc:
+        raise ApiError(422, exc.message, field="parameters") from exc
+    return 201, RuleOut.from_orm(rule)
+
+
+@router.get(
+    "/rules/",
+    response={200: RulePage, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_READ, Scope.SEQUENCES_WRITE),
+    tags=["rules"],
+)
+def rule_list(request: HttpRequest, filters: Query[RuleFilters]):
+    qs = filter_given(_rules_for_user(request), campaign_id=filters.sequence_id)
+    return paginate(qs, cursor=filters.cursor, limit=filters.limit)
+
+
+@router.get(
+    "/rules/{rule_id}/",
+    response={200: RuleOut, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_READ, Scope.SEQUENCES_WRITE),
+    tags=["rules"],
+)
+def rule_detail(request: HttpRequest, rule_id: RuleId):
+    return get_object_or_404(_rules_for_user(request), pk=rule_id)
+
+
+@router.patch(
+    "/rules/{rule_id}/",
+    response={200: RuleOut, **ERRORS},
+    auth=token_auth(Scope.SEQUENCES_WRITE),
+    tags=["rules"],
+    summary='Switch a rule off or on: {"active": false}',
+)
+def rule_update(request: HttpRequest, rule_id: RuleId, payload: RulePatch):
+    rule = get_object_or_404(_rules_for_user(request), pk=rule_id)
+    require_perm(request, "campaigns.change_campaign", "Your role may not change campaign rules.")
+    return milestones.milestone_rule_set_active(rule=rule, active=payload.active)

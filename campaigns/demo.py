@@ -13,6 +13,8 @@ from .services.milestones import milestone_rule_create
 
 RENEWAL = "Renewal within 30 days"
 ONBOARDING = "Onboarding step missed 10 days"
+RISK = "Risk score rises above 70"
+HANDOFF = "Qualified: CSM handoff"
 
 CAMPAIGNS: list[dict[str, Any]] = [
     {
@@ -55,6 +57,36 @@ CAMPAIGNS: list[dict[str, Any]] = [
                 "body": "Hi {{ first_name }},\n\nChecking in on connecting your first data source. I am happy to"
                 " help on a quick call.\n\nBest,",
             },
+        ],
+    },
+    {
+        "name": RISK,
+        "goal": "Reach at-risk accounts before they churn",
+        "trigger_description": "The account's risk score rose to 70 or above",
+        "target_description": "Contacts at accounts whose risk score just crossed 70",
+        "key_message": "We noticed things changed recently and want to help you get value again",
+        "call_to_action": "Could we find 20 minutes this week to look at it together?",
+        "rule": (
+            MilestoneRule.Kind.RISK_CROSSED,
+            {"property": "risk_score", "of": "account", "threshold": 70, "direction": "above"},
+        ),
+        "steps": [{"delay_days": 0, "prompt": "A short, caring check-in; offer a call, no pressure."}],
+    },
+    {
+        "name": HANDOFF,
+        "goal": "Introduce the customer success manager once a lead is qualified",
+        "trigger_description": "The lifecycle stage reached qualified and a CSM owns the contact",
+        "target_description": "Qualified contacts just assigned to a CSM",
+        "key_message": "I will be your point of contact from here on",
+        "call_to_action": "Would a short kickoff call next week suit you?",
+        "rule": (MilestoneRule.Kind.CSM_HANDOFF, {"stage": "qualified"}),
+        "steps": [
+            {
+                "delay_days": 0,
+                "subject": "Your customer success manager, {{ sender_first_name }}",
+                "body": "Hi {{ first_name }},\n\nI am {{ sender_name }} and I will look after {{ company }} from here"
+                " on. Would a short kickoff call next week suit you?\n\nBest,",
+            }
         ],
     },
 ]

@@ -67,5 +67,30 @@ def target_filter_words(target_filter: dict | None) -> str:
     return ", and ".join(parts)
 
 
+def rule_words(kind: str, parameters: dict | None) -> str:
+    """A milestone rule in plain words: "When the account's risk_score rises to 70 or above"."""
+    p = parameters or {}
+    if kind == "renewal_within":
+        return f"When the account's renewal date is within {p.get('days', 30)} days"
+    if kind == "onboarding_missed":
+        what = p.get("milestone_text") or "an onboarding milestone"
+        return f"When {what} is not reached {p.get('days', 10)} days after signing up"
+    if kind == "usage_drop":
+        return f"When usage drops {p.get('percent', 40)} % or more over {p.get('days', 14)} days"
+    if kind == "stage_changed":
+        return f"When the lifecycle stage changes to “{p.get('stage', '')}”"
+    if kind == "risk_crossed":
+        whose = "the contact's" if p.get("of") == "contact" else "the account's"
+        threshold = float(p.get("threshold", 0))
+        moves = "rises to or above" if p.get("direction", "above") == "above" else "falls below"
+        return f"When {whose} {p.get('property', '')} {moves} {threshold:g} (once per crossing)"
+    if kind == "csm_handoff":
+        return (
+            f"When the lifecycle stage reaches “{p.get('stage', '')}” and the owner is a CSM: "
+            "the owner sends the handoff"
+        )
+    return kind.replace("_", " ")
+
+
 def fact_kind_words(kind: str) -> str:
     return str(dict(Fact.Kind.choices).get(kind, kind.replace("_", " ")))

@@ -220,7 +220,19 @@ class RuleForm(forms.Form):
     percent = forms.IntegerField(required=False, min_value=1, max_value=100, help_text="X % (usage drop)")
     milestone_text = forms.CharField(required=False, help_text="Milestone text (onboarding)")
     fact_text = forms.CharField(required=False, help_text="Usage fact text contains (usage drop)")
-    stage = forms.CharField(required=False, help_text="Lifecycle stage (stage change)")
+    stage = forms.CharField(required=False, help_text="Lifecycle stage (stage change, CSM handoff)")
+    property = forms.CharField(required=False, max_length=64, help_text="Numeric property, e.g. risk_score (risk)")
+    of = forms.ChoiceField(
+        required=False,
+        choices=[("account", "the account's property"), ("contact", "the contact's property")],
+        label="Whose property",
+    )
+    threshold = forms.FloatField(required=False, help_text="Threshold (risk)")
+    direction = forms.ChoiceField(
+        required=False,
+        choices=[("above", "rises to or above the threshold"), ("below", "falls below the threshold")],
+        label="Fires when it",
+    )
 
     def parameters(self) -> dict:
         allowed = RULE_PARAMETERS[self.cleaned_data["kind"]]

@@ -211,6 +211,8 @@ class MilestoneRule(models.Model):
         RENEWAL_WITHIN = "renewal_within", "Renewal date within N days"
         USAGE_DROP = "usage_drop", "Usage dropped X % over N days"
         STAGE_CHANGED = "stage_changed", "Lifecycle stage changed to a stage"
+        RISK_CROSSED = "risk_crossed", "Risk score crosses a threshold"
+        CSM_HANDOFF = "csm_handoff", "Qualified and assigned a CSM: the owner sends the handoff"
         # "Label added" is a LabelAutomation: it fires on additions, not on who carries the label.
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="rules")
@@ -229,12 +231,33 @@ class MilestoneRule(models.Model):
 
 
 class RecipientStage(models.Model):
-    """The lifecycle stage the scan last saw for a recipient, so a change can be detected."""
+    """The lifecycle stage (and owner) the scan last saw for a recipient, so a change can be detected."""
 
     recipient = models.OneToOneField("outreach.Recipient", on_delete=models.CASCADE, related_name="+")
     stage = models.CharField(max_length=50, blank=True)
     previous_stage = models.CharField(max_length=50, blank=True)
     changed_at = models.DateTimeField(null=True, blank=True, help_text="When the scan saw the latest change.")
+    owner_id_seen = models.BigIntegerField(null=True, blank=True, help_text="The owner the scan last saw.")
+    owner_changed_at = models.DateTimeField(null=True, blank=True, help_text="When the scan saw a new owner.")
+
+
+class RuleSide(models.Model):
+    """Which side of a threshold rule's line the scan last saw a recipient on, so the rule fires on
+    the crossing (once per crossing), not on every scan while the value stays on the far side."""
+
+    class Side(models.TextChoices):
+        ABOVE = "above", "At or above the threshold"
+        BELOW = "below", "Below the threshold"
+
+    rule = models.ForeignKey(MilestoneRule, on_delete=models.CASCADE, related_name="sides")
+    recipient = models.ForeignKey("outreach.Recipient", on_delete=models.CASCADE, related_name="+")
+    side = models.CharField(max_length=5, choices=Side.choices)
+    value = models.FloatField(null=True, blank=True, help_text="The value last seen.")
+    crossings = models.PositiveIntegerField(default=0, help_text="How many times it crossed the way the rule fires.")
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rule", "recipient"], name="rule_side_once")]
 
 
 class CampaignEvent(models.Model):

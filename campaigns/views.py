@@ -23,7 +23,7 @@ from outreach.people.selectors import recipients_visible_to
 
 from . import selectors, services
 from .audit import recipient_audit
-from .display import send_window_words, target_filter_words
+from .display import rule_words, send_window_words, target_filter_words
 from .forms import CampaignForm, RuleForm, StepForm, TargetForm
 from .models import Campaign, Enrollment, LabelAutomation, MilestoneRule, SequenceStep
 from .preview import campaign_preview_draft
@@ -141,7 +141,7 @@ def campaign_detail(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
         "page": enrollments,
         "rows": [(e, reasons.get(e.pk)) for e in rows],
         "waiting_summary": campaign_waiting_summary(campaign=campaign, reasons=enrollments_waiting(enrollments=live)),
-        "rules": list(campaign.rules.all()),
+        "rules": [(rule, rule_words(rule.kind, rule.parameters)) for rule in campaign.rules.all()],
         "rule_form": RuleForm(),
         "automations": selectors.campaign_automations(campaign=campaign),
         "sample": sample,

@@ -36,6 +36,9 @@ ACCOUNTS = [
     ("Fjord Energy", "fjord-energy.example", "Growth", "active", 29),
     ("Granite Labs", "granitelabs.example", "Starter", "churned", None),
 ]
+# The CRM's account risk score (0-100): the "risk score crosses 70" demo campaign watches it.
+RISK_SCORES = {"Acme Logistics": 35, "Birch Health": 52, "Cobalt Retail": 64, "Delta Foods": 41,
+               "Evergreen Bank": 12, "Fjord Energy": 58, "Granite Labs": 90}  # fmt: skip
 
 FIRST = [
     "Liu",
@@ -211,6 +214,7 @@ def load_demo_data() -> dict[str, int]:
                 "plan": plan,
                 "state": state,
                 "renewal_date": today + timedelta(days=renew) if renew else None,
+                "properties": {"risk_score": RISK_SCORES[name]},
             },
         )
         accounts.append(account)

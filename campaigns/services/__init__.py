@@ -559,7 +559,7 @@ def _first_due(steps: list[SequenceStep], now: datetime) -> tuple[int, datetime]
     return first.position, now + timedelta(days=first.delay_days)
 
 
-def _enroll_many(*, campaign, recipients, kind, occurrence, source, user, now) -> list[Enrollment]:
+def _enroll_many(*, campaign, recipients, kind, occurrence, source, user, now, sender=None) -> list[Enrollment]:
     """Create enrollments, one savepoint each so a duplicate occurrence (another scan got there
     first) is skipped, not fatal. Suppressed recipients are enrolled as `suppressed`, with the reason."""
     if not recipients:
@@ -592,6 +592,8 @@ def _enroll_many(*, campaign, recipients, kind, occurrence, source, user, now) -
             source=source(recipient),
             occurrence_key=occurrence(recipient),
             enrolled_by=user,
+            # A rule may name who sends (the CSM handoff: the contact's owner).
+            sender=sender(recipient) if sender is not None else None,
         )
         try:
             with transaction.atomic():

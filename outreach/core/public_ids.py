@@ -44,6 +44,7 @@ KINDS: dict[str, str] = {
     "mbx": "mailbox connection",
     "eng": "engagement event",
     "aut": "label automation",
+    "rul": "campaign rule",
     "lbe": "label event",
     "cur": "page cursor",
 }

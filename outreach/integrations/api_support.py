@@ -187,6 +187,8 @@ DeliveryRef = Annotated[int, PublicIdOut("dlv")]
 SenderConfigRef = Annotated[int, PublicIdOut("scf")]
 AutomationId = Annotated[int, PublicIdIn("aut")]
 AutomationRef = Annotated[int, PublicIdOut("aut")]
+RuleId = Annotated[int, PublicIdIn("rul")]
+RuleRef = Annotated[int, PublicIdOut("rul")]
 
 
 def public_id(prefix: str, pk: int | None) -> str | None:

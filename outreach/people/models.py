@@ -66,6 +66,9 @@ class Account(models.Model):
     plan = models.CharField(max_length=100, blank=True)
     renewal_date = models.DateField(null=True, blank=True)
     state = models.CharField(max_length=20, choices=State.choices, default=State.ACTIVE)
+    properties = models.JSONField(
+        default=dict, blank=True, help_text="Custom account properties (a CRM's risk score, say)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

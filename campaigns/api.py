@@ -98,6 +98,13 @@ class SequenceIn(Schema):
     exit_on_reply: bool = True
     emails: list[EmailStepIn] = Field(..., min_length=1, max_length=20)
     exit_condition_prompt: Annotated[str, StringConstraints(max_length=2000)] = ""
+    entry_prompt: Annotated[str, StringConstraints(max_length=2000)] = Field(
+        "",
+        description=(
+            "When (and when not) to use this sequence: judged for each contact on their facts before the first "
+            "draft — send now, not now (asked again at the next hourly scan) or never, the reason logged as a skip."
+        ),
+    )
 
 
 class StepOut(Schema):
@@ -118,6 +125,7 @@ class SequenceOut(Schema):
     sender_inbox_id: InboxRef | None
     exit_on_reply: bool
     exit_condition_prompt: str
+    entry_prompt: str
     emails: list[StepOut]
     created_at: datetime
 
@@ -538,6 +546,7 @@ def sequence_create(request: HttpRequest, payload: SequenceIn):
         emails=[e.model_dump() for e in payload.emails],
         exit_on_reply=payload.exit_on_reply,
         exit_condition_prompt=payload.exit_condition_prompt,
+        entry_prompt=payload.entry_prompt,
     )
     return 201, SequenceOut.from_orm(_get_sequence_for_user(request, campaign.pk))
 

@@ -49,6 +49,7 @@ class CampaignForm(forms.ModelForm):
             "complete_on_send_failure",
             "exit_on_reply",
             "exit_condition_prompt",
+            "entry_prompt",
         ]
         widgets = {
             "goal": forms.Textarea(attrs={"rows": 2}),
@@ -59,6 +60,12 @@ class CampaignForm(forms.ModelForm):
             "exit_condition_prompt": forms.Textarea(
                 attrs={"rows": 2, "placeholder": "e.g. Exit if they say they are not the right person"}
             ),
+            "entry_prompt": forms.Textarea(
+                attrs={
+                    "rows": 2,
+                    "placeholder": 'e.g. Only send when a fact says "renewal"; never if one says "churned".',
+                }
+            ),
             "round_robin_senders": forms.CheckboxSelectMultiple,
             "suppression_lists": forms.CheckboxSelectMultiple,
         }
@@ -67,6 +74,7 @@ class CampaignForm(forms.ModelForm):
             "persona_tone": "Persona tone (blank: each sender's own)",
             "exit_condition_prompt": "Exit condition (the LLM checks each reply against it)",
             "complete_on_send_failure": "Continue the sequence when a send fails",
+            "entry_prompt": "Entry prompt (judged for each candidate before the first draft: send now, not now or never)",
         }
 
     def __init__(self, *args, **kwargs):

@@ -48,6 +48,11 @@ class Campaign(models.Model):
     complete_on_send_failure = models.BooleanField(default=True)
     exit_on_reply = models.BooleanField(default=True)
     exit_condition_prompt = models.TextField(blank=True)
+    entry_prompt = models.TextField(
+        blank=True,
+        help_text="When (and when not) to use this campaign: judged for each candidate on their facts before "
+        "the first draft: send now, not now (try again at the next scan) or never.",
+    )
     send_window = models.JSONField(
         default=dict, blank=True, help_text='e.g. {"days": [0,1,2,3,4], "start": "09:00", "end": "17:00"}'
     )

@@ -341,6 +341,11 @@ def _recipient_facts(recipient: Recipient) -> list[dict]:
     return [f for f in facts if f["text"] not in texts] + recorded
 
 
+def recipient_facts(recipient: Recipient) -> list[dict]:
+    """The facts the drafting engine gets about a recipient (campaigns' entry prompt judges them)."""
+    return _recipient_facts(recipient)
+
+
 def _intent(brief: Brief, *, in_campaign: bool) -> Intent:
     step_prompt = brief.step_prompt.strip()
     if not in_campaign:

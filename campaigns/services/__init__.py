@@ -542,6 +542,8 @@ def _enroll_target(*, campaign: Campaign, user, now: datetime | None = None) -> 
                 result.suppressed += 1
                 continue
             result.enrolled += 1
+            if campaign.entry_prompt.strip():
+                continue  # the scan judges the entry prompt first (a model call, outside this transaction)
             if enrollment.next_due_at is not None and enrollment.next_due_at <= now:
                 _advance_one(enrollment_id=enrollment.pk, now=now, result=advance)
     result.drafted, result.waiting = advance.drafted, advance.busy
@@ -721,6 +723,7 @@ class AdvanceResult:
     completed: int = 0
     busy: int = 0
     failed: int = 0
+    held: int = 0  # held back by the campaign's entry prompt (not now, or never)
     draft_ids: list[int] = field(default_factory=list)
 
 
@@ -730,9 +733,15 @@ def enrollment_advance_due(*, now: datetime | None = None, limit: int = 500) -> 
     now = now or timezone.now()
     result = AdvanceResult()
     ids = list(selectors.due_enrollments(now=now).values_list("pk", flat=True)[:limit])
+    from campaigns.services.entry import enrollment_entry_gate  # the entry prompt (needs this module)
+
     # Drafted together: many due at once go to a Message Batch (review's threshold).
     with review_services.drafts_gathered():
         for enrollment_id in ids:
+            # A campaign's entry prompt is judged before the first draft: not now and never stop here.
+            if not enrollment_entry_gate(enrollment_id=enrollment_id, now=now):
+                result.held += 1
+                continue
             _advance_one(enrollment_id=enrollment_id, now=now, result=result)
     result.busy += selectors.due_enrollments(now=now, recipient_free=False).count()
     return result

@@ -63,6 +63,7 @@ def sequence_create(
     emails: list[dict],
     exit_on_reply: bool = True,
     exit_condition_prompt: str = "",
+    entry_prompt: str = "",
 ) -> Campaign:
     """A running campaign named by the API client, sent by one named team member."""
     steps = _clean_steps(emails)
@@ -78,6 +79,7 @@ def sequence_create(
             named_sender=sender,
             exit_on_reply=exit_on_reply,
             exit_condition_prompt=exit_condition_prompt.strip(),
+            entry_prompt=entry_prompt.strip(),
             status=Campaign.Status.ACTIVE,
         )
     except ValidationError as exc:

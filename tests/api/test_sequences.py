@@ -287,3 +287,11 @@ def test_from_enrollment_to_the_draft_in_the_queue_to_an_api_approval(csm_api, s
     message = OutboundMessage.objects.get()
     draft = Draft.objects.get()
     assert (message.subject, message.body_text) == (draft.subject, draft.body_text)
+
+
+def test_a_sequence_created_through_the_api_keeps_its_entry_prompt(csm, api_client_for):
+    prompt = 'Only send when a fact says "renewal".'
+    client = api_client_for(csm, "sequences:write")
+    body = {"name": "Nudge", "emails": [{"subject": "Hi", "body": "Hello"}], "entry_prompt": prompt}
+    created = client.post_json("/v1/sequences/", body)
+    assert (created.status_code, created.json()["entry_prompt"]) == (201, prompt)

@@ -45,6 +45,7 @@ from outreach.integrations.models import ApiToken
 from outreach.people.models import Recipient, SenderProfile
 from outreach.people.selectors import inboxes_sendable_by, recipients_visible_to
 from outreach.people.services import contacts
+from review.models import Draft
 
 from . import selectors, services
 from .display import rule_words
@@ -56,6 +57,14 @@ Scope = ApiToken.Scope
 EnrollmentState = Annotated[Enrollment.State, named_enum(Enrollment.State, "EnrollmentState")]
 SequenceTrigger = Annotated[Campaign.Trigger, named_enum(Campaign.Trigger, "SequenceTrigger")]
 SequenceStatus = Annotated[Campaign.Status, named_enum(Campaign.Status, "SequenceStatus")]
+# Output fields: the schema names the values, the stored text is answered as it is.
+EnrollmentStateOut = Annotated[str, named_enum(Enrollment.State, "EnrollmentState")]
+EnrollmentKind = Annotated[str, named_enum(Enrollment.Kind, "EnrollmentKind")]
+SequenceTriggerOut = Annotated[str, named_enum(Campaign.Trigger, "SequenceTrigger")]
+SequenceStatusOut = Annotated[str, named_enum(Campaign.Status, "SequenceStatus")]
+DraftStateOut = Annotated[str, named_enum(Draft.State, "DraftState")]
+# A history entry's states; empty where the entry changed none (a note, a judged exit condition).
+HistoryState = Annotated[str, named_enum(["", *Enrollment.State.values], "EnrollmentHistoryState")]
 Limit = Annotated[int, Field(ge=1, le=200)]
 Text = Annotated[str, StringConstraints(max_length=20000)]
 
@@ -120,8 +129,8 @@ class StepOut(Schema):
 class SequenceOut(Schema):
     id: SequenceRef
     name: str
-    status: str
-    trigger: str
+    status: SequenceStatusOut
+    trigger: SequenceTriggerOut
     sender_inbox_id: InboxRef | None
     exit_on_reply: bool
     exit_condition_prompt: str
@@ -161,7 +170,9 @@ class RecipientIn(Schema):
 class SourceIn(Schema):
     """The message or event that started it; prompts can draw on it."""
 
-    type: Annotated[str, StringConstraints(max_length=50)] = ""
+    type: Annotated[str, StringConstraints(max_length=50)] = Field(
+        "", description="What started it, as the outside system names it (the documented examples: email)."
+    )
     message_id: Annotated[str, StringConstraints(max_length=300)] = ""
     thread_id: Annotated[str, StringConstraints(max_length=300)] = ""
     subject: Annotated[str, StringConstraints(max_length=300)] = ""
@@ -206,10 +217,28 @@ class EnrollmentPatch(Schema):
     reason: Annotated[str, StringConstraints(max_length=2000)] = ""
 
 
+class EnrollmentSourceOut(Schema):
+    """What started the enrollment, as stored: the API's `source` as given (outside ids echoed
+    exactly), or the rule or automation that enrolled, with `why` in words."""
+
+    model_config = ConfigDict(extra="allow")
+
+    why: str | None = Field(None, description="Why it was enrolled, in words.")
+    type: str | None = Field(None, description="What started it, as the outside system names it (email…).")
+    message_id: str | None = Field(None, description="The outside system's message id, as given.")
+    thread_id: str | None = Field(None, description="The outside system's thread id, as given.")
+    subject: str | None = None
+    from_address: str | None = None
+    body_text: str | None = None
+    sent_at: str | None = None
+    rule: str | None = Field(None, description="The campaign rule's kind, when a rule enrolled.")
+    rule_id: int | None = None
+
+
 class HistoryOut(Schema):
-    kind: str
-    from_state: str
-    to_state: str
+    kind: str = Field(..., description="What happened: enrolled, a state change, exit_condition (a judged reply)…")
+    from_state: HistoryState
+    to_state: HistoryState
     reason: str
     actor: str | None
     at: datetime
@@ -225,7 +254,7 @@ class HistoryOut(Schema):
 
 class EnrollmentDraftOut(Schema):
     id: DraftRef
-    status: str
+    status: DraftStateOut
     step_id: StepRef | None
 
     @staticmethod
@@ -239,8 +268,8 @@ class EnrollmentDraftOut(Schema):
 
 class EnrollmentOut(Schema):
     id: EnrollmentRef
-    kind: str
-    state: str
+    kind: EnrollmentKind
+    state: EnrollmentStateOut
     state_reason: str
     sequence_id: SequenceRef | None
     contact_id: ContactRef
@@ -249,7 +278,7 @@ class EnrollmentOut(Schema):
     exit_on_reply: bool
     inbox_id: InboxRef | None = Field(..., description="The inbox the emails are sent from, once known.")
     sender: str | None
-    source: dict
+    source: EnrollmentSourceOut
     occurrence_key: str
     emails: list[StepOut]
     history: list[HistoryOut]

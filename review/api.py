@@ -15,7 +15,7 @@ from ninja import Field, Query, Router, Schema
 from pydantic import ConfigDict, StringConstraints, model_validator
 
 from outreach.core.errors import ApplicationError
-from outreach.integrations.api import SendResultOut
+from outreach.integrations.api_events import SEND_STATUSES, SendResultOut
 from outreach.integrations.api_support import (
     ERRORS,
     ApiError,
@@ -39,21 +39,31 @@ from outreach.integrations.api_support import (
     username,
 )
 from outreach.integrations.models import ApiToken
+from outreach.mail.models import OutboundMessage
 from outreach.people.selectors import inboxes_sendable_by, recipients_visible_to
 
 from . import selectors, services
-from .models import Draft
+from .models import Draft, DraftDecision
 
 router = Router()
 Scope = ApiToken.Scope
 DraftState = Annotated[Draft.State, named_enum(Draft.State, "DraftState")]
+DraftStateOut = Annotated[str, named_enum(Draft.State, "DraftState")]
+DecisionAction = Annotated[str, named_enum(DraftDecision.Action, "DecisionAction")]
+DecisionVia = Annotated[str, named_enum(["web", "api"], "DecisionVia")]
+MessageStateOut = Annotated[str, named_enum(OutboundMessage.State, "MessageState")]
+AWAITING_REVIEW = (Draft.State.QUEUED, Draft.State.DRAFTING, Draft.State.READY)
+# Where a one-to-one email is: waiting for its person, decided against, or the send result's status.
+ONE_TO_ONE_STATUSES = list(
+    dict.fromkeys(["awaiting_review", *(s for s in Draft.State.values if s not in AWAITING_REVIEW), *SEND_STATUSES])
+)
 Limit = Annotated[int, Field(ge=1, le=200)]
 
 
 class DecisionOut(Schema):
-    action: str
+    action: DecisionAction
     user: str | None
-    via: str
+    via: DecisionVia
     reason: str
     note: str
     created_at: datetime
@@ -65,14 +75,14 @@ class DecisionOut(Schema):
 
 class DraftMessageOut(Schema):
     id: MessageRef
-    status: str
+    status: MessageStateOut = Field(..., description="The outbox row's state.")
     code: str
     sent_at: datetime | None
 
 
 class DraftOut(Schema):
     id: DraftRef
-    status: str = Field(..., description="queued, drafting, ready, approved, rejected, failed, superseded")
+    status: DraftStateOut
     version: int = Field(..., description="Send it back as expected_version to approve.")
     contact_id: ContactRef
     to_email: str
@@ -282,13 +292,15 @@ class OneToOneOut(Schema):
     """Awaiting review (the draft), then the send result once it is sent; or skipped at once."""
 
     id: DraftRef | None = Field(..., description="The draft (drf_…); null when skipped before drafting.")
-    status: str = Field(
-        ...,
-        description=(
+    status: Annotated[
+        str,
+        named_enum(
+            ONE_TO_ONE_STATUSES,
+            "OneToOneStatus",
             "awaiting_review (queued, drafting or ready in the sender's queue), rejected, failed (drafting), "
-            "or the send result's status once approved: pending, success, failure, skipped."
+            "superseded, or the send result's status once approved: pending, success, failure, skipped, unknown.",
         ),
-    )
+    ]
     code: str | None
     error_message: str | None
     draft: DraftOut | None
@@ -300,7 +312,7 @@ def _one_to_one_out(draft: Draft) -> dict:
     result = message.as_send_result() if message is not None else None
     if result is not None:
         status = result["status"]
-    elif draft.state in (Draft.State.QUEUED, Draft.State.DRAFTING, Draft.State.READY):
+    elif draft.state in AWAITING_REVIEW:
         status = "awaiting_review"
     else:
         status = draft.state

@@ -4,7 +4,7 @@ subscriptions. Thin: parse, check scope and permission, call a service or select
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from django.db.models import Q
 from django.http import HttpRequest
@@ -15,6 +15,12 @@ from pydantic import StringConstraints
 from outreach.core import public_ids
 from outreach.core.errors import ApplicationError
 from outreach.integrations import selectors as integration_selectors
+from outreach.integrations.api_events import (
+    SEND_CODE_HELP,
+    SendResultOut,
+    SendStatus,
+)
+from outreach.integrations.api_events import EventOut as EventOut
 from outreach.integrations.api_support import (
     ERRORS,
     ApiError,
@@ -67,6 +73,14 @@ MessageState = Annotated[OutboundMessage.State, named_enum(OutboundMessage.State
 MessageCode = Annotated[OutboundMessage.Code, named_enum(OutboundMessage.Code, "MessageCode")]
 EventTypeName = Annotated[EmittedEvent.Type, named_enum(EmittedEvent.Type, "EventType")]
 DeliveryStatus = Annotated[WebhookDelivery.Status, named_enum(WebhookDelivery.Status, "DeliveryStatus")]
+# Output fields: the schema names the values, the stored text is answered as it is.
+FactKindOut = Annotated[str, named_enum(Fact.Kind, "FactKind")]
+FactOrigin = Annotated[str, named_enum(Fact.Origin, "FactOrigin")]
+SuppressionKindOut = Annotated[str, named_enum(Suppression.Kind, "SuppressionKind")]
+SuppressionReasonOut = Annotated[str, named_enum(Suppression.Reason, "SuppressionReason")]
+MessageStateOut = Annotated[str, named_enum(OutboundMessage.State, "MessageState")]
+DeliveryStatusOut = Annotated[str, named_enum(WebhookDelivery.Status, "DeliveryStatus")]
+EventTypeOut = Annotated[str, named_enum(EmittedEvent.Type, "EventType")]
 
 ShortStr = Annotated[str, StringConstraints(max_length=200)]
 Limit = Annotated[int, Field(ge=1, le=200)]
@@ -105,20 +119,20 @@ class ContactIn(Schema):
 
 class FactOut(Schema):
     id: FactRef
-    kind: str
+    kind: FactKindOut
     text: str
     value: str
     source: str
     # Where it came from (facts sent through the API are "api") and so whether a draft may take a
     # link, address, phone number, price, discount or deadline from it.
-    origin: str
+    origin: FactOrigin
     trusted: bool
     observed_at: datetime
 
 
 class SuppressionHitOut(Schema):
-    reason: str
-    kind: str
+    reason: SuppressionReasonOut
+    kind: SuppressionKindOut
     value: str
     list_name: str
 
@@ -338,9 +352,9 @@ class SuppressionRemoveIn(Schema):
 
 class SuppressionOut(Schema):
     id: SuppressionRef
-    kind: str
+    kind: SuppressionKindOut
     value: str
-    reason: str
+    reason: SuppressionReasonOut
     note: str
     source: str
     list_id: SuppressionListRef = Field(..., alias="suppression_list_id")
@@ -511,47 +525,6 @@ def suppression_remove(request: HttpRequest, payload: SuppressionRemoveIn):
 # --- Messages (the outbox) --------------------------------------------------------------------
 
 
-class SendEmailOptionsOut(Schema):
-    """What was handed (or was to be handed) to the provider."""
-
-    from_: str = Field(..., alias="from")
-    to: list[str]
-    subject: str
-    preview_text: str
-    text: str
-    html: str
-    cc: list[str]
-    bcc: list[str]
-    headers: dict[str, str]
-
-
-class SendResultOut(Schema):
-    """One send's outcome, in the one-to-one send shape (`OutboundMessage.as_send_result()`)."""
-
-    status: Literal["success", "failure", "skipped", "pending", "unknown"] = Field(
-        ...,
-        description=(
-            "success, failure or skipped once final; pending while queued or sending; unknown: a person must decide."
-        ),
-    )
-    to_id: str = Field(..., description="The contact (ctc_…).")
-    from_id: str | None = Field(..., description="The inbox it is sent from (inb_…).")
-    email_id: str = Field(..., description="This message (msg_…).")
-    sender_config_id: str | None = Field(..., description="The sender's own channel (scf_…); null: the organization's.")
-    mailbox_id: str | None = Field(None, description="The sender's own mailbox it went out through (mbx_…).")
-    create_email_options: SendEmailOptionsOut
-    create_email_response: dict | None = Field(..., description="The provider's answer, as it gave it.")
-    code: str | None = Field(
-        ...,
-        description=(
-            "Why it failed or was skipped: resend_error (or <provider>_error: smtp_error, postmark_error…), "
-            "duplicate_email, user_marketing_email_opt_out, suppressed, daily_limit_reached, invalid_address, "
-            "content_changed."
-        ),
-    )
-    error_message: str | None
-
-
 class MessageOut(Schema):
     id: MessageRef
     draft_id: DraftRef | None
@@ -566,9 +539,9 @@ class MessageOut(Schema):
     bcc: list[str]
     subject: str
     preview_text: str
-    status: str = Field(..., description="The send result's status: success, failure, skipped, pending or unknown.")
-    state: MessageState = Field(..., description="The outbox row's state.")
-    code: str = Field(..., description="As send_result.code; empty while nothing went wrong.")
+    status: SendStatus
+    state: MessageStateOut = Field(..., description="The outbox row's state.")
+    code: str = Field(..., description="As send_result.code; empty while nothing went wrong. " + SEND_CODE_HELP)
     error_message: str
     provider: str
     provider_message_id: str
@@ -629,9 +602,7 @@ class MessagePage(Schema):
 
 
 class MessageFilters(Schema):
-    status: Literal["success", "failure", "skipped", "pending", "unknown"] | None = Field(
-        None, description="The send result's status."
-    )
+    status: SendStatus | None = Field(None, description="The send result's status.")
     state: MessageState | None = Field(None, description="The outbox row's state.")
     code: MessageCode | None = None
     contact_id: ContactId | None = None
@@ -681,28 +652,8 @@ def message_detail(request: HttpRequest, message_id: MessageId):
 # --- Emitted events (pull) --------------------------------------------------------------------
 
 
-class EventOut(Schema):
-    id: str
-    type: str
-    timestamp: datetime
-    data: dict
-    cursor: str
-
-    @staticmethod
-    def resolve_id(obj: EmittedEvent) -> str:
-        return obj.public_id
-
-    @staticmethod
-    def resolve_timestamp(obj: EmittedEvent) -> datetime:
-        return obj.created_at
-
-    @staticmethod
-    def resolve_data(obj: EmittedEvent) -> dict:
-        return obj.payload
-
-    @staticmethod
-    def resolve_cursor(obj: EmittedEvent) -> str:
-        return encode_cursor(obj.pk)
+def _event_out(event: EmittedEvent) -> dict:
+    return {**event.as_body(), "cursor": encode_cursor(event.pk)}
 
 
 class EventPage(Schema):
@@ -724,36 +675,30 @@ class EventFilters(Schema):
     auth=token_auth(Scope.EVENTS_READ),
     tags=["events"],
     summary="Emitted signals, oldest first, for pull-based consumers",
+    by_alias=True,
 )
 def event_list(request: HttpRequest, filters: Query[EventFilters]):
     qs = filter_given(integration_selectors.emitted_events_visible_to(request.user), type=filters.type)
-    return paginate(qs, cursor=filters.cursor, limit=filters.limit)
+    page = paginate(qs, cursor=filters.cursor, limit=filters.limit)
+    return {**page, "items": [_event_out(event) for event in page["items"]]}
 
 
 # --- Webhook subscriptions --------------------------------------------------------------------
 
-EventType = Literal[
-    "engagement_signal",
-    "draft_edit_signal",
-    "suppression_addition",
-    "sending_paused",
-    "sending_resumed",
-    "email_send_result",
-]
 MANAGE_WEBHOOKS = "outreach.add_webhooksubscription"
 NO_WEBHOOK_ROLE = "Only admins manage webhook subscriptions."
 
 
 class WebhookIn(Schema):
     url: Annotated[str, StringConstraints(min_length=8, max_length=500)]
-    event_types: list[EventType] = Field(..., min_length=1)
+    event_types: list[EventTypeName] = Field(..., min_length=1)
     description: Annotated[str, StringConstraints(max_length=200)] = ""
     is_active: bool = True
 
 
 class WebhookPatch(Schema):
     url: Annotated[str, StringConstraints(min_length=8, max_length=500)] | None = None
-    event_types: list[EventType] | None = Field(None, min_length=1)
+    event_types: list[EventTypeName] | None = Field(None, min_length=1)
     description: Annotated[str, StringConstraints(max_length=200)] | None = None
     is_active: bool | None = None
     rotate_secret: bool = False
@@ -762,7 +707,7 @@ class WebhookPatch(Schema):
 class WebhookOut(Schema):
     id: WebhookRef
     url: str
-    event_types: list[str]
+    event_types: list[EventTypeOut]
     description: str
     is_active: bool
     created_at: datetime
@@ -781,8 +726,8 @@ class DeliveryOut(Schema):
     id: DeliveryRef
     subscription_id: WebhookRef
     event_id: str
-    event_type: str
-    status: str
+    event_type: EventTypeOut
+    status: DeliveryStatusOut
     attempts: int
     next_attempt_at: datetime | None
     last_attempt_at: datetime | None

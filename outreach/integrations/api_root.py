@@ -29,7 +29,7 @@ EXAMPLE_BODIES = {
     "enrollment_update": ("cancel",),
 }
 # Refusals that only some operations can make.
-BODY_ERRORS = {413}  # only where a body is read
+BODY_ERRORS = {400, 413}  # only where a body is read (400: not JSON; a service refusing it)
 CONFLICT_OPERATIONS = {
     "contact_upsert",
     "enrollment_create",
@@ -136,6 +136,9 @@ api = OutreachApi(
 def _json_error(
     request, status: int, detail: str | None, field: str | None = None, headers: dict | None = None, **extra
 ):
+    if status == 422 and "errors" not in extra:
+        # Every 422 lists its problems, a single one included: clients read one shape.
+        extra["errors"] = [{"detail": detail, "field": field}]
     response = api.create_response(request, {"detail": detail, "field": field, **extra}, status=status)
     for name, value in (headers or {}).items():
         response[name] = value

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from ninja import Schema
+from ninja import Field, Schema
 from ninja.responses import NinjaJSONEncoder
 from ninja.security import HttpBearer
 from pydantic import WithJsonSchema
@@ -52,9 +52,9 @@ class FieldErrorOut(Schema):
 
 
 class ValidationErrorOut(ErrorOut):
-    """A 422: the first problem in detail/field, and every problem in errors."""
+    """A 422: the first problem in detail/field, and every problem in errors (at least one)."""
 
-    errors: list[FieldErrorOut] | None = None
+    errors: list[FieldErrorOut] = Field(..., min_length=1)
 
 
 class TokenAuth(HttpBearer):
@@ -154,9 +154,12 @@ class PublicIdOut:
 
 
 def named_enum(choices: Any, name: str, description: str = "") -> WithJsonSchema:
-    """A Django choices class, inlined in the schema under its own name: several models' choices
-    share a class name (Kind, State, Status), and as components they overwrote each other."""
-    schema: dict[str, Any] = {"type": "string", "enum": list(choices.values), "title": name}
+    """A Django choices class (or a list of values), inlined in the schema under its own name:
+    several models' choices share a class name (Kind, State, Status), and as components they
+    overwrote each other. On an output field, annotate `str` with it (`Annotated[str,
+    named_enum(...)]`): the schema promises the values, the stored text is answered as it is."""
+    values = list(choices.values) if hasattr(choices, "values") else list(choices)
+    schema: dict[str, Any] = {"type": "string", "enum": values, "title": name}
     if description:
         schema["description"] = description
     return WithJsonSchema(schema)

@@ -1,5 +1,6 @@
 """Schemathesis against the served OpenAPI schema: generated requests, with a valid admin token
-carrying every scope, never get a 5xx, and every error is `{detail, field}` JSON.
+carrying every scope, never get a 5xx, every answer's status is one the operation declares and its
+body matches the declared (typed) schema, and every error is `{detail, field}` JSON.
 Bounded: 25 examples per operation, derandomized so a run is repeatable."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client, override_settings
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import not_a_server_error, response_schema_conformance, status_code_conformance
 
 from outreach.integrations.models import ApiToken
 
@@ -54,7 +55,7 @@ def admin_secret(admin_user, token_for, settings):
 )
 def test_generated_requests_never_get_a_server_error(case, admin_secret):
     response = case.call(headers={"Authorization": f"Bearer {admin_secret}"})
-    case.validate_response(response, checks=[not_a_server_error])
+    case.validate_response(response, checks=[not_a_server_error, status_code_conformance, response_schema_conformance])
     content_type = response.headers.get("content-type") or [""]
     if isinstance(content_type, list):
         content_type = content_type[0]

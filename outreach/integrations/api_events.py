@@ -5,16 +5,19 @@ carry the same `{id, type, timestamp, data}` bodies (`EmittedEvent.as_body()`); 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal, Union
 
 from ninja import Field, Schema
+from pydantic import WithJsonSchema
 
 from outreach.integrations.api_support import named_enum
 from outreach.integrations.models import EmittedEvent
 from outreach.mail.models import EngagementEvent, OutboundMessage, SendingPause
 from outreach.suppression.models import Suppression
 
+# An event's moments as the emitter wrote them (ISO 8601): kept as text so the feed and the
+# webhooks carry byte-identical data.
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 # The one-to-one send shape's statuses: final ones (success, failure, skipped) and the two before.
 SEND_STATUSES = list(dict.fromkeys(OutboundMessage._STATUS_BY_STATE.values()))
 FINAL_SEND_STATUSES = [OutboundMessage._STATUS_BY_STATE[s] for s in OutboundMessage.FINAL_STATES]
@@ -86,13 +89,17 @@ class EngagementSignalData(Schema):
 
     engagement_id: str = Field(..., description="eng_…")
     kind: Annotated[str, named_enum(EMITTED_ENGAGEMENT_KINDS, "EngagementKind")]
-    occurred_at: datetime
+    occurred_at: Timestamp
     recipient: EventRecipientOut | None
     message_id: str | None = Field(..., description="The message it concerns (msg_…), when known.")
     draft_id: str | None
     campaign_id: str | None = Field(..., description="The sequence (seq_…).")
     enrollment_id: str | None
     sender: str | None = Field(..., description="The sending team member's username.")
+    reply_class: Annotated[str, named_enum(EngagementEvent.ReplyClass, "ReplyClass")] | None = Field(
+        ..., description="What kind of answer a reply is; null for the other kinds."
+    )
+    reply_class_reason: str | None = Field(..., description="Why it was classed so, in words.")
 
 
 class DraftEditOut(Schema):
@@ -111,7 +118,7 @@ class DraftEditSignalData(Schema):
     decided_by: str | None
     reason: str
     note: str
-    decided_at: datetime
+    decided_at: Timestamp
     recipient: EventRecipientOut
     sender: str
     campaign_id: str | None
@@ -127,8 +134,8 @@ class SuppressionAdditionData(Schema):
     reason: Annotated[str, named_enum(Suppression.Reason, "SuppressionReason")]
     list: str = Field(..., description="The suppression list's name.")
     source: str = Field(..., description="Where it came from: a person, a webhook event, an import.")
-    created_at: datetime
-    expires_at: datetime | None
+    created_at: Timestamp
+    expires_at: Timestamp | None
     recipient: EventRecipientOut | None
 
 
@@ -142,8 +149,8 @@ class SendingPauseData(Schema):
     sends: int = Field(..., description="Sends in the window.")
     threshold_percent: float
     reason: str
-    paused_at: datetime
-    resumed_at: datetime | None
+    paused_at: Timestamp
+    resumed_at: Timestamp | None
     resumed_by: str | None
     resume_note: str | None
 
@@ -168,7 +175,7 @@ class EmailSendResultData(SendResultOut):
     campaign_id: str | None
     enrollment_id: str | None
     sender: str | None
-    sent_at: datetime | None
+    sent_at: Timestamp | None
 
 
 # --- Events: {id, type, timestamp, data}, `type` the discriminator ---------------------------------
@@ -176,7 +183,7 @@ class EmailSendResultData(SendResultOut):
 
 class _EventBase(Schema):
     id: str = Field(..., description="evt_…; also the webhook-id header of its deliveries.")
-    timestamp: datetime
+    timestamp: Timestamp
     cursor: str = Field(..., description="Poll GET /v1/events/?cursor=… with it to read what came after.")
 
 

@@ -100,7 +100,8 @@ def test_an_unknown_inbox_is_a_field_error(csm_api):
 def test_an_invalid_address_is_a_field_error(csm_api):
     response = csm_api.post_json("/v1/contacts/", {**EXAMPLE, "emails": [{"label": "work", "address": "not-an-email"}]})
     assert response.status_code == 422
-    assert response.json() == {"detail": "'not-an-email' is not a valid email address.", "field": "emails.0.address"}
+    problem = {"detail": "'not-an-email' is not a valid email address.", "field": "emails.0.address"}
+    assert response.json() == {**problem, "errors": [problem]}
 
 
 def test_addresses_of_two_different_contacts_conflict(csm_api):

@@ -11,7 +11,7 @@ from django.core.validators import validate_email
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
-from pydantic import ConfigDict, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
 from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_email
@@ -217,9 +217,10 @@ class EnrollmentPatch(Schema):
     reason: Annotated[str, StringConstraints(max_length=2000)] = ""
 
 
-class EnrollmentSourceOut(Schema):
+class EnrollmentSourceOut(BaseModel):
     """What started the enrollment, as stored: the API's `source` as given (outside ids echoed
-    exactly), or the rule or automation that enrolled, with `why` in words."""
+    exactly), or the rule or automation that enrolled, with `why` in words. Other keys are kept
+    (a plain pydantic model: ninja's Schema reads attributes and would drop them)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -233,6 +234,12 @@ class EnrollmentSourceOut(Schema):
     sent_at: str | None = None
     rule: str | None = Field(None, description="The campaign rule's kind, when a rule enrolled.")
     rule_id: int | None = None
+    automation_id: str | None = Field(None, description="The label automation that enrolled (aut_…).")
+    automation: str | None = Field(None, description="The automation's kind (label_added).")
+    label: str | None = Field(None, description="The label whose addition enrolled.")
+    label_event_id: str | None = Field(None, description="That label addition (lbe_…).")
+    label_added_via: str | None = None
+    label_added_at: str | None = None
 
 
 class HistoryOut(Schema):

@@ -11,6 +11,7 @@ from django.utils import timezone
 from outreach.core import public_ids
 from outreach.core.crypto import decrypt, encrypt
 from outreach.core.netguard import destination_refusal
+from outreach.core.normalize import normalize_email
 from outreach.people.models import Recipient
 
 
@@ -140,6 +141,13 @@ class OutboundMessage(models.Model):
         if self.code == self.Code.PROVIDER_ERROR:
             return f"{self.channel or 'provider'}_error"
         return self.code
+
+    @property
+    def participants(self) -> set[str]:
+        """The addresses this email went to openly (To and CC, normalized). Only they can answer
+        it: a reply naming it in In-Reply-To or References from anyone else is not its answer
+        (those headers are easy to forge). Every reply matcher checks this (one place)."""
+        return {normalize_email(a) for a in [self.to_email, *(self.cc or [])] if a}
 
     def as_send_result(self) -> dict:
         """The outcome in the shape one-to-one send tools report it, with public ids."""

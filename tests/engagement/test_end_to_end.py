@@ -69,7 +69,8 @@ def test_a_reply_quoting_the_sent_emails_message_id_is_matched_to_it(sent):
 
     message, email = sent
     reply = EmailMessage()
-    reply["From"] = "someone.else@forwarded.example"
+    # From the person it was sent to (someone else naming it is not its answer: test_replies.py).
+    reply["From"] = email["To"]
     reply["Subject"] = "Re: " + email["Subject"]
     reply["Message-ID"] = "<reply-e2e@customer.example>"
     reply["In-Reply-To"] = email["Message-ID"]

@@ -104,7 +104,7 @@ def test_a_reply_is_matched_by_in_reply_to(recorded_signals, django_capture_on_c
     message = OutboundMessageFactory()
     OutboundMessageFactory(draft__recipient=message.recipient)  # a later email to the same person
     reply = make_reply(
-        from_email="other@elsewhere.example",
+        from_email=message.to_email.upper(),
         text="Yes please.\n\nOn Tue, Rita wrote:\n> Hi",
         in_reply_to=message.message_id,
     )
@@ -119,8 +119,42 @@ def test_a_reply_is_matched_by_in_reply_to(recorded_signals, django_capture_on_c
 @pytest.mark.django_db
 def test_a_reply_is_matched_by_references_when_in_reply_to_is_missing():
     message = OutboundMessageFactory()
-    reply = make_reply(from_email="x@y.example", text="Ok", references=f"<unrelated@x> {message.message_id}")
+    reply = make_reply(from_email=message.to_email, text="Ok", references=f"<unrelated@x> {message.message_id}")
     assert tracking.reply_match(reply=tracking.parse_reply(reply)) == message
+
+
+@pytest.mark.django_db
+def test_a_copied_participant_answering_in_the_thread_is_matched():
+    message = OutboundMessageFactory(cc=["Lee@Customer.example"])
+    reply = make_reply(from_email="lee@customer.example", text="Adding my view", in_reply_to=message.message_id)
+    assert tracking.reply_match(reply=tracking.parse_reply(reply)) == message
+
+
+@pytest.mark.django_db
+def test_a_stranger_forging_in_reply_to_or_references_matches_nothing(django_capture_on_commit_callbacks):
+    message = OutboundMessageFactory()
+    forged = make_reply(
+        from_email="spam@nowhere.example",
+        text="Unsubscribe me from nothing",
+        in_reply_to=message.message_id,
+        references=message.message_id,
+    )
+    assert tracking.reply_match(reply=tracking.parse_reply(forged)) is None
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tracking.reply_receive(message=forged, provider="imap", process_now=True) is None
+    assert not EngagementEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_another_known_contact_forging_in_reply_to_is_not_an_answer_to_that_email(django_capture_on_commit_callbacks):
+    message = OutboundMessageFactory()
+    other = RecipientFactory(email="other@customer.example")
+    forged = make_reply(from_email=other.email, text="Stop this sequence", in_reply_to=message.message_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        event = tracking.reply_receive(message=forged, provider="imap", process_now=True)
+    # Kept as the contact's own reply (they are known), never as the answer to someone else's email.
+    assert event is not None and (event.message, event.recipient) == (None, other)
+    assert event.payload["matched_by"] == "none"
 
 
 @pytest.mark.django_db
@@ -155,7 +189,7 @@ def test_mail_from_a_stranger_matching_nothing_is_dropped():
 @pytest.mark.django_db
 def test_the_same_reply_arriving_twice_is_recorded_once():
     message = OutboundMessageFactory()
-    reply = make_reply(from_email="x@y.example", text="Ok", in_reply_to=message.message_id)
+    reply = make_reply(from_email=message.to_email, text="Ok", in_reply_to=message.message_id)
     tracking.reply_receive(message=reply, provider="postmark", provider_event_id="a")
     tracking.reply_receive(message=reply, provider="imap")
     assert EngagementEvent.objects.count() == 1
@@ -195,6 +229,29 @@ def test_an_inbound_webhook_records_the_reply_and_announces_it(
 
 
 @pytest.mark.django_db
+def test_an_inbound_webhook_from_a_stranger_forging_in_reply_to_records_nothing(
+    client, basic_auth_webhooks, recorded_signals, django_capture_on_commit_callbacks
+):
+    message = OutboundMessageFactory()
+    payload = {
+        "FromFull": {"Email": "mallory@attacker.example", "Name": "Mallory"},
+        "ToFull": [{"Email": "rita@team.example", "Name": ""}],
+        "Subject": "Re: Quick question",
+        "MessageID": "pm-inbound-forged",
+        "TextBody": "Not interested, stop.",
+        "Headers": [
+            {"Name": "Message-ID", "Value": "<forged-1@attacker.example>"},
+            {"Name": "In-Reply-To", "Value": message.message_id},
+        ],
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_json(client, "/anymail/postmark/inbound/", payload, authorization=basic_auth_header())
+    assert response.status_code == 200, response.content
+    assert not EngagementEvent.objects.exists()
+    assert recorded_signals == []
+
+
+@pytest.mark.django_db
 def test_an_inbound_webhook_without_auth_is_rejected(client, basic_auth_webhooks):
     message = OutboundMessageFactory()
     payload = {"FromFull": {"Email": message.to_email}, "TextBody": "hi", "Headers": []}
@@ -229,7 +286,10 @@ class FakeIMAP:
 def test_poll_replies_records_unseen_replies_and_marks_them_seen(django_capture_on_commit_callbacks):
     message = OutboundMessageFactory()
     reply = make_reply(from_email=message.to_email, text="Ok!", in_reply_to=message.message_id)
-    stranger = make_reply(from_email="spam@nowhere.example", text="Buy", message_id="<s@x>")
+    # A stranger's email naming ours in In-Reply-To is not an answer to it.
+    stranger = make_reply(
+        from_email="spam@nowhere.example", text="Buy", message_id="<s@x>", in_reply_to=message.message_id
+    )
     imap = FakeIMAP({b"7": reply.as_bytes(), b"8": stranger.as_bytes()})
     with django_capture_on_commit_callbacks(execute=True):
         assert poll_mailbox(imap, folder="INBOX") == (2, 1)

@@ -476,15 +476,18 @@ def parse_reply(message: Message) -> ReplyFields:
 
 
 def reply_match(*, reply: ReplyFields, now: datetime | None = None) -> OutboundMessage | None:
-    """The message a reply answers: In-Reply-To first, then References (newest first), then the
-    latest message sent to the reply's sender within REPLY_MATCH_WINDOW_DAYS."""
+    """The message a reply answers: In-Reply-To first, then References (newest first), each only
+    when the reply's sender is a participant of that message (as mailbox sync checks: a stranger
+    forging In-Reply-To matches nothing), then the latest message sent to the reply's sender
+    within REPLY_MATCH_WINDOW_DAYS."""
     qs = OutboundMessage.objects.select_related("recipient")
     candidates = reply.in_reply_to + list(reversed(reply.references))
-    if candidates:
+    if candidates and reply.from_email:
         by_id = {m.message_id: m for m in qs.filter(message_id__in=candidates)}
         for message_id in candidates:
-            if message_id in by_id:
-                return by_id[message_id]
+            found = by_id.get(message_id)
+            if found is not None and reply.from_email in found.participants:
+                return found
     if reply.from_email:
         since = (now or timezone.now()) - timedelta(days=REPLY_MATCH_WINDOW_DAYS)
         return (

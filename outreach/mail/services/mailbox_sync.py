@@ -156,10 +156,6 @@ def _returned_message_id(part: Message) -> str:
 # --- Which of our emails it is about -------------------------------------------------------------
 
 
-def _participants(message: OutboundMessage) -> set[str]:
-    return {normalize_email(a) for a in [message.to_email, *message.cc] if a}
-
-
 def mailbox_reply_match(
     *, mailbox: MailboxConnection, reply: ReplyFields, now: datetime, thread_id: str = ""
 ) -> tuple[OutboundMessage | None, str]:
@@ -177,14 +173,14 @@ def mailbox_reply_match(
             by_id.setdefault(m.provider_message_id, m)
         for message_id in candidates:
             found = by_id.get(message_id)
-            if found is not None and reply.from_email in _participants(found):
+            if found is not None and reply.from_email in found.participants:
                 return found, "thread"
     if not reply.from_email:
         return None, "no sender address"
     if thread_id:
         in_thread = sent.filter(mailbox_id=mailbox.pk, provider_response__thread_id=thread_id).order_by("-sent_at")
         for found in in_thread[:20]:
-            if reply.from_email in _participants(found):
+            if reply.from_email in found.participants:
                 return found, "provider thread"
     since = now - timedelta(days=REPLY_MATCH_WINDOW_DAYS)
     latest = (
@@ -202,7 +198,7 @@ def _bounce_match(*, mailbox: MailboxConnection, bounce: Bounce, now: datetime) 
     sent = OutboundMessage.objects.select_related("recipient").filter(sender_id=mailbox.user_id)
     if bounce.original_message_id:
         found = sent.filter(message_id=bounce.original_message_id).first()
-        if found is not None and bounce.recipient in _participants(found):
+        if found is not None and bounce.recipient in found.participants:
             return found
     since = now - timedelta(days=REPLY_MATCH_WINDOW_DAYS)
     return (

@@ -806,7 +806,7 @@ class RuleIn(Schema):
 class RuleOut(Schema):
     id: RuleRef
     sequence_id: SequenceRef
-    kind: str
+    kind: Annotated[str, named_enum(MilestoneRule.Kind, "RuleKind")]
     parameters: dict
     description: str = Field(..., description="The rule in plain words.")
     active: bool

@@ -5,7 +5,7 @@ carry the same `{id, type, timestamp, data}` bodies (`EmittedEvent.as_body()`); 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from ninja import Field, Schema
 from pydantic import WithJsonSchema
@@ -179,45 +179,73 @@ class EmailSendResultData(SendResultOut):
 
 
 # --- Events: {id, type, timestamp, data}, `type` the discriminator ---------------------------------
+# A webhook delivery's body is `…Webhook`; the events feed adds each event's cursor (`…Event`).
 
 
-class _EventBase(Schema):
+class _WebhookBase(Schema):
     id: str = Field(..., description="evt_…; also the webhook-id header of its deliveries.")
     timestamp: Timestamp
+
+
+class _Cursor(Schema):
     cursor: str = Field(..., description="Poll GET /v1/events/?cursor=… with it to read what came after.")
 
 
-class EngagementSignalEvent(_EventBase):
+class EngagementSignalWebhook(_WebhookBase):
     type: Literal["engagement_signal"]
     data: EngagementSignalData
 
 
-class DraftEditSignalEvent(_EventBase):
+class DraftEditSignalWebhook(_WebhookBase):
     type: Literal["draft_edit_signal"]
     data: DraftEditSignalData
 
 
-class SuppressionAdditionEvent(_EventBase):
+class SuppressionAdditionWebhook(_WebhookBase):
     type: Literal["suppression_addition"]
     data: SuppressionAdditionData
 
 
-class SendingPausedEvent(_EventBase):
+class SendingPausedWebhook(_WebhookBase):
     type: Literal["sending_paused"]
     data: SendingPausedData
 
 
-class SendingResumedEvent(_EventBase):
+class SendingResumedWebhook(_WebhookBase):
     type: Literal["sending_resumed"]
     data: SendingResumedData
 
 
-class EmailSendResultEvent(_EventBase):
+class EmailSendResultWebhook(_WebhookBase):
     type: Literal["email_send_result"]
     data: EmailSendResultData
 
 
-EVENT_SCHEMAS: dict[str, type[_EventBase]] = {
+class EngagementSignalEvent(EngagementSignalWebhook, _Cursor):
+    pass
+
+
+class DraftEditSignalEvent(DraftEditSignalWebhook, _Cursor):
+    pass
+
+
+class SuppressionAdditionEvent(SuppressionAdditionWebhook, _Cursor):
+    pass
+
+
+class SendingPausedEvent(SendingPausedWebhook, _Cursor):
+    pass
+
+
+class SendingResumedEvent(SendingResumedWebhook, _Cursor):
+    pass
+
+
+class EmailSendResultEvent(EmailSendResultWebhook, _Cursor):
+    pass
+
+
+EVENT_SCHEMAS: dict[str, type[_WebhookBase]] = {
     EmittedEvent.Type.ENGAGEMENT: EngagementSignalEvent,
     EmittedEvent.Type.DRAFT_EDIT: DraftEditSignalEvent,
     EmittedEvent.Type.SUPPRESSION: SuppressionAdditionEvent,
@@ -225,6 +253,44 @@ EVENT_SCHEMAS: dict[str, type[_EventBase]] = {
     EmittedEvent.Type.SENDING_RESUMED: SendingResumedEvent,
     EmittedEvent.Type.SEND_RESULT: EmailSendResultEvent,
 }
+WEBHOOK_SCHEMAS: dict[str, type[_WebhookBase]] = {
+    EmittedEvent.Type.ENGAGEMENT: EngagementSignalWebhook,
+    EmittedEvent.Type.DRAFT_EDIT: DraftEditSignalWebhook,
+    EmittedEvent.Type.SUPPRESSION: SuppressionAdditionWebhook,
+    EmittedEvent.Type.SENDING_PAUSED: SendingPausedWebhook,
+    EmittedEvent.Type.SENDING_RESUMED: SendingResumedWebhook,
+    EmittedEvent.Type.SEND_RESULT: EmailSendResultWebhook,
+}
+
+
+def webhooks_openapi(components: dict[str, Any]) -> dict[str, Any]:
+    """The schema's `webhooks` section (OpenAPI 3.1): what each subscribed URL receives, signed the
+    Standard Webhooks way; the bodies' schemas are added to `components`."""
+    section = {}
+    for event_type, model in WEBHOOK_SCHEMAS.items():
+        body = model.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True)
+        for name, definition in body.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components.setdefault(model.__name__, body)
+        section[str(event_type)] = {
+            "post": {
+                "summary": f"{event_type}: {EmittedEvent.Type(event_type).label}",
+                "description": (
+                    "POSTed to each subscribed URL, with headers webhook-id (the event id, the same on every "
+                    "retry), webhook-timestamp and webhook-signature (v1,<base64 HMAC-SHA256 of "
+                    '"{id}.{timestamp}.{body}"> keyed with the whsec_ secret). Any 2xx answer acknowledges it; '
+                    "anything else is retried (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h)."
+                ),
+                "operationId": f"webhook_{event_type}",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+                },
+                "responses": {"2XX": {"description": "Received."}},
+            }
+        }
+    return section
+
 
 EventOut = Annotated[
     Union[  # noqa: UP007 - pydantic's discriminated union, one schema per event type

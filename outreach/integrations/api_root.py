@@ -17,6 +17,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.operation import Operation
 
 from outreach.core.errors import ApplicationError
+from outreach.integrations.api_events import webhooks_openapi
 from outreach.integrations.api_support import ApiError, TokenAuth
 from outreach.integrations.middleware import body_too_large_detail
 
@@ -60,6 +61,7 @@ class OutreachApi(NinjaAPI):
                 operation = self._operations_by_id.get(details.get("operationId", ""))
                 if operation is not None:
                     _describe(path, method, details, operation, examples)
+        schema["webhooks"] = webhooks_openapi(schema.setdefault("components", {}).setdefault("schemas", {}))
         return schema
 
 

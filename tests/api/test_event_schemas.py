@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from outreach.integrations.api_events import EMITTED_DECISIONS, EVENT_SCHEMAS
+from outreach.integrations.api_events import EMITTED_DECISIONS, EVENT_SCHEMAS, WEBHOOK_SCHEMAS
 from outreach.integrations.api_support import encode_cursor
 from outreach.integrations.models import EmittedEvent
 from outreach.integrations.services.events import send_result_emit, sending_pause_emit
@@ -55,8 +55,10 @@ def test_it_emits_every_event_type_in_the_shape_its_schema_documents(rep, django
     for event in events:
         model = EVENT_SCHEMAS[event.type]
         parsed = model.model_validate({**event.as_body(), "cursor": encode_cursor(event.pk)})
-        # The feed answers exactly what the webhooks carry.
+        # The feed answers exactly what the webhooks carry, and a delivery's body is its webhook schema.
         assert parsed.model_dump(by_alias=True, mode="json")["data"] == event.payload, event.type
+        delivered = WEBHOOK_SCHEMAS[event.type].model_validate(event.as_body())
+        assert delivered.model_dump(by_alias=True, mode="json") == event.as_body(), event.type
         data_model = type(parsed.data)
         assert set(event.payload) == documented_keys(data_model), event.type
         for name, field in data_model.model_fields.items():

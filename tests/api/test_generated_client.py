@@ -81,9 +81,23 @@ def operation(name: str):
     return importlib.import_module(f"{PACKAGE}.api.{name}")
 
 
-def client_for(generated, live_server, user, *scopes):
-    secret = api_token_create(user=user, name="generated client", scopes=list(scopes)).secret
-    return generated.AuthenticatedClient(base_url=live_server.url, token=secret, raise_on_unexpected_status=True)
+@pytest.fixture
+def client_for(generated, live_server):
+    """client_for(user, *scopes, strict=True) -> a generated client with a new token of that user;
+    closed after the test (an open keep-alive connection keeps a server thread's database session)."""
+    opened = []
+
+    def make(user, *scopes, strict=True):
+        secret = api_token_create(user=user, name="generated client", scopes=list(scopes)).secret
+        client = generated.AuthenticatedClient(
+            base_url=live_server.url, token=secret, raise_on_unexpected_status=strict
+        )
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        client.get_httpx_client().close()
 
 
 def value(field) -> str:
@@ -93,12 +107,12 @@ def value(field) -> str:
 
 
 def test_it_runs_the_documented_flow_through_a_client_generated_from_the_served_schema(
-    generated, live_server, csm, rep, settings, transactional_db
+    generated, client_for, csm, rep, settings, transactional_db
 ):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     models = generated.models
-    carl = client_for(generated, live_server, csm, *EXAMPLES["scopes"])
-    rita = client_for(generated, live_server, rep, *EXAMPLES["scopes"])
+    carl = client_for(csm, *EXAMPLES["scopes"])
+    rita = client_for(rep, *EXAMPLES["scopes"])
 
     inboxes = operation("inboxes.inbox_list").sync(client=carl)
     inbox = next(i.id for i in inboxes.items if i.owner == rep.username)
@@ -184,7 +198,7 @@ def test_it_runs_the_documented_flow_through_a_client_generated_from_the_served_
     assert result.create_email_options.from_ == message.from_email
 
     # The events feed: one schema per type, told apart by `type`.
-    watcher = client_for(generated, live_server, csm, "events:read")
+    watcher = client_for(csm, "events:read")
     events = operation("events.event_list").sync(client=watcher).items
     by_type = {type(e).__name__: e for e in events}
     assert {"DraftEditSignalEvent", "EmailSendResultEvent"} <= set(by_type)
@@ -205,10 +219,9 @@ def test_it_runs_the_documented_flow_through_a_client_generated_from_the_served_
     assert value(cancelled.state) == "cancelled"
 
 
-def test_refusals_parse_into_the_generated_error_models(generated, live_server, csm, transactional_db):
+def test_refusals_parse_into_the_generated_error_models(generated, client_for, csm, transactional_db):
     models = generated.models
-    secret = api_token_create(user=csm, name="generated client", scopes=["contacts:read"]).secret
-    client = generated.AuthenticatedClient(base_url=live_server.url, token=secret)
+    client = client_for(csm, "contacts:read", strict=False)
 
     invalid = operation("contacts.contact_detail").sync_detailed(client=client, contact_id="ctc_not-an-id")
     assert invalid.status_code == 422

@@ -140,6 +140,15 @@ def test_each_event_type_has_its_own_schema_told_apart_by_type(schema):
     assert data["properties"]["status"]["enum"] == ["success", "failure", "skipped"]
 
 
+def test_the_webhooks_each_event_type_posts_are_declared(schema):
+    assert set(schema["webhooks"]) == set(EmittedEvent.Type.values)
+    for event_type, hook in schema["webhooks"].items():
+        body = resolve(schema, hook["post"]["requestBody"]["content"]["application/json"]["schema"])
+        assert body["properties"]["type"]["const"] == event_type
+        assert set(body["required"]) == {"id", "type", "timestamp", "data"}
+        assert "webhook-signature" in hook["post"]["description"]
+
+
 def test_every_validation_error_lists_its_problems(schema):
     validation = schema["components"]["schemas"]["ValidationErrorOut"]
     assert "errors" in validation["required"]

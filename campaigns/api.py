@@ -72,6 +72,9 @@ Text = Annotated[str, StringConstraints(max_length=20000)]
 # --- Schemas ------------------------------------------------------------------------------------
 
 
+Address = Annotated[str, StringConstraints(min_length=3, max_length=254)]
+
+
 class EmailStepIn(Schema):
     """A fixed email (`body`, with {{ variables }}) or a prompt for the drafting engine."""
 
@@ -79,10 +82,10 @@ class EmailStepIn(Schema):
     subject: Annotated[str, StringConstraints(max_length=300)] = ""
     body: Text | None = None
     prompt: Text | None = None
-    cc: list[Annotated[str, StringConstraints(min_length=3, max_length=254)]] = Field(
+    cc: list[Address] = Field(
         default_factory=list, max_length=20, description="Copied on this email (team addresses are fine)."
     )
-    bcc: list[Annotated[str, StringConstraints(min_length=3, max_length=254)]] = Field(
+    bcc: list[Address] = Field(
         default_factory=list,
         max_length=20,
         description="Blind-copied; a suppressed CC or BCC address is dropped at send time, with a note on the message.",
@@ -114,6 +117,16 @@ class SequenceIn(Schema):
             "draft — send now, not now (asked again at the next hourly scan) or never, the reason logged as a skip."
         ),
     )
+    cc: list[Address] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Copied on every email of the sequence, before each email's own cc (team addresses are fine).",
+    )
+    bcc: list[Address] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Blind-copied on every email; a suppressed address is dropped at send time, with a note.",
+    )
 
 
 class StepOut(Schema):
@@ -135,6 +148,8 @@ class SequenceOut(Schema):
     exit_on_reply: bool
     exit_condition_prompt: str
     entry_prompt: str
+    cc: list[str]
+    bcc: list[str]
     emails: list[StepOut]
     created_at: datetime
 
@@ -583,6 +598,8 @@ def sequence_create(request: HttpRequest, payload: SequenceIn):
         exit_on_reply=payload.exit_on_reply,
         exit_condition_prompt=payload.exit_condition_prompt,
         entry_prompt=payload.entry_prompt,
+        cc=payload.cc,
+        bcc=payload.bcc,
     )
     return 201, SequenceOut.from_orm(_get_sequence_for_user(request, campaign.pk))
 

@@ -94,3 +94,27 @@ def rule_words(kind: str, parameters: dict | None) -> str:
 
 def fact_kind_words(kind: str) -> str:
     return str(dict(Fact.Kind.choices).get(kind, kind.replace("_", " ")))
+
+
+EVENT_WORDS = {
+    "enrolled": "Enrolled",
+    "draft_requested": "Draft requested",
+    "approved": "Draft approved",
+    "approval_undone": "Approval undone",
+    "draft_rejected": "Draft rejected",
+    "drafts_superseded": "Open drafts withdrawn",
+    "sent": "Sent",
+    "send_failed": "Send failed",
+    "send_failed_continue": "Send failed; the sequence goes on",
+    "completed": "Completed",
+    "exited_reply": "Exited on reply",
+    "exit_condition": "Exit condition judged",
+    "exit_condition_error": "Exit condition could not be judged",
+    "suppressed": "Suppressed",
+    "cancelled": "Cancelled",
+    "failed": "Failed",
+}
+
+
+def event_kind_words(kind: str) -> str:
+    return EVENT_WORDS.get(kind) or kind.replace("_", " ").capitalize()

@@ -7,8 +7,10 @@ import re
 from django import forms
 from django.contrib.auth import get_user_model
 
+from outreach.core.errors import ApplicationError
 from outreach.people.models import Account, Fact, Label, Recipient
 from outreach.suppression.models import SuppressionList
+from review import services as review_services
 
 from .models import Campaign, MilestoneRule, SequenceStep
 from .services import TEMPLATE_VARIABLES, template_unknown_variables
@@ -22,7 +24,32 @@ def _senders():
     return get_user_model().objects.filter(sender__isnull=False, is_active=True).order_by("username")
 
 
+ADDRESS_SPLIT = re.compile(r"[\s,;]+")
+MAX_COPIES = 20
+
+
+def _addresses_field(label: str) -> forms.CharField:
+    return forms.CharField(
+        required=False,
+        label=label,
+        help_text="Addresses separated by commas; team addresses are fine. A suppressed one is left off at send.",
+    )
+
+
+def clean_address_list(value: str) -> list[str]:
+    """ "a@x.example, b@y.example" -> normalized, de-duplicated, each one a valid address."""
+    try:
+        addresses = review_services.clean_addresses([a for a in ADDRESS_SPLIT.split(value or "") if a])
+    except ApplicationError as exc:
+        raise forms.ValidationError(exc.message) from exc
+    if len(addresses) > MAX_COPIES:
+        raise forms.ValidationError(f"At most {MAX_COPIES} addresses.")
+    return addresses
+
+
 class CampaignForm(forms.ModelForm):
+    cc = _addresses_field("CC on every email")
+    bcc = _addresses_field("BCC on every email")
     window_days = forms.TypedMultipleChoiceField(
         choices=WEEKDAYS, coerce=int, required=False, widget=forms.CheckboxSelectMultiple, label="Send on"
     )
@@ -50,6 +77,8 @@ class CampaignForm(forms.ModelForm):
             "exit_on_reply",
             "exit_condition_prompt",
             "entry_prompt",
+            "cc",
+            "bcc",
         ]
         widgets = {
             "goal": forms.Textarea(attrs={"rows": 2}),
@@ -70,6 +99,8 @@ class CampaignForm(forms.ModelForm):
             "suppression_lists": forms.CheckboxSelectMultiple,
         }
         labels = {
+            "named_sender": "Named sender (when a named team member sends)",
+            "round_robin_senders": "Team for round-robin",
             "suppression_lists": "Extra suppression lists (the global list always applies)",
             "persona_tone": "Persona tone (blank: each sender's own)",
             "exit_condition_prompt": "Exit condition (the LLM checks each reply against it)",
@@ -83,7 +114,15 @@ class CampaignForm(forms.ModelForm):
             field = self.fields[name]
             field.queryset = _senders()  # type: ignore[attr-defined]
             field.label_from_instance = lambda u: u.get_full_name() or u.username  # type: ignore[attr-defined]
-        self.fields["suppression_lists"].queryset = SuppressionList.objects.filter(is_global=False)
+        named = self.fields["named_sender"]
+        named.empty_label = "Nobody named yet"  # type: ignore[attr-defined]
+        lists = self.fields["suppression_lists"]
+        lists.queryset = SuppressionList.objects.filter(is_global=False).order_by("name")  # type: ignore[attr-defined]
+        lists.label_from_instance = lambda lst: (  # type: ignore[attr-defined]
+            f"{lst.name}: {lst.description}" if lst.description else lst.name
+        )
+        for name in ("cc", "bcc"):  # shown as the comma-separated text they are typed as
+            self.initial[name] = ", ".join(getattr(self.instance, name) or []) if self.instance.pk else ""
         window = (self.instance.send_window or {}) if self.instance.pk else {}
         # No send window unless one was chosen: nothing is ticked or filled in for you.
         self.initial.setdefault("window_days", window.get("days", []))
@@ -95,6 +134,12 @@ class CampaignForm(forms.ModelForm):
         if not name:
             raise forms.ValidationError("Give the campaign a name.")
         return name
+
+    def clean_cc(self) -> list[str]:
+        return clean_address_list(self.cleaned_data.get("cc") or "")
+
+    def clean_bcc(self) -> list[str]:
+        return clean_address_list(self.cleaned_data.get("bcc") or "")
 
     def clean(self):
         data = super().clean()

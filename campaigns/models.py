@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from outreach.core.text import clean_display_fields
 
+from .display import event_kind_words
+
 
 class Campaign(models.Model):
     class Status(models.TextChoices):
@@ -53,6 +55,10 @@ class Campaign(models.Model):
         help_text="When (and when not) to use this campaign: judged for each candidate on their facts before "
         "the first draft: send now, not now (try again at the next scan) or never.",
     )
+    # Copied onto every draft of the campaign (team addresses welcome); a suppressed one is dropped
+    # at send time with a note on the message.
+    cc = models.JSONField(default=list, blank=True, help_text="Addresses copied on every email of the campaign.")
+    bcc = models.JSONField(default=list, blank=True, help_text="Addresses blind-copied on every email.")
     send_window = models.JSONField(
         default=dict, blank=True, help_text='e.g. {"days": [0,1,2,3,4], "start": "09:00", "end": "17:00"}'
     )
@@ -206,6 +212,19 @@ class EnrollmentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.from_state} -> {self.to_state}"
+
+    # In words for the pages: "Draft requested", "Waiting for review" (never the stored codes).
+    @property
+    def kind_words(self) -> str:
+        return event_kind_words(self.kind)
+
+    @property
+    def from_state_words(self) -> str:
+        return str(dict(Enrollment.State.choices).get(self.from_state, self.from_state))
+
+    @property
+    def to_state_words(self) -> str:
+        return str(dict(Enrollment.State.choices).get(self.to_state, self.to_state))
 
 
 class MilestoneRule(models.Model):

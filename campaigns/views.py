@@ -66,6 +66,11 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
 
 def _campaign_form_response(request: HtmxHttpRequest, form: CampaignForm, campaign: Campaign | None) -> HttpResponse:
     template = "campaigns/campaign_form.html"
+    if request.htmx and request.POST.get("_validate"):
+        # Inline validation fills the error slots only (out of band): the inputs are not replaced,
+        # so nothing typed while the check was on its way is lost.
+        form.is_valid()
+        return render(request, template + "#form-errors", {"form": form, "campaign": campaign, "oob": True})
     if request.htmx:
         template += "#campaign-form"
     return render(request, template, {"form": form, "campaign": campaign})
@@ -116,6 +121,10 @@ def campaign_detail(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
         progress = selectors.campaign_drafting_progress(campaign=campaign)
         context = {"campaign": campaign, "progress": progress}
         return render(request, "campaigns/campaign_detail.html#progress", context)
+    if request.htmx and request.GET.get("part") == "preview-steps":  # the steps changed: refresh the picker
+        steps = list(campaign.steps.filter(enrollment__isnull=True).order_by("position"))
+        context = {"campaign": campaign, "steps": steps}
+        return render(request, "campaigns/campaign_detail.html#preview-steps", context)
     can_edit = request.user.has_perm("campaigns.change_campaign")
     user = request.user
     enrollments = Paginator(selectors.campaign_enrollments(campaign=campaign, user=user), 25).get_page(

@@ -184,6 +184,21 @@ def step_origin(*, enrollment: Enrollment, step: SequenceStep | None) -> Origin:
     )
 
 
+def step_copies(*, campaign: Campaign | None, step: SequenceStep | None, recipient: Recipient) -> dict[str, list[str]]:
+    """The CC and BCC of one email: the campaign's, then the step's own, each address once (CC wins
+    over BCC) and never the recipient's own address. Suppressed ones are dropped at send time."""
+    cc: list[str] = []
+    bcc: list[str] = []
+    for source in (campaign, step):
+        if source is None:
+            continue
+        cc += [a for a in source.cc or [] if a not in cc]
+        bcc += [a for a in source.bcc or [] if a not in bcc]
+    own = recipient.email.lower()
+    cc = [a for a in cc if a.lower() != own]
+    return {"cc": cc, "bcc": [a for a in bcc if a not in cc and a.lower() != own]}
+
+
 def campaign_draft_request(*, campaign: Campaign, recipient: Recipient, sender, reviewer=None) -> Draft | None:
     """A draft for one recipient in this campaign, outside any sequence (the review demo, one-off
     requests): the campaign's intent and rules handed down like a step's."""
@@ -194,6 +209,7 @@ def campaign_draft_request(*, campaign: Campaign, recipient: Recipient, sender, 
         origin=Origin(campaign_ref=campaign.pk, campaign_name=campaign.name),
         brief=campaign_brief(campaign),
         rules=campaign_send_rules(campaign),
+        **step_copies(campaign=campaign, step=None, recipient=recipient),
     )
 
 
@@ -789,8 +805,7 @@ def _advance_one(*, enrollment_id: int, now: datetime, result: AdvanceResult) ->
             origin=step_origin(enrollment=enrollment, step=step),
             brief=step_brief(enrollment=enrollment, step=step, sender=sender),
             rules=campaign_send_rules(enrollment.campaign),
-            cc=list(step.cc or []),
-            bcc=list(step.bcc or []),
+            **step_copies(campaign=enrollment.campaign, step=step, recipient=enrollment.recipient),
         )
     except ApplicationError as exc:
         result.busy += 1

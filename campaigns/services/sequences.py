@@ -43,14 +43,16 @@ def _clean_steps(emails: list[dict]) -> list[dict]:
     return cleaned
 
 
-def _copies(spec: dict, index: int) -> dict[str, list[str]]:
-    """A step's CC and BCC, validated (team addresses are fine; suppressed ones are dropped at send)."""
+def _copies(spec: dict, index: int | None) -> dict[str, list[str]]:
+    """A step's (or, index None, the whole sequence's) CC and BCC, validated: team addresses are
+    fine; suppressed ones are dropped at send."""
     out: dict[str, list[str]] = {}
     for name in ("cc", "bcc"):
         try:
             out[name] = review_services.clean_addresses(list(spec.get(name) or []))
         except ApplicationError as exc:
-            raise ApplicationError(exc.message, extra={"field": f"emails.{index}.{name}", "status": 422}) from exc
+            field = name if index is None else f"emails.{index}.{name}"
+            raise ApplicationError(exc.message, extra={"field": field, "status": 422}) from exc
     return out
 
 
@@ -64,9 +66,12 @@ def sequence_create(
     exit_on_reply: bool = True,
     exit_condition_prompt: str = "",
     entry_prompt: str = "",
+    cc: list[str] | None = None,
+    bcc: list[str] | None = None,
 ) -> Campaign:
     """A running campaign named by the API client, sent by one named team member."""
     steps = _clean_steps(emails)
+    copies = _copies({"cc": cc, "bcc": bcc}, None)
     try:
         campaign = services.campaign_create(
             created_by=user,
@@ -81,6 +86,7 @@ def sequence_create(
             exit_condition_prompt=exit_condition_prompt.strip(),
             entry_prompt=entry_prompt.strip(),
             status=Campaign.Status.ACTIVE,
+            **copies,
         )
     except ValidationError as exc:
         field, messages = next(iter(exc.message_dict.items()))

@@ -42,6 +42,6 @@ document.addEventListener("htmx:sendError", function () {
 
 // A form that came back with errors: focus moves to the first field that needs attention.
 document.addEventListener("DOMContentLoaded", function () {
-  const invalid = document.querySelector("main [aria-invalid='true']");
+  const invalid = document.querySelector("main [aria-invalid='true'], main [data-error-summary]");
   if (invalid) invalid.focus();
 });

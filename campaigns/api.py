@@ -127,6 +127,14 @@ class SequenceIn(Schema):
         max_length=20,
         description="Blind-copied on every email; a suppressed address is dropped at send time, with a note.",
     )
+    set_properties: dict[str, Annotated[str, StringConstraints(max_length=200)]] = Field(
+        default_factory=dict,
+        max_length=10,
+        description=(
+            "Set on the contact after each successful send: name -> value, with {{ send_date }}, {{ send_time }}, "
+            '{{ subject }} or {{ sender_email }} filled in, e.g. {"last_renewal_outreach": "{{ send_date }}"}.'
+        ),
+    )
 
 
 class StepOut(Schema):
@@ -150,6 +158,7 @@ class SequenceOut(Schema):
     entry_prompt: str
     cc: list[str]
     bcc: list[str]
+    set_properties: dict[str, str]
     emails: list[StepOut]
     created_at: datetime
 
@@ -600,6 +609,7 @@ def sequence_create(request: HttpRequest, payload: SequenceIn):
         entry_prompt=payload.entry_prompt,
         cc=payload.cc,
         bcc=payload.bcc,
+        set_properties=payload.set_properties,
     )
     return 201, SequenceOut.from_orm(_get_sequence_for_user(request, campaign.pk))
 

@@ -54,9 +54,12 @@ def target_filter_words(target_filter: dict | None) -> str:
     parts = []
     for key, value in f.items():
         if key == "property_key":
-            wanted = f.get("property_value")
-            parts.append(f"custom property “{value}”" + (f" equals “{wanted}”" if wanted else " is set"))
-        elif key == "property_value":
+            wanted, age = f.get("property_value"), f.get("property_older_than_days")
+            if age:
+                parts.append(f"custom property “{value}” is at least {age} days ago or not set")
+            else:
+                parts.append(f"custom property “{value}”" + (f" equals “{wanted}”" if wanted else " is set"))
+        elif key in ("property_value", "property_older_than_days"):
             continue
         elif key == "fact_kind":
             parts.append(f"has a fact of kind “{fact_kind_words(str(value))}”")
@@ -118,3 +121,14 @@ EVENT_WORDS = {
 
 def event_kind_words(kind: str) -> str:
     return EVENT_WORDS.get(kind) or kind.replace("_", " ").capitalize()
+
+
+SKIP_WORDS = {
+    "suppressed": "Skipped: suppressed",
+    "already_open": "Skipped: an email for them was already open",
+    "no_sender": "Skipped: nobody to send it",
+}
+
+
+def skip_code_words(code: str) -> str:
+    return SKIP_WORDS.get(code) or f"Skipped: {code.replace('_', ' ')}"

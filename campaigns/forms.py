@@ -8,6 +8,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from outreach.core.errors import ApplicationError
+from outreach.mail.send_properties import VARIABLES as SEND_VARIABLES
+from outreach.mail.send_properties import set_properties_clean
 from outreach.people.models import Account, Fact, Label, Recipient
 from outreach.suppression.models import SuppressionList
 from review import services as review_services
@@ -47,9 +49,33 @@ def clean_address_list(value: str) -> list[str]:
     return addresses
 
 
+def parse_set_properties(text: str) -> dict[str, str]:
+    """ "last_renewal_outreach = {{ send_date }}" per line -> {key: value template}, validated."""
+    pairs: dict[str, str] = {}
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise forms.ValidationError(f"Line {number}: write name = value, e.g. last_renewal = {{{{ send_date }}}}.")
+        pairs[key.strip()] = value.strip()
+    try:
+        return set_properties_clean(pairs)
+    except ApplicationError as exc:
+        raise forms.ValidationError(exc.message) from exc
+
+
 class CampaignForm(forms.ModelForm):
     cc = _addresses_field("CC on every email")
     bcc = _addresses_field("BCC on every email")
+    set_properties = forms.CharField(
+        required=False,
+        label="After a successful send, set on the contact",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "last_renewal_outreach = {{ send_date }}"}),
+        help_text="One per line: name = value. Variables: "
+        + ", ".join(f"{{{{ {name} }}}} ({words})" for name, words in SEND_VARIABLES.items())
+        + ". Target filters can then pick people by it (e.g. not contacted in the last 30 days).",
+    )
     window_days = forms.TypedMultipleChoiceField(
         choices=WEEKDAYS, coerce=int, required=False, widget=forms.CheckboxSelectMultiple, label="Send on"
     )
@@ -79,6 +105,7 @@ class CampaignForm(forms.ModelForm):
             "entry_prompt",
             "cc",
             "bcc",
+            "set_properties",
         ]
         widgets = {
             "goal": forms.Textarea(attrs={"rows": 2}),
@@ -123,6 +150,8 @@ class CampaignForm(forms.ModelForm):
         )
         for name in ("cc", "bcc"):  # shown as the comma-separated text they are typed as
             self.initial[name] = ", ".join(getattr(self.instance, name) or []) if self.instance.pk else ""
+        saved = (self.instance.set_properties or {}) if self.instance.pk else {}
+        self.initial["set_properties"] = "\n".join(f"{key} = {value}" for key, value in sorted(saved.items()))
         window = (self.instance.send_window or {}) if self.instance.pk else {}
         # No send window unless one was chosen: nothing is ticked or filled in for you.
         self.initial.setdefault("window_days", window.get("days", []))
@@ -140,6 +169,9 @@ class CampaignForm(forms.ModelForm):
 
     def clean_bcc(self) -> list[str]:
         return clean_address_list(self.cleaned_data.get("bcc") or "")
+
+    def clean_set_properties(self) -> dict[str, str]:
+        return parse_set_properties(self.cleaned_data.get("set_properties") or "")
 
     def clean(self):
         data = super().clean()
@@ -205,6 +237,13 @@ class TargetForm(forms.Form):
     label = forms.ChoiceField(required=False)
     property_key = forms.CharField(required=False, label="Custom property")
     property_value = forms.CharField(required=False, label="…equals")
+    property_older_than_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        label="…or is a date at least N days ago (or not set)",
+        help_text="e.g. last_outreach_at and 30: not contacted in the last 30 days.",
+    )
     fact_kind = forms.ChoiceField(
         required=False, choices=[("", "any")] + list(Fact.Kind.choices), label="Has a fact of kind"
     )
@@ -226,6 +265,7 @@ class TargetForm(forms.Form):
         "label",
         "property_key",
         "property_value",
+        "property_older_than_days",
         "fact_kind",
         "fact_max_age_days",
         "country",
@@ -247,6 +287,10 @@ class TargetForm(forms.Form):
             self.add_error("fact_max_age_days", "Pick a fact kind for the age to apply to.")
         if data.get("property_value") and not data.get("property_key"):
             self.add_error("property_value", "Name the property first.")
+        if data.get("property_older_than_days") and not data.get("property_key"):
+            self.add_error("property_older_than_days", "Name the property first.")
+        if data.get("property_older_than_days") and data.get("property_value"):
+            self.add_error("property_older_than_days", "Either an exact value or an age, not both.")
         self.unknown_emails: list[str] = []
         self.static_ids: list[int] = [r.pk for r in data.get("picked") or []]
         emails = [e.strip().strip('"').lower() for e in re.split(r"[\s,;]+", data.get("static_emails") or "")]

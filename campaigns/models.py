@@ -59,6 +59,10 @@ class Campaign(models.Model):
     # at send time with a note on the message.
     cc = models.JSONField(default=list, blank=True, help_text="Addresses copied on every email of the campaign.")
     bcc = models.JSONField(default=list, blank=True, help_text="Addresses blind-copied on every email.")
+    # Handed down with each approved email and filled in when it is sent (outreach.mail.send_properties).
+    set_properties = models.JSONField(
+        default=dict, blank=True, help_text='Set on the contact after a send, e.g. {"last_renewal": "{{ send_date }}"}.'
+    )
     send_window = models.JSONField(
         default=dict, blank=True, help_text='e.g. {"days": [0,1,2,3,4], "start": "09:00", "end": "17:00"}'
     )

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Collate
 from django.utils import timezone
 
 from outreach.mail.models import EngagementEvent, OutboundMessage
@@ -14,6 +16,7 @@ from outreach.people.selectors import recipients_visible_to
 from review.models import Draft, DraftSkip
 from review.selectors import DraftingProgress, drafting_progress_of
 
+from .display import skip_code_words
 from .models import Campaign, Enrollment, EnrollmentEvent, LabelAutomation, SequenceStep
 
 # Filter keys a saved target group may hold, and their labels (the form and the page share them).
@@ -62,7 +65,13 @@ def recipients_matching(*, target_filter: dict, now: datetime | None = None) -> 
         qs = qs.filter(country=str(f["country"]).upper())
     if f.get("property_key"):
         key = str(f["property_key"])
-        if f.get("property_value") not in (None, ""):
+        if f.get("property_older_than_days") not in (None, ""):
+            # Dates are stored as ISO 8601 text (YYYY-MM-DD…), which sorts like time in the C
+            # collation: "before the cutoff day" or never set.
+            cutoff = ((now or timezone.now()) - timedelta(days=int(f["property_older_than_days"]))).date()
+            value = Collate(KeyTextTransform(key, "properties"), "C")
+            qs = qs.alias(_property=value).filter(Q(_property__isnull=True) | Q(_property__lt=cutoff.isoformat()))
+        elif f.get("property_value") not in (None, ""):
             qs = qs.filter(**{f"properties__{key}": f["property_value"]})
         else:
             qs = qs.filter(properties__has_key=key)
@@ -232,7 +241,7 @@ def campaign_skips(*, campaign: Campaign, user, limit: int = 100) -> list[dict]:
         rows.append(
             {
                 "recipient": skip.recipient,
-                "what": f"skipped ({skip.code})",
+                "what": skip_code_words(skip.code),
                 "reason": skip.reason,
                 "at": skip.created_at,
             }

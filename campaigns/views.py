@@ -155,6 +155,7 @@ def campaign_detail(request: HtmxHttpRequest, campaign_id: int) -> HttpResponse:
         "automations": selectors.campaign_automations(campaign=campaign),
         "sample": sample,
         "suppression_lists": list(campaign.suppression_lists.all()),
+        "set_properties": sorted((campaign.set_properties or {}).items()),
     }
     template = "campaigns/campaign_detail.html"
     if request.htmx and request.GET.get("part") == "enrollments":

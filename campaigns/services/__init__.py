@@ -117,6 +117,7 @@ def campaign_send_rules(campaign: Campaign | None) -> SendRules:
         suppression_list_ids=sorted(campaign.suppression_lists.values_list("pk", flat=True)),
         open_tracking=campaign.open_tracking,
         complete_on_send_failure=campaign.complete_on_send_failure,
+        set_properties=dict(campaign.set_properties or {}),
     )
 
 

@@ -10,6 +10,7 @@ from campaigns import services
 from campaigns.models import Campaign, Enrollment, SequenceStep
 from campaigns.services import automations
 from outreach.core.errors import ApplicationError
+from outreach.mail.send_properties import set_properties_clean
 from outreach.people.models import Recipient
 from review import services as review_services
 
@@ -68,10 +69,15 @@ def sequence_create(
     entry_prompt: str = "",
     cc: list[str] | None = None,
     bcc: list[str] | None = None,
+    set_properties: dict[str, str] | None = None,
 ) -> Campaign:
     """A running campaign named by the API client, sent by one named team member."""
     steps = _clean_steps(emails)
     copies = _copies({"cc": cc, "bcc": bcc}, None)
+    try:
+        properties = set_properties_clean(set_properties)
+    except ApplicationError as exc:
+        raise ApplicationError(exc.message, extra={"field": "set_properties", "status": 422}) from exc
     try:
         campaign = services.campaign_create(
             created_by=user,
@@ -86,6 +92,7 @@ def sequence_create(
             exit_condition_prompt=exit_condition_prompt.strip(),
             entry_prompt=entry_prompt.strip(),
             status=Campaign.Status.ACTIVE,
+            set_properties=properties,
             **copies,
         )
     except ValidationError as exc:

@@ -61,6 +61,9 @@ class OutboundMessage(models.Model):
     complete_on_send_failure = models.BooleanField(
         default=True, help_text="Whether the sequence goes on when this email fails (read by campaigns)."
     )
+    set_properties = models.JSONField(
+        default=dict, blank=True, help_text="Set on the contact once sent: key -> value template ({{ send_date }})."
+    )
     from_email = models.CharField(max_length=320)
     reply_to = models.EmailField(blank=True)
     to_email = models.EmailField()

@@ -161,6 +161,7 @@ def recipient_detail(request: HttpRequest, recipient_id: int) -> HttpResponse:
         "all_labels": Label.objects.order_by("name").values_list("name", flat=True)[:500],
         "suppression": suppression_selectors.suppression_check(recipient=recipient),
         "panels": recipient_panels(request, recipient),
+        "properties": properties_in_words(recipient.properties),
     }
     return render(request, "people/recipient_detail.html", context)
 
@@ -180,6 +181,22 @@ def recipient_labels(request: HttpRequest, recipient_id: int) -> HttpResponse:
     elif removed and labels.recipient_label_remove(recipient=recipient, name=removed):
         messages.success(request, f"Took the label “{removed}” off.")
     return redirect("recipient_detail", recipient_id=recipient.pk)
+
+
+def properties_in_words(properties: dict | None) -> list[tuple[str, str]]:
+    """Custom properties as (name, value) lines, lists and addresses spelt out, never raw JSON."""
+    lines = []
+    for key, value in sorted((properties or {}).items()):
+        if isinstance(value, list):
+            items = [f"{v.get('address', '')} ({v['label']})" if isinstance(v, dict) and v.get("label") else
+                     (v.get("address", "") if isinstance(v, dict) else str(v)) for v in value]  # fmt: skip
+            text = ", ".join(i for i in items if i)
+        elif isinstance(value, dict):
+            text = ", ".join(f"{k}: {v}" for k, v in value.items())
+        else:
+            text = "" if value is None else str(value)
+        lines.append((key, text or "—"))  # the name as target filters use it
+    return lines
 
 
 @permission_required("outreach.add_suppression", raise_exception=True)

@@ -83,3 +83,26 @@ def test_the_preview_step_picker_follows_a_new_step_without_a_reload(chromium, l
         "Step 1: Ask whether the renewal date still works"
     ]
     assert page.evaluate("() => window.notReloaded === true")
+
+
+def test_the_contact_page_lists_properties_set_after_a_send_on_a_phone(chromium, live_server):
+    from tests.factories import RecipientFactory
+
+    csm = UserFactory(username="props-csm", role="csm")
+    recipient = RecipientFactory(
+        owner=csm,
+        properties={
+            "last_outreach_at": "2026-12-07T20:15:03.123456+00:00",
+            "last_renewal_outreach": "2026-12-07",
+            "renewal_note": "Q3 renewals: Your renewal on 23 December and the forecasting module",
+        },
+    )
+    page = chromium.new_context(viewport=PHONE).new_page()
+    login(page, live_server.url, "props-csm", DEFAULT_PASSWORD)
+    page.goto(f"{live_server.url}/recipients/{recipient.pk}/")
+
+    properties = page.locator("dl.properties")
+    assert "last_renewal_outreach" in properties.inner_text() and "2026-12-07" in properties.inner_text()
+    assert horizontal_overflow(page)["over"] <= 0
+    properties.scroll_into_view_if_needed()
+    screenshot(page, "phone-contact-properties")

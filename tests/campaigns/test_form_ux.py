@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 from django.urls import reverse
 
-from campaigns.display import event_kind_words
+from campaigns.display import event_kind_words, skip_code_words
 from campaigns.models import Campaign, EnrollmentEvent, MilestoneRule
 from outreach.suppression.models import SuppressionList
 from tests.factories import UserFactory
@@ -164,3 +164,5 @@ def test_milestone_rule_parameters_and_enrollment_history_are_in_words(csm_clien
 def test_words_for_event_kinds_and_skips():
     assert event_kind_words("send_failed_continue") == "Send failed; the sequence goes on"
     assert event_kind_words("brand_new_kind") == "Brand new kind"
+    assert skip_code_words("already_open") == "Skipped: an email for them was already open"
+    assert skip_code_words("entry_declined") == "Skipped: entry declined"

@@ -33,13 +33,17 @@ _REPLY_PREFIX = re.compile(r"^\s*(re|fwd?|aw|sv)\s*:", re.IGNORECASE)
 class SendRules:
     """The rules an approved email is sent under, fixed when it is approved: a send window in the
     recipient's time zone, suppression lists checked besides the global ones, whether opens and
-    clicks may be recorded, and whether a sequence goes on after this email fails."""
+    clicks may be recorded, whether a sequence goes on after this email fails, and which properties
+    the contact gets once it is sent."""
 
     send_window: dict = field(default_factory=dict)
     suppression_list_ids: list[int] = field(default_factory=list)
     open_tracking: bool = False
     # One-to-one send tools' default: a failed send completes the step and the sequence goes on.
     complete_on_send_failure: bool = True
+    # Properties set on the contact once the email is sent (key -> value template, see
+    # outreach.mail.send_properties).
+    set_properties: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,6 +144,7 @@ def outbound_message_create(
         suppression_list_ids=[int(pk) for pk in rules.suppression_list_ids],
         open_tracking=rules.open_tracking,
         complete_on_send_failure=rules.complete_on_send_failure,
+        set_properties=dict(rules.set_properties or {}),
         from_email=from_email,
         reply_to=sender_profile.reply_to or sender_profile.email,
         to_email=recipient.email,

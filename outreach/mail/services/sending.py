@@ -39,6 +39,7 @@ from outreach.core.errors import ApplicationError
 from outreach.mail.imap import LoginError
 from outreach.mail.models import MailboxConnection, OutboundMessage, OutboundMessageLog, SenderConfig, SendingPause
 from outreach.mail.ramp_up import ramp_limit
+from outreach.mail.send_properties import set_properties_render
 from outreach.mail.send_window import send_window_next_open
 from outreach.mail.services import mailboxes
 from outreach.mail.services.outbox import content_hash, outbound_message_enqueue
@@ -709,10 +710,15 @@ def _deliver(message: OutboundMessage) -> dict:
 
 
 def _record_recipient_outreach(message: OutboundMessage, now: datetime) -> None:
-    """So the next campaign can see who was contacted lately, and by which campaign."""
+    """So the next campaign can see who was contacted lately, and by which campaign; then the
+    properties the email was approved with (a campaign's "set after a send"), filled in."""
     recipient = Recipient.objects.select_for_update().get(pk=message.recipient_id)
+    _name, sender_email = parseaddr(message.from_email)
     recipient.properties = {
         **(recipient.properties or {}),
+        **set_properties_render(
+            message.set_properties, sent_at=now, subject=message.subject, sender_email=sender_email
+        ),
         "last_outreach_at": now.isoformat(),
         "last_outreach_campaign": message.campaign_ref,
         "last_outreach_message": message.pk,

@@ -1,5 +1,5 @@
-"""Local stand-ins for Google's OAuth 2.0 authorization server and the Gmail API, served over real
-HTTP on 127.0.0.1. The app's real clients (authlib, httpx) talk to them through the settings'
+"""Local stand-ins for Google's and Microsoft's OAuth 2.0 authorization servers, the Gmail API and
+Microsoft Graph mail, served over real HTTP on 127.0.0.1. The app's real clients (authlib, httpx) talk to them through the settings'
 base URLs.
 
 The authorization server implements what the app uses: the consent page (answered at once, as
@@ -17,6 +17,7 @@ for a history id older than the oldest kept). Every request is recorded; `fail()
 from __future__ import annotations
 
 import base64
+import calendar
 import email
 import email.policy
 import hashlib
@@ -437,4 +438,134 @@ class GoogleStub(OAuthServerMixin, _Server):
             body["history"] = page
         if offset + self.page_size < len(records):
             body["nextPageToken"] = str(offset + self.page_size)
+        return Reply(200, body)
+
+
+@dataclass
+class GraphMessage:
+    id: str
+    conversation_id: str
+    folder: str  # inbox | sentitems
+    raw: bytes
+    change: int  # the delta round it was added in
+    received: float
+
+    def header(self, name: str) -> str:
+        parsed = email.message_from_bytes(self.raw, policy=email.policy.compat32)
+        return str(parsed.get(name, ""))
+
+    @property
+    def resource(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "conversationId": self.conversation_id,
+            "internetMessageId": self.header("Message-ID").strip(),
+            "receivedDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.received)),
+        }
+
+
+class MicrosoftStub(OAuthServerMixin, _Server):
+    """Microsoft's identity platform (v2.0 endpoints; refresh tokens rotate, no revocation
+    endpoint) and the Graph mail API for one mailbox (`address`)."""
+
+    name = "microsoft-stub"
+    authorize_path = "/common/oauth2/v2.0/authorize"
+    token_path = "/common/oauth2/v2.0/token"
+    revoke_path = "/no-such-endpoint"
+
+    def __init__(self, address: str = "rep1@team.example") -> None:
+        super().__init__()
+        self._oauth_init()
+        self.rotate_refresh_tokens = True
+        self.address = address
+        self.messages: dict[str, GraphMessage] = {}
+        self.change = 0  # the current delta token
+        self.oldest_token = 0  # an older $deltatoken answers 410 Gone
+        self.page_size = 50
+        self._ids = itertools.count(1)
+
+    def _add(self, raw: bytes, folder: str, conversation_id: str | None = None) -> GraphMessage:
+        parsed = email.message_from_bytes(raw, policy=email.policy.compat32)
+        if conversation_id is None:
+            refs = re.findall(r"<[^<>\s]+>", f"{parsed.get('In-Reply-To', '')} {parsed.get('References', '')}")
+            for m in self.messages.values():
+                if m.header("Message-ID").strip() in refs:
+                    conversation_id = m.conversation_id
+                    break
+        self.change += 1
+        message_id = f"AAMk{next(self._ids):06d}"
+        stored = GraphMessage(
+            id=message_id,
+            conversation_id=conversation_id or f"AAQk{message_id}",
+            folder=folder,
+            raw=raw,
+            change=self.change,
+            received=time.time(),
+        )
+        self.messages[message_id] = stored
+        return stored
+
+    def deliver(self, raw: bytes, *, conversation_id: str | None = None) -> GraphMessage:
+        return self._add(raw, "inbox", conversation_id)
+
+    def sent(self) -> list[GraphMessage]:
+        return [m for m in self.messages.values() if m.folder == "sentitems"]
+
+    def forget_delta_tokens(self) -> None:
+        self.change += 1
+        self.oldest_token = self.change
+
+    def handle(self, request: Recorded) -> Reply:
+        oauth = self.oauth_handle(request)
+        if oauth is not None:
+            return oauth
+        if not request.path.startswith("/v1.0/"):
+            return Reply(404, {"error": {"code": "NotFound", "message": "no such path"}})
+        if not self.bearer_valid(request):
+            return Reply(401, {"error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}})
+        rest = request.path[len("/v1.0") :]
+        q = {k: v[0] for k, v in request.query.items()}
+        if request.method == "GET" and rest == "/me":
+            return Reply(200, {"mail": self.address, "userPrincipalName": self.address})
+        if request.method == "POST" and rest == "/me/sendMail":
+            if not request.headers.get("content-type", "").startswith("text/plain"):
+                return Reply(415, {"error": {"code": "UnsupportedMediaType", "message": "MIME needs text/plain"}})
+            self._add(base64.b64decode(request.body), "sentitems")
+            return Reply(202, None)
+        if request.method == "GET" and rest == "/me/mailFolders/sentitems/messages":
+            wanted = re.fullmatch(r"internetMessageId eq '(.*)'", q.get("$filter", ""))
+            found = [m.resource for m in self.sent() if wanted and m.resource["internetMessageId"] == wanted.group(1)]
+            return Reply(200, {"value": found})
+        if request.method == "GET" and rest == "/me/mailFolders/inbox/messages/delta":
+            return self._delta(q)
+        match = re.fullmatch(r"/me/messages/([^/]+)(/\$value)?", rest)
+        if request.method == "GET" and match:
+            stored = self.messages.get(match.group(1))
+            if stored is None:
+                return Reply(404, {"error": {"code": "ErrorItemNotFound", "message": "not found"}})
+            if match.group(2):
+                return Reply(200, stored.raw, {"content-type": "text/plain"})
+            parsed = email.message_from_bytes(stored.raw, policy=email.policy.compat32)
+            headers = [{"name": k, "value": str(v)} for k, v in parsed.items()]
+            return Reply(200, {**stored.resource, "internetMessageHeaders": headers})
+        return Reply(404, {"error": {"code": "NotFound", "message": "no such path"}})
+
+    def _delta(self, q: dict[str, str]) -> Reply:
+        base = f"{self.url}/v1.0/me/mailFolders/inbox/messages/delta"
+        if "$deltatoken" in q:
+            token = int(q["$deltatoken"])
+            if token < self.oldest_token:
+                return Reply(410, {"error": {"code": "SyncStateNotFound", "message": "The sync state is gone."}})
+            found = [m for m in self.messages.values() if m.folder == "inbox" and m.change > token]
+        else:
+            since = q.get("$filter", "").removeprefix("receivedDateTime ge ")
+            cutoff = calendar.timegm(time.strptime(since, "%Y-%m-%dT%H:%M:%SZ")) if since else 0
+            found = [m for m in self.messages.values() if m.folder == "inbox" and m.received >= cutoff]
+        offset = int(q.get("$skiptoken") or 0)
+        page = found[offset : offset + self.page_size]
+        body: dict[str, Any] = {"value": [m.resource for m in page]}
+        if offset + self.page_size < len(found):
+            body["@odata.nextLink"] = f"{base}?{urlencode({**q, '$skiptoken': offset + self.page_size})}"
+        else:
+            body["@odata.deltaLink"] = f"{base}?{urlencode({'$deltatoken': self.change})}"
         return Reply(200, body)

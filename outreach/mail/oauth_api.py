@@ -59,7 +59,7 @@ class OAuthProvider:
 
 
 # Providers whose whole path (connect, send, read, recover) is built.
-READY = (GOOGLE,)
+READY = (GOOGLE, MICROSOFT)
 
 
 def oauth_provider(kind: str) -> OAuthProvider | None:
@@ -252,6 +252,7 @@ class MailApi:
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         url = path if path.startswith("http") else f"{self.base_url}{path}"
+        extra_headers = kwargs.pop("headers", None) or {}
         token = self._access_token(None)
         refreshed = False
         waits = 0
@@ -259,7 +260,8 @@ class MailApi:
         while True:
             try:
                 self.requests += 1
-                response = self._http.request(method, url, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+                headers = {**extra_headers, "Authorization": f"Bearer {token}"}
+                response = self._http.request(method, url, headers=headers, **kwargs)
             except httpx.HTTPError as exc:
                 raise ApiError(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
             status = response.status_code
@@ -348,3 +350,76 @@ class Gmail(MailApi):
         if page_token:
             params["pageToken"] = page_token
         return self.json("GET", f"{self.PREFIX}/history", params=params)
+
+
+class Graph(MailApi):
+    """The Microsoft Graph mail calls a mailbox uses (of the signed-in user)."""
+
+    INBOX_DELTA = "/me/mailFolders/inbox/messages/delta"
+    SELECT = "id,conversationId,internetMessageId,receivedDateTime"
+
+    def me(self) -> dict[str, Any]:
+        return self.json("GET", "/me", params={"$select": "mail,userPrincipalName"})
+
+    def send_mime(self, raw: bytes) -> None:
+        """POST /me/sendMail with the whole MIME message, base64 (text/plain): headers are kept."""
+        self.request("POST", "/me/sendMail", content=base64.b64encode(raw), headers={"Content-Type": "text/plain"})
+
+    def sent_items(self, *, internet_message_id: str) -> list[dict[str, Any]]:
+        quoted = internet_message_id.replace("'", "''")
+        body = self.json(
+            "GET",
+            "/me/mailFolders/sentitems/messages",
+            params={"$filter": f"internetMessageId eq '{quoted}'", "$select": self.SELECT},
+        )
+        return list(body.get("value") or [])
+
+    def delta_start(self, *, since_iso: str) -> str:
+        """The Inbox's first delta URL: what arrives from `since_iso` on."""
+        return (
+            f"{self.base_url}{self.INBOX_DELTA}?"
+            + httpx.QueryParams({"$filter": f"receivedDateTime ge {since_iso}", "$select": self.SELECT}).__str__()
+        )
+
+    def delta_page(self, url: str) -> dict[str, Any]:
+        """One page of a delta query (NotFound-like Gone raises DeltaExpired)."""
+        try:
+            return self.json("GET", url, headers={"Prefer": "odata.maxpagesize=50"})
+        except ApiError as exc:
+            if exc.status == 410 or "syncStateNotFound" in exc.message or "SyncStateNotFound" in exc.message:
+                raise DeltaExpired(exc.message, status=exc.status) from exc
+            raise
+
+    def mime(self, message_id: str, *, limit: int) -> bytes | None:
+        """The message's MIME, or None when it is larger than `limit` (read no further)."""
+        url = f"{self.base_url}/me/messages/{message_id}/$value"
+        token = self._access_token(None)
+        for attempt in range(2):
+            with self._http.stream("GET", url, headers={"Authorization": f"Bearer {token}"}) as response:
+                self.requests += 1
+                if response.status_code == 401 and attempt == 0:
+                    token = self._access_token(token)
+                    continue
+                if response.status_code == 404:
+                    raise NotFound(f"GET {url}: 404", status=404)
+                if response.status_code == 429:
+                    wait = _retry_after(response)
+                    raise RateLimited(f"GET {url}: rate limited", status=429, retry_after=wait)
+                if response.status_code >= 400:
+                    raise ApiError(f"GET {url}: {response.status_code}", status=response.status_code)
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        return None
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        raise GrantRevoked(f"GET {url}: refused a freshly refreshed token", status=401)
+
+    def headers(self, message_id: str) -> list[dict[str, str]]:
+        body = self.json("GET", f"/me/messages/{message_id}", params={"$select": "internetMessageHeaders"})
+        return list(body.get("internetMessageHeaders") or [])
+
+
+class DeltaExpired(ApiError):
+    """Graph no longer knows the stored delta token (410 Gone / syncStateNotFound)."""

@@ -14,7 +14,7 @@ from outreach.mail.models import MailboxConnection, OutboundMessage
 from outreach.mail.services.sending import outbound_message_send
 from review.services import outbound_message_from_draft
 from tests.factories import ApprovedDraftFactory
-from tests.oauth_stubs import CLIENT_ID, CLIENT_SECRET, GoogleStub
+from tests.oauth_stubs import CLIENT_ID, CLIENT_SECRET, GoogleStub, MicrosoftStub
 
 REP_ADDRESS = "rep1@team.example"
 
@@ -30,6 +30,25 @@ def google(settings):
     settings.GMAIL_API_BASE_URL = stub.url
     yield stub
     stub.stop()
+
+
+@pytest.fixture
+def microsoft(settings):
+    stub = MicrosoftStub(address=REP_ADDRESS).start()
+    settings.MICROSOFT_OAUTH_CLIENT_ID = CLIENT_ID
+    settings.MICROSOFT_OAUTH_CLIENT_SECRET = CLIENT_SECRET
+    settings.MICROSOFT_OAUTH_AUTHORIZE_URL = f"{stub.url}{stub.authorize_path}"
+    settings.MICROSOFT_OAUTH_TOKEN_URL = f"{stub.url}{stub.token_path}"
+    settings.GRAPH_API_BASE_URL = f"{stub.url}/v1.0"
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def microsoft_mailbox(rep, rep_client, microsoft):
+    response = connect(rep_client, "microsoft")
+    assert response.status_code == 302
+    return MailboxConnection.objects.get(user=rep, kind=MailboxConnection.Kind.MICROSOFT)
 
 
 def consent(client, provider: str = "google", **post):

@@ -54,9 +54,9 @@ logger = logging.getLogger(__name__)
 Kind = EngagementEvent.Kind
 PROVIDER = "mailbox"
 BATCH = 50
-SYNCED_KINDS = (MailboxConnection.Kind.IMAP_SMTP, MailboxConnection.Kind.LOCAL, MailboxConnection.Kind.GOOGLE)
 # Read through a provider's API (outreach.mail.services.oauth_mailboxes), not IMAP.
-API_KINDS = (MailboxConnection.Kind.GOOGLE,)
+API_KINDS = (MailboxConnection.Kind.GOOGLE, MailboxConnection.Kind.MICROSOFT)
+SYNCED_KINDS = (MailboxConnection.Kind.IMAP_SMTP, MailboxConnection.Kind.LOCAL, *API_KINDS)
 # A first read after UIDVALIDITY changed looks back no further than this.
 RESYNC_DAYS = 14
 

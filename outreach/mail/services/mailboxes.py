@@ -32,7 +32,7 @@ OWN_SMTP_BACKEND = "outreach.mail.backends.PinnedSMTPBackend"
 State = MailboxConnection.State
 Security = MailboxConnection.Security
 # Connected with OAuth 2.0 and used through the provider's API (outreach.mail.services.oauth_mailboxes).
-OAUTH_KINDS = (MailboxConnection.Kind.GOOGLE,)
+OAUTH_KINDS = (MailboxConnection.Kind.GOOGLE, MailboxConnection.Kind.MICROSOFT)
 
 
 def own_smtp_connection(

@@ -1,4 +1,5 @@
-"""Google mailboxes (the Gmail API) connected with OAuth 2.0: connect, tokens, send, read, recover.
+"""Google (Gmail API) and Microsoft 365 (Graph) mailboxes connected with OAuth 2.0: connect, tokens,
+send, read, recover.
 
 Connect: authorization code with PKCE (S256) and offline access. The view keeps the state and the
 code verifier in the person's session; the callback checks the state, exchanges the code (the
@@ -16,6 +17,10 @@ when nothing changed. A history id Google no longer keeps (404) re-reads what ar
 connecting (at most RESYNC_DAYS); replies already recorded are recognised by their Message-ID.
 Each new email is matched through the same path as IMAP (In-Reply-To/References with the
 participant check, then the Gmail thread, then the participants).
+
+Reading (Graph): the Inbox's delta query from the stored delta link (one request when nothing
+changed); a delta token Graph no longer knows (410) restarts the query from what arrived since
+connecting. Matching uses the conversationId as the thread.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -35,10 +40,13 @@ from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_email
 from outreach.mail.models import MailboxConnection
 from outreach.mail.oauth_api import (
+    GOOGLE,
     REFRESH_LEEWAY_SECONDS,
     ApiError,
+    DeltaExpired,
     Gmail,
     GrantRevoked,
+    Graph,
     NotFound,
     OAuthProvider,
     RateLimited,
@@ -55,7 +63,7 @@ logger = logging.getLogger(__name__)
 
 Kind = MailboxConnection.Kind
 State = MailboxConnection.State
-OAUTH_KINDS = (Kind.GOOGLE,)
+OAUTH_KINDS = (Kind.GOOGLE, Kind.MICROSOFT)
 # A first read after Google forgot our history id looks back no further than this.
 RESYNC_DAYS = 14
 RESYNC_LIMIT = 500
@@ -71,7 +79,7 @@ def _provider(mailbox_or_kind: MailboxConnection | str) -> OAuthProvider:
 
 def reauthorization_reason(mailbox: MailboxConnection) -> str:
     label = _label(mailbox.kind)
-    return f"{label} no longer accepts the saved authorization (revoked or expired); connect it again."
+    return f"{label} no longer accepts the saved authorization (revoked or expired); connect it again"
 
 
 def _label(kind: str) -> str:
@@ -101,11 +109,21 @@ def oauth_connect_start(*, kind: str, redirect_uri: str, login_hint: str = "") -
     return AuthorizationStart(kind=kind, url=url, state=state, code_verifier=verifier)
 
 
+def _api(provider: OAuthProvider, access_token) -> Gmail | Graph:
+    api_class = Gmail if provider.kind == GOOGLE else Graph
+    return api_class(provider.api_base_url, access_token)
+
+
 def _identity(provider: OAuthProvider, access_token: str) -> tuple[str, str]:
     """(the mailbox's address, where reading starts) as the provider states them."""
-    with Gmail(provider.api_base_url, lambda stale: _no_refresh(access_token, stale)) as api:
-        profile = api.profile()
-    return normalize_email(str(profile.get("emailAddress") or "")), str(profile.get("historyId") or "")
+    with _api(provider, lambda stale: _no_refresh(access_token, stale)) as api:
+        if isinstance(api, Gmail):
+            profile = api.profile()
+            return normalize_email(str(profile.get("emailAddress") or "")), str(profile.get("historyId") or "")
+        me = api.me()
+        address = str(me.get("mail") or me.get("userPrincipalName") or "")
+        link, _ = _graph_delta_collect(api, api.delta_start(since_iso=_iso(timezone.now())), keep=False)
+        return normalize_email(address), link
 
 
 def _no_refresh(token: str, stale: str | None) -> str:
@@ -150,7 +168,7 @@ def oauth_connect_finish(*, user, kind: str, code: str, redirect_uri: str, code_
         mailbox.kind = kind
         mailbox.username = address
         mailbox.server_saves_sent = True  # the API files what it sends in Sent itself
-        mailbox.sent_folder = "SENT"
+        mailbox.sent_folder = "SENT" if kind == Kind.GOOGLE else "Sent Items"
         _store_token(mailbox, token)
         mailbox.last_sync_error = ""
         if mailbox.state != State.CONNECTED:
@@ -204,11 +222,11 @@ def mailbox_access_token(*, mailbox_id: int, stale: str | None = None) -> str:
         return new["access_token"]
 
 
-def mailbox_api(mailbox: MailboxConnection) -> Gmail:
+def mailbox_api(mailbox: MailboxConnection) -> Gmail | Graph:
     provider = oauth_provider(mailbox.kind)
     if provider is None:
         raise ApiError(f"{_label(mailbox.kind)} is not configured on this server")
-    return Gmail(provider.api_base_url, lambda stale: mailbox_access_token(mailbox_id=mailbox.pk, stale=stale))
+    return _api(provider, lambda stale: mailbox_access_token(mailbox_id=mailbox.pk, stale=stale))
 
 
 def mark_needs_reauthorization(mailbox: MailboxConnection, exc: Exception) -> None:
@@ -249,6 +267,8 @@ def oauth_mailbox_send(*, mailbox: MailboxConnection, raw: bytes, message_id: st
     """Send the whole RFC 5322 message through the mailbox's API (it lands in Sent). Raises
     GrantRevoked, RateLimited, ApiError."""
     with mailbox_api(mailbox) as api:
+        if isinstance(api, Graph):
+            return _graph_send(api, mailbox, raw, message_id)
         sent = api.send_raw(raw)
         provider_id = str(sent.get("id") or "")
         stored = message_id
@@ -265,11 +285,30 @@ def oauth_mailbox_send(*, mailbox: MailboxConnection, raw: bytes, message_id: st
     return ApiSend(message_id=stored, provider_id=provider_id, thread_id=str(sent.get("threadId") or ""))
 
 
+def _graph_send(api: Graph, mailbox: MailboxConnection, raw: bytes, message_id: str) -> ApiSend:
+    api.send_mime(raw)
+    # sendMail answers 202 with no body: Sent Items tells the id and conversation it was filed under.
+    try:
+        copies = api.sent_items(internet_message_id=message_id)
+    except ApiError as exc:
+        logger.info("mailbox %s: the sent copy was not read back: %s", mailbox.pk, exc)
+        copies = []
+    copy = copies[0] if copies else {}
+    return ApiSend(
+        message_id=str(copy.get("internetMessageId") or message_id),
+        provider_id=str(copy.get("id") or ""),
+        thread_id=str(copy.get("conversationId") or ""),
+    )
+
+
 def oauth_sent_copy_find(*, mailbox: MailboxConnection, message_id: str) -> str:
-    """Is our Message-ID in the mailbox's Sent (Gmail search rfc822msgid:)? SentCopy.FOUND/ABSENT."""
-    bare = message_id.strip().strip("<>")
+    """Is our Message-ID in the mailbox's Sent (Gmail search rfc822msgid:, Graph internetMessageId
+    on Sent Items)? SentCopy.FOUND/ABSENT."""
     with mailbox_api(mailbox) as api:
-        found = api.message_ids(q=f"rfc822msgid:{bare}", label="SENT", limit=5)
+        if isinstance(api, Graph):
+            found = api.sent_items(internet_message_id=message_id.strip())
+        else:
+            found = api.message_ids(q=f"rfc822msgid:{message_id.strip().strip('<>')}", label="SENT", limit=5)
     return mailboxes.SentCopy.FOUND if found else mailboxes.SentCopy.ABSENT
 
 
@@ -281,7 +320,10 @@ def oauth_mailbox_sync(*, mailbox: MailboxConnection, result, now: datetime) -> 
     the mailbox alone (a 429 with a long Retry-After), else None."""
     try:
         with mailbox_api(mailbox) as api:
-            _gmail_sync(api, mailbox, result, now)
+            if isinstance(api, Graph):
+                _graph_sync(api, mailbox, result, now)
+            else:
+                _gmail_sync(api, mailbox, result, now)
     except GrantRevoked as exc:
         mark_needs_reauthorization(mailbox, exc)
         result.error = "authorization refused: needs re-authorization"
@@ -341,9 +383,81 @@ def _gmail_sync(api: Gmail, mailbox: MailboxConnection, result, now: datetime) -
     _set_cursor(mailbox, latest)
 
 
-def _gmail_read_one(api: Gmail, mailbox: MailboxConnection, ref: dict, result, now: datetime) -> None:
-    from outreach.mail.services.mailbox_sync import Handled, inbound_message_receive
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+
+# Pages of one delta round; more than this many and the rest waits for the next pass.
+DELTA_PAGES = 100
+
+
+def _graph_delta_collect(api: Graph, url: str, *, keep: bool = True) -> tuple[str, list[dict]]:
+    """Follow @odata.nextLink pages to the @odata.deltaLink: (the delta link, the entries)."""
+    entries: list[dict] = []
+    for _ in range(DELTA_PAGES):
+        body = api.delta_page(url)
+        if keep:
+            entries += [e for e in body.get("value") or [] if isinstance(e, dict)]
+        if body.get("@odata.deltaLink"):
+            return str(body["@odata.deltaLink"]), entries
+        url = str(body.get("@odata.nextLink") or "")
+        if not url:
+            break
+    raise ApiError("the delta query ended without a delta link")
+
+
+def _graph_sync(api: Graph, mailbox: MailboxConnection, result, now: datetime) -> None:
+    link = mailbox.sync_cursor
+    if not link:
+        new_link, _ = _graph_delta_collect(api, api.delta_start(since_iso=_iso(now)), keep=False)
+        _set_cursor(mailbox, new_link)
+        return
+    try:
+        new_link, entries = _graph_delta_collect(api, link)
+    except DeltaExpired:
+        since = max(mailbox.connected_at, now - timedelta(days=RESYNC_DAYS))
+        logger.info("mailbox %s: delta token expired; re-reading since %s", mailbox.pk, since.date())
+        new_link, entries = _graph_delta_collect(api, api.delta_start(since_iso=_iso(since)))
+    entries = [e for e in entries if e.get("id") and "@removed" not in e]
+    if not entries:
+        if new_link != link:
+            _set_cursor(mailbox, new_link)
+        return
+    result.changed = True
+    seen: set[str] = set()
+    for entry in entries:
+        if entry["id"] in seen:
+            continue
+        seen.add(entry["id"])
+        _graph_read_one(api, mailbox, entry, result, now)
+    _set_cursor(mailbox, new_link)
+
+
+def _graph_read_one(api: Graph, mailbox: MailboxConnection, entry: dict, result, now: datetime) -> None:
+    graph_id = str(entry["id"])
+    result.read += 1
+    try:
+        raw = api.mime(graph_id, limit=settings.MAILBOX_MAX_BODY_BYTES)
+        headers_only = raw is None
+        if raw is None:
+            lines = [f"{h.get('name')}: {h.get('value')}" for h in api.headers(graph_id)]
+            raw = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "replace")
+    except NotFound:
+        result.count("failed")
+        logger.info("mailbox %s: Graph message %s was deleted before it was read", mailbox.pk, graph_id)
+        return
+    _receive(
+        mailbox,
+        raw=raw,
+        key=f"graph:{mailbox.pk}:{graph_id}",
+        thread_id=str(entry.get("conversationId") or ""),
+        headers_only=headers_only,
+        result=result,
+        now=now,
+    )
+
+
+def _gmail_read_one(api: Gmail, mailbox: MailboxConnection, ref: dict, result, now: datetime) -> None:
     gmail_id = str(ref["id"])
     result.read += 1
     try:
@@ -360,24 +474,35 @@ def _gmail_read_one(api: Gmail, mailbox: MailboxConnection, ref: dict, result, n
         raw = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "replace")
     else:
         raw = b64url_decode(str(api.message(gmail_id, format="raw").get("raw") or ""))
+    _receive(
+        mailbox,
+        raw=raw,
+        key=f"gmail:{mailbox.pk}:{gmail_id}",
+        thread_id=thread_id,
+        headers_only=headers_only,
+        result=result,
+        now=now,
+    )
+
+
+def _receive(
+    mailbox: MailboxConnection, *, raw: bytes, key: str, thread_id: str, headers_only: bool, result, now: datetime
+) -> None:
+    from outreach.mail.services.mailbox_sync import Handled, inbound_message_receive
+
     try:
         handled = inbound_message_receive(
-            mailbox=mailbox,
-            raw=raw,
-            source_key=f"gmail:{mailbox.pk}:{gmail_id}",
-            thread_id=thread_id,
-            headers_only=headers_only,
-            now=now,
+            mailbox=mailbox, raw=raw, source_key=key, thread_id=thread_id, headers_only=headers_only, now=now
         )
     except Exception as exc:  # one bad email never stops the rest
-        logger.exception("mailbox %s: Gmail message %s could not be handled", mailbox.pk, gmail_id)
+        logger.exception("mailbox %s: %s could not be handled", mailbox.pk, key)
         handled = Handled("failed", f"{type(exc).__name__}: {exc}")
     result.count(handled.outcome)
     if handled.outcome in ("failed", "ignored", "duplicate") or headers_only:
         logger.info(
-            "mailbox %s: Gmail message %s %s: %s%s",
+            "mailbox %s: %s %s: %s%s",
             mailbox.pk,
-            gmail_id,
+            key,
             handled.outcome,
             handled.reason,
             " (body over the limit, headers read)" if headers_only else "",

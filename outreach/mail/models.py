@@ -240,6 +240,24 @@ class EngagementEvent(models.Model):
     reply_class = models.CharField(max_length=20, choices=ReplyClass.choices, blank=True)
     reply_class_reason = models.CharField(max_length=600, blank=True)
     reply_classified_by = models.CharField(max_length=120, blank=True)
+    # The Replies page's triage, each with who and when: handled, snoozed until a time, and a
+    # "please remove me" confirmed by a person (the suppression entry it created).
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    snoozed_at = models.DateTimeField(null=True, blank=True)
+    snoozed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    removal_confirmed_at = models.DateTimeField(null=True, blank=True)
+    removal_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    removal_suppression = models.ForeignKey(
+        "outreach.Suppression", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Side effects (suppression, the engagement_recorded signal) are done once this is set; the
     # sweeper re-enqueues rows left without it.

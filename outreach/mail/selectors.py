@@ -51,11 +51,42 @@ def messages_visible_to(user) -> QuerySet[OutboundMessage]:
 def replies_visible_to(user) -> QuerySet[EngagementEvent]:
     """Replies to the messages this user may see (`messages_visible_to`), newest first."""
     qs = EngagementEvent.objects.filter(kind=EngagementEvent.Kind.REPLIED).select_related(
-        "message", "message__sender", "recipient"
+        "message", "message__sender", "recipient", "handled_by", "snoozed_by", "removal_confirmed_by"
     )
     if not is_csm_or_admin(user):
         qs = qs.filter(message__sender=user)
     return qs.order_by("-occurred_at", "-pk")
+
+
+REPLY_STATUSES = ("open", "snoozed", "handled", "all")
+
+
+def _reply_status_q(status: str, now: datetime) -> Q:
+    not_snoozed = Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now)
+    return {
+        "open": Q(handled_at__isnull=True) & not_snoozed,
+        "snoozed": Q(handled_at__isnull=True, snoozed_until__gt=now),
+        "handled": Q(handled_at__isnull=False),
+    }.get(status, Q())
+
+
+def replies_in_status(replies: QuerySet[EngagementEvent], *, status: str, now: datetime) -> QuerySet[EngagementEvent]:
+    """The Replies page's filters: open (not handled, not snoozed, or the snooze has run out),
+    snoozed (until a time still to come), handled, or all."""
+    return replies.filter(_reply_status_q(status, now))
+
+
+def reply_status_counts(replies: QuerySet[EngagementEvent], *, now: datetime) -> dict[str, int]:
+    """How many replies each filter holds, and how many ask to be removed without a person having
+    confirmed it yet (`removal`), in one query."""
+    return replies.order_by().aggregate(
+        **{status: Count("pk", filter=_reply_status_q(status, now)) for status in REPLY_STATUSES if status != "all"},
+        all=Count("pk"),
+        removal=Count(
+            "pk",
+            filter=Q(reply_class=EngagementEvent.ReplyClass.UNSUBSCRIBE_REQUEST, removal_confirmed_at__isnull=True),
+        ),
+    )
 
 
 def sending_pauses_visible_to(user) -> QuerySet[SendingPause]:

@@ -28,4 +28,8 @@ urlpatterns = [
     path("threads/<int:thread_id>/", views.thread_detail, name="thread_detail"),
     path("recipients/<int:recipient_id>/threads/", views.contact_threads, name="contact_threads"),
     path("mailboxes/<int:mailbox_id>/threads/", views.mailbox_threads, name="mailbox_threads"),
+    path("messages/replies/<int:reply_id>/handled/", views.reply_handled, name="reply_handled"),
+    path("messages/replies/<int:reply_id>/snooze/", views.reply_snooze, name="reply_snooze"),
+    path("messages/replies/<int:reply_id>/reopen/", views.reply_reopen, name="reply_reopen"),
+    path("messages/replies/<int:reply_id>/confirm-removal/", views.reply_removal_confirm, name="reply_removal_confirm"),
 ]

@@ -18,6 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+from django_htmx.middleware import HtmxDetails
 
 from outreach.core.errors import ApplicationError
 from outreach.people import selectors as people_selectors
@@ -25,10 +27,10 @@ from outreach.people.roles import is_admin, is_csm_or_admin
 
 from . import selectors
 from .forms import MailboxConnectForm, SenderConfigForm
-from .models import LocalMailboxMessage, MailboxConnection
+from .models import EngagementEvent, LocalMailboxMessage, MailboxConnection
 from .oauth_api import oauth_provider, oauth_providers_configured
 from .ramp_up import ramp_schedule
-from .services import brakes, domains, engagement, mailboxes, oauth_mailboxes
+from .services import brakes, domains, engagement, mailboxes, oauth_mailboxes, reply_triage
 from .services.channels import sender_config_get, sender_config_update
 from .services.sending import sender_domain
 
@@ -153,10 +155,100 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "mail/unsubscribe.html", context)
 
 
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _reply_status(value: str | None) -> str:
+    return value if value in selectors.REPLY_STATUSES else "open"
+
+
+def _replies_response(request: HtmxHttpRequest, *, status: str, page_number: str | None) -> HttpResponse:
+    """The Replies page, or (htmx) only its list with the filters and counts."""
+    now = timezone.now()
+    visible = selectors.replies_visible_to(request.user)
+    page = Paginator(selectors.replies_in_status(visible, status=status, now=now), 50).get_page(page_number)
+    context = {
+        "page": page,
+        "status": status,
+        "counts": selectors.reply_status_counts(visible, now=now),
+        "statuses": [("open", "Open"), ("snoozed", "Snoozed"), ("handled", "Handled"), ("all", "All")],
+        "snooze_choices": reply_triage.snooze_choices(user=request.user, now=now),
+        "now": now,
+    }
+    template = "mail/replies.html#replies-list" if request.htmx else "mail/replies.html"
+    return render(request, template, context)
+
+
 @permission_required("outreach.view_engagementevent", raise_exception=True)
-def replies(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.replies_visible_to(request.user), 50).get_page(request.GET.get("page"))
-    return render(request, "mail/replies.html", {"page": page})
+def replies(request: HtmxHttpRequest) -> HttpResponse:
+    return _replies_response(
+        request, status=_reply_status(request.GET.get("status")), page_number=request.GET.get("page")
+    )
+
+
+def _get_reply_for_user(request: HtmxHttpRequest, reply_id: int) -> EngagementEvent:
+    return get_object_or_404(selectors.replies_visible_to(request.user), pk=reply_id)
+
+
+def _after_reply_action(request: HtmxHttpRequest, done: str) -> HttpResponse:
+    """htmx: the list again, for the filter the person is on; otherwise back to it."""
+    status = _reply_status(request.POST.get("status"))
+    if request.htmx:
+        response = _replies_response(request, status=status, page_number=request.POST.get("page"))
+        trigger_client_event(response, "replyTriaged", {"message": done})
+        return response
+    messages.success(request, done)
+    return redirect(f"{reverse('replies')}?status={status}")
+
+
+def _reply_action_failed(request: HtmxHttpRequest, exc: ApplicationError) -> HttpResponse:
+    if request.htmx:
+        return HttpResponse(exc.message, status=422)
+    messages.error(request, exc.message)
+    return redirect(f"{reverse('replies')}?status={_reply_status(request.POST.get('status'))}")
+
+
+@require_POST
+@permission_required("outreach.view_engagementevent", raise_exception=True)
+def reply_handled(request: HtmxHttpRequest, reply_id: int) -> HttpResponse:
+    event = _get_reply_for_user(request, reply_id)
+    reply_triage.reply_mark_handled(event=event, user=request.user)
+    return _after_reply_action(request, f"Reply from {event.email or event.recipient} marked handled.")
+
+
+@require_POST
+@permission_required("outreach.view_engagementevent", raise_exception=True)
+def reply_snooze(request: HtmxHttpRequest, reply_id: int) -> HttpResponse:
+    event = _get_reply_for_user(request, reply_id)
+    try:
+        until = reply_triage.snooze_until_parse(
+            user=request.user, choice=request.POST.get("until", ""), at=request.POST.get("at", "")
+        )
+        reply_triage.reply_snooze(event=event, user=request.user, until=until)
+    except ApplicationError as exc:
+        return _reply_action_failed(request, exc)
+    when = timezone.localtime(until, until.tzinfo).strftime("%a %-d %b %H:%M")
+    return _after_reply_action(request, f"Reply from {event.email or event.recipient} snoozed until {when}.")
+
+
+@require_POST
+@permission_required("outreach.view_engagementevent", raise_exception=True)
+def reply_reopen(request: HtmxHttpRequest, reply_id: int) -> HttpResponse:
+    event = _get_reply_for_user(request, reply_id)
+    reply_triage.reply_reopen(event=event, user=request.user)
+    return _after_reply_action(request, f"Reply from {event.email or event.recipient} is open again.")
+
+
+@require_POST
+@permission_required("outreach.view_engagementevent", raise_exception=True)
+def reply_removal_confirm(request: HtmxHttpRequest, reply_id: int) -> HttpResponse:
+    event = _get_reply_for_user(request, reply_id)
+    try:
+        confirmed = reply_triage.reply_removal_confirm(event=event, user=request.user)
+    except ApplicationError as exc:
+        return _reply_action_failed(request, exc)
+    return _after_reply_action(request, f"{confirmed.email} is suppressed (unsubscribed); no email will go to them.")
 
 
 # --- Sending domains: SPF, DMARC, DKIM ------------------------------------------------------------

@@ -136,6 +136,10 @@ OWNED = {
     "thread_detail",  # a thread is its first email's: the victim's message id
     "contact_threads",
     "mailbox_threads",
+    "reply_handled",  # the Replies page's actions: only on replies the person may see
+    "reply_snooze",
+    "reply_reopen",
+    "reply_removal_confirm",
 }
 
 

@@ -65,9 +65,10 @@ def victim_world(db, other_rep, csm):
     enrollment = Enrollment.objects.create(campaign=campaign, recipient=recipient, sender=other_rep)
     EnrollmentEvent.objects.create(enrollment=enrollment, kind="enrolled", to_state="active", reason=SECRET)
     edit = DraftEditFactory(draft=DraftFactory(sender=other_rep, recipient=recipient, state="approved"))
-    EngagementEvent.objects.create(
-        message=message, recipient=recipient, kind="replied", occurred_at=message.sent_at, reply_text=SECRET
-    )
+    reply = EngagementEvent.objects.create(
+        message=message, recipient=recipient, kind="replied", occurred_at=message.sent_at, reply_text=SECRET,
+        reply_class="unsubscribe_request",  # so "confirm removal" would act, were the rep let through
+    )  # fmt: skip
     mail = LocalMailboxMessage.objects.create(
         from_email=other_rep.email, sender_address=other_rep.email, to=[recipient.email], subject=SECRET
     )
@@ -110,6 +111,7 @@ def victim_world(db, other_rep, csm):
         "domain_id": domain.pk,
         "mailbox_id": mailbox.pk,
         "thread_id": message.pk,
+        "reply_id": reply.pk,
         # the API's names
         "contact_id": recipient.pk,
         "sequence_id": campaign.pk,

@@ -79,8 +79,13 @@ class CampaignForm(forms.ModelForm):
     window_days = forms.TypedMultipleChoiceField(
         choices=WEEKDAYS, coerce=int, required=False, widget=forms.CheckboxSelectMultiple, label="Send on"
     )
-    window_start = forms.CharField(required=False, max_length=5, label="Send from (HH:MM)")
-    window_end = forms.CharField(required=False, max_length=5, label="Send until (HH:MM)")
+    # A time picker in the browser; the server still checks HH:MM (a browser without one sends text).
+    window_start = forms.CharField(
+        required=False, max_length=5, label="Send from", widget=forms.TextInput(attrs={"type": "time"})
+    )
+    window_end = forms.CharField(
+        required=False, max_length=5, label="Send until", widget=forms.TextInput(attrs={"type": "time"})
+    )
 
     class Meta:
         model = Campaign

@@ -37,7 +37,8 @@ def test_an_error_keeps_what_was_typed_and_focus_goes_to_the_first_error(chromiu
     page.type("#id_goal", "Book renewal calls before the quarter ends", delay=15)
     page.wait_for_function("() => document.getElementById('id_named_sender_error').textContent.includes('Pick who')")
     assert page.input_value("#id_goal") == "Book renewal calls before the quarter ends"
-    page.fill("#id_window_start", "9am")
+    page.fill("#id_window_start", "17:00")  # a time picker: only times can be picked
+    page.fill("#id_window_end", "09:00")  # but it ends before it starts
     page.check("#id_window_days_1")
     page.click("button[type=submit].primary")
     page.wait_for_load_state("load")
@@ -45,7 +46,9 @@ def test_an_error_keeps_what_was_typed_and_focus_goes_to_the_first_error(chromiu
     assert not Campaign.objects.exists()
     assert page.input_value("#id_name") == "Q3 renewals"
     assert page.input_value("#id_goal") == "Book renewal calls before the quarter ends"
-    assert page.input_value("#id_window_start") == "9am" and page.is_checked("#id_window_days_1")
+    assert page.input_value("#id_window_start") == "17:00" and page.is_checked("#id_window_days_1")
+    assert page.input_value("#id_window_end") == "09:00" and page.get_attribute("#id_window_end", "type") == "time"
+    assert "must end after it starts" in page.inner_text("#id_window_end_error")
     page.wait_for_function("() => document.activeElement && document.activeElement.name === 'named_sender'")
     focused = page.evaluate(FOCUSED)
     assert focused["name"] == "named_sender"
@@ -58,6 +61,7 @@ def test_an_error_keeps_what_was_typed_and_focus_goes_to_the_first_error(chromiu
 
     page.select_option("#id_named_sender", str(rita.pk))
     page.fill("#id_window_start", "09:00")
+    page.fill("#id_window_end", "")
     page.click("button[type=submit].primary")
     page.wait_for_url(f"{live_server.url}/campaigns/*/")
     campaign = Campaign.objects.get()

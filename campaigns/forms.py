@@ -106,6 +106,7 @@ class CampaignForm(forms.ModelForm):
             "suppression_lists",
             "complete_on_send_failure",
             "exit_on_reply",
+            "pause_on_out_of_office",
             "exit_condition_prompt",
             "entry_prompt",
             "cc",
@@ -137,6 +138,7 @@ class CampaignForm(forms.ModelForm):
             "persona_tone": "Persona tone (blank: each sender's own)",
             "exit_condition_prompt": "Exit condition (the LLM checks each reply against it)",
             "complete_on_send_failure": "Continue the sequence when a send fails",
+            "pause_on_out_of_office": "Pause the sequence on an out-of-office until the return date",
             "entry_prompt": "Entry prompt (judged for each candidate before the first draft: send now, not now or never)",
         }
 

@@ -49,6 +49,10 @@ class Campaign(models.Model):
     # One-to-one send tools' default: a failed send completes the step and the sequence goes on.
     complete_on_send_failure = models.BooleanField(default=True)
     exit_on_reply = models.BooleanField(default=True)
+    # An out-of-office auto-reply with a return date holds the next step until that day.
+    pause_on_out_of_office = models.BooleanField(
+        default=False, help_text="Pause the sequence on an out-of-office reply until the return date it gives."
+    )
     exit_condition_prompt = models.TextField(blank=True)
     entry_prompt = models.TextField(
         blank=True,

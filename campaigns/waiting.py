@@ -132,6 +132,9 @@ def enrollment_waiting(
         return Waiting(kind, f"{step} {phrase}", summaries.get(kind, "approved, " + phrase.removeprefix("approved; ")))
     # active or waiting for its delay
     if enrollment.next_due_at and enrollment.next_due_at > now:
+        if enrollment.state_reason.startswith("out of office until"):
+            # Held by an out-of-office note (campaign option), in the words stored when it came.
+            return Waiting("out_of_office", enrollment.state_reason, "held: out of office")
         return Waiting("due_later", f"next step due {_day(enrollment.next_due_at)}", "due later")
     other_draft = next((d for d in drafts if d.enrollment_ref != enrollment.pk), None)
     other_message = next((m for m in messages if m.enrollment_ref != enrollment.pk), None)

@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
@@ -31,6 +32,7 @@ from outreach.drafting import sanitize
 from outreach.drafting.errors import DraftingError
 from outreach.drafting.exit_condition import ExitDecision, evaluate_exit_condition
 from outreach.mail.models import EngagementEvent, OutboundMessage
+from outreach.mail.out_of_office import ooo_return_date
 from outreach.mail.services.outbox import SendRules, outbound_messages_add_suppression_lists
 from outreach.people.models import Recipient
 from outreach.suppression.models import Suppression
@@ -996,7 +998,7 @@ def enrollment_on_engagement(*, event: EngagementEvent) -> list[int]:
     to_evaluate: list[int] = []
     live = (
         Enrollment.objects.select_for_update(of=("self",))
-        .select_related("campaign")
+        .select_related("campaign", "recipient")
         .filter(recipient_id=recipient_id, state__in=Enrollment.LIVE_STATES)
     )
     data = {"engagement_event_id": event.pk, "kind": event.kind}
@@ -1010,7 +1012,45 @@ def enrollment_on_engagement(*, event: EngagementEvent) -> list[int]:
                 _end(enrollment, to=State.EXITED_REPLY, kind="exited_reply", reason="the recipient replied", data=data)
         elif event.kind in SUPPRESSING_EVENTS:
             _end(enrollment, to=State.SUPPRESSED, kind="suppressed", reason=SUPPRESSING_EVENTS[event.kind], data=data)
+        elif event.kind == EngagementEvent.Kind.AUTO_REPLIED:
+            _hold_for_out_of_office(enrollment, event=event, data=data)
     return to_evaluate
+
+
+OUT_OF_OFFICE_PREFIX = "out of office"
+
+
+def _hold_for_out_of_office(enrollment: Enrollment, *, event: EngagementEvent, data: dict) -> None:
+    """A campaign that asks for it holds the next step until the return date an out-of-office note
+    gives (start of that day in the recipient's time zone); without a date, nothing changes."""
+    campaign = enrollment.campaign
+    if campaign is None or not campaign.pause_on_out_of_office or enrollment.state not in Enrollment.DUE_STATES:
+        return
+    zone = _recipient_zone(enrollment)
+    today = timezone.now().astimezone(zone).date()
+    back = ooo_return_date(f"{event.payload.get('subject', '')}\n{event.reply_text}", today=today)
+    if back is None or back <= today:
+        return
+    until = datetime.combine(back, time(0, 0), tzinfo=zone)
+    if enrollment.next_due_at is not None and enrollment.next_due_at >= until:
+        return
+    enrollment.next_due_at = until
+    enrollment.state_reason = f"{OUT_OF_OFFICE_PREFIX} until {back:%a} {back.day} {back:%b}: next step held until then"
+    enrollment.save(update_fields=["next_due_at", "state_reason"])
+    _record(
+        enrollment,
+        kind="paused_out_of_office",
+        from_state=enrollment.state,
+        reason=enrollment.state_reason,
+        data={**data, "back_on": back.isoformat(), "next_due_at": until.isoformat()},
+    )
+
+
+def _recipient_zone(enrollment: Enrollment) -> ZoneInfo:
+    try:
+        return ZoneInfo(enrollment.recipient.time_zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 @transaction.atomic

@@ -282,3 +282,22 @@ class DraftSkip(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class ReviewerSettings(models.Model):
+    """A reviewer's own choices for the review queue, kept on the server so they follow the person to
+    every browser and device (a row appears on the first change; no row means the defaults)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_settings")
+    single_key_shortcuts = models.BooleanField(
+        default=True,
+        help_text="j/k/a/e/r/g/s/u act on the queue; off for speech input or other tools that type letters "
+        "(WCAG 2.1.4).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "reviewer settings"
+
+    def __str__(self) -> str:
+        return f"Review settings of {self.user_id}"

@@ -44,7 +44,17 @@ from outreach.mail import selectors as mail_selectors
 from outreach.mail.models import EngagementEvent, OutboundMessage
 from outreach.people.roles import is_admin
 
-from .models import Draft, DraftBatch, DraftDecision, DraftEdit, DraftOrigin, RejectReason
+from .models import (
+    Draft,
+    DraftBatch,
+    DraftDecision,
+    DraftEdit,
+    DraftOrigin,
+    DraftVersion,
+    RejectReason,
+    ReviewerSettings,
+)
+from .textdiff import WordDiff, word_diff
 
 QUEUE_PAGE_SIZE = 50
 
@@ -54,6 +64,20 @@ def drafts_visible_to(user) -> QuerySet[Draft]:
     if is_admin(user):
         return Draft.objects.all()
     return Draft.objects.filter(Q(sender=user) | Q(reviewer=user))
+
+
+def reviewer_settings_visible_to(user) -> QuerySet[ReviewerSettings]:
+    """Everyone sees (and changes) only their own review settings."""
+    return ReviewerSettings.objects.filter(user_id=user.pk)
+
+
+def reviewer_settings_for(user) -> ReviewerSettings:
+    """The user's review settings, or the defaults (unsaved) when they never changed any. The
+    request's user comes with them (settings.AUTH_USER_SELECT_RELATED): no query of its own."""
+    try:
+        return user.review_settings
+    except ReviewerSettings.DoesNotExist:
+        return ReviewerSettings(user_id=user.pk)
 
 
 # The list shows ready drafts by default; failed ones can be listed to retry them.
@@ -239,6 +263,61 @@ def draft_loaded(draft_id: int) -> Draft | None:
 COUNT_CAP = 1000
 # Superseded versions are history, never shown as a count.
 COUNTED_STATES = [state for state in Draft.State.values if state != Draft.State.SUPERSEDED]
+
+
+@dataclass(frozen=True)
+class VersionChange:
+    """One version of a draft's text and what changed from the version before it (None for the
+    first): word diffs of subject, preview text and body."""
+
+    version: DraftVersion
+    previous: DraftVersion | None
+    subject: WordDiff | None
+    preview_text: WordDiff | None
+    body: WordDiff | None
+
+    @property
+    def added(self) -> int:
+        return sum(d.added for d in (self.subject, self.preview_text, self.body) if d)
+
+    @property
+    def removed(self) -> int:
+        return sum(d.removed for d in (self.subject, self.preview_text, self.body) if d)
+
+
+def _changes(versions: list[DraftVersion]) -> list[VersionChange]:
+    changes, previous = [], None
+    for version in versions:
+        if previous is None:
+            changes.append(VersionChange(version=version, previous=None, subject=None, preview_text=None, body=None))
+        else:
+            changes.append(
+                VersionChange(
+                    version=version,
+                    previous=previous,
+                    subject=word_diff(previous.subject, version.subject),
+                    preview_text=word_diff(previous.preview_text, version.preview_text),
+                    body=word_diff(previous.body_text, version.body_text),
+                )
+            )
+        previous = version
+    return changes
+
+
+def draft_version_changes(*, draft: Draft) -> list[VersionChange]:
+    """Every version of the draft's text, newest first, each with what changed from the one before
+    (one query). The caller has checked the draft is visible to the user."""
+    versions = list(DraftVersion.objects.filter(draft_id=draft.pk).select_related("created_by").order_by("number"))
+    return list(reversed(_changes(versions)))
+
+
+def draft_latest_change(*, draft: Draft) -> VersionChange | None:
+    """What the newest version changed from the one before, or None while there is one version
+    (one query; shown on a regenerated draft)."""
+    latest_two = list(DraftVersion.objects.filter(draft_id=draft.pk).order_by("-number")[:2])
+    if len(latest_two) < 2:
+        return None
+    return _changes(list(reversed(latest_two)))[-1]
 
 
 def draft_state_counts(*, user, campaign_id: int | None = None) -> dict[str, int]:

@@ -47,7 +47,17 @@ from outreach.suppression.services import suppression_add
 from .briefs import STEP_BRIEF_FIELDS, Brief, Origin
 from .edit_metrics import edit_metrics
 from .events import draft_decision_emit
-from .models import Draft, DraftBatch, DraftDecision, DraftEdit, DraftOrigin, DraftSkip, DraftVersion, RejectReason
+from .models import (
+    Draft,
+    DraftBatch,
+    DraftDecision,
+    DraftEdit,
+    DraftOrigin,
+    DraftSkip,
+    DraftVersion,
+    RejectReason,
+    ReviewerSettings,
+)
 from .providers import configured_batch_provider, configured_provider
 from .signals import draft_decided
 
@@ -1227,6 +1237,17 @@ def draft_skip(*, draft: Draft, user, via: str = "web") -> DraftDecision:
     decision = DraftDecision.objects.create(draft=draft, action=DraftDecision.Action.SKIP, user=user, via=via)
     _decided(draft, decision)
     return decision
+
+
+# --- A reviewer's own settings -------------------------------------------------------------------
+
+
+def reviewer_settings_update(*, user, single_key_shortcuts: bool) -> ReviewerSettings:
+    """Store the user's choice on the server: the queue honours it in every browser they use."""
+    row, _ = ReviewerSettings.objects.update_or_create(
+        user=user, defaults={"single_key_shortcuts": bool(single_key_shortcuts)}
+    )
+    return row
 
 
 # --- One-to-one emails (the API's send node) -----------------------------------------------------

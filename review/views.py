@@ -10,12 +10,13 @@ from dataclasses import replace
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
@@ -101,6 +102,8 @@ def _detail_context(request: HttpRequest, draft: Draft | None, filters: selector
         "instruction_facts": sum(1 for f in facts if f["looks_like_instruction"]),
         "history": selectors.recipient_history(recipient_id=draft.recipient_id, exclude_draft_id=draft.pk),
         "reject_reasons": RejectReason.choices,
+        # A regenerated draft shows what the new version changed (one query, regenerated drafts only).
+        "latest_change": selectors.draft_latest_change(draft=draft) if draft.instruction else None,
         "cc_text": ", ".join(draft.cc),
         "bcc_text": ", ".join(draft.bcc),
         "spam_risk": (
@@ -159,6 +162,7 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
             trigger_client_event(response, "queueChanged")
         return response
     context = _queue_context(request, filters)
+    context["shortcuts_on"] = selectors.reviewer_settings_for(request.user).single_key_shortcuts
     # Approving still works while a sender is paused (the email is held); the banner says so.
     context["sending_pauses"] = mail_selectors.sending_pauses_active_for(request.user)
     selected = parse_id(request.GET.get("draft"))
@@ -179,6 +183,20 @@ def draft_detail(request: HtmxHttpRequest, draft_id: int) -> HttpResponse:
     if not request.htmx:
         return redirect(f"{reverse('review_queue')}?draft={draft_id}&{filters.as_query()}")
     return render(request, "review/queue.html#detail", _detail_context(request, draft, filters))
+
+
+@can_view
+@require_GET
+def draft_versions(request: HttpRequest, draft_id: int) -> HttpResponse:
+    """Every version of a draft's text, newest first, each with a word diff against the one before."""
+    draft = _get_draft_for_user(request, draft_id)
+    filters = _filters(request)
+    context = {
+        "draft": draft,
+        "changes": selectors.draft_version_changes(draft=draft),
+        "back": f"{reverse('review_queue')}?draft={draft.pk}&{filters.as_query()}".rstrip("&"),
+    }
+    return render(request, "review/draft_versions.html", context)
 
 
 def _next(request: HttpRequest, notice: str, *, status: int = 200, approved: Draft | None = None) -> HttpResponse:
@@ -364,6 +382,24 @@ def skip(request: HttpRequest, draft_id: int) -> HttpResponse:
     return _next(request, f"Skipped {_who(draft)} for now.")
 
 
+@can_view
+@require_http_methods(["GET", "POST"])
+def reviewer_settings(request: HtmxHttpRequest) -> HttpResponse:
+    """The reviewer's own queue settings, kept on the server: single-key shortcuts on or off. The
+    queue's keyboard help changes the same setting in place (htmx)."""
+    if request.method == "POST":
+        on = request.POST.get("single_key_shortcuts") in ("on", "1", "true")
+        services.reviewer_settings_update(user=request.user, single_key_shortcuts=on)
+        text = f"Single-key shortcuts are {'on' if on else 'off'}, in every browser you use."
+        if request.htmx:
+            response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+            return trigger_client_event(response, "shortcutsChanged", {"on": on, "notice": text})
+        messages.success(request, text)
+        return redirect("reviewer_settings")
+    context = {"reviewer_settings": selectors.reviewer_settings_for(request.user)}
+    return render(request, "review/settings.html", context)
+
+
 @permission_required("outreach.view_outboundmessage", raise_exception=True)
 @require_GET
 def message_timeline(request: HttpRequest, message_id: int) -> HttpResponse:
@@ -419,8 +455,6 @@ def request_drafts(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(message, content_type="text/plain; charset=utf-8")
     if request.headers.get("HX-Request"):
         return trigger_client_event(response, "draftsRequested", {"notice": message})
-    from django.contrib import messages
-
     messages.success(request, message)
     return redirect("review_queue")
 

@@ -7,6 +7,8 @@ an upgraded one agree on what each role may do.
 from __future__ import annotations
 
 from django.apps import apps as global_apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group
 from django.db.models.signals import post_migrate
@@ -71,6 +73,13 @@ def connect_signals() -> None:
 class RoleModelBackend(ModelBackend):
     """Django's ModelBackend, reading a user's group permissions together with their group names
     (one query where there were two on every request) and remembering the role they give."""
+
+    def get_user(self, user_id):
+        # The user's own one-to-one rows the project names (settings.AUTH_USER_SELECT_RELATED, e.g.
+        # review settings) come in the same query as the user: reading them costs no query.
+        related = getattr(settings, "AUTH_USER_SELECT_RELATED", ())
+        user = get_user_model()._default_manager.select_related(*related).filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None
 
     def get_group_permissions(self, user_obj, obj=None):
         if user_obj.is_superuser or not user_obj.is_active or user_obj.is_anonymous or obj is not None:

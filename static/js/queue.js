@@ -77,15 +77,24 @@
   }
 
   // Single-key shortcuts can be turned off (WCAG 2.1.4), and act only while the queue has focus.
-  const SHORTCUTS = "outreach.queueShortcuts";
+  // The choice is the user's setting on the server (page.dataset.shortcuts); the help dialog's
+  // toggle saves it with htmx and takes effect at once.
   const toggle = document.getElementById("shortcuts-toggle");
-  function shortcutsOn() { try { return localStorage.getItem(SHORTCUTS) !== "off"; } catch (e) { return true; } }
+  function shortcutsOn() { return page.dataset.shortcuts !== "off"; }
   if (toggle) {
-    toggle.checked = shortcutsOn();
     toggle.addEventListener("change", function () {
-      try { localStorage.setItem(SHORTCUTS, toggle.checked ? "on" : "off"); } catch (e) { /* private mode */ }
+      page.dataset.shortcuts = toggle.checked ? "on" : "off";
       announce(toggle.checked ? "Single-key shortcuts on." : "Single-key shortcuts off.");
     });
+    // Once: a choice this browser kept before the setting moved to the server is saved there.
+    const OLD = "outreach.queueShortcuts";
+    try {
+      if (localStorage.getItem(OLD) === "off" && shortcutsOn()) {
+        toggle.checked = false;
+        toggle.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+      localStorage.removeItem(OLD);
+    } catch (e) { /* storage blocked: nothing was kept here */ }
   }
   function queueHasFocus(target) { return target === document.body || page.contains(target); }
 

@@ -42,6 +42,7 @@ def _pages() -> list[str]:
         reverse("recipient_audit", args=[recipient.pk]),
         reverse("mailbox"),
         reverse("sender_config"),
+        reverse("reviewer_settings"),
         reverse("settings_tokens"),
         reverse("settings_webhooks"),
         reverse("suppression_index"),
@@ -55,6 +56,9 @@ def _pages() -> list[str]:
     mailbox = MailboxConnection.objects.order_by("pk").first()
     if mailbox is not None:
         pages.append(reverse("mailbox_threads", args=[mailbox.pk]))
+    draft = Draft.objects.order_by("pk").first()
+    if draft is not None:
+        pages.append(reverse("draft_versions", args=[draft.pk]))
     mail = LocalMailboxMessage.objects.order_by("pk").first()
     if mail is not None:
         pages.append(reverse("mailbox_detail", args=[mail.pk]))

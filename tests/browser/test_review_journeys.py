@@ -9,10 +9,10 @@ import pytest
 from django.utils import timezone
 
 from outreach.mail.models import OutboundMessage
-from review.models import Draft
+from review.models import Draft, ReviewerSettings
 from tests.factories import DEFAULT_PASSWORD, DraftFactory, RecipientFactory, UserFactory
 
-from .conftest import DESKTOP, PHONE, login, screenshot
+from .conftest import DESKTOP, PHONE, horizontal_overflow, login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -142,20 +142,59 @@ def test_single_key_shortcuts_need_the_queue_focus_and_can_be_turned_off(chromiu
 
     page.focus("#draft")
     page.keyboard.press("?")
-    page.uncheck("#shortcuts-toggle")
+    with page.expect_response("**/review/settings/") as saved:
+        page.uncheck("#shortcuts-toggle")
+    assert saved.value.ok
     page.keyboard.press("Escape")
     page.focus("#draft")
     page.keyboard.press("a")
     page.wait_for_timeout(300)
     assert Draft.objects.get(pk=first.pk).state == Draft.State.READY
+    assert ReviewerSettings.objects.get(user=rep).single_key_shortcuts is False
+
+    # The setting lives on the server: a phone the rep logs in on has them off too.
+    phone = chromium.new_context(viewport=PHONE, has_touch=True).new_page()
+    login(phone, live_server.url, "keys-rep", DEFAULT_PASSWORD)
+    phone.goto(f"{live_server.url}/review/")
+    assert phone.get_attribute("#queue-page", "data-shortcuts") == "off"
+    phone.focus("#draft")
+    phone.keyboard.press("a")
+    phone.wait_for_timeout(300)
+    assert Draft.objects.get(pk=first.pk).state == Draft.State.READY
+    phone.goto(f"{live_server.url}/review/settings/")
+    assert phone.is_checked("#settings-shortcuts") is False
+    box = phone.locator("label:has(#settings-shortcuts)").bounding_box()
+    assert box["height"] >= 44  # a touch target
+    assert horizontal_overflow(phone)["over"] <= 0
+    screenshot(phone, "phone-review-settings")
 
     page.keyboard.press("?")
-    page.check("#shortcuts-toggle")
+    with page.expect_response("**/review/settings/"):
+        page.check("#shortcuts-toggle")
     page.keyboard.press("Escape")
     page.focus("#draft")
     page.keyboard.press("a")
     page.wait_for_function(NEXT, arg=str(first.pk))
     assert Draft.objects.get(pk=first.pk).state == Draft.State.APPROVED
+    assert ReviewerSettings.objects.get(user=rep).single_key_shortcuts is True
+
+
+def test_a_choice_kept_in_this_browser_before_moves_to_the_server(chromium, live_server):
+    rep = UserFactory(username="old-keys-rep", role="rep")
+    first, _ = _drafts(rep, 2)
+    context = chromium.new_context(viewport=DESKTOP)
+    # What the queue stored in the browser before the setting moved to the server.
+    context.add_init_script("localStorage.setItem('outreach.queueShortcuts', 'off')")
+    page = context.new_page()
+    login(page, live_server.url, "old-keys-rep", DEFAULT_PASSWORD)
+    with page.expect_response("**/review/settings/"):
+        page.goto(f"{live_server.url}/review/")
+
+    assert ReviewerSettings.objects.get(user=rep).single_key_shortcuts is False
+    page.focus("#draft")
+    page.keyboard.press("a")
+    page.wait_for_timeout(300)
+    assert Draft.objects.get(pk=first.pk).state == Draft.State.READY
 
 
 def test_escape_returns_focus_to_the_button_that_opened_the_form(chromium, live_server):

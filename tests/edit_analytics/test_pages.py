@@ -101,8 +101,8 @@ def hostile_edit(db):
 
 def test_the_diff_view_shows_removed_and_added_words(csm_client, hostile_edit):
     page = csm_client.get(reverse("edit_analytics_edit", args=[hostile_edit.pk])).content.decode()
-    assert "<ins>friend</ins>" in page
-    assert "<ins>today.</ins>" in page
+    assert '<ins><span class="visually-hidden">added: </span>friend</ins>' in page
+    assert '<ins><span class="visually-hidden">added: </span>today.</ins>' in page
     assert "<del>" in page
 
 

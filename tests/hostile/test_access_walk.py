@@ -67,6 +67,7 @@ REP_PAGES = {
     "mailbox_oauth_callback",  # back from the provider: only with a state this session started
     "sending_domain_check",  # POST: checks the rep's own sending domain
     "settings_token_create",
+    "reviewer_settings",  # the user's own review settings (POST changes only theirs)
 }
 # Pages for CSMs/admins only: a rep gets 403 (or 404).
 ROLE_PAGES = {
@@ -104,6 +105,7 @@ OWNED = {
     "draft_retry",
     "draft_skip",
     "draft_undo",  # only the approver, while the email is held
+    "draft_versions",
     "mailbox_detail",
     "message_timeline",
     "campaign_rates",

@@ -85,4 +85,4 @@ def test_the_edit_page_of_edit_analytics_shows_the_preview_diff(draft, rep_clien
 
     page = csm_client.get(reverse("edit_analytics_edit", args=[edit.pk])).content.decode()
     assert "<h3>Preview text</h3>" in page
-    assert "<del>usage</del>" in page and "<ins>reports</ins>" in page
+    assert "removed: </span>usage</del>" in page and "added: </span>reports</ins>" in page

@@ -91,7 +91,9 @@
     try {
       if (localStorage.getItem(OLD) === "off" && shortcutsOn()) {
         toggle.checked = false;
-        toggle.dispatchEvent(new Event("change", { bubbles: true }));
+        page.dataset.shortcuts = "off";
+        // Posted directly: htmx may not have set up the form yet while this script runs.
+        fetch(toggle.form.action, { method: "POST", body: new FormData(toggle.form), credentials: "same-origin" });
       }
       localStorage.removeItem(OLD);
     } catch (e) { /* storage blocked: nothing was kept here */ }

@@ -214,6 +214,27 @@ def draft_queue_page(*, user, filters: QueueFilters, skipped: Iterable[int] = ()
     return _in_order(ids, rows)
 
 
+def drafts_selected(*, user, ids: Iterable[int]) -> dict[int, Draft]:
+    """The drafts of `ids` the user may see, by id, with who they go to (one query); ids of drafts
+    the user may not see are simply absent."""
+    rows = (
+        drafts_visible_to(user)
+        .filter(pk__in=list(ids))
+        .select_related("recipient")
+        .only(
+            "id",
+            "state",
+            "version",
+            "subject",
+            "unsupported_claim_count",
+            "recipient__first_name",
+            "recipient__last_name",
+            "recipient__email",
+        )
+    )
+    return {d.pk: d for d in rows}
+
+
 def queue_campaigns(*, user) -> list[dict]:
     """Campaigns for the filter, by the id campaigns handed down: the (small) origin table, not a
     scan of the drafts. A rep sees only campaigns they have drafts in: other names are not theirs."""

@@ -990,11 +990,19 @@ def draft_approve(
     bcc: Sequence[str] | None = None,
     preview_text: str | None = None,
     via: str = "web",
+    only_if_grounded: bool = False,
+    note: str = "",
 ) -> Draft:
     """Approve the exact text (optionally edited) and create its outbound message, in one transaction.
-    A text left as None stays as drafted; the preview text may be emptied."""
+    A text left as None stays as drafted; the preview text may be emptied. `only_if_grounded`
+    (bulk approval) refuses a draft with unsupported claims, judged on the locked row."""
 
     draft = _lock(draft, expected_version=expected_version, states=[Draft.State.READY])
+    if only_if_grounded and draft.unsupported_claim_count:
+        n = draft.unsupported_claim_count
+        raise ApplicationError(
+            f"it has {n} unsupported claim{'s' if n != 1 else ''}: open it and approve it on its own."
+        )
     new_subject = draft.subject if subject is None else sanitize.clean_subject(subject)
     new_body = draft.body_text if body_text is None else sanitize.clean_body_text(body_text)
     new_cc = list(draft.cc) if cc is None else clean_addresses(cc)
@@ -1050,6 +1058,7 @@ def draft_approve(
         action=DraftDecision.Action.EDIT_APPROVE if edit else DraftDecision.Action.APPROVE,
         user=user,
         via=via,
+        note=note,
     )
     draft.outbound_message = outbound_message_from_draft(draft=draft, approved_by=user)
     draft.state = Draft.State.APPROVED
@@ -1074,6 +1083,36 @@ def draft_approve(
     )
     _decided(draft, decision, edit)
     return draft
+
+
+BULK_APPROVE_MAX = 50  # one page of the queue
+
+
+@dataclass
+class BulkApproval:
+    approved: list[Draft] = field(default_factory=list)
+    refused: list[tuple[Draft, str]] = field(default_factory=list)  # the draft and why, in words
+
+
+def drafts_approve_selected(*, selected: Sequence[tuple[Draft, int]], user, via: str = "web") -> BulkApproval:
+    """Approve drafts a person explicitly selected, each at the version they saw, one by one through
+    `draft_approve` (its own transaction: suppression, the undo hold, the decision and its event
+    apply to each as to a single approval). A draft with unsupported claims, or one that changed or
+    was decided meanwhile, is refused with the reason and the others still go ahead."""
+    if len(selected) > BULK_APPROVE_MAX:
+        raise ApplicationError(f"Select at most {BULK_APPROVE_MAX} drafts at a time.")
+    result = BulkApproval()
+    note = f"bulk approval of {len(selected)} selected draft{'s' if len(selected) != 1 else ''}"
+    for draft, version in selected:
+        try:
+            approved = draft_approve(
+                draft=draft, user=user, expected_version=version, via=via, only_if_grounded=True, note=note
+            )
+        except ApplicationError as exc:
+            result.refused.append((draft, exc.message))
+        else:
+            result.approved.append(approved)
+    return result
 
 
 UNDO_GRACE_SECONDS = 3  # the click left the browser in time; the request may take a moment longer

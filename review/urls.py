@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.queue, name="review_queue"),
     path("progress/", views.progress, name="review_progress"),
     path("request/", views.request_drafts, name="review_request"),
+    path("bulk-approve/", views.bulk_approve, name="draft_bulk_approve"),
     path("settings/", views.reviewer_settings, name="reviewer_settings"),
     path("drafts/<int:draft_id>/", views.draft_detail, name="draft_detail"),
     path("drafts/<int:draft_id>/approve/", views.approve, name="draft_approve"),

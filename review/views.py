@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -199,13 +200,22 @@ def draft_versions(request: HttpRequest, draft_id: int) -> HttpResponse:
     return render(request, "review/draft_versions.html", context)
 
 
-def _next(request: HttpRequest, notice: str, *, status: int = 200, approved: Draft | None = None) -> HttpResponse:
+def _next(
+    request: HttpRequest,
+    notice: str,
+    *,
+    status: int = 200,
+    approved: Draft | None = None,
+    refused: list[tuple[str, str]] | None = None,
+) -> HttpResponse:
     """After a decision: the next draft's detail, and an event that refreshes counts and list. After an
-    approval the notice carries an Undo button for as long as the email is held."""
+    approval the notice carries an Undo button for as long as the email is held; after a bulk
+    approval it lists the drafts that were not approved, and why."""
     filters = _filters(request)
     draft = selectors.draft_next(user=request.user, filters=filters, skipped=_skipped(request))
     context = _detail_context(request, draft, filters)
     context["notice"] = notice
+    context["notice_refused"] = refused or []
     if approved is not None and settings.APPROVE_UNDO_SECONDS:
         context["undo"] = approved
         context["undo_seconds"] = settings.APPROVE_UNDO_SECONDS
@@ -287,6 +297,67 @@ def edit_approve(request: HttpRequest, draft_id: int) -> HttpResponse:
         ),
         lambda draft: f"Approved your edited email to {_who(draft)}; {_held()}",
     )
+
+
+def _selection(request: HttpRequest) -> list[tuple[int, int]]:
+    """The drafts ticked in the list, as (id, version seen): values "id:version", in order, once each."""
+    seen: dict[int, int] = {}
+    for value in request.POST.getlist("draft"):
+        pk_text, _, version_text = value.partition(":")
+        pk, version = parse_id(pk_text), parse_id(version_text)
+        if pk is not None and version is not None and pk not in seen:
+            seen[pk] = version
+    return list(seen.items())
+
+
+@can_decide
+@require_POST
+def bulk_approve(request: HttpRequest) -> HttpResponse:
+    """Approve the drafts ticked in the list: first a confirmation naming how many (and which will
+    not be approved, and why), then each approval through the same service as a single one."""
+    selection = _selection(request)[: services.BULK_APPROVE_MAX + 1]
+    drafts = selectors.drafts_selected(user=request.user, ids=[pk for pk, _ in selection])
+    if not request.POST.get("confirmed"):
+        ready: list[Draft] = []
+        refused: list[tuple[Draft, str]] = []
+        for pk, version in selection:
+            draft = drafts.get(pk)
+            if draft is None:
+                continue  # not the user's to approve: not named either
+            if draft.state != Draft.State.READY or draft.version != version:
+                refused.append((draft, "it changed or was decided since you ticked it."))
+            elif draft.unsupported_claim_count:
+                n = draft.unsupported_claim_count
+                refused.append(
+                    (draft, f"it has {n} unsupported claim{pluralize(n)}: open it and approve it on its own.")
+                )
+            else:
+                ready.append(draft)
+        filters = _filters(request)
+        context = {
+            "ready": ready,
+            "refused": [(_who(d), why) for d, why in refused],
+            "too_many": len(selection) > services.BULK_APPROVE_MAX,
+            "max": services.BULK_APPROVE_MAX,
+            "undo_seconds": settings.APPROVE_UNDO_SECONDS,
+            "filters": filters,
+            "filter_qs": filters.as_query(),
+            "filter_inputs": filters.as_hidden_inputs(),
+        }
+        template = "review/_bulk_confirm.html" if request.headers.get("HX-Request") else "review/bulk_confirm.html"
+        return render(request, template, context)
+    chosen = [(drafts[pk], version) for pk, version in selection if pk in drafts]
+    try:
+        result = services.drafts_approve_selected(selected=chosen, user=request.user)
+    except ApplicationError as exc:
+        return _refused(exc)
+    n = len(result.approved)
+    notice = f"Approved {n} email{pluralize(n)}; " + (_held() if n else "nothing to send.")
+    not_approved = [(_who(d), why) for d, why in result.refused]
+    if not request.headers.get("HX-Request"):
+        messages.success(request, notice + "".join(f" Not approved: {who}: {why}" for who, why in not_approved))
+        return redirect(f"{reverse('review_queue')}?{_filters(request).as_query()}".rstrip("?"))
+    return _next(request, notice, refused=not_approved)
 
 
 def _held() -> str:

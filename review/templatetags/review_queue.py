@@ -17,9 +17,12 @@ register = template.Library()
 
 
 @register.simple_tag
-def queue_items(drafts: Iterable[Draft], filter_qs: str) -> SafeString:
+def queue_items(drafts: Iterable[Draft], filter_qs: str, state: str = "ready") -> SafeString:
     """One <li> per draft: who (and their account), subject, campaign, unsupported claims; the
-    link opens the draft in place with htmx and works without JavaScript."""
+    link opens the draft in place with htmx and works without JavaScript. A ready draft without
+    unsupported claims has a checkbox (a 44 px target) to approve it with others; its value names
+    the version seen, so a draft that changed since is not approved unseen."""
+    selectable = state == "ready"
     queue_url = escape(reverse("review_queue"))
     detail_prefix = escape(reverse("draft_detail", args=[0])[: -len("0/")])
     href_filters = escape(f"&{filter_qs}") if filter_qs else ""
@@ -30,8 +33,17 @@ def queue_items(drafts: Iterable[Draft], filter_qs: str) -> SafeString:
         campaign = escape(d.campaign_name) if d.origin_id else "Ad hoc"
         n = int(d.unsupported_claim_count)
         badge = f' <span class="badge bad">{n} unsupported</span>' if n else ""
+        check = ""
+        if selectable:
+            check = (
+                '<span class="bulk-check" aria-hidden="true"></span>'
+                if n
+                else f'<label class="bulk-check"><input type="checkbox" name="draft" value="{pk}:{int(d.version)}"'
+                f' form="bulk-form" data-bulk data-draft-id="{pk}"><span class="visually-hidden">'
+                f"Select {escape(_who(d))} to approve together</span></label>"
+            )
         rows.append(
-            f'<li><a class="queue-item" id="queue-item-{pk}" data-draft-id="{pk}"'
+            f'<li class="qi-row">{check}<a class="queue-item" id="queue-item-{pk}" data-draft-id="{pk}"'
             f' href="{queue_url}?draft={pk}{href_filters}" hx-get="{detail_prefix}{pk}/{get_filters}"'
             ' hx-target="#detail" hx-swap="innerHTML">'
             f'<span class="qi-who">{escape(_who(d))}</span>'

@@ -126,7 +126,51 @@
   }
 
   function typing(target) {
-    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+    if (!target) return false;
+    // A ticked box or a button takes no letters: the shortcuts still work with focus on one.
+    if (target.tagName === "INPUT" && /^(checkbox|radio|button|submit)$/.test(target.type)) return false;
+    return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
+  }
+
+  // Bulk approve: the ticked drafts are kept here, so a list refreshed after a decision keeps them
+  // ticked (by id and the version seen: a draft that changed since is dropped, not approved unseen).
+  const selected = new Set();
+  function bulkCount() {
+    const count = document.querySelector("[data-bulk-count]");
+    if (count) count.textContent = String(selected.size);
+  }
+  function reapplySelection() {
+    const present = new Set();
+    document.querySelectorAll("#queue-list input[data-bulk]").forEach(function (box) {
+      box.checked = selected.has(box.value);
+      present.add(box.value);
+    });
+    selected.forEach(function (value) { if (!present.has(value)) selected.delete(value); });
+    bulkCount();
+  }
+  document.addEventListener("change", function (event) {
+    const box = event.target.closest && event.target.closest("#queue-list input[data-bulk]");
+    if (!box) return;
+    if (box.checked) selected.add(box.value); else selected.delete(box.value);
+    bulkCount();
+    announce(selected.size + (selected.size === 1 ? " draft" : " drafts") + " selected to approve together.");
+  });
+  function toggleCurrent() {
+    const box = document.querySelector('#queue-list input[data-bulk][data-draft-id="' + currentId() + '"]');
+    if (!box) { refuse("This draft cannot be approved with others: open it and decide on its own."); return; }
+    box.checked = !box.checked;
+    box.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+  const bulkForm = document.getElementById("bulk-form");
+  if (bulkForm) {
+    bulkForm.addEventListener("submit", function (event) {
+      if (!selected.size) { event.preventDefault(); refuse("Tick at least one draft to approve together."); }
+    });
+    // Phones: the confirmation shows in the draft's place.
+    bulkForm.addEventListener("htmx:beforeRequest", function (event) {
+      if (!selected.size) { event.preventDefault(); refuse("Tick at least one draft to approve together."); return; }
+      page.classList.add("show-detail");
+    });
   }
 
   document.addEventListener("keydown", function (event) {
@@ -153,6 +197,7 @@
       r: function () { openPanel("reject"); },
       g: function () { openPanel("regenerate"); },
       s: function () { click("skip"); },
+      x: function () { toggleCurrent(); },
       u: function () { undo(); },
       "?": function () { if (help) help.showModal(); },
     };
@@ -185,6 +230,14 @@
       opener = null;
     }
     else if (action === "help" && help) { help.showModal(); }
+    else if (action === "bulk-cancel") {
+      // Back to the draft that was on screen; the ticks stay.
+      event.preventDefault();
+      const current = document.querySelector("#queue-list .queue-item[aria-current]") || items()[0];
+      if (current) current.click(); else window.location.href = button.href;
+      page.classList.remove("show-detail"); // phones: back to the list with its ticks
+      if (current) current.focus();
+    }
   });
 
   // Ctrl/Cmd+Enter submits the open form.
@@ -217,8 +270,11 @@
   });
   document.body.addEventListener("htmx:afterSettle", function () {
     markCurrent();
+    reapplySelection();
     // Nothing was shown and drafts arrived: show the first one.
-    if (!currentId() && items().length && !detail.querySelector(".flash.error")) items()[0].click();
+    // (Not while a bulk approval waits for its confirmation in the draft's place.)
+    if (!currentId() && items().length && !detail.querySelector(".flash.error, .bulk-confirm")) items()[0].click();
   });
   markCurrent();
+  reapplySelection();
 })();

@@ -68,6 +68,7 @@ REP_PAGES = {
     "sending_domain_check",  # POST: checks the rep's own sending domain
     "settings_token_create",
     "reviewer_settings",  # the user's own review settings (POST changes only theirs)
+    "draft_bulk_approve",  # POST: only drafts the rep may see are approved
 }
 # Pages for CSMs/admins only: a rep gets 403 (or 404).
 ROLE_PAGES = {

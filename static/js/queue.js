@@ -73,6 +73,9 @@
     const button = detail.querySelector('[data-action="' + action + '"]');
     if (inFlight || (button && button.disabled)) { refuse("Still saving the last decision; that key press was not used."); return; }
     if (!button) { refuse("Nothing to " + action + " here."); return; }
+    // A draft swapped in a moment ago is wired by htmx only when it settles (~20 ms later): wire it
+    // now, so a quick press never falls through to a full-page submit.
+    if (window.htmx) window.htmx.process(detail);
     button.click();
   }
 

@@ -8,6 +8,7 @@ from django.urls import include, path
 from campaigns.api import router as campaigns_api
 from outreach import health, metrics, views
 from outreach.integrations.api import router as outreach_api
+from outreach.integrations.api_inboxes import router as inboxes_api
 from outreach.integrations.api_root import api, api_alias_urls, exempt_from_login
 from review import views as review_views
 from review.api import router as review_api
@@ -15,6 +16,7 @@ from review.api import router as review_api
 # REST API: one NinjaAPI under /v1/ (and /api/v1/, the older prefix, as an alias serving the same
 # routes and the same schema); every app contributes its router.
 api.add_router("", outreach_api)
+api.add_router("", inboxes_api)
 api.add_router("", review_api)
 api.add_router("", campaigns_api)
 

@@ -46,6 +46,7 @@ KINDS: dict[str, str] = {
     "aut": "label automation",
     "rul": "campaign rule",
     "lbe": "label event",
+    "thr": "thread",
     "cur": "page cursor",
 }
 

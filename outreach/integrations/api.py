@@ -289,44 +289,6 @@ def contact_detail(request: HttpRequest, contact_id: ContactId):
     return _contact_out(_get_recipient_for_user(request, contact_id))
 
 
-# --- Inboxes -----------------------------------------------------------------------------------
-
-
-class InboxOut(Schema):
-    """A team member's sending identity: what `inbox_id` and `sender_inbox_id` name."""
-
-    id: InboxRef
-    email: str
-    display_name: str
-    owner: str
-    is_mine: bool
-
-    @staticmethod
-    def resolve_owner(obj: SenderProfile) -> str:
-        return username(obj.user)
-
-    @staticmethod
-    def resolve_is_mine(obj: SenderProfile, context) -> bool:
-        request = context["request"] if context else None
-        return bool(request is not None and obj.user_id == request.user.pk)
-
-
-class InboxPage(Schema):
-    items: list[InboxOut]
-    next_cursor: str | None
-
-
-@router.get(
-    "/inboxes/",
-    response={200: InboxPage, **ERRORS},
-    auth=token_auth(Scope.CONTACTS_READ, Scope.CONTACTS_WRITE, Scope.SEQUENCES_WRITE, Scope.EMAIL_SEND),
-    tags=["inboxes"],
-    summary="The inboxes you may send from (your own; CSMs and admins: every active team member's)",
-)
-def inbox_list(request: HttpRequest, cursor: str | None = None, limit: Limit = 50):
-    return paginate(people_selectors.inboxes_sendable_by(user=request.user), cursor=cursor, limit=limit)
-
-
 # --- Suppressions -----------------------------------------------------------------------------
 
 

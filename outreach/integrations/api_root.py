@@ -119,6 +119,19 @@ def _describe(path: str, method: str, details: dict, operation: Operation, examp
     content = details.get("requestBody", {}).get("content", {}).get("application/json")
     if names and content is not None:
         content["examples"] = {name: {"value": examples[name]} for name in names}
+    # A body schema may carry its own examples (`request_examples`: name -> value).
+    own = _own_examples(operation)
+    if own and content is not None:
+        content.setdefault("examples", {}).update({name: {"value": value} for name, value in own.items()})
+
+
+def _own_examples(operation: Operation) -> dict:
+    for model in getattr(operation, "models", ()) or ():
+        for field in getattr(model, "model_fields", {}).values():
+            found = getattr(field.annotation, "request_examples", None)
+            if found:
+                return found
+    return {}
 
 
 api = OutreachApi(

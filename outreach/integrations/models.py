@@ -22,6 +22,8 @@ class ApiToken(models.Model):
         DRAFTS_READ = "drafts:read", "Read drafts and sent messages"
         EVENTS_READ = "events:read", "Read emitted events"
         WEBHOOKS_WRITE = "webhooks:write", "Manage webhook subscriptions"
+        INBOXES_READ = "inboxes:read", "Read inboxes' threads and messages"
+        INBOXES_WRITE = "inboxes:write", "Connect mailboxes and sync them now"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, help_text="What this token is for, e.g. 'CRM sync'.")

@@ -536,7 +536,16 @@ def _entries(messages: list[OutboundMessage]) -> list[ThreadEntry]:
                 event=event,
             )
         )
-    entries.sort(key=lambda e: (e.at, e.direction == "in", e.message.pk, e.event.pk if e.event else 0))
+    # What came back never sorts before the email it answers (a sender's clock or a Date header
+    # with whole seconds can put it a moment earlier).
+    entries.sort(
+        key=lambda e: (
+            max(e.at, e.message.sent_at or e.message.created_at),
+            e.direction == "in",
+            e.message.pk,
+            e.event.pk if e.event else 0,
+        )
+    )
     return entries
 
 

@@ -35,6 +35,8 @@ schema.app = WSGIHandler()
 def admin_secret(admin_user, token_for, settings):
     settings.ALLOWED_HOSTS = ["localhost", "testserver"]
     settings.API_RATE_LIMIT_PER_MINUTE = 1_000_000
+    # Generated mailbox hosts (POST /inboxes/) must not reach this machine's own services.
+    settings.ALLOW_PRIVATE_NETWORK_DESTINATIONS = False
     _, secret = token_for(admin_user, *ApiToken.Scope.values)
     # The real WSGI handler closes "old" connections around each request, which would end the
     # test's transaction; Django's test client makes the same disconnect.

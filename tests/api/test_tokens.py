@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 import time_machine
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -96,6 +98,10 @@ def test_a_token_without_the_scope_gets_403_json(csm, api_client_for):
         ("get", "/v1/events/", ("events:read",)),
         ("get", "/v1/webhooks/", ("webhooks:write",)),
         ("post", "/v1/webhooks/", ("webhooks:write",)),
+        ("get", f"/v1/inboxes/{pid('inb', 1)}/threads/", ("inboxes:read", "inboxes:write")),
+        ("get", f"/v1/inboxes/{pid('inb', 1)}/threads/{pid('thr', 1)}/messages/", ("inboxes:read", "inboxes:write")),
+        ("post", "/v1/inboxes/", ("inboxes:write",)),
+        ("post", f"/v1/inboxes/{pid('inb', 1)}/sync", ("inboxes:write",)),
     ],
 )
 def test_every_endpoint_requires_its_scope(admin_user, token_for, method, path, scopes):
@@ -195,3 +201,23 @@ def test_a_made_up_token_gets_401(client):
     response = client.get("/v1/contacts/", headers={"Authorization": "Bearer orv_not-a-real-token"})
     assert response.status_code == 401
     assert response.json()["detail"] == "Invalid or revoked API token."
+
+
+def test_api_token_create_prints_a_working_token_with_exactly_the_scopes_asked_for(rep):
+    out, err = StringIO(), StringIO()
+    call_command("api_token_create", rep.username, "--scopes", "inboxes:read,contacts:read", stdout=out, stderr=err)
+    secret = out.getvalue().strip()
+
+    token = ApiToken.objects.get(user=rep)
+    assert sorted(token.scopes) == ["contacts:read", "inboxes:read"]
+    assert secret not in err.getvalue()  # the secret alone on stdout, shown once
+    assert ApiClient(secret).get("/v1/inboxes/").status_code == 200
+    assert ApiClient(secret).post_json("/v1/contacts/", {"email": "a@b.example"}).status_code == 403
+
+
+def test_api_token_create_refuses_an_unknown_scope_and_an_unknown_user(rep):
+    with pytest.raises(CommandError):
+        call_command("api_token_create", rep.username, "--scopes", "everything", stdout=StringIO(), stderr=StringIO())
+    with pytest.raises(CommandError, match="No user named"):
+        call_command("api_token_create", "nobody", "--scopes", "inboxes:read", stdout=StringIO(), stderr=StringIO())
+    assert not ApiToken.objects.exists()

@@ -111,6 +111,7 @@ def victim_world(db, other_rep, csm):
         "domain_id": domain.pk,
         "mailbox_id": mailbox.pk,
         "thread_id": message.pk,
+        "inbox_id": other_rep.sender.pk,
         "reply_id": reply.pk,
         # the API's names
         "contact_id": recipient.pk,

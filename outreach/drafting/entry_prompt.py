@@ -17,11 +17,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import anthropic
-
 from .errors import DraftingError
 from .prompt import quote_data
-from .providers import AnthropicProvider, Provider, _status_error
+from .providers import AnthropicProvider, Provider, call_strict_tool
 
 TOOL_NAME = "submit_entry_decision"
 MAX_TOKENS = 300
@@ -106,26 +104,12 @@ def message_params(*, instruction: str, facts: list[dict], model: str) -> dict[s
 
 
 def _ask_model(provider: AnthropicProvider, *, instruction: str, facts: list[dict]) -> EntryDecision:
-    try:
-        message = provider.client.messages.create(
-            **message_params(instruction=instruction, facts=facts, model=provider.model)
-        )
-    except anthropic.APITimeoutError as exc:
-        raise DraftingError("timeout: the model did not answer in time", retryable=True) from exc
-    except anthropic.APIConnectionError as exc:
-        raise DraftingError("connection error: could not reach the model API", retryable=True) from exc
-    except anthropic.RateLimitError as exc:
-        raise DraftingError("rate limited: still limited after retries", retryable=True) from exc
-    except anthropic.APIStatusError as exc:
-        raise _status_error(exc) from exc
-    if message.stop_reason == "refusal":
-        raise DraftingError("refusal: the model declined to judge this candidate", retryable=False)
-    block = next(
-        (b for b in message.content or [] if getattr(b, "type", None) == "tool_use" and b.name == TOOL_NAME), None
+    data, message = call_strict_tool(
+        provider,
+        message_params(instruction=instruction, facts=facts, model=provider.model),
+        TOOL_NAME,
+        "to judge this candidate",
     )
-    if block is None:
-        raise DraftingError(f"invalid response: no {TOOL_NAME} tool call", retryable=True)
-    data = block.input
     if not isinstance(data, dict) or data.get("decision") not in DECISIONS or not isinstance(data.get("reason"), str):
         raise DraftingError("invalid response: not {decision: send_now|not_now|never, reason}", retryable=True)
     reason = " ".join(data["reason"].split())[:500] or data["decision"]

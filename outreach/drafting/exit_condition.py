@@ -14,11 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import anthropic
-
 from .errors import DraftingError
 from .prompt import quote_data
-from .providers import AnthropicProvider, Provider, _status_error
+from .providers import AnthropicProvider, Provider, call_strict_tool
 
 TOOL_NAME = "submit_exit_decision"
 MAX_TOKENS = 300
@@ -170,24 +168,7 @@ def message_params(*, prompt: str, reply: str, model: str, reply_class: str = ""
 
 def _ask_model(provider: AnthropicProvider, *, prompt: str, reply: str, reply_class: str = "") -> ExitDecision:
     params = message_params(prompt=prompt, reply=reply, model=provider.model, reply_class=reply_class)
-    try:
-        message = provider.client.messages.create(**params)
-    except anthropic.APITimeoutError as exc:
-        raise DraftingError("timeout: the model did not answer in time", retryable=True) from exc
-    except anthropic.APIConnectionError as exc:
-        raise DraftingError("connection error: could not reach the model API", retryable=True) from exc
-    except anthropic.RateLimitError as exc:
-        raise DraftingError("rate limited: still limited after retries", retryable=True) from exc
-    except anthropic.APIStatusError as exc:
-        raise _status_error(exc) from exc
-    if message.stop_reason == "refusal":
-        raise DraftingError("refusal: the model declined to judge this reply", retryable=False)
-    block = next(
-        (b for b in message.content or [] if getattr(b, "type", None) == "tool_use" and b.name == TOOL_NAME), None
-    )
-    if block is None:
-        raise DraftingError(f"invalid response: no {TOOL_NAME} tool call", retryable=True)
-    data = block.input
+    data, message = call_strict_tool(provider, params, TOOL_NAME, "to judge this reply")
     if not isinstance(data, dict) or not isinstance(data.get("exit"), bool) or not isinstance(data.get("reason"), str):
         raise DraftingError("invalid response: exit decision is not {exit: bool, reason: str}", retryable=True)
     reason = " ".join(data["reason"].split())[:500] or ("exit" if data["exit"] else "no exit")

@@ -209,6 +209,32 @@ def _status_error(exc: anthropic.APIStatusError) -> DraftingError:
     return DraftingError(f"api error ({status}): the request was rejected", retryable=False)
 
 
+def call_strict_tool(provider: AnthropicProvider, params: dict[str, Any], tool_name: str, what: str) -> tuple[Any, Any]:
+    """One call that must answer with the strict tool `tool_name`: (its input, the message).
+
+    API errors become DraftingError with a storable reason; a refusal says the model declined `what`
+    ("to classify this reply"); an answer without the tool call is an invalid response. The caller
+    checks the input's shape."""
+    try:
+        message = provider.client.messages.create(**params)
+    except anthropic.APITimeoutError as exc:
+        raise DraftingError("timeout: the model did not answer in time", retryable=True) from exc
+    except anthropic.APIConnectionError as exc:
+        raise DraftingError("connection error: could not reach the model API", retryable=True) from exc
+    except anthropic.RateLimitError as exc:
+        raise DraftingError("rate limited: still limited after retries", retryable=True) from exc
+    except anthropic.APIStatusError as exc:
+        raise _status_error(exc) from exc
+    if message.stop_reason == "refusal":
+        raise DraftingError(f"refusal: the model declined {what}", retryable=False)
+    block = next(
+        (b for b in message.content or [] if getattr(b, "type", None) == "tool_use" and b.name == tool_name), None
+    )
+    if block is None:
+        raise DraftingError(f"invalid response: no {tool_name} tool call", retryable=True)
+    return block.input, message
+
+
 def validate_tool_input(data: Any) -> dict[str, Any]:
     """The tool input, checked by hand: strict mode should guarantee it, but we store what we check."""
     if not isinstance(data, dict):

@@ -16,11 +16,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import anthropic
-
 from .errors import DraftingError
 from .prompt import quote_data
-from .providers import AnthropicProvider, Provider, _status_error
+from .providers import AnthropicProvider, Provider, call_strict_tool
 from .sanitize import clean_subject
 
 TOOL_NAME = "submit_reply_class"
@@ -296,24 +294,7 @@ def message_params(*, reply: str, subject: str, auto_reply: bool, model: str) ->
 
 def _ask_model(provider: AnthropicProvider, *, reply: str, subject: str, auto_reply: bool) -> ReplyClassification:
     params = message_params(reply=reply, subject=subject, auto_reply=auto_reply, model=provider.model)
-    try:
-        message = provider.client.messages.create(**params)
-    except anthropic.APITimeoutError as exc:
-        raise DraftingError("timeout: the model did not answer in time", retryable=True) from exc
-    except anthropic.APIConnectionError as exc:
-        raise DraftingError("connection error: could not reach the model API", retryable=True) from exc
-    except anthropic.RateLimitError as exc:
-        raise DraftingError("rate limited: still limited after retries", retryable=True) from exc
-    except anthropic.APIStatusError as exc:
-        raise _status_error(exc) from exc
-    if message.stop_reason == "refusal":
-        raise DraftingError("refusal: the model declined to classify this reply", retryable=False)
-    block = next(
-        (b for b in message.content or [] if getattr(b, "type", None) == "tool_use" and b.name == TOOL_NAME), None
-    )
-    if block is None:
-        raise DraftingError(f"invalid response: no {TOOL_NAME} tool call", retryable=True)
-    data = block.input
+    data, message = call_strict_tool(provider, params, TOOL_NAME, "to classify this reply")
     if not isinstance(data, dict) or data.get("reply_class") not in CLASSES or not isinstance(data.get("reason"), str):
         raise DraftingError("invalid response: not {reply_class: one of the classes, reason: str}", retryable=True)
     # Model output is stored and shown: one line of plain text, tags stripped (bleach).

@@ -108,6 +108,14 @@ class SequenceIn(Schema):
         ),
     )
     exit_on_reply: bool = True
+    pause_on_out_of_office: bool = Field(
+        False,
+        description=(
+            "An out-of-office auto-reply that gives a return date holds the next email until that day (in the "
+            "contact's time zone), recorded in the enrollment's history. Off: an out-of-office changes nothing. "
+            "Auto-replies never count as replies either way."
+        ),
+    )
     emails: list[EmailStepIn] = Field(..., min_length=1, max_length=20)
     exit_condition_prompt: Annotated[str, StringConstraints(max_length=2000)] = ""
     entry_prompt: Annotated[str, StringConstraints(max_length=2000)] = Field(
@@ -154,6 +162,7 @@ class SequenceOut(Schema):
     trigger: SequenceTriggerOut
     sender_inbox_id: InboxRef | None
     exit_on_reply: bool
+    pause_on_out_of_office: bool
     exit_condition_prompt: str
     entry_prompt: str
     cc: list[str]
@@ -605,6 +614,7 @@ def sequence_create(request: HttpRequest, payload: SequenceIn):
         sender=inbox.user if inbox else None,
         emails=[e.model_dump() for e in payload.emails],
         exit_on_reply=payload.exit_on_reply,
+        pause_on_out_of_office=payload.pause_on_out_of_office,
         exit_condition_prompt=payload.exit_condition_prompt,
         entry_prompt=payload.entry_prompt,
         cc=payload.cc,

@@ -25,7 +25,8 @@ EXAMPLES_FILE = Path(__file__).with_name("documented_examples.json")
 # The documented integration examples, shown as request examples (tests replay the same file).
 EXAMPLE_BODIES = {
     "contact_upsert": ("contact",),
-    "sequence_create": ("sequence", "prompt_sequence"),
+    # out_of_office_sequence is ours (the option the documented bodies leave at its default, off).
+    "sequence_create": ("sequence", "prompt_sequence", "out_of_office_sequence"),
     "enrollment_create": ("template_enrollment", "ad_hoc_enrollment", "automation_enrollment"),
     "enrollment_update": ("cancel",),
 }

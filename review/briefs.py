@@ -52,6 +52,8 @@ class Brief:
     key_message: str = ""
     call_to_action: str = ""
     why_now: str = ""
+    # Who the campaign is for, in the team's words (campaign-wide context for the engine).
+    audience: str = ""
     # Overrides of the sender's own voice (empty: the sender profile's).
     persona_tone: str = ""
     persona_role: str = ""

@@ -29,6 +29,7 @@ from outreach.drafting import (
     EditExample,
     Intent,
     Persona,
+    StyleExample,
     ThreadMessage,
     batch_requests,
     compose,
@@ -59,6 +60,7 @@ from .models import (
     ReviewerSettings,
 )
 from .providers import configured_batch_provider, configured_provider
+from .selectors import drafts_visible_to
 from .signals import draft_decided
 
 log = logging.getLogger(__name__)
@@ -364,7 +366,12 @@ def _intent(brief: Brief, *, in_campaign: bool) -> Intent:
     if step_prompt:
         goal = f"{goal}\nThis email: {step_prompt}" if goal else step_prompt
     return Intent(
-        goal=goal, key_message=brief.key_message, call_to_action=brief.call_to_action, trigger_reason=brief.why_now
+        goal=goal,
+        key_message=brief.key_message,
+        call_to_action=brief.call_to_action,
+        trigger_reason=brief.why_now,
+        campaign=brief.campaign,
+        audience=brief.audience,
     )
 
 
@@ -440,6 +447,26 @@ def _edit_examples(*, sender, origin_id: int | None):
     return [EditExample(before=e.body_before, after=e.body_after, ref=str(e.pk)) for e in reversed(latest)]
 
 
+# The sender's approved emails given as style examples: how many, approved before the start of
+# the current hour (so a campaign's prefix stays byte-identical while its drafts are written, even
+# as the sender approves others, and the prompt cache is read rather than rewritten).
+STYLE_EXAMPLES = 5
+
+
+def _style_examples(*, sender) -> list[StyleExample]:
+    """The sender's own most recently approved emails, most recent first: only emails this sender
+    sent (never another rep's, whatever the sender may see), approved before this hour began."""
+    cutoff = timezone.now().replace(minute=0, second=0, microsecond=0)
+    approved = (
+        drafts_visible_to(sender)
+        .filter(sender_id=sender.pk, state=Draft.State.APPROVED, decided_at__lt=cutoff)
+        .exclude(body_text="")
+        .order_by("-decided_at", "-id")
+        .values_list("subject", "body_text")[:STYLE_EXAMPLES]
+    )
+    return [StyleExample(subject=subject, body=body) for subject, body in approved]
+
+
 def compose_request(
     *,
     recipient: Recipient,
@@ -463,6 +490,7 @@ def compose_request(
         source_message=source_message,
         instruction=instruction,
         edit_examples=_edit_examples(sender=sender, origin_id=origin_id),
+        style_examples=_style_examples(sender=sender),
         own_domains=settings.OWN_DOMAINS,
         kept_untrusted=kept_untrusted,
         second_opinion=settings.GROUNDING_SECOND_OPINION,

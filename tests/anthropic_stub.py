@@ -15,9 +15,18 @@ responder, default). `expire_batch()` ends a batch with every request expired, a
 after 24 hours; a cancelled batch ends with its requests "canceled". A queued error response
 (`stub.queue(stub.error(...))`) answers the next batch call instead.
 
-Token counting (`client.messages.count_tokens`, POST /v1/messages/count_tokens) answers with an
-estimate: `estimate_tokens()` of the JSON text of system, tools and messages (one token per 4
-characters, the usual figure for English prose; the real tokenizer is not public).
+Token counting (`client.messages.count_tokens`, POST /v1/messages/count_tokens, recorded in
+`count_requests`, not `requests`; `count_response` answers instead when set) answers with an estimate: `estimate_tokens()` of the JSON text of
+system, tools and messages, each counted on its own and added (one token per 4 characters, the
+usual figure for English prose; the real tokenizer is not public; `cache_control` marks left out).
+
+Prompt caching, when `emulate_caching` is set: the usage of each answer (single call or batch
+result) is computed from the request as the API does it. A prefix (tools and the system blocks up
+to the last one marked `cache_control`) of at least the model's minimum (`cache_minimum(model)`:
+4,096 tokens for Opus 4.5/4.6 and Haiku 4.5, 1,024 for Sonnet 4.5/4.6 and others) is written on
+first sight (`cache_creation_input_tokens`) and read by an identical prefix within `cache_ttl`
+seconds (`cache_read_input_tokens`, each read refreshing it); a shorter or unmarked prefix is
+neither; `input_tokens` is the rest.
 """
 
 from __future__ import annotations
@@ -59,6 +68,27 @@ def estimate_tokens(value: Any) -> int:
     """The stub's token count: one token per 4 characters of the JSON text (at least 1)."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return max(1, len(text) // 4)
+
+
+def _unmarked(blocks: Any) -> Any:
+    if isinstance(blocks, list):
+        return [{k: v for k, v in b.items() if k != "cache_control"} if isinstance(b, dict) else b for b in blocks]
+    return blocks
+
+
+def request_tokens(payload: dict[str, Any]) -> int:
+    """What the stub counts for a request: system, tools and messages each estimated, added."""
+    return sum(estimate_tokens(_unmarked(payload[k])) for k in ("system", "tools", "messages") if payload.get(k))
+
+
+def cache_minimum(model: str) -> int:
+    """The minimum cacheable prefix per the prompt-caching documentation."""
+    name = model or ""
+    if any(name.startswith(m) for m in ("claude-opus-4-5", "claude-opus-4-6", "claude-haiku-4-5")):
+        return 4096
+    if name.startswith(("claude-3-5-haiku", "claude-3-haiku", "claude-opus-4-7")):
+        return 2048
+    return 1024
 
 
 @dataclass
@@ -103,6 +133,13 @@ class AnthropicStub:
         self.batch_seconds = 0.0
         self.batch_outcome: Callable[[str, dict[str, Any]], str] | None = None
         self._batch_ids = itertools.count(1)
+        # Token counting and prompt caching
+        self.count_requests: list[RecordedRequest] = []
+        # Answers every token count instead of the estimate (an API without counting, an error).
+        self.count_response: StubResponse | None = None
+        self.emulate_caching = False
+        self.cache_ttl = 300.0
+        self._cache: dict[str, float] = {}  # prefix hash -> expiry (time.monotonic)
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> AnthropicStub:
@@ -123,7 +160,13 @@ class AnthropicStub:
                     payload = raw.decode("utf-8", "replace")
                 recorded = RecordedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, payload)
                 path = self.path.split("?")[0]
-                if path.startswith("/v1/messages/batches") or path == "/v1/messages/count_tokens":
+                if path == "/v1/messages/count_tokens":
+                    with stub._lock:
+                        stub.count_requests.append(recorded)
+                    counted = StubResponse(body={"input_tokens": request_tokens(payload)})
+                    stub._reply(self, stub.count_response or counted, payload)
+                    return
+                if path.startswith("/v1/messages/batches"):
                     with stub._lock:
                         stub.requests.append(recorded)
                     stub._reply(self, stub._batch_post(path, payload), payload)
@@ -282,7 +325,35 @@ class AnthropicStub:
             response = self.responder(params) if self.responder is not None else (self.default or self.tool_use())
         body = {**response.body, "id": f"msg_stub_{next(self._ids)}"}
         body["model"] = body.get("model") or params.get("model", "claude-stub")
+        if self.emulate_caching:
+            body["usage"] = self._cached_usage(params, body.get("usage") or {})
         return {"type": "succeeded", "message": body}
+
+    # --- Prompt caching ----------------------------------------------------------------------
+    def _cached_usage(self, payload: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
+        """The usage the API reports for this request: cache written, read or neither."""
+        total = request_tokens(payload)
+        system = payload.get("system") if isinstance(payload.get("system"), list) else []
+        marked = [i for i, b in enumerate(system) if isinstance(b, dict) and b.get("cache_control")]
+        written = read = 0
+        if marked:
+            prefix = {"model": payload.get("model"), "tools": payload.get("tools"), "system": system[: marked[-1] + 1]}
+            tokens = request_tokens({"tools": prefix["tools"], "system": prefix["system"]})
+            if tokens >= cache_minimum(str(payload.get("model") or "")):
+                key = json.dumps(_unmarked(prefix["system"]) + [prefix["model"], prefix["tools"]], sort_keys=True)
+                now = time.monotonic()
+                # Called under self._lock for batches; single calls take it here.
+                if self._cache.get(key, 0.0) > now:
+                    read = tokens
+                else:
+                    written = tokens
+                self._cache[key] = now + self.cache_ttl
+        return {
+            **usage,
+            "input_tokens": total - read - written,
+            "cache_creation_input_tokens": written,
+            "cache_read_input_tokens": read,
+        }
 
     def _batch_json(self, batch: StubBatch) -> dict[str, Any]:
         counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
@@ -305,9 +376,6 @@ class AnthropicStub:
         }
 
     def _batch_post(self, path: str, payload: Any) -> StubResponse:
-        if path == "/v1/messages/count_tokens":
-            counted = {k: payload.get(k) for k in ("system", "tools", "messages") if payload.get(k)}
-            return StubResponse(body={"input_tokens": estimate_tokens(counted)})
         with self._lock:
             # A queued error answers the next batch call too (an API that refuses the batch).
             if self._queue and self._queue[0].status >= 400:
@@ -366,6 +434,9 @@ class AnthropicStub:
             body = {**body, "id": f"msg_stub_{next(self._ids)}"}
             if body.get("model") is None and isinstance(payload, dict):
                 body["model"] = payload.get("model", "claude-stub")
+            if self.emulate_caching and isinstance(payload, dict):
+                with self._lock:
+                    body["usage"] = self._cached_usage(payload, body.get("usage") or {})
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         try:
             handler.send_response(response.status)

@@ -106,6 +106,7 @@ def campaign_brief(campaign: Campaign) -> Brief:
         key_message=campaign.key_message,
         call_to_action=campaign.call_to_action,
         why_now=campaign.trigger_description,
+        audience=campaign.target_description,
         persona_tone=campaign.persona_tone,
         persona_role=campaign.persona_role,
     )

@@ -20,6 +20,7 @@ from .types import (
     Intent,
     Persona,
     RawDraft,
+    StyleExample,
     ThreadMessage,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "Persona",
     "Provider",
     "RawDraft",
+    "StyleExample",
     "ThreadMessage",
     "batch_requests",
     "compose",

@@ -254,6 +254,7 @@ def grounding_facts(request: DraftRequest) -> list[Fact]:
     add("campaign:key_message", "campaign_key_message", intent.key_message)
     add("campaign:call_to_action", "campaign_call_to_action", intent.call_to_action)
     add("campaign:trigger_reason", "campaign_trigger_reason", intent.trigger_reason)
+    add("campaign:audience", "campaign_audience", intent.audience)
     add("reviewer:instruction", "reviewer_instruction", request.instruction)
     for n, message in enumerate(request.thread, start=1):
         add(

@@ -11,7 +11,7 @@ from typing import Any, Protocol, TypeVar
 
 import anthropic
 
-from . import prompt, second_opinion
+from . import caching, prompt, second_opinion
 from .errors import DraftingError
 from .offline import OfflineProvider
 from .types import BatchItem, BatchStatus, DraftRequest, RawDraft
@@ -77,6 +77,10 @@ class AnthropicProvider:
             "max_retries": max_retries,
         }
         self._lock = threading.Lock()
+        # Token counts of cacheable prefixes, per model and prefix text (see caching.py), and of
+        # the one-word probe message subtracted from each count.
+        self._prefix_counts = caching.PrefixCounts()
+        self._probe_tokens: int | None = None
 
     @property
     def client(self) -> anthropic.Anthropic:
@@ -87,13 +91,43 @@ class AnthropicProvider:
             return self._client
 
     def generate(self, request: DraftRequest) -> RawDraft:
-        params = prompt.message_params(request, self.model)
+        params = self.message_params(request)
         return self._parse(self._call(lambda: self.client.messages.create(**params)))
+
+    def message_params(self, request: DraftRequest) -> dict[str, Any]:
+        """The request for one draft, its prefix marked for caching only when it is long enough
+        to be cached by this model (a shorter marked prefix is not cached, only paid for)."""
+        return prompt.message_params(request, self.model, cache=self.prefix_size(request).marked)
+
+    # --- Prompt caching: count the prefix once, mark it when it can be cached -----------------
+    def prefix_size(self, request: DraftRequest) -> caching.PrefixSize:
+        """The tokens of this request's cacheable prefix (tools and system blocks), counted by the
+        API once per model and prefix text in this process, and the model's minimum."""
+        params = prompt.prefix_params(request, self.model)
+        tokens, counted = self._prefix_counts.get_or_count(
+            (self.model, caching.digest(params)), lambda: self._count_prefix(params)
+        )
+        return caching.PrefixSize(tokens=tokens, minimum=caching.min_cacheable_tokens(self.model), counted=counted)
+
+    def _count_prefix(self, params: dict[str, Any]) -> tuple[int, bool]:
+        """(tokens, counted): the API's count of the prefix with a one-word message, less that
+        message's own count; the offline estimate when the API cannot count."""
+        try:
+            probe_message: Any = prompt.COUNT_PROBE
+            total = self.client.messages.count_tokens(**params, messages=probe_message).input_tokens
+            if self._probe_tokens is None:
+                probe = self.client.messages.count_tokens(model=params["model"], messages=probe_message)
+                self._probe_tokens = probe.input_tokens
+            return max(1, total - self._probe_tokens), True
+        except (anthropic.AnthropicError, ValueError) as exc:
+            log.warning("token counting unavailable (%s): prefix size estimated", type(exc).__name__)
+            return caching.estimate_tokens({"system": params["system"], "tools": params["tools"]}), False
 
     # --- Message Batches: the same requests, asynchronous, at half the price -------------------
     def batch_submit(self, items: Sequence[tuple[str, DraftRequest]]) -> BatchStatus:
-        """One batch request per (custom_id, request), each exactly the params of a single call."""
-        requests = [{"custom_id": cid, "params": prompt.message_params(r, self.model)} for cid, r in items]
+        """One batch request per (custom_id, request), each exactly the params of a single call
+        (the same prefix, marked for caching on the same rule; counted once per prefix)."""
+        requests = [{"custom_id": cid, "params": self.message_params(r)} for cid, r in items]
         return _batch_status(self._call(lambda: self.client.messages.batches.create(requests=requests)))  # type: ignore[arg-type]
 
     def batch_status(self, batch_id: str) -> BatchStatus:

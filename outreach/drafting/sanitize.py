@@ -26,7 +26,7 @@ import bleach  # type: ignore[import-untyped]
 
 from outreach.core.text import strip_hidden
 
-from .types import DraftRequest, EditExample, Fact, Intent, Persona, ThreadMessage
+from .types import DraftRequest, EditExample, Fact, Intent, Persona, StyleExample, ThreadMessage
 
 MAX_FACT_TEXT = 1_000
 MAX_SHORT = 200
@@ -35,6 +35,8 @@ MAX_MESSAGE = 6_000
 MAX_SUBJECT = 200
 MAX_PREVIEW = 200
 MAX_BODY = 10_000
+# One style example (an approved email body) in the prompt.
+MAX_STYLE_BODY = 1_500
 
 ALLOWED_TAGS = frozenset({"p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "a"})
 ALLOWED_ATTRIBUTES = {"a": ["href", "rel"]}
@@ -136,6 +138,8 @@ def clean_request(request: DraftRequest) -> DraftRequest:
         key_message=clean_text(request.intent.key_message),
         call_to_action=clean_text(request.intent.call_to_action),
         trigger_reason=clean_text(request.intent.trigger_reason),
+        campaign=clean_text(request.intent.campaign, MAX_SHORT, single_line=True),
+        audience=clean_text(request.intent.audience),
     )
     persona = Persona(
         name=clean_text(request.persona.name, MAX_SHORT, single_line=True),
@@ -159,6 +163,11 @@ def clean_request(request: DraftRequest) -> DraftRequest:
                 ref=clean_text(e.ref, 40, single_line=True),
             )
             for e in request.edit_examples
+        ],
+        # Earlier emails are data: tags stripped (bleach), hidden characters gone, capped.
+        style_examples=[
+            StyleExample(subject=clean_subject(e.subject), body=clean_text(strip_tags(e.body), MAX_STYLE_BODY))
+            for e in request.style_examples
         ],
     )
 

@@ -23,6 +23,9 @@ class Intent:
     key_message: str
     call_to_action: str
     trigger_reason: str = ""
+    # Campaign-wide context, the same for every email of the campaign: its name and who it is for.
+    campaign: str = ""
+    audience: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,14 @@ class EditExample:
     ref: str = ""  # which stored edit this is (the caller's id), so a draft can record what it was given
 
 
+@dataclass(frozen=True)
+class StyleExample:
+    """An email the sender approved earlier (their own, as sent): its style, never its facts."""
+
+    subject: str
+    body: str
+
+
 def _tuple(value: Sequence[Any] | None) -> tuple[Any, ...]:
     return tuple(value or ())
 
@@ -71,6 +82,9 @@ class DraftRequest:
     source_message: ThreadMessage | None = None
     instruction: str = ""
     edit_examples: Sequence[EditExample] = ()
+    # The sender's own recently approved emails, most recent first: style examples in the cached
+    # prefix (the caller picks them so they stay the same across a campaign's drafts).
+    style_examples: Sequence[StyleExample] = ()
     # The organization's own domains: links and addresses on them need no fact (settings).
     own_domains: Sequence[str] = ()
     # Untrusted-only claims a reviewer chose to keep (their text, as the claim showed it).
@@ -83,6 +97,7 @@ class DraftRequest:
         object.__setattr__(self, "facts", tuple(dict(f) for f in self.facts))
         object.__setattr__(self, "thread", _tuple(self.thread))
         object.__setattr__(self, "edit_examples", _tuple(self.edit_examples))
+        object.__setattr__(self, "style_examples", _tuple(self.style_examples))
         object.__setattr__(self, "own_domains", _tuple(self.own_domains))
         object.__setattr__(self, "kept_untrusted", _tuple(self.kept_untrusted))
 

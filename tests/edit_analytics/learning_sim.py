@@ -51,7 +51,8 @@ def simulated_model(request_json: dict[str, Any]) -> StubResponse:
     examples = [EditExample(e["draft"], e["as_approved_by_reviewer"]) for e in _tagged(system, "edit_examples") or []]
     today = date.fromisoformat(re.search(r"Today is (\d{4}-\d{2}-\d{2})", user)[1])
     request = DraftRequest(
-        intent=Intent(**campaign),
+        # The prompt calls the campaign's name "name"; Intent calls it "campaign".
+        intent=Intent(**{("campaign" if key == "name" else key): value for key, value in campaign.items()}),
         persona=Persona(name=sender["name"], role=sender["role"], company=sender["company"]),
         facts=_tagged(user, "facts"),
         today=today,

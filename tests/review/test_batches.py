@@ -16,7 +16,7 @@ from django_q.models import OrmQ, Schedule
 from outreach.drafting.pricing import cost_usd
 from review import services
 from review.models import Draft, DraftBatch
-from tests.factories import CampaignFactory, FactFactory, RecipientFactory, from_campaign
+from tests.factories import CampaignFactory, DraftFactory, FactFactory, RecipientFactory, from_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +72,14 @@ def _submit(batch_id: int | None = None) -> DraftBatch:
 def test_it_sends_a_bulk_request_above_the_threshold_as_one_batch_marked_on_its_drafts(
     rep, campaign, batching, django_capture_on_commit_callbacks
 ):
+    # The sender's approved emails (yesterday's) make the prefix long enough to be cached.
+    for i in range(5):
+        DraftFactory(
+            sender=rep,
+            state=Draft.State.APPROVED,
+            body_text=f"Hi Ana,\n\n{'A note about the reports your team asked for, with last quarter numbers. ' * 6}\n\nBest,{i}",
+            decided_at=timezone.now() - timedelta(days=1),
+        )
     ids = _request(rep, campaign, 5, django_capture_on_commit_callbacks)
     batch = DraftBatch.objects.get()
     assert batch.state == DraftBatch.State.PREPARING and batch.request_count == 5
@@ -85,10 +93,13 @@ def test_it_sends_a_bulk_request_above_the_threshold_as_one_batch_marked_on_its_
     requests = create.json["requests"]
     drafts = {d.pk: d for d in Draft.objects.filter(pk__in=ids)}
     assert sorted(r["custom_id"] for r in requests) == sorted(f"draft-{pk}-v{drafts[pk].version}" for pk in ids)
-    # The same cached prefix in every request, as a single call sends it.
+    # The same cached prefix in every request, marked for caching as a single call would be
+    # (it reaches Sonnet's 1,024 tokens), counted once for the whole batch.
     systems = [r["params"]["system"] for r in requests]
     assert all(s == systems[0] for s in systems)
     assert systems[0][-1]["cache_control"] == {"type": "ephemeral"}
+    assert "<approved_emails>" in systems[0][-1]["text"]
+    assert len(batching.count_requests) == 2, "the prefix and the probe message, once"
     assert batch.state == DraftBatch.State.SUBMITTED and batch.provider_batch_id == "msgbatch_stub_1"
     assert batch.submitted_at is not None
     assert batching.message_requests == []

@@ -486,6 +486,7 @@ def message_timeline(request: HttpRequest, message_id: int) -> HttpResponse:
         "draft": draft,
         "timeline": timeline,
         "send_result": result,
+        "tracking_note": mail_selectors.message_tracking_note(message=message),
         "provider_answer": json.dumps(result["create_email_response"], indent=2, sort_keys=True)
         if result["create_email_response"]
         else "",

@@ -58,6 +58,19 @@ class OutboundMessage(models.Model):
         default=list, blank=True, help_text="Lists checked besides the global ones."
     )
     open_tracking = models.BooleanField(default=False)
+
+    class Tracking(models.TextChoices):
+        # Mail through the sender's own mailbox has no provider tracking: our pixel and redirect.
+        OWN = "own", "Opens and clicks tracked by Outreach Review"
+        NO_CONSENT = "no_consent", "Not tracked: no consent"
+        OFF = "off", "Not tracked: tracking is off for this campaign"
+        PLAIN_TEXT = "plain_text", "Not tracked: a plain-text email"
+        PROVIDER = "provider", "Opens and clicks as the organization's provider reports them"
+
+    # Decided when the email is handed over (empty before): whether our pixel and redirect are in
+    # it, and which approved links the redirect wraps (a click token names one by its index).
+    tracking = models.CharField(max_length=12, choices=Tracking.choices, blank=True)
+    tracked_links = models.JSONField(default=list, blank=True)
     complete_on_send_failure = models.BooleanField(
         default=True, help_text="Whether the sequence goes on when this email fails (read by campaigns)."
     )

@@ -298,6 +298,29 @@ _EVENT_TONES = {
 }
 
 
+def message_tracking_note(*, message: OutboundMessage) -> str:
+    """What the message page says about opens and clicks for this email."""
+    Tracking = OutboundMessage.Tracking
+    mode = message.tracking
+    if mode == Tracking.OWN:
+        links = len(message.tracked_links or [])
+        wrapped = f"{links} approved link{'' if links == 1 else 's'} through our redirect" if links else "no links"
+        return (
+            f"Opens and clicks tracked by Outreach Review: an open pixel and {wrapped}, "
+            "in the HTML part only (the plain-text part is as approved)."
+        )
+    if mode:
+        return str(Tracking(mode).label) + "."
+    # Not handed over yet: what will happen.
+    if not message.open_tracking:
+        return str(Tracking.OFF.label) + "."
+    if not message.recipient.consent_open_tracking:
+        return str(Tracking.NO_CONSENT.label) + " (unless the recipient consents before it is sent)."
+    return (
+        "Opens and clicks will be tracked: by Outreach Review through the sender's own mailbox, else by the provider."
+    )
+
+
 def message_timeline(*, message: OutboundMessage) -> list[TimelineEntry]:
     """What happened to one email in the outbox, oldest first: queued (approved by whom), sent or
     not, then what came back. One query beyond the message itself. Review adds the draft's story."""

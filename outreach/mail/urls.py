@@ -24,6 +24,9 @@ urlpatterns = [
     path("mailbox/<int:mail_id>/", views.mailbox_detail, name="mailbox_detail"),
     # Public: the link in every email. GET confirms, POST (RFC 8058 one-click) unsubscribes.
     path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    # Public: our own open pixel and click redirect in mail sent through a sender's own mailbox.
+    path("t/o/<str:token>/", views.tracking_open, name="tracking_open"),
+    path("t/c/<str:token>/", views.tracking_click, name="tracking_click"),
     path("messages/replies/", views.replies, name="replies"),
     path("threads/<int:thread_id>/", views.thread_detail, name="thread_detail"),
     path("recipients/<int:recipient_id>/threads/", views.contact_threads, name="contact_threads"),

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -27,10 +27,11 @@ from outreach.people.roles import is_admin, is_csm_or_admin
 
 from . import selectors
 from .forms import MailboxConnectForm, SenderConfigForm
+from .link_tracking import PIXEL_GIF
 from .models import EngagementEvent, LocalMailboxMessage, MailboxConnection
 from .oauth_api import oauth_provider, oauth_providers_configured
 from .ramp_up import ramp_schedule
-from .services import brakes, domains, engagement, mailboxes, oauth_mailboxes, reply_triage
+from .services import brakes, domains, engagement, mailboxes, oauth_mailboxes, own_tracking, reply_triage
 from .services.channels import sender_config_get, sender_config_update
 from .services.sending import sender_domain
 
@@ -153,6 +154,44 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "mail/unsubscribe.html", {"error": exc.message}, status=400)
     context = {"done": done, "recipient": target.recipient, "token": token}
     return render(request, "mail/unsubscribe.html", context)
+
+
+# --- Our own open pixel and click redirect (mail sent through a sender's own mailbox) -----------
+
+_NOT_TRACKED = "This link is not valid."
+
+
+def _counts(request: HttpRequest) -> bool:
+    """A HEAD request or a browser's prefetch is answered but never counted as an open or a click."""
+    purpose = (request.headers.get("Sec-Purpose") or request.headers.get("Purpose") or "").lower()
+    return request.method == "GET" and "prefetch" not in purpose
+
+
+@login_not_required
+@require_http_methods(["GET", "HEAD"])
+def tracking_open(request: HttpRequest, token: str) -> HttpResponse:
+    """The open pixel: a 1x1 GIF, never cached; a token we did not issue gets a plain 404."""
+    try:
+        own_tracking.tracking_open_receive(token=token, count=_counts(request))
+    except own_tracking.NotTracked:
+        return HttpResponseNotFound(_NOT_TRACKED, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(PIXEL_GIF, content_type="image/gif")
+    response["Cache-Control"] = "no-store, max-age=0"
+    return response
+
+
+@login_not_required
+@require_http_methods(["GET", "HEAD"])
+def tracking_click(request: HttpRequest, token: str) -> HttpResponse:
+    """The click redirect: 302 to the approved link the token names, and nowhere else."""
+    try:
+        result = own_tracking.tracking_click_receive(token=token, count=_counts(request))
+    except own_tracking.NotTracked:
+        return HttpResponseNotFound(_NOT_TRACKED, content_type="text/plain; charset=utf-8")
+    response = HttpResponseRedirect(result.target)
+    response["Cache-Control"] = "no-store, max-age=0"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 class HtmxHttpRequest(HttpRequest):

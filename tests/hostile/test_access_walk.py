@@ -5,6 +5,7 @@ POST by that rep changes nothing. A URL added without being classified below fai
 Other refusals have their own tests (not repeated here):
 - forged webhooks: tests/engagement/test_webhooks.py (bad basic auth, bad/old Svix signatures);
 - tampered unsubscribe tokens: tests/engagement/test_unsubscribe.py;
+- tampered or foreign open and click tokens: tests/engagement/test_own_tracking.py;
 - API tokens with the wrong scope (every endpoint), revoked, made up, or a browser session used as
   a token: tests/api/test_tokens.py; another rep's objects per endpoint: tests/api/test_*.py.
 """
@@ -32,6 +33,8 @@ PUBLIC = {
     "login",
     "logout",
     "unsubscribe",  # signed token; tampered tokens: tests/engagement/test_unsubscribe.py
+    "tracking_open",  # signed token; tampered and foreign tokens: tests/engagement/test_own_tracking.py
+    "tracking_click",
     "openapi-json",  # the API schema is public (tests/api/test_tokens.py)
     "api-root",  # links only
     "healthz",  # liveness and readiness: counts and ages only, no secrets (tests/test_operations.py)

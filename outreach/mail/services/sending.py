@@ -41,7 +41,7 @@ from outreach.mail.models import MailboxConnection, OutboundMessage, OutboundMes
 from outreach.mail.ramp_up import ramp_limit
 from outreach.mail.send_properties import set_properties_render
 from outreach.mail.send_window import send_window_next_open
-from outreach.mail.services import mailboxes
+from outreach.mail.services import mailboxes, own_tracking
 from outreach.mail.services.outbox import content_hash, outbound_message_enqueue
 from outreach.mail.signals import outbound_message_finished
 from outreach.mail.unsubscribe import unsubscribe_url
@@ -93,6 +93,11 @@ def _connection(config: SenderConfig | None):
             use_ssl=config.smtp_use_ssl,
         )
     return get_connection(path, fail_silently=False)
+
+
+def sends_without_provider(message: OutboundMessage) -> bool:
+    """The email leaves through the sender's own mailbox or SMTP server: no provider tracks it."""
+    return message.mailbox_id is not None or backend_path(message.sender_config) == OWN_SMTP_BACKEND
 
 
 def channel_name(message: OutboundMessage) -> str:
@@ -338,6 +343,9 @@ def _claim(message_id: int) -> tuple[OutboundMessage | None, bool]:
                 f"deferred to {room_at:%Y-%m-%d %H:%M} UTC.",
                 "daily limit reached",
             )
+        # Our own pixel and click redirect where no provider tracks (the sender's own mailbox or
+        # SMTP server), decided with the row locked and recorded on it.
+        own_tracking.tracking_record_decision(message=message, own_channel=sends_without_provider(message))
     return message, True
 
 
@@ -492,7 +500,9 @@ def _preheader(preview_text: str) -> str:
 def build_email(message: OutboundMessage, *, connection=None) -> EmailMultiAlternatives:
     """The email exactly as approved, plus the unsubscribe footer and headers: a text part and, when
     there is an HTML body, the same words as a complete HTML document. Headers are built by
-    Django's email classes, never by string concatenation."""
+    Django's email classes, never by string concatenation. A message tracked by us
+    (`message.tracking == "own"`, see own_tracking) has its recorded links wrapped and the open
+    pixel in the HTML part only; the text part is never changed."""
     url = unsubscribe_url(recipient_id=message.recipient_id, message_id=message.pk)
     footer_text, footer_html = _footer(message)
     headers = {
@@ -518,7 +528,11 @@ def build_email(message: OutboundMessage, *, connection=None) -> EmailMultiAlter
     if message.body_html:
         email.attach_alternative(
             html_document(
-                subject=message.subject, body_html=_preheader(message.preview_text) + message.body_html + footer_html
+                subject=message.subject,
+                body_html=_preheader(message.preview_text)
+                + own_tracking.tracked_html(message=message, body_html=message.body_html)
+                + footer_html
+                + own_tracking.tracking_pixel_html(message=message),
             ),
             "text/html",
         )

@@ -16,9 +16,9 @@ from django.core import signing
 
 from outreach.integrations.models import EmittedEvent
 from outreach.mail import link_tracking
-from outreach.mail.models import EngagementEvent, OutboundMessage
+from outreach.mail.models import EngagementEvent, MailboxConnection, OutboundMessage, SenderConfig
 from outreach.mail.services.own_tracking import tracking_record_decision
-from outreach.mail.services.sending import build_email
+from outreach.mail.services.sending import build_email, sends_without_provider
 from outreach.mail.unsubscribe import unsubscribe_token
 from tests.factories import CampaignFactory, OutboundMessageFactory
 
@@ -122,6 +122,16 @@ def test_through_the_organizations_provider_the_provider_tracks_and_we_do_not():
     html = _part(build_email(message).message(), "text/html")
     assert message.tracking == OutboundMessage.Tracking.PROVIDER
     assert APPROVED_HTML in html and "/t/" not in html.replace("/u/", "")
+
+
+def test_our_tracking_is_for_the_senders_own_mailbox_or_smtp_server_only(rep):
+    message = _message()
+    assert not sends_without_provider(message)  # the organization's provider
+    message.sender_config = SenderConfig.objects.create(user=rep, kind=SenderConfig.Kind.SMTP, smtp_host="smtp.example")
+    assert sends_without_provider(message)  # a personal SMTP server
+    message.sender_config = None
+    message.mailbox = MailboxConnection.objects.create(user=rep, email_address="rep1@team.example")
+    assert sends_without_provider(message)  # a connected mailbox
 
 
 def test_only_http_and_https_links_are_ever_wrapped():

@@ -72,6 +72,31 @@ def test_an_approved_email_goes_out_through_gmail_with_our_headers_and_lands_in_
     assert "raw" in send_call.json
 
 
+def test_with_tracking_and_consent_the_raw_message_to_gmail_carries_our_pixel_and_redirect(
+    rep, google_mailbox, google, queued
+):
+    from email import message_from_bytes, policy
+
+    from tests.factories import CampaignFactory
+
+    link = "https://help.example.com/reports"
+    message = queued(
+        campaign=CampaignFactory(open_tracking=True),
+        recipient=RecipientFactory(owner=rep, consent_open_tracking=True),
+        body_html=f'<p>Here is <a href="{link}">the guide</a>.</p>',
+        body_text=f"Here is the guide: {link}",
+    )
+    outbound_message_send(message_id=message.pk)
+    message.refresh_from_db()
+    assert (message.state, message.tracking, message.tracked_links) == (State.SENT, "own", [link])
+    [copy] = google.sent()
+    parsed = message_from_bytes(copy.raw, policy=policy.default)
+    html = parsed.get_body(("html",)).get_content()
+    text = parsed.get_body(("plain",)).get_content()
+    assert "/t/o/" in html and "/t/c/" in html and f'href="{link}"' not in html
+    assert link in text and "/t/" not in text
+
+
 def test_a_revoked_grant_needs_reauthorization_holds_the_sends_and_shows_the_banner(
     rep, rep_client, google_mailbox, google, queued, django_capture_on_commit_callbacks
 ):

@@ -7,6 +7,7 @@ a forgotten history id is re-read, and no reply is ever counted twice."""
 from __future__ import annotations
 
 from datetime import timedelta
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -23,7 +24,7 @@ from outreach.suppression.models import Suppression
 from review.models import Draft
 from tests.campaigns.conftest import approve as approve_campaign_draft
 from tests.campaigns.conftest import make_campaign
-from tests.factories import RecipientFactory
+from tests.factories import CampaignFactory, RecipientFactory
 from tests.mailboxes.test_sync import dsn
 
 from .conftest import connect
@@ -72,29 +73,37 @@ def test_an_approved_email_goes_out_through_gmail_with_our_headers_and_lands_in_
     assert "raw" in send_call.json
 
 
+TRACKED_LINK = "https://help.example.com/reports"
+
+
+def tracked_draft(rep) -> dict:
+    """A draft with a link, in a campaign that tracks opens, to a recipient who consented."""
+    return {
+        "campaign": CampaignFactory(open_tracking=True),
+        "recipient": RecipientFactory(owner=rep, consent_open_tracking=True),
+        "body_html": f'<p>Here is <a href="{TRACKED_LINK}">the guide</a>.</p>',
+        "body_text": f"Here is the guide: {TRACKED_LINK}",
+    }
+
+
+def assert_tracked_by_us(raw: bytes) -> None:
+    """Our pixel and redirect in the HTML part; the plain-text part as approved."""
+    parsed = message_from_bytes(raw, policy=policy.default)
+    html = parsed.get_body(("html",)).get_content()
+    text = parsed.get_body(("plain",)).get_content()
+    assert "/t/o/" in html and "/t/c/" in html and f'href="{TRACKED_LINK}"' not in html
+    assert TRACKED_LINK in text and "/t/" not in text
+
+
 def test_with_tracking_and_consent_the_raw_message_to_gmail_carries_our_pixel_and_redirect(
     rep, google_mailbox, google, queued
 ):
-    from email import message_from_bytes, policy
-
-    from tests.factories import CampaignFactory
-
-    link = "https://help.example.com/reports"
-    message = queued(
-        campaign=CampaignFactory(open_tracking=True),
-        recipient=RecipientFactory(owner=rep, consent_open_tracking=True),
-        body_html=f'<p>Here is <a href="{link}">the guide</a>.</p>',
-        body_text=f"Here is the guide: {link}",
-    )
+    message = queued(**tracked_draft(rep))
     outbound_message_send(message_id=message.pk)
     message.refresh_from_db()
-    assert (message.state, message.tracking, message.tracked_links) == (State.SENT, "own", [link])
+    assert (message.state, message.tracking, message.tracked_links) == (State.SENT, "own", [TRACKED_LINK])
     [copy] = google.sent()
-    parsed = message_from_bytes(copy.raw, policy=policy.default)
-    html = parsed.get_body(("html",)).get_content()
-    text = parsed.get_body(("plain",)).get_content()
-    assert "/t/o/" in html and "/t/c/" in html and f'href="{link}"' not in html
-    assert link in text and "/t/" not in text
+    assert_tracked_by_us(copy.raw)
 
 
 def test_a_revoked_grant_needs_reauthorization_holds_the_sends_and_shows_the_banner(

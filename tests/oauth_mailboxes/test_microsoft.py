@@ -22,7 +22,7 @@ from tests.factories import RecipientFactory
 from tests.mailboxes.test_sync import dsn
 
 from .conftest import REP_ADDRESS, connect
-from .test_google_mail import reply_to, run
+from .test_google_mail import assert_tracked_by_us, reply_to, run, tracked_draft
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +61,17 @@ def test_an_approved_email_goes_out_as_mime_through_sendmail_and_lands_in_sent_i
     assert copy.header("Message-ID") == ms_sent.message_id and copy.header("List-Unsubscribe")
     assert ms_sent.provider_response["thread_id"] == copy.conversation_id
     assert ms_sent.provider_message_id == ms_sent.message_id
+
+
+def test_with_tracking_and_consent_the_mime_to_graph_carries_our_pixel_and_redirect(
+    rep, microsoft_mailbox, microsoft, queued
+):
+    message = queued(**tracked_draft(rep))
+    outbound_message_send(message_id=message.pk)
+    message.refresh_from_db()
+    assert (message.state, message.tracking) == (State.SENT, "own")
+    [copy] = microsoft.sent()
+    assert_tracked_by_us(copy.raw)
 
 
 def test_a_reply_is_read_with_the_delta_query_and_nothing_new_is_one_request(ms_sent, microsoft_mailbox, microsoft):

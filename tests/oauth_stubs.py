@@ -447,8 +447,9 @@ class GraphMessage:
     conversation_id: str
     folder: str  # inbox | sentitems
     raw: bytes
-    change: int  # the delta round it was added in
+    change: int  # the delta round it was added or last changed in
     received: float
+    is_read: bool = False
 
     def header(self, name: str) -> str:
         parsed = email.message_from_bytes(self.raw, policy=email.policy.compat32)
@@ -461,6 +462,7 @@ class GraphMessage:
             "conversationId": self.conversation_id,
             "internetMessageId": self.header("Message-ID").strip(),
             "receivedDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.received)),
+            "isRead": self.is_read,
         }
 
 
@@ -510,6 +512,12 @@ class MicrosoftStub(OAuthServerMixin, _Server):
 
     def sent(self) -> list[GraphMessage]:
         return [m for m in self.messages.values() if m.folder == "sentitems"]
+
+    def mark_read(self, message: GraphMessage) -> None:
+        """The person opens the email: the next delta round reports it again, as changed."""
+        self.change += 1
+        message.is_read = True
+        message.change = self.change
 
     def forget_delta_tokens(self) -> None:
         self.change += 1

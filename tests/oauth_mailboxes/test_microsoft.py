@@ -145,6 +145,34 @@ def test_a_forgotten_delta_token_rereads_without_counting_a_reply_twice(ms_sent,
     assert run(microsoft_mailbox).outcomes == {}
 
 
+def test_a_reply_reported_again_as_changed_is_neither_counted_twice_nor_downloaded_again(
+    ms_sent, microsoft_mailbox, microsoft
+):
+    reply = microsoft.deliver(reply_to(ms_sent))
+    assert run(microsoft_mailbox).outcomes == {"replied": 1}
+    microsoft.mark_read(reply)  # the rep opens it: Graph's next delta round lists it as changed
+    before = len(microsoft.requests)
+    result = run(microsoft_mailbox)
+    assert result.outcomes == {"duplicate": 1} and result.read == 0 and result.error == ""
+    assert [r.path for r in microsoft.requests[before:]] == ["/v1.0/me/mailFolders/inbox/messages/delta"]
+    assert EngagementEvent.objects.count() == 1
+    assert MailboxConnection.objects.get(pk=microsoft_mailbox.pk).messages_matched == 1
+
+
+def test_a_changed_email_that_was_never_recorded_is_read_again(ms_sent, microsoft_mailbox, microsoft):
+    """Only what was recorded is known: an email that matched nothing is downloaded again when it
+    changes (and still matches nothing), and a reply whose first reading failed is read now."""
+    missed = microsoft.deliver(reply_to(ms_sent, msgid="<r2@customer.example>"))
+    stranger = microsoft.deliver(reply_to(ms_sent, sender="someone@elsewhere.example", msgid="<n1@elsewhere>"))
+    microsoft.fail("/$value", status=404, times=1)  # the reply cannot be read the first time
+    assert run(microsoft_mailbox).outcomes == {"failed": 1, "ignored": 1}
+    microsoft.mark_read(missed)
+    microsoft.mark_read(stranger)
+    assert run(microsoft_mailbox).outcomes == {"ignored": 1, "replied": 1}
+    assert len(microsoft.requests_to("/$value")) == 4
+    assert EngagementEvent.objects.get().payload["message_id"] == "<r2@customer.example>"
+
+
 def test_recovery_settles_by_internet_message_id_in_sent_items(microsoft_mailbox, microsoft, queued):
     found, missing = queued(), queued()
     for message in (found, missing):

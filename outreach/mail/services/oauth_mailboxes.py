@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_email
-from outreach.mail.models import MailboxConnection
+from outreach.mail.models import EngagementEvent, MailboxConnection
 from outreach.mail.oauth_api import (
     GOOGLE,
     REFRESH_LEEWAY_SECONDS,
@@ -60,6 +61,7 @@ from outreach.mail.oauth_api import (
 from outreach.mail.services import mailboxes
 
 logger = logging.getLogger(__name__)
+_MSGID = re.compile(r"<[^<>\s]+>")
 
 Kind = MailboxConnection.Kind
 State = MailboxConnection.State
@@ -424,13 +426,37 @@ def _graph_sync(api: Graph, mailbox: MailboxConnection, result, now: datetime) -
             _set_cursor(mailbox, new_link)
         return
     result.changed = True
+    recorded = _graph_recorded(mailbox, entries)
     seen: set[str] = set()
     for entry in entries:
         if entry["id"] in seen:
             continue
         seen.add(entry["id"])
+        if entry["id"] in recorded:
+            result.count("duplicate")  # listed again because it changed: not downloaded again
+            continue
         _graph_read_one(api, mailbox, entry, result, now)
     _set_cursor(mailbox, new_link)
+
+
+def _graph_recorded(mailbox: MailboxConnection, entries: list[dict]) -> set[str]:
+    """The Graph ids of entries already recorded as a reply, auto-reply or delivery report.
+
+    A delta round lists an email again when it changed (read, flagged, categorised): those are
+    not downloaded again. Found by the keys recording used (the Message-ID, else the Graph id),
+    in one query for the round; an email that matched nothing left no row and is read again."""
+    keys: dict[str, str] = {}
+    for entry in entries:
+        graph_id = str(entry["id"])
+        keys[f"graph:{mailbox.pk}:{graph_id}"] = graph_id
+        found = _MSGID.findall(str(entry.get("internetMessageId") or ""))
+        if found:
+            for prefix in ("reply", "auto", "dsn"):
+                keys[f"{prefix}:{found[0]}"] = graph_id
+    recorded = EngagementEvent.objects.filter(provider_event_id__in=list(keys)).values_list(
+        "provider_event_id", flat=True
+    )
+    return {keys[key] for key in recorded}
 
 
 def _graph_read_one(api: Graph, mailbox: MailboxConnection, entry: dict, result, now: datetime) -> None:

@@ -39,7 +39,15 @@ def sending_domains_check() -> dict:
 
 
 def mailboxes_sync_due() -> str:
-    """Periodic: read every connected mailbox that is due (MAILBOX_SYNC_INTERVAL_SECONDS)."""
-    results = mailbox_sync.mailboxes_sync_due()
+    """Periodic: read every connected mailbox that is due (MAILBOX_SYNC_INTERVAL_SECONDS), spread
+    over the workers in batches."""
+    handed, results = mailbox_sync.mailboxes_sync_due_spread()
+    changed = sum(1 for r in results if r.changed)
+    return f"{len(results)} mailboxes synced here ({changed} with new mail), {handed} batches handed to the workers"
+
+
+def mailboxes_sync(mailbox_ids: list[int]) -> str:
+    """One batch of due mailboxes handed out by mailboxes_sync_due."""
+    results = mailbox_sync.mailboxes_sync(mailbox_ids=mailbox_ids)
     changed = sum(1 for r in results if r.changed)
     return f"{len(results)} mailboxes synced, {changed} with new mail"

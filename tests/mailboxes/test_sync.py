@@ -169,6 +169,23 @@ def test_the_rest_of_the_inbox_is_not_stored(sent, rep_mailbox, dovecot):
     assert not EngagementEvent.objects.exists()
 
 
+def test_only_the_headers_of_the_rest_of_the_inbox_are_read(sent, rep_mailbox, dovecot, monkeypatch):
+    fetched: list[tuple[list[int], list[str]]] = []
+    real_fetch = PinnedIMAPClient.fetch
+
+    def recording(self, messages, data, *args, **kwargs):
+        fetched.append((list(messages), list(data)))
+        return real_fetch(self, messages, data, *args, **kwargs)
+
+    monkeypatch.setattr(PinnedIMAPClient, "fetch", recording)
+    dovecot.append(rep_mailbox.email_address, b"From: friend@home.example\r\nSubject: dinner?\r\n\r\nSee you at 8\r\n")
+    dovecot.append(rep_mailbox.email_address, reply_to(sent))
+    assert run(rep_mailbox).outcomes == {"ignored": 1, "replied": 1}
+    [(both, headers), (replies, bodies)] = fetched
+    assert len(both) == 2 and headers == ["RFC822.SIZE", "BODY.PEEK[HEADER]"]
+    assert replies == [max(both)] and bodies == ["BODY.PEEK[]"]
+
+
 def test_a_reply_without_threading_headers_is_matched_by_its_sender(sent, rep_mailbox, dovecot):
     raw = f"From: {sent.to_email}\r\nSubject: a question\r\nMessage-ID: <q@c>\r\n\r\nCan we talk?\r\n".encode()
     dovecot.append(rep_mailbox.email_address, raw)
@@ -280,3 +297,60 @@ def test_only_due_mailboxes_are_synced(rep_mailbox, settings):
     settings.MAILBOX_SYNC_INTERVAL_SECONDS = 60
     assert [r.mailbox_id for r in sync.mailboxes_sync_due()] == [rep_mailbox.pk]
     assert sync.mailboxes_sync_due() == []
+
+
+def test_a_mailbox_read_half_an_interval_ago_is_due_again(rep_mailbox, settings):
+    """The schedule ticks once per interval: a mailbox read late in the last tick's pass (a long
+    pass) is still due at this tick."""
+    settings.MAILBOX_SYNC_INTERVAL_SECONDS = 60
+    now = timezone.now()
+    MailboxConnection.objects.filter(pk=rep_mailbox.pk).update(last_synced_at=now - timezone.timedelta(seconds=31))
+    assert sync.mailboxes_due(now=now) == [rep_mailbox.pk]
+    MailboxConnection.objects.filter(pk=rep_mailbox.pk).update(last_synced_at=now - timezone.timedelta(seconds=29))
+    assert sync.mailboxes_due(now=now) == []
+
+
+@pytest.fixture
+def local_mailboxes(settings):
+    settings.DEBUG = True
+    from outreach.mail.services.mailboxes import mailbox_connect_local
+    from tests.factories import UserFactory
+
+    return [
+        mailbox_connect_local(
+            user=UserFactory(username=f"spread{n}", role="rep"), email_address=f"spread{n}@team.example"
+        )
+        for n in range(5)
+    ]
+
+
+def test_the_schedule_reads_one_batch_and_hands_the_others_to_the_workers(local_mailboxes, monkeypatch):
+    from django_q.models import OrmQ
+
+    from outreach.mail import tasks
+
+    monkeypatch.setattr(sync, "SPREAD_BATCH", 2)
+    ids = [m.pk for m in local_mailboxes]
+    said = tasks.mailboxes_sync_due()
+    assert said == "2 mailboxes synced here (0 with new mail), 2 batches handed to the workers"
+    handed = [q.task for q in OrmQ.objects.order_by("pk")]
+    assert [(t["func"], t["args"]) for t in handed] == [
+        ("outreach.mail.tasks.mailboxes_sync", (ids[2:4],)),
+        ("outreach.mail.tasks.mailboxes_sync", (ids[4:],)),
+    ]
+    synced = set(MailboxConnection.objects.exclude(last_synced_at=None).values_list("pk", flat=True))
+    assert synced == set(ids[:2])
+    for t in handed:
+        tasks.mailboxes_sync(*t["args"])
+    assert MailboxConnection.objects.filter(last_synced_at=None).count() == 0
+    assert tasks.mailboxes_sync_due() == "0 mailboxes synced here (0 with new mail), 0 batches handed to the workers"
+
+
+def test_with_the_broker_down_the_schedule_reads_every_due_mailbox_itself(local_mailboxes, monkeypatch):
+    import outreach.core.tasks
+
+    monkeypatch.setattr(sync, "SPREAD_BATCH", 2)
+    monkeypatch.setattr(outreach.core.tasks, "task_enqueue", lambda *args, **kwargs: None)
+    handed, results = sync.mailboxes_sync_due_spread()
+    assert handed == 0 and len(results) == 5
+    assert MailboxConnection.objects.filter(last_synced_at=None).count() == 0

@@ -66,7 +66,7 @@ def test_drafting_throughput_with_the_api_at_1s_latency(bench_report, workers):
         f">= {TARGET_PER_MINUTE}/min",
         per_minute >= TARGET_PER_MINUTE,
     )
-    assert len(stub.requests) == DRAFTS
+    assert len(stub.message_requests) == DRAFTS
 
 
 BATCH_DRAFTS = int(os.environ.get("BENCH_BATCH_DRAFTS", "1000"))
@@ -147,3 +147,77 @@ def test_drafting_1000_drafts_through_a_message_batch(bench_report, settings):
         paid * 2 == single or abs(paid / single - Decimal("0.5")) < Decimal("0.001"),
     )
     assert batch.stored_count == BATCH_DRAFTS
+
+
+CACHE_DRAFTS = int(os.environ.get("BENCH_CACHE_DRAFTS", "20"))
+
+
+@pytest.mark.parametrize(
+    "model, approved",
+    [("claude-sonnet-4-6", 5), ("claude-sonnet-4-6", 0), ("claude-haiku-4-5", 5)],
+    ids=["sonnet-4-6-with-approved-emails", "sonnet-4-6-new-sender", "haiku-4-5-with-approved-emails"],
+)
+def test_prompt_cache_reads_per_draft_across_one_campaign(bench_report, settings, model, approved):
+    """N drafts of one campaign written one after another against the stub, which counts tokens
+    and caches as the API does: the prefix's size and whether it is marked, then each draft's cache
+    write and read, and the input cost against the same drafts without any cache."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from outreach.drafting.pricing import cost_usd
+    from review.providers import configured_provider
+    from tests.factories import DraftFactory
+
+    rep = UserFactory(role="rep", password=None)
+    campaign = CampaignFactory(target_description="Finance leads at accounts renewing this quarter")
+    for i in range(approved):
+        DraftFactory(
+            sender=rep,
+            state=Draft.State.APPROVED,
+            subject=f"The reports you asked about ({i})",
+            body_text=(
+                "Hi Ana,\n\nThanks for the time on Tuesday. I put together the two reports your team asked "
+                "about, with the numbers from the last quarter, so you can compare them side by side before "
+                "the planning meeting. Nothing needs an answer today; when it suits you, tell me which one "
+                "your finance lead prefers and I will set it up for everyone.\n\nBest,"
+            ),
+            decided_at=timezone.now() - timedelta(days=1, minutes=i),
+        )
+    recipients = [RecipientFactory(first_name=f"Liu{i}", owner=rep) for i in range(CACHE_DRAFTS)]
+    for r in recipients:
+        FactFactory(recipient=r, text="Logged in 14 times in October")
+    with AnthropicStub() as stub:
+        stub.emulate_caching = True
+        settings.DRAFTING_PROVIDER, settings.ANTHROPIC_API_KEY, settings.ANTHROPIC_MODEL = "anthropic", "x", model
+        settings.ANTHROPIC_BASE_URL, settings.DRAFT_BATCH_THRESHOLD = stub.url, 0
+        result = services.draft_request_bulk(recipients=recipients, sender_for=lambda r: rep, **from_campaign(campaign))
+        ids = [d.pk for d in result.created]
+        for pk in ids:
+            assert services.draft_generate(draft_id=pk) is not None
+        first = services.draft_compose_request(draft=Draft.objects.get(pk=ids[0]))
+        size = configured_provider().prefix_size(first)  # type: ignore[attr-defined]
+    drafts = list(Draft.objects.filter(pk__in=ids).order_by("ready_at", "id"))
+    marked = ["cache_control" in r.json["system"][-1] for r in stub.message_requests]
+    print(
+        f"\n  {model}, {approved} approved emails: prefix {size.tokens} tokens (minimum {size.minimum}), "
+        f"{'marked' if size.marked else 'not marked'}; counted {len(stub.count_requests)} times for {len(drafts)} drafts"
+    )
+    for n, (d, m) in enumerate(zip(drafts, marked, strict=True), start=1):
+        print(
+            f"    draft {n:2}: marked={m!s:5} cache write {d.cache_write_tokens:5}  read {d.cache_read_tokens:5}  "
+            f"input {d.input_tokens:5}  ${d.cost_usd}"
+        )
+    reads = sum(1 for d in drafts if d.cache_read_tokens)
+    paid = sum(d.cost_usd for d in drafts)
+    uncached = sum(cost_usd(d.model_name, input_tokens=d.input_tokens, output_tokens=d.output_tokens) for d in drafts)
+    label = f"prompt cache, {len(drafts)} drafts of one campaign, {model}, {approved} approved emails"
+    bench_report.add(
+        label,
+        f"prefix {size.tokens} tok {'marked' if size.marked else 'unmarked'}; {reads}/{len(drafts)} read",
+        f"{len(drafts) - 1} reads" if size.marked else "0 reads",
+        reads == (len(drafts) - 1 if size.marked else 0),
+    )
+    bench_report.add(f"{label}: cost vs no cache", f"${paid:.4f} vs ${uncached:.4f} ({paid / uncached:.0%})")
+    assert all(m == size.marked for m in marked)
+    assert len(stub.count_requests) == 2, "the prefix and the probe, counted once"

@@ -268,3 +268,34 @@ def test_two_consecutive_drafts_of_one_campaign_send_byte_identical_prefixes_and
     assert first.cache_write_tokens > 0 and first.cache_read_tokens == 0
     assert second.cache_read_tokens == first.cache_write_tokens and second.cache_write_tokens == 0
     assert second.cost_usd < first.cost_usd
+
+
+# --- The signals page: cache reads per campaign --------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_signals_page_shows_each_campaigns_cache_hit_rate_and_tokens_read(csm_client):
+    from django.urls import reverse
+
+    renewals, onboarding = CampaignFactory(name="Q4 renewals"), CampaignFactory(name="Onboarding nudges")
+    written = {"provider": "anthropic", "model_name": "claude-sonnet-4-6", "input_tokens": 2000}
+    DraftFactory(campaign=renewals, cache_write_tokens=1500, **written)
+    for _ in range(3):
+        DraftFactory(campaign=renewals, cache_read_tokens=1500, **written)
+    DraftFactory(campaign=onboarding, **written)  # a short prefix: never cached
+    DraftFactory(campaign=onboarding, provider="offline", model_name="offline-template-v1")  # no model call
+    page = csm_client.get(reverse("edit_analytics"))
+    [first, second] = page.context["analytics"].prompt_cache_by_campaign
+    assert (first.label, first.drafts, first.hits, first.read_tokens, first.written_tokens) == (
+        "Q4 renewals",
+        4,
+        3,
+        4500,
+        1500,
+    )
+    assert first.hit_rate == 0.75 and first.read_share == 4500 / 8000
+    assert (second.label, second.drafts, second.hits, second.read_tokens) == ("Onboarding nudges", 1, 0, 0)
+    html = page.content.decode()
+    section = html.split('id="cache-heading"')[1].split("</section>")[0]
+    assert '<th scope="row">Q4 renewals</th>' in section
+    assert "75%" in section and "4500" in section

@@ -13,9 +13,10 @@ from django.utils import timezone
 from tests.factories import CampaignFactory, DraftDecisionFactory, DraftEditFactory, DraftFactory, UserFactory
 
 # Session, user, two permission lookups, the role's groups, the campaign choices, and the analytics
-# themselves (20: counts, reasons and medians for overall/week/campaign/sender/model, two trends,
-# the most-edited drafts, with-and-without-examples per campaign and per sender).
-PAGE_MAX_QUERIES = 26
+# themselves (21: counts, reasons and medians for overall/week/campaign/sender/model, two trends,
+# the most-edited drafts, with-and-without-examples per campaign and per sender, prompt cache reads
+# per campaign).
+PAGE_MAX_QUERIES = 27
 
 ACTIONS = ("approve", "edit_approve", "reject", "edit_approve", "regenerate")
 

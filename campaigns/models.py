@@ -235,6 +235,33 @@ class EnrollmentEvent(models.Model):
         return str(dict(Enrollment.State.choices).get(self.to_state, self.to_state))
 
 
+class ExitConditionCheck(models.Model):
+    """A reply waiting to be judged against its campaign's exit condition (an LLM call, made by a
+    worker). Created with the engagement that asks for it, so a task lost with the broker is found
+    and enqueued again by the sweep; claimed (queued -> running) before the call, so it is judged
+    once however many tasks arrive."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Being judged"
+        DONE = "done", "Judged"
+        FAILED = "failed", "Could not be judged"
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="exit_checks")
+    event = models.ForeignKey("outreach.EngagementEvent", on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    created_at = models.DateTimeField(default=timezone.now)
+    # When it last moved (created, claimed, nudged again): the sweep's clock.
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "event"], name="exit_check_once_per_reply"),
+        ]
+        indexes = [models.Index(fields=["state", "updated_at"], name="exit_check_sweep")]
+
+
 class MilestoneRule(models.Model):
     """A rule over recipient/account data and facts that enrolls matching recipients into its campaign."""
 

@@ -13,19 +13,6 @@ from . import services
 from .services import automations
 
 
-def _enqueue_exit_checks(enrollment_ids: list[int], event_id: int) -> None:
-    from django_q.tasks import async_task
-
-    for enrollment_id in enrollment_ids:
-        async_task(
-            "campaigns.tasks.enrollment_evaluate_exit_condition_task",
-            enrollment_id,
-            event_id,
-            task_name=f"exit-condition-{enrollment_id}-{event_id}",
-            group="campaigns",
-        )
-
-
 def on_draft_decided(sender, draft, decision, edit=None, **kwargs) -> None:
     services.enrollment_on_draft_decided(draft=draft, decision=decision)
 
@@ -38,7 +25,9 @@ def on_engagement_recorded(sender, event, **kwargs) -> None:
     to_evaluate = services.enrollment_on_engagement(event=event)
     if to_evaluate:
         # The LLM call is slow: the worker makes it, not the webhook request.
-        transaction.on_commit(lambda: _enqueue_exit_checks(to_evaluate, event.pk))
+        transaction.on_commit(
+            lambda: services.exit_condition_checks_enqueue(enrollment_ids=to_evaluate, event_id=event.pk)
+        )
 
 
 def on_suppression_added(sender, entry, **kwargs) -> None:

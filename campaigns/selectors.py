@@ -17,7 +17,7 @@ from review.models import Draft, DraftSkip
 from review.selectors import DraftingProgress, drafting_progress_of
 
 from .display import skip_code_words
-from .models import Campaign, Enrollment, EnrollmentEvent, LabelAutomation, SequenceStep
+from .models import Campaign, Enrollment, EnrollmentEvent, ExitConditionCheck, LabelAutomation, SequenceStep
 
 # Filter keys a saved target group may hold, and their labels (the form and the page share them).
 TARGET_FILTER_KEYS = (
@@ -97,6 +97,12 @@ def enrollment_steps(*, enrollment: Enrollment) -> list[SequenceStep]:
     if enrollment.campaign_id is None:
         return []
     return list(SequenceStep.objects.filter(campaign_id=enrollment.campaign_id, enrollment__isnull=True))
+
+
+def enrollment_exit_checks_pending(*, enrollment: Enrollment) -> list[ExitConditionCheck]:
+    """Replies still waiting to be judged against the campaign's exit condition (queued or being judged)."""
+    pending = (ExitConditionCheck.State.QUEUED, ExitConditionCheck.State.RUNNING)
+    return list(enrollment.exit_checks.filter(state__in=pending).select_related("event"))
 
 
 def recipient_busy_q(recipient_ref) -> Q:

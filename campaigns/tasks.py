@@ -22,3 +22,8 @@ def milestone_scan_task() -> dict[str, int]:
 
 def enrollment_evaluate_exit_condition_task(enrollment_id: int, event_id: int) -> None:
     services.enrollment_evaluate_exit_condition(enrollment_id=enrollment_id, event_id=event_id)
+
+
+def exit_condition_checks_sweep() -> int:
+    """Periodic: re-enqueue exit-condition checks whose task was lost (the broker was down)."""
+    return services.exit_condition_checks_sweep()

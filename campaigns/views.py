@@ -445,6 +445,7 @@ def enrollment_detail(request: HttpRequest, enrollment_id: int) -> HttpResponse:
         "enrollment": enrollment,
         "waiting": enrollments_waiting(enrollments=[enrollment]).get(enrollment.pk),
         "events": selectors.enrollment_history(enrollment=enrollment),
+        "exit_checks": selectors.enrollment_exit_checks_pending(enrollment=enrollment),
         "drafts": [(draft, position.get(draft.step_ref or 0)) for draft in drafts],
         "steps": steps,
         "can_edit": request.user.has_perm("campaigns.change_enrollment"),

@@ -56,6 +56,8 @@ SCHEDULES: tuple[Periodic, ...] = (
         "outreach.mail.tasks.mailboxes_sync_due",
         max(1, round(settings.MAILBOX_SYNC_INTERVAL_SECONDS / 60)),
     ),
+    # people: CSV imports whose task was lost with the broker
+    Periodic("imports: re-enqueue lost imports", "outreach.people.tasks.import_jobs_sweep", 2),
     # integrations: webhook retries and the idempotency-key purge
     Periodic("webhook-deliveries-sweep", "outreach.integrations.tasks.webhook_deliveries_sweep", 1),
     # review: drafts whose worker or task was lost
@@ -66,6 +68,7 @@ SCHEDULES: tuple[Periodic, ...] = (
     # campaigns: due sequence steps and milestone rules
     Periodic("campaigns: advance due steps", "campaigns.tasks.enrollment_advance_due_task", 5),
     Periodic("campaigns: milestone scan", "campaigns.tasks.milestone_scan_task", 60),
+    Periodic("campaigns: re-enqueue lost exit-condition checks", "campaigns.tasks.exit_condition_checks_sweep", 2),
 )
 
 

@@ -5,6 +5,15 @@ from django.conf import settings
 from django.test import Client
 
 from .anthropic_stub import AnthropicStub
+
+# The run's django-q2 broker (TEST_BROKER), the `broker` mark's bookkeeping, a stoppable Redis.
+from .broker import (  # noqa: F401
+    _broker_for_the_run,
+    _broker_queue_per_test,
+    pytest_runtest_logreport,
+    pytest_terminal_summary,
+    stoppable_redis,
+)
 from .factories import UserFactory
 from .network import ConnectionLog, FakeDns
 

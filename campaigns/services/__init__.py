@@ -26,8 +26,9 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from campaigns import selectors
-from campaigns.models import Campaign, CampaignEvent, Enrollment, EnrollmentEvent, SequenceStep
+from campaigns.models import Campaign, CampaignEvent, Enrollment, EnrollmentEvent, ExitConditionCheck, SequenceStep
 from outreach.core.errors import ApplicationError
+from outreach.core.tasks import task_enqueue
 from outreach.drafting import sanitize
 from outreach.drafting.errors import DraftingError
 from outreach.drafting.exit_condition import ExitDecision, evaluate_exit_condition
@@ -1008,6 +1009,8 @@ def enrollment_on_engagement(*, event: EngagementEvent) -> list[int]:
             # The exit condition is judged on every reply, whatever exit_on_reply says: its reason
             # goes into the history even when the reply alone already ended the enrollment.
             if enrollment.campaign is not None and enrollment.campaign.exit_condition_prompt.strip():
+                # The row is the truth: the sweep finds it if its task is lost.
+                ExitConditionCheck.objects.get_or_create(enrollment=enrollment, event=event)
                 to_evaluate.append(enrollment.pk)
             if enrollment.exit_on_reply:
                 _end(enrollment, to=State.EXITED_REPLY, kind="exited_reply", reason="the recipient replied", data=data)
@@ -1078,12 +1081,70 @@ def enrollment_on_suppression(*, entry: Suppression) -> int:
     return count
 
 
+EXIT_CHECK_TASK = "campaigns.tasks.enrollment_evaluate_exit_condition_task"
+
+
+def exit_condition_checks_enqueue(*, enrollment_ids: list[int], event_id: int) -> None:
+    """Nudge a worker to judge each check (call on commit). With the broker down this is logged
+    and skipped; `exit_condition_checks_sweep` nudges again from the rows."""
+    for enrollment_id in enrollment_ids:
+        task_enqueue(
+            EXIT_CHECK_TASK,
+            enrollment_id,
+            event_id,
+            task_name=f"exit-condition-{enrollment_id}-{event_id}",
+            group="campaigns",
+        )
+
+
+def exit_condition_checks_sweep(*, now: datetime | None = None, queued_seconds: int = 120) -> int:
+    """Re-enqueue exit-condition checks whose task was lost: queued and untouched for
+    `queued_seconds`, or claimed by a worker that died (running longer than a task may run: back to
+    queued). Each is touched first, so the next sweep waits again. Returns how many."""
+    from django.conf import settings
+
+    now = now or timezone.now()
+    Check = ExitConditionCheck
+    with transaction.atomic():
+        Check.objects.filter(
+            state=Check.State.RUNNING, updated_at__lt=now - timedelta(seconds=settings.Q_TASK_TIMEOUT + 60)
+        ).update(state=Check.State.QUEUED, updated_at=now - timedelta(seconds=queued_seconds + 1))
+        lost = list(
+            Check.objects.select_for_update(skip_locked=True)
+            .filter(state=Check.State.QUEUED, updated_at__lt=now - timedelta(seconds=queued_seconds))
+            .values_list("pk", "enrollment_id", "event_id")[:1000]
+        )
+        Check.objects.filter(pk__in=[pk for pk, _, _ in lost]).update(updated_at=now)
+    for _pk, enrollment_id, event_id in lost:
+        exit_condition_checks_enqueue(enrollment_ids=[enrollment_id], event_id=event_id)
+    return len(lost)
+
+
+def _exit_check_claim(*, enrollment_id: int, event_id: int) -> bool:
+    """Take a queued check (queued -> running). False when it is taken, judged, or gone; a task
+    from before checks had rows (none exists for it) is judged as before."""
+    Check = ExitConditionCheck
+    checks = Check.objects.filter(enrollment_id=enrollment_id, event_id=event_id)
+    if checks.filter(state=Check.State.QUEUED).update(state=Check.State.RUNNING, updated_at=timezone.now()):
+        return True
+    return not checks.exists()
+
+
+def _exit_check_finish(*, enrollment_id: int, event_id: int, state: str) -> None:
+    ExitConditionCheck.objects.filter(enrollment_id=enrollment_id, event_id=event_id).update(
+        state=state, updated_at=timezone.now()
+    )
+
+
 def enrollment_evaluate_exit_condition(*, enrollment_id: int, event_id: int, provider=None) -> ExitDecision | None:
     """Ask the LLM (or the offline heuristic) whether a reply meets the campaign's exit condition;
-    store the decision and its reason in the enrollment's history; exit when it says so."""
+    store the decision and its reason in the enrollment's history; exit when it says so. Judged
+    once: a second task for the same check finds it taken and does nothing."""
     enrollment = Enrollment.objects.select_related("campaign").filter(pk=enrollment_id).first()
     event = EngagementEvent.objects.filter(pk=event_id).first()
     if enrollment is None or event is None or enrollment.campaign is None:
+        return None
+    if not _exit_check_claim(enrollment_id=enrollment_id, event_id=event_id):
         return None
     prompt = enrollment.campaign.exit_condition_prompt
     # The judge sees the reply's class with its text; the class goes into the history too.
@@ -1098,12 +1159,14 @@ def enrollment_evaluate_exit_condition(*, enrollment_id: int, event_id: int, pro
         )
     except DraftingError as exc:
         with transaction.atomic():
+            _exit_check_finish(enrollment_id=enrollment_id, event_id=event_id, state=ExitConditionCheck.State.FAILED)
             locked = _lock(enrollment_id)
             if locked is not None:
                 _record(locked, kind="exit_condition_error", from_state=locked.state, reason=exc.reason, data=data)
         raise
     data.update({"exit": decision.exit, "provider": decision.provider, "model": decision.model, "prompt": prompt})
     with transaction.atomic():
+        _exit_check_finish(enrollment_id=enrollment_id, event_id=event_id, state=ExitConditionCheck.State.DONE)
         locked = _lock(enrollment_id)
         if locked is None:
             return decision

@@ -267,6 +267,9 @@ class ImportJob(models.Model):
     errors = models.JSONField(default=list, blank=True, help_text="[{line, reason}], capped.")
     failure_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the job last moved (queued, a batch committed, nudged again): the sweep re-enqueues a
+    # queued or running job that has not moved for a while (its task was lost with the broker).
+    updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

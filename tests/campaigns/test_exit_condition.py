@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from django_q.models import OrmQ
+from django.urls import reverse
+from django.utils import timezone
 
 from campaigns import services, tasks
-from campaigns.models import Enrollment, EnrollmentEvent
+from campaigns.models import Enrollment, EnrollmentEvent, ExitConditionCheck
 from outreach.drafting import AnthropicProvider, DraftingError, OfflineProvider
 from outreach.drafting.exit_condition import OFFLINE_LABEL, TOOL_NAME, evaluate_exit_condition
 from outreach.mail.models import EngagementEvent
 from review.models import Draft
+from tests.broker import queued_tasks, run_queued_tasks
 
 from .conftest import approve, finish, make_campaign, record_event
 
@@ -71,6 +75,7 @@ def running_enrollment(rep, recipient):
     return enrollment, message
 
 
+@pytest.mark.broker
 def test_a_reply_queues_the_exit_check_instead_of_exiting(running_enrollment, django_capture_on_commit_callbacks):
     enrollment, message = running_enrollment
 
@@ -79,7 +84,7 @@ def test_a_reply_queues_the_exit_check_instead_of_exiting(running_enrollment, dj
 
     enrollment.refresh_from_db()
     assert enrollment.state == Enrollment.State.WAITING_DELAY
-    queued = [q.func() for q in OrmQ.objects.all()]
+    queued = [t.func for t in queued_tasks()]
     assert queued == ["campaigns.tasks.enrollment_evaluate_exit_condition_task"]
 
 
@@ -113,6 +118,60 @@ def test_a_reply_not_meeting_the_condition_keeps_the_sequence_and_records_why(ru
     assert enrollment.state == Enrollment.State.WAITING_DELAY
     stored = EnrollmentEvent.objects.get(enrollment=enrollment, kind="exit_condition")
     assert stored.data["exit"] is False and "right person" in stored.reason
+
+
+# --- The broker down: the check waits in its row, the sweep enqueues it once ---------------------------
+
+
+@pytest.mark.broker
+def test_a_reply_while_the_broker_is_down_is_judged_once_after_it_returns(
+    running_enrollment, stoppable_redis, csm_client, django_capture_on_commit_callbacks, caplog
+):
+    enrollment, message = running_enrollment
+    stoppable_redis.stop()
+
+    # What engagement processing does with a reply (a webhook's task, the mailbox sync): it succeeds.
+    with django_capture_on_commit_callbacks(execute=True):
+        event = record_event(message, EngagementEvent.Kind.REPLIED, reply_text="I am not the right person.")
+
+    assert "not enqueued" in caplog.text
+    page = csm_client.get(reverse("enrollment_detail", args=[enrollment.pk])).content.decode()
+    assert "queued to be judged against the exit condition" in page
+
+    stoppable_redis.start()  # back, and empty
+    assert queued_tasks() == []
+    assert services.exit_condition_checks_sweep() == 0  # its task may still be on the way
+    later = timezone.now() + timedelta(minutes=3)
+    assert services.exit_condition_checks_sweep(now=later) == 1
+    assert services.exit_condition_checks_sweep(now=later) == 0  # nudged once per grace period
+
+    ran = run_queued_tasks()
+
+    assert [t.func for t in ran] == ["campaigns.tasks.enrollment_evaluate_exit_condition_task"]
+    assert EnrollmentEvent.objects.filter(enrollment=enrollment, kind="exit_condition").count() == 1
+    assert ExitConditionCheck.objects.get(event=event).state == ExitConditionCheck.State.DONE
+    page = csm_client.get(reverse("enrollment_detail", args=[enrollment.pk])).content.decode()
+    assert "to be judged against the exit condition" not in page
+    # A second task for the same reply (one the broker kept after all) judges nothing again.
+    assert tasks.enrollment_evaluate_exit_condition_task(enrollment.pk, event.pk) is None
+    assert EnrollmentEvent.objects.filter(enrollment=enrollment, kind="exit_condition").count() == 1
+    assert services.exit_condition_checks_sweep(now=later + timedelta(minutes=10)) == 0
+
+
+def test_a_check_whose_worker_died_mid_call_is_judged_again_after_the_task_timeout(running_enrollment, settings):
+    enrollment, message = running_enrollment
+    event = record_event(message, EngagementEvent.Kind.REPLIED, reply_text="I am not the right person.")
+    check = ExitConditionCheck.objects.get(event=event)
+    check.state = ExitConditionCheck.State.RUNNING  # claimed by a worker that was then killed
+    check.save()
+
+    soon = timezone.now() + timedelta(seconds=settings.Q_TASK_TIMEOUT)
+    assert services.exit_condition_checks_sweep(now=soon) == 0  # it may still be judging
+    later = timezone.now() + timedelta(seconds=settings.Q_TASK_TIMEOUT + 61)
+    assert services.exit_condition_checks_sweep(now=later) == 1
+
+    services.enrollment_evaluate_exit_condition(enrollment_id=enrollment.pk, event_id=event.pk)
+    assert EnrollmentEvent.objects.filter(enrollment=enrollment, kind="exit_condition").count() == 1
 
 
 # --- The documented wording, judged offline by transparent rules ------------------------------------
@@ -149,6 +208,7 @@ def test_the_offline_judge_understands_the_documented_wording(prompt, reply, exi
     assert result.reason.startswith(OFFLINE_LABEL)
 
 
+@pytest.mark.broker
 def test_the_exit_condition_is_judged_even_when_exit_on_reply_already_ended_it(
     rep, recipient, django_capture_on_commit_callbacks
 ):
@@ -161,7 +221,7 @@ def test_the_exit_condition_is_judged_even_when_exit_on_reply_already_ended_it(
         event = record_event(message, EngagementEvent.Kind.REPLIED, reply_text="This is no longer relevant.")
     enrollment.refresh_from_db()
     assert enrollment.state == Enrollment.State.EXITED_REPLY
-    assert [q.func() for q in OrmQ.objects.all()] == ["campaigns.tasks.enrollment_evaluate_exit_condition_task"]
+    assert [t.func for t in queued_tasks()] == ["campaigns.tasks.enrollment_evaluate_exit_condition_task"]
 
     tasks.enrollment_evaluate_exit_condition_task(enrollment.pk, event.pk)
     judged = EnrollmentEvent.objects.get(enrollment=enrollment, kind="exit_condition")

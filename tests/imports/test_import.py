@@ -7,6 +7,7 @@ import pytest
 from outreach.people.models import Account, Fact, ImportJob, Label, Recipient
 from outreach.people.services import imports
 from outreach.people.services.imports import ImportField as F
+from tests.broker import queued_tasks
 from tests.factories import AccountFactory, FactFactory, RecipientFactory
 
 from .conftest import csv_upload, run_import
@@ -299,13 +300,12 @@ def test_a_missing_file_fails_the_job_with_a_reason():
     assert "missing" in job.failure_reason
 
 
+@pytest.mark.broker
 def test_confirming_queues_the_task_on_commit(django_capture_on_commit_callbacks):
-    from django_q.models import OrmQ
-
     job = imports.import_job_create(file=csv_upload("Email\na@a.example\n"))
     with django_capture_on_commit_callbacks(execute=True):
         imports.import_job_confirm(job=job, mapping=job.mapping)
-    assert OrmQ.objects.count() == 1
+    assert [(t.func, t.args) for t in queued_tasks()] == [("outreach.people.tasks.import_job_run", (job.pk,))]
     with pytest.raises(imports.ApplicationError, match="already confirmed"):
         imports.import_job_confirm(job=job, mapping=job.mapping)
 

@@ -1,13 +1,17 @@
 """The browser flow: upload → mapping and preview → confirm → progress, for CSMs and admins only."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from outreach.people.models import ImportJob, ImportMapping, Recipient
 from outreach.people.services import imports
 from outreach.people.services.imports import ImportField as F
 from outreach.people.tasks import import_job_run
+from tests.broker import queued_tasks, run_queued_tasks
 
 from .conftest import csv_upload
 
@@ -145,3 +149,56 @@ def test_the_preview_and_the_import_list_use_a_constant_number_of_queries(
 def test_the_import_pages_require_login(client):
     response = client.get(reverse("import_index"))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+# --- The broker down: the job waits in its row, the sweep enqueues it once --------------------------
+
+
+@pytest.mark.broker
+def test_an_import_confirmed_while_the_broker_is_down_is_queued_and_runs_once_after_it_returns(
+    csm_client, stoppable_redis, django_capture_on_commit_callbacks, caplog
+):
+    upload(csm_client)
+    job = ImportJob.objects.get()
+    stoppable_redis.stop()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = csm_client.post(reverse("import_confirm", args=[job.pk]), posted(job.mapping, HEADERS))
+
+    assert confirmed.status_code == 302
+    page = csm_client.get(confirmed.url).content.decode()
+    assert "Queued" in page and 'hx-trigger="every 1s"' in page
+    assert "outreach.people.tasks.import_job_run not enqueued" in caplog.text
+
+    stoppable_redis.start()  # back, and empty
+    assert queued_tasks() == []
+    assert imports.import_jobs_sweep() == 0  # its task may still be on the way
+    later = timezone.now() + timedelta(minutes=3)
+    assert imports.import_jobs_sweep(now=later) == 1
+    assert imports.import_jobs_sweep(now=later) == 0  # nudged once per grace period
+
+    ran = run_queued_tasks()
+
+    assert [(t.func, t.args) for t in ran] == [("outreach.people.tasks.import_job_run", (job.pk,))]
+    job.refresh_from_db()
+    assert (job.status, job.created_count, job.error_count) == (ImportJob.Status.DONE, 2, 1)
+    assert Recipient.objects.count() == 2
+    assert "Done" in csm_client.get(confirmed.url).content.decode()
+    assert imports.import_jobs_sweep(now=later + timedelta(minutes=30)) == 0
+
+
+def test_an_import_whose_chain_was_lost_mid_file_is_nudged_after_the_task_timeout(settings):
+    job = imports.import_job_create(file=csv_upload("Email\na@a.example\nb@a.example\nc@a.example\n"))
+    imports.import_job_confirm(job=job, mapping=job.mapping, enqueue=False)
+    # The first task imported a batch, then its next link could not be enqueued (or its worker died).
+    imports.import_job_run(job_id=job.pk, batch_size=1, time_budget=1e-9)
+    job.refresh_from_db()
+    assert (job.status, job.processed_rows) == (ImportJob.Status.RUNNING, 1)
+
+    soon = timezone.now() + timedelta(seconds=settings.Q_TASK_TIMEOUT)
+    assert imports.import_jobs_sweep(now=soon) == 0  # a running task may still be at it
+    assert imports.import_jobs_sweep(now=soon + timedelta(seconds=61)) == 1
+
+    import_job_run(job.pk)  # what the nudged worker does: it carries on after the saved batch
+    job.refresh_from_db()
+    assert (job.status, job.processed_rows, job.created_count) == (ImportJob.Status.DONE, 3, 3)

@@ -20,7 +20,7 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import IO, Any
 
@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_domain, normalize_email
+from outreach.core.tasks import task_enqueue
 from outreach.core.text import clean_display_text
 from outreach.people.models import Account, Fact, ImportJob, ImportMapping, Label, LabelEvent, Recipient, SenderProfile
 from outreach.people.services.labels import recipient_labels_add
@@ -851,9 +852,28 @@ def import_job_set_mapping(*, job: ImportJob, mapping: dict[str, str]) -> Import
 
 
 def import_job_enqueue(*, job_id: int) -> None:
-    from django_q.tasks import async_task
+    """Nudge the worker; with the broker down this is logged and skipped, and `import_jobs_sweep`
+    nudges again (the job's row says it is queued)."""
+    task_enqueue("outreach.people.tasks.import_job_run", job_id, task_name=f"import-job-{job_id}")
 
-    async_task("outreach.people.tasks.import_job_run", job_id, task_name=f"import-job-{job_id}")
+
+def import_jobs_sweep(*, now: datetime | None = None, queued_seconds: int = 120) -> int:
+    """Re-enqueue imports whose task was lost: queued and untouched for `queued_seconds`, or running
+    without a committed batch for longer than a task may run (its worker died, or the next link of
+    its chain could not be enqueued). Each one is touched first, so the next sweep waits again.
+    Safe with a task still on its way: a second run of a job writes nothing twice. Returns how many."""
+    now = now or timezone.now()
+    from django.conf import settings
+
+    stale_running = now - timedelta(seconds=settings.Q_TASK_TIMEOUT + 60)
+    lost = Q(status=ImportJob.Status.QUEUED, updated_at__lt=now - timedelta(seconds=queued_seconds)) | Q(
+        status=ImportJob.Status.RUNNING, updated_at__lt=stale_running
+    )
+    ids = list(ImportJob.objects.filter(lost).values_list("pk", flat=True)[:1000])
+    ImportJob.objects.filter(pk__in=ids).update(updated_at=now)
+    for job_id in ids:
+        import_job_enqueue(job_id=job_id)
+    return len(ids)
 
 
 @transaction.atomic
@@ -866,7 +886,7 @@ def import_job_confirm(*, job: ImportJob, mapping: dict[str, str], enqueue: bool
         raw_headers, headers = opened.raw_headers, opened.headers
     job.mapping = mapping_clean(headers=headers, mapping=mapping)
     job.status = ImportJob.Status.QUEUED
-    job.save(update_fields=["mapping", "status"])
+    job.save(update_fields=["mapping", "status", "updated_at"])
     mapping_remember(headers=raw_headers, mapping=job.mapping)
     if enqueue:
         job_id = job.pk
@@ -882,7 +902,7 @@ def import_job_resume(*, job: ImportJob, enqueue: bool = True) -> ImportJob:
         raise ApplicationError("Only a failed import can be resumed.")
     job.status = ImportJob.Status.QUEUED
     job.failure_reason = ""
-    job.save(update_fields=["status", "failure_reason"])
+    job.save(update_fields=["status", "failure_reason", "updated_at"])
     if enqueue:
         job_id = job.pk
         transaction.on_commit(lambda: import_job_enqueue(job_id=job_id))
@@ -897,7 +917,7 @@ def _claim(job_id: int) -> ImportJob | None:
             return None
         if job.status == ImportJob.Status.QUEUED:
             job.status = ImportJob.Status.RUNNING
-            job.save(update_fields=["status"])
+            job.save(update_fields=["status", "updated_at"])
         return job
 
 
@@ -933,7 +953,7 @@ def import_job_run(
     try:
         if not job.total_rows:
             job.total_rows = _count_records(job)
-            ImportJob.objects.filter(pk=job.pk).update(total_rows=job.total_rows)
+            ImportJob.objects.filter(pk=job.pk).update(total_rows=job.total_rows, updated_at=timezone.now())
         with open_job_file(job) as opened:
             rules = row_rules_for(
                 headers=opened.headers, mapping=job.mapping, source=f"CSV import: {job.original_name}"
@@ -1020,7 +1040,16 @@ def _import_batch(job_id: int, batch: _Batch) -> ImportJob | None:
                 room = MAX_STORED_ERRORS - len(job.errors)
                 if room > 0 and batch.errors:
                     job.errors = job.errors + batch.errors[:room]
-                job.save(update_fields=["processed_rows", "created_count", "updated_count", "error_count", "errors"])
+                job.save(
+                    update_fields=[
+                        "processed_rows",
+                        "created_count",
+                        "updated_count",
+                        "error_count",
+                        "errors",
+                        "updated_at",
+                    ]
+                )
                 return job
         except IntegrityError:
             # Someone else created one of these recipients or accounts meanwhile: look up again.

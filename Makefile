@@ -10,7 +10,7 @@ export DEBUG ?= 1
 # test_<name>_gw0, gw1, ...). PYTEST_WORKERS=0 runs them in one process.
 PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: install run test test-fast lint bench load clean
+.PHONY: install run test test-redis test-fast lint bench load clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -38,6 +38,11 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The tests that hand tasks to the django-q2 broker (marked `broker`), again with Redis as the
+# broker: one private redis-server per pytest process (tests/broker.py). CI runs it after `make test`.
+test-redis: install
+	TEST_BROKER=redis $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m broker $(PYTEST_ARGS)
 
 # The inner loop: everything but the browser, tests that start worker/server processes, and property tests.
 test-fast: install

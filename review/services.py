@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_email
-from outreach.core.tasks import task_enqueue
+from outreach.core.tasks import pending_task_names, task_enqueue
 from outreach.drafting import (
     BatchItem,
     DraftingError,
@@ -916,14 +916,8 @@ def draft_sweep_stale(*, now=None) -> dict[str, int]:
 
 
 def _pending_task_names() -> set[str] | None:
-    """Names of drafting tasks waiting in the ORM broker; None when the broker is not the ORM."""
-    from django.conf import settings
-
-    if not settings.Q_CLUSTER.get("orm"):
-        return None
-    from django_q.models import OrmQ
-
-    return {str(t.name()) for t in OrmQ.objects.all()[:20000]}
+    """Names of drafting tasks waiting in the broker (ORM or Redis); None when it cannot be read."""
+    return pending_task_names()
 
 
 # --- Decide ---------------------------------------------------------------------------------

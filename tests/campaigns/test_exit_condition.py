@@ -174,6 +174,14 @@ def test_a_check_whose_worker_died_mid_call_is_judged_again_after_the_task_timeo
     assert EnrollmentEvent.objects.filter(enrollment=enrollment, kind="exit_condition").count() == 1
 
 
+def test_the_exit_check_sweep_is_scheduled_every_two_minutes_after_migrate(db):
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(func="campaigns.tasks.exit_condition_checks_sweep")
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 2, -1)
+    assert tasks.exit_condition_checks_sweep() == 0
+
+
 # --- The documented wording, judged offline by transparent rules ------------------------------------
 
 DOCUMENTED = "Exit if the contact replies, declines, or says the request is no longer relevant."

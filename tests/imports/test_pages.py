@@ -202,3 +202,13 @@ def test_an_import_whose_chain_was_lost_mid_file_is_nudged_after_the_task_timeou
     import_job_run(job.pk)  # what the nudged worker does: it carries on after the saved batch
     job.refresh_from_db()
     assert (job.status, job.processed_rows, job.created_count) == (ImportJob.Status.DONE, 3, 3)
+
+
+def test_the_import_sweep_is_scheduled_every_two_minutes_after_migrate():
+    from django_q.models import Schedule
+
+    from outreach.people.tasks import import_jobs_sweep
+
+    schedule = Schedule.objects.get(func="outreach.people.tasks.import_jobs_sweep")
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 2, -1)
+    assert import_jobs_sweep() == 0

@@ -11,14 +11,16 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from django_q.models import OrmQ, Schedule
+from django_q.models import Schedule
 
 from outreach.drafting.pricing import cost_usd
 from review import services
 from review.models import Draft, DraftBatch
+from tests.broker import broker_purge, queued_tasks
 from tests.factories import CampaignFactory, DraftFactory, FactFactory, RecipientFactory, from_campaign
 
-pytestmark = pytest.mark.django_db
+# Nearly every test here hands tasks to the broker: all run again on Redis (.ci/run).
+pytestmark = [pytest.mark.django_db, pytest.mark.broker]
 
 THRESHOLD = 3
 
@@ -59,7 +61,7 @@ def _states(ids) -> dict[str, int]:
 
 
 def _task_names() -> list[str]:
-    return [str(t.name()) for t in OrmQ.objects.all()]
+    return [t.name for t in queued_tasks()]
 
 
 def _submit(batch_id: int | None = None) -> DraftBatch:
@@ -159,7 +161,7 @@ def test_errored_and_expired_requests_fall_back_to_single_calls(
         "errored" if errored in cid else "expired" if expired in cid else "succeeded"
     )
     _submit()
-    OrmQ.objects.all().delete()
+    broker_purge()
     with django_capture_on_commit_callbacks(execute=True):
         services.draft_batches_poll()
     batch = DraftBatch.objects.get()
@@ -247,7 +249,7 @@ def test_a_draft_superseded_while_in_the_batch_ignores_its_result(
 
 def test_a_lost_submit_task_is_submitted_by_the_poller(rep, campaign, batching, django_capture_on_commit_callbacks):
     ids = _request(rep, campaign, 4, django_capture_on_commit_callbacks)
-    OrmQ.objects.all().delete()
+    broker_purge()
     assert services.draft_batches_poll() == {"submitted": 0, "checked": 0, "ended": 0}, "not lost yet"
     later = timezone.now() + timedelta(minutes=2)
     result = services.draft_batches_poll(now=later)
@@ -261,7 +263,7 @@ def test_a_submission_the_api_refuses_hands_the_drafts_to_single_calls(
 ):
     ids = _request(rep, campaign, 4, django_capture_on_commit_callbacks)
     batching.queue(batching.error(400, "invalid_request_error", "too large"))
-    OrmQ.objects.all().delete()
+    broker_purge()
     with django_capture_on_commit_callbacks(execute=True):
         assert services.draft_batch_submit(batch_id=DraftBatch.objects.get().pk) is None
     batch = DraftBatch.objects.get()

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_q.models import OrmQ, Schedule
+from django_q.models import Schedule
 
 from outreach.core.errors import ApplicationError
 from outreach.drafting import AnthropicProvider, OfflineProvider
@@ -16,6 +16,7 @@ from review import services
 from review.briefs import Brief
 from review.models import Draft, DraftDecision, DraftEdit, DraftSkip, DraftVersion
 from tests.anthropic_stub import AnthropicStub
+from tests.broker import queued_tasks
 from tests.factories import (
     CampaignFactory,
     DraftFactory,
@@ -44,6 +45,7 @@ def queued(rep, campaign):
 # --- request --------------------------------------------------------------------------------
 
 
+@pytest.mark.broker
 def test_requesting_a_draft_queues_it_and_enqueues_the_task_on_commit(
     rep, campaign, django_capture_on_commit_callbacks
 ):
@@ -51,7 +53,7 @@ def test_requesting_a_draft_queues_it_and_enqueues_the_task_on_commit(
     with django_capture_on_commit_callbacks(execute=True):
         draft = services.draft_request(recipient=recipient, sender=rep, **from_campaign(campaign))
     assert draft.state == Draft.State.QUEUED
-    assert [t.name() for t in OrmQ.objects.all()] == [f"draft-{draft.pk}"]
+    assert [t.name for t in queued_tasks()] == [f"draft-{draft.pk}"]
 
 
 def test_a_suppressed_recipient_gets_no_draft_only_a_logged_skip(rep, campaign):
@@ -207,6 +209,7 @@ def test_the_briefs_persona_overrides_the_senders_tone(rep):
 # --- sweep ----------------------------------------------------------------------------------
 
 
+@pytest.mark.broker
 def test_the_sweep_returns_drafts_stuck_in_drafting_to_the_queue(queued):
     Draft.objects.filter(pk=queued.pk).update(
         state="drafting", drafting_started_at=timezone.now() - timedelta(minutes=11), attempts=1
@@ -214,7 +217,7 @@ def test_the_sweep_returns_drafts_stuck_in_drafting_to_the_queue(queued):
     result = services.draft_sweep_stale()
     assert result["requeued"] == 1
     assert Draft.objects.get(pk=queued.pk).state == Draft.State.QUEUED
-    assert f"draft-{queued.pk}" in {t.name() for t in OrmQ.objects.all()}
+    assert f"draft-{queued.pk}" in {t.name for t in queued_tasks()}
 
 
 def test_the_sweep_leaves_drafts_within_their_lease_alone(queued):
@@ -232,13 +235,14 @@ def test_the_sweep_fails_a_draft_whose_worker_died_too_often(queued):
     assert draft.state == Draft.State.FAILED and "stopped" in draft.failure_reason
 
 
+@pytest.mark.broker
 def test_the_sweep_reenqueues_a_queued_draft_whose_task_was_lost_but_not_one_still_waiting(rep, campaign):
     lost, waiting = DraftFactory.create_batch(2, state="queued", sender=rep)
     Draft.objects.filter(pk__in=[lost.pk, waiting.pk]).update(updated_at=timezone.now() - timedelta(minutes=5))
     services._enqueue_generation(waiting.pk)
     result = services.draft_sweep_stale()
     assert result["reenqueued"] == 1
-    names = [t.name() for t in OrmQ.objects.all()]
+    names = [t.name for t in queued_tasks()]
     assert names.count(f"draft-{lost.pk}") == 1 and names.count(f"draft-{waiting.pk}") == 1
 
 

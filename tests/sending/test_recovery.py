@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.utils import timezone
-from django_q.models import OrmQ, Schedule
+from django_q.models import Schedule
 
 from outreach.mail.models import OutboundMessage
 from outreach.mail.services.sending import (
@@ -19,6 +19,7 @@ from outreach.mail.services.sending import (
     outbound_message_send,
     outbound_message_sweep,
 )
+from tests.broker import queued_tasks
 from tests.factories import ApprovedDraftFactory
 
 pytestmark = pytest.mark.django_db
@@ -99,19 +100,21 @@ def test_an_admin_can_send_an_unknown_message_again(approve, admin_user, setting
     assert len(mailoutbox) == 1
 
 
+@pytest.mark.broker
 def test_approval_enqueues_the_send_task_on_commit(approve, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        approve(ApprovedDraftFactory())
-    assert OrmQ.objects.count() == 1
+        message = approve(ApprovedDraftFactory())
+    assert [(t.func, t.args) for t in queued_tasks()] == [("outreach.mail.tasks.outbound_message_send", (message.pk,))]
 
 
+@pytest.mark.broker
 def test_the_sweeper_re_enqueues_a_due_row_whose_task_was_lost(approve):
     message = approve(ApprovedDraftFactory())
     assert outbound_message_sweep() == 0  # its own task may still be on the way
     with time_machine.travel(timezone.now() + timedelta(minutes=2)):
         assert outbound_message_sweep() == 1
         assert outbound_message_sweep() == 0  # not again at once
-    assert OrmQ.objects.count() == 1
+    assert [(t.func, t.args) for t in queued_tasks()] == [("outreach.mail.tasks.outbound_message_send", (message.pk,))]
     message.refresh_from_db()
     assert message.state == State.QUEUED
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('outreach', '0025_reply_triage'),
+        ('outreach', '0026_outbound_message_tracking'),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0013_pause_on_out_of_office'),
-        ('outreach', '0026_import_job_updated_at'),
+        ('outreach', '0027_import_job_updated_at'),
     ]
 
     operations = [

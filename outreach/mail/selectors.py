@@ -309,6 +309,8 @@ def message_tracking_note(*, message: OutboundMessage) -> str:
             f"Opens and clicks tracked by Outreach Review: an open pixel and {wrapped}, "
             "in the HTML part only (the plain-text part is as approved)."
         )
+    if mode == Tracking.NO_CONSENT and (message.cc or message.bcc) and message.recipient.consent_open_tracking:
+        return "Not tracked: no consent from the people copied (CC or BCC)."
     if mode:
         return str(Tracking(mode).label) + "."
     # Not handed over yet: what will happen.

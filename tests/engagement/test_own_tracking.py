@@ -17,6 +17,7 @@ from django.core import signing
 from outreach.integrations.models import EmittedEvent
 from outreach.mail import link_tracking
 from outreach.mail.models import EngagementEvent, MailboxConnection, OutboundMessage, SenderConfig
+from outreach.mail.selectors import message_tracking_note
 from outreach.mail.services.own_tracking import tracking_record_decision
 from outreach.mail.services.sending import build_email, sends_without_provider
 from outreach.mail.unsubscribe import unsubscribe_token
@@ -114,6 +115,17 @@ def test_without_consent_or_with_tracking_off_the_email_is_exactly_as_approved(c
     assert (message.tracking, message.tracked_links) == (mode, [])
     assert APPROVED_HTML in html
     assert "/t/o/" not in html and "/t/c/" not in html
+
+
+@pytest.mark.parametrize("copies", [{"cc": ["boss@customer.example"]}, {"bcc": ["crm@team.example"]}])
+def test_an_email_with_copies_is_not_tracked_since_the_copies_did_not_consent(copies):
+    message = _message()
+    OutboundMessage.objects.filter(pk=message.pk).update(**copies)
+    message.refresh_from_db()
+    html = _part(_sent_through_own_mailbox(message), "text/html")
+    assert message.tracking == OutboundMessage.Tracking.NO_CONSENT
+    assert APPROVED_HTML in html and "/t/o/" not in html
+    assert message_tracking_note(message=message) == "Not tracked: no consent from the people copied (CC or BCC)."
 
 
 def test_through_the_organizations_provider_the_provider_tracks_and_we_do_not():

@@ -44,7 +44,8 @@ def tracking_decide(*, message: OutboundMessage, own_channel: bool) -> tuple[str
         return Tracking.OFF, []
     if not own_channel:
         return Tracking.PROVIDER, []
-    if not message.recipient.consent_open_tracking:
+    # One HTML part goes to every copy: CC and BCC addresses did not consent, so no pixel for anyone.
+    if not message.recipient.consent_open_tracking or message.cc or message.bcc:
         return Tracking.NO_CONSENT, []
     if not message.body_html.strip():
         return Tracking.PLAIN_TEXT, []

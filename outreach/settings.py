@@ -353,6 +353,33 @@ MICROSOFT_OAUTH_TOKEN_URL = env_str(
     "MICROSOFT_OAUTH_TOKEN_URL", "https://login.microsoftonline.com/common/oauth2/v2.0/token"
 )
 GRAPH_API_BASE_URL = env_str("GRAPH_API_BASE_URL", "https://graph.microsoft.com/v1.0").rstrip("/")
+# Any other provider whose IMAP and SMTP servers accept OAuth 2.0 access tokens (SASL XOAUTH2):
+# one provider per installation, configured here. "Connect <MAILBOX_OAUTH_LABEL>" shows on My
+# mailboxes when MAILBOX_OAUTH_CLIENT_ID is set; the person types their address, authorizes at
+# the provider (authorization code with PKCE), and the tokens log in to the servers below.
+MAILBOX_OAUTH_LABEL = env_str("MAILBOX_OAUTH_LABEL", "your mail provider")
+MAILBOX_OAUTH_CLIENT_ID = env_str("MAILBOX_OAUTH_CLIENT_ID")
+MAILBOX_OAUTH_CLIENT_SECRET = env_str("MAILBOX_OAUTH_CLIENT_SECRET")
+MAILBOX_OAUTH_AUTHORIZE_URL = env_str("MAILBOX_OAUTH_AUTHORIZE_URL")
+MAILBOX_OAUTH_TOKEN_URL = env_str("MAILBOX_OAUTH_TOKEN_URL")
+MAILBOX_OAUTH_REVOKE_URL = env_str("MAILBOX_OAUTH_REVOKE_URL")  # RFC 7009; empty: not revocable
+MAILBOX_OAUTH_SCOPES = env_str("MAILBOX_OAUTH_SCOPES")  # space-separated, as the provider names them
+MAILBOX_OAUTH_IMAP_HOST = env_str("MAILBOX_OAUTH_IMAP_HOST")
+MAILBOX_OAUTH_IMAP_PORT = env_int("MAILBOX_OAUTH_IMAP_PORT", 993)
+MAILBOX_OAUTH_IMAP_SECURITY = env_str("MAILBOX_OAUTH_IMAP_SECURITY", "ssl")
+MAILBOX_OAUTH_SMTP_HOST = env_str("MAILBOX_OAUTH_SMTP_HOST")
+MAILBOX_OAUTH_SMTP_PORT = env_int("MAILBOX_OAUTH_SMTP_PORT", 587)
+MAILBOX_OAUTH_SMTP_SECURITY = env_str("MAILBOX_OAUTH_SMTP_SECURITY", "starttls")
+for _name in ("MAILBOX_OAUTH_IMAP_SECURITY", "MAILBOX_OAUTH_SMTP_SECURITY"):
+    if globals()[_name] not in ("ssl", "starttls", "none"):
+        raise ImproperlyConfigured(f"{_name} must be ssl, starttls or none")
+if MAILBOX_OAUTH_CLIENT_ID and not (
+    MAILBOX_OAUTH_AUTHORIZE_URL and MAILBOX_OAUTH_TOKEN_URL and MAILBOX_OAUTH_IMAP_HOST and MAILBOX_OAUTH_SMTP_HOST
+):
+    raise ImproperlyConfigured(
+        "MAILBOX_OAUTH_CLIENT_ID needs MAILBOX_OAUTH_AUTHORIZE_URL, MAILBOX_OAUTH_TOKEN_URL, "
+        "MAILBOX_OAUTH_IMAP_HOST and MAILBOX_OAUTH_SMTP_HOST"
+    )
 # One mail API call (Gmail, Graph) may take this long; a 429 whose Retry-After is at most
 # MAILBOX_API_RETRY_AFTER_MAX_SECONDS is waited out in place (up to 3 times), a longer one ends the
 # pass (or defers the send) until then.

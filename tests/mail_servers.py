@@ -2,10 +2,16 @@
 
 Dovecot refuses to run its login and mail processes as root, so they run as the users the Debian
 package creates (dovenull, dovecot) and the mail directories belong to `dovecot`.
+
+With an introspection URL, Dovecot also accepts OAuth 2.0 access tokens (AUTHENTICATE XOAUTH2 and
+OAUTHBEARER) through its oauth2 passdb, which asks that URL (RFC 7662) whose token it is; the
+submission server does the same for AUTH XOAUTH2 through `check_token`.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import pwd
 import shutil
@@ -13,13 +19,14 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import Message
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
 from imapclient import IMAPClient
 
 DOVECOT_CONF = """\
@@ -30,9 +37,9 @@ state_dir = {dir}/state
 log_path = {dir}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth_mechanisms}
 auth_failure_delay = 0
-passdb {{
+{oauth_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {dir}/passwd
 }}
@@ -62,6 +69,22 @@ first_valid_uid = 0
 first_valid_gid = 0
 """
 
+# Dovecot 2.3's oauth2 passdb, only for the token mechanisms (passwords still go to passwd-file).
+OAUTH_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {dir}/dovecot-oauth2.conf.ext
+}}
+"""
+OAUTH_CONF = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -81,6 +104,8 @@ class Dovecot:
     port: int = 0
     users: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
+    # RFC 7662 token introspection endpoint: Dovecot then accepts XOAUTH2/OAUTHBEARER logins.
+    oauth_introspection_url: str = ""
 
     @property
     def conf(self) -> Path:
@@ -91,7 +116,17 @@ class Dovecot:
         for sub in ("run", "state", "mail"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         (self.dir / "passwd").write_text("")
-        self.conf.write_text(DOVECOT_CONF.format(dir=self.dir, port=self.port))
+        oauth = bool(self.oauth_introspection_url)
+        if oauth:
+            (self.dir / "dovecot-oauth2.conf.ext").write_text(OAUTH_CONF.format(url=self.oauth_introspection_url))
+        self.conf.write_text(
+            DOVECOT_CONF.format(
+                dir=self.dir,
+                port=self.port,
+                oauth_mechanisms=" xoauth2 oauthbearer" if oauth else "",
+                oauth_passdb=OAUTH_PASSDB.format(dir=self.dir) if oauth else "",
+            )
+        )
         dovecot = pwd.getpwnam("dovecot")
         os.chown(self.dir / "mail", dovecot.pw_uid, dovecot.pw_gid)
         os.chmod(self.dir, 0o755)
@@ -164,8 +199,8 @@ class Dovecot:
         )
 
 
-def start_dovecot() -> Dovecot:
-    server = Dovecot(dir=Path(tempfile.mkdtemp(prefix="dovecot-")))
+def start_dovecot(*, oauth_introspection_url: str = "") -> Dovecot:
+    server = Dovecot(dir=Path(tempfile.mkdtemp(prefix="dovecot-")), oauth_introspection_url=oauth_introspection_url)
     server.start()
     return server
 
@@ -184,6 +219,27 @@ class SubmissionHandler:
 
     received: list[Submitted] = field(default_factory=list)
     refuse_with: str = ""
+    # (user, access token) -> accepted? AUTH XOAUTH2 is refused when this is not set.
+    check_token: Callable[[str, str], bool] | None = None
+    xoauth2_logins: list[tuple[str, bool]] = field(default_factory=list)
+
+    async def auth_XOAUTH2(self, server, args):  # noqa: N802 - aiosmtpd's naming for a mechanism
+        """SASL XOAUTH2 as Google documents it: on a refused token, a 334 challenge carrying the
+        error, the client's empty answer, then 535."""
+        if len(args) == 2:
+            blob = base64.b64decode(args[1])
+        else:
+            blob = await server.challenge_auth("")
+            if blob is MISSING:
+                return AuthResult(success=False)
+        fields = dict(part.split("=", 1) for part in blob.decode().split("\x01") if "=" in part)
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        accepted = bool(self.check_token and token and self.check_token(user, token))
+        self.xoauth2_logins.append((user, accepted))
+        if accepted:
+            return AuthResult(success=True, auth_data=user)
+        await server.challenge_auth(json.dumps({"status": "401", "schemes": "bearer", "scope": "mail"}))
+        return AuthResult(success=False)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.refuse_with:
@@ -208,9 +264,9 @@ class SmtpSubmission:
     """A real SMTP submission server on 127.0.0.1 that requires AUTH (PLAIN/LOGIN) with the given
     accounts (plain text allowed: it is loopback)."""
 
-    def __init__(self, accounts: dict[str, str]) -> None:
+    def __init__(self, accounts: dict[str, str], *, check_token: Callable[[str, str], bool] | None = None) -> None:
         self.accounts = accounts
-        self.handler = SubmissionHandler()
+        self.handler = SubmissionHandler(check_token=check_token)
         self.port = free_port()
 
         def authenticate(server, session, envelope, mechanism, auth_data):

@@ -577,3 +577,36 @@ class MicrosoftStub(OAuthServerMixin, _Server):
         else:
             body["@odata.deltaLink"] = f"{base}?{urlencode({'$deltatoken': self.change})}"
         return Reply(200, body)
+
+
+class MailOAuthStub(OAuthServerMixin, _Server):
+    """Any other mail provider's OAuth 2.0 authorization server (consent, code exchange with PKCE,
+    refresh, expiry, RFC 7009 revocation), whose IMAP and SMTP servers take its access tokens
+    (XOAUTH2). It has no mail API: the servers ask it who a token belongs to through RFC 7662
+    token introspection (`POST /introspect`), as Dovecot's oauth2 passdb does. Its tokens belong
+    to one mailbox (`address`)."""
+
+    name = "mail-oauth-stub"
+    authorize_path = "/oauth2/authorize"
+    token_path = "/oauth2/token"
+    revoke_path = "/oauth2/revoke"
+    introspect_path = "/introspect"
+
+    def __init__(self, address: str = "rep1@team.example") -> None:
+        super().__init__()
+        self._oauth_init()
+        self.address = address
+
+    def token_user(self, token: str) -> str:
+        """Whose mailbox the token opens, or "" when it is unknown, expired or revoked."""
+        entry = self.access_tokens.get(token)
+        return self.address if entry and not entry[0].revoked and entry[1] > time.time() else ""
+
+    def handle(self, request: Recorded) -> Reply:
+        oauth = self.oauth_handle(request)
+        if oauth is not None:
+            return oauth
+        if request.method == "POST" and request.path == self.introspect_path:
+            user = self.token_user(request.form.get("token", ""))
+            return Reply(200, {"active": True, "username": user} if user else {"active": False})
+        return Reply(404, {"error": "not_found"})

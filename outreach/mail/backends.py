@@ -8,7 +8,8 @@ this one by the sender, so a send retried after a crash cannot become a second e
 PinnedSMTPBackend is Django's SMTP backend for a server a team member typed in (their own
 mailbox): at each connection the host is resolved once and checked (outreach.core.netguard), and
 the TCP connection goes to that checked address. smtplib keeps the host name it was given, so
-STARTTLS and implicit TLS verify the certificate against the name and send it as SNI.
+STARTTLS and implicit TLS verify the certificate against the name and send it as SNI. Given an
+`access_token` source instead of a password, it logs in with SASL XOAUTH2.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from anymail.backends.resend import EmailBackend as AnymailResendBackend
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
 from outreach.core.netguard import Destination, resolve_destination
+from outreach.mail.imap import TokenSource, xoauth2_string
 
 
 class ResendEmailBackend(AnymailResendBackend):
@@ -57,13 +59,40 @@ class PinnedSMTPBackend(SMTPBackend):
 
     _destination: Destination | None = None
 
+    def __init__(self, *args, access_token: TokenSource | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.access_token = access_token
+
     def open(self):
         if self.connection:
             return False
         # Resolved at every new connection: the answer may have changed since the host was saved.
         self._destination = resolve_destination(self.host, int(self.port))
         self.host = self._destination.host  # "[::1]" → "::1", the form TLS compares with
-        return super().open()
+        opened = super().open()
+        if opened and self.access_token is not None:
+            try:
+                self._xoauth2(self.access_token)
+            except BaseException:
+                self.close()
+                raise
+        return opened
+
+    def _xoauth2(self, access_token: TokenSource) -> None:
+        assert self.connection is not None
+        self.connection.ehlo_or_helo_if_needed()
+        token = access_token(None)
+        try:
+            self._authenticate(token)
+        except smtplib.SMTPAuthenticationError:
+            # Refused before its time (revoked at the provider, say): one refresh, one more try.
+            self._authenticate(access_token(token))
+
+    def _authenticate(self, token: str) -> None:
+        answer = xoauth2_string(self.username, token)
+        # A refusal comes as a 334 challenge carrying the error; the empty reply ends it with 535.
+        assert self.connection is not None
+        self.connection.auth("XOAUTH2", lambda challenge=None: answer if challenge is None else "")
 
     @property
     def connection_class(self):

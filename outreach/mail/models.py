@@ -455,6 +455,8 @@ class MailboxConnection(models.Model):
 
     class Kind(models.TextChoices):
         IMAP_SMTP = "imap_smtp", "IMAP and SMTP"
+        # IMAP and SMTP logging in with an OAuth 2.0 access token (SASL XOAUTH2) instead of a password.
+        IMAP_OAUTH = "imap_oauth", "IMAP and SMTP (OAuth 2.0)"
         GOOGLE = "google", "Google (Gmail API)"
         MICROSOFT = "microsoft", "Microsoft 365 (Graph)"
         # The demo's local development mailbox (/mailbox/) playing a sender's own inbox.
@@ -518,7 +520,7 @@ class MailboxConnection(models.Model):
         return f"{self.email_address} ({self.get_kind_display()}, {self.state})"
 
     def clean(self) -> None:
-        if self.kind == self.Kind.IMAP_SMTP and self.state != self.State.DISCONNECTED:
+        if self.kind in (self.Kind.IMAP_SMTP, self.Kind.IMAP_OAUTH) and self.state != self.State.DISCONNECTED:
             errors = {}
             for field, host, port in (
                 ("imap_host", self.imap_host, self.imap_port),

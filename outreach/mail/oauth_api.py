@@ -27,6 +27,8 @@ from django.conf import settings
 
 GOOGLE = "google"
 MICROSOFT = "microsoft"
+# Any other provider: its IMAP and SMTP servers take the access token (SASL XOAUTH2); no mail API.
+IMAP_OAUTH = "imap_oauth"
 
 GOOGLE_SCOPES = (
     "https://www.googleapis.com/auth/gmail.send",
@@ -59,7 +61,7 @@ class OAuthProvider:
 
 
 # Providers whose whole path (connect, send, read, recover) is built.
-READY = (GOOGLE, MICROSOFT)
+READY = (GOOGLE, MICROSOFT, IMAP_OAUTH)
 
 
 def oauth_provider(kind: str) -> OAuthProvider | None:
@@ -92,11 +94,23 @@ def oauth_provider(kind: str) -> OAuthProvider | None:
             scopes=MICROSOFT_SCOPES,
             authorize_params={"prompt": "select_account"},
         )
+    if kind == IMAP_OAUTH and settings.MAILBOX_OAUTH_CLIENT_ID:
+        return OAuthProvider(
+            kind=IMAP_OAUTH,
+            label=settings.MAILBOX_OAUTH_LABEL,
+            client_id=settings.MAILBOX_OAUTH_CLIENT_ID,
+            client_secret=settings.MAILBOX_OAUTH_CLIENT_SECRET,
+            authorize_url=settings.MAILBOX_OAUTH_AUTHORIZE_URL,
+            token_url=settings.MAILBOX_OAUTH_TOKEN_URL,
+            revoke_url=settings.MAILBOX_OAUTH_REVOKE_URL,
+            api_base_url="",  # mail goes through the IMAP and SMTP servers
+            scopes=tuple(settings.MAILBOX_OAUTH_SCOPES.split()),
+        )
     return None
 
 
 def oauth_providers_configured() -> list[OAuthProvider]:
-    return [p for p in (oauth_provider(GOOGLE), oauth_provider(MICROSOFT)) if p is not None]
+    return [p for p in (oauth_provider(GOOGLE), oauth_provider(MICROSOFT), oauth_provider(IMAP_OAUTH)) if p]
 
 
 class ApiError(Exception):

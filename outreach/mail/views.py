@@ -9,8 +9,9 @@ import time
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.core.validators import validate_email
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -22,6 +23,7 @@ from django_htmx.http import trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
 from outreach.core.errors import ApplicationError
+from outreach.core.normalize import normalize_email
 from outreach.people import selectors as people_selectors
 from outreach.people.roles import is_admin, is_csm_or_admin
 
@@ -377,11 +379,23 @@ def _oauth_redirect_uri(kind: str) -> str:
 def mailbox_oauth_start(request: HttpRequest, provider: str) -> HttpResponse:
     """ "Connect Google" / "Connect Microsoft 365": off to the provider's consent screen (POST with
     the CSRF token, so no other site can start a connection in someone's name)."""
-    if oauth_provider(provider) is None:
+    configured = oauth_provider(provider)
+    if configured is None:
         messages.error(request, "Connecting this kind of mailbox is not configured on this server.")
         return redirect("mailbox_connections")
+    login_hint = request.POST.get("login_hint", "").strip()[:320]
+    address = ""
+    if provider == MailboxConnection.Kind.IMAP_OAUTH:
+        # No mail API tells who signed in: the person says which mailbox, and the first IMAP and
+        # SMTP logins with the token prove it.
+        try:
+            validate_email(login_hint)
+        except ValidationError:
+            messages.error(request, f"Enter the address of your {configured.label} mailbox to connect it.")
+            return redirect("mailbox_connections")
+        address = normalize_email(login_hint)
     start = oauth_mailboxes.oauth_connect_start(
-        kind=provider, redirect_uri=_oauth_redirect_uri(provider), login_hint=request.POST.get("login_hint", "")[:320]
+        kind=provider, redirect_uri=_oauth_redirect_uri(provider), login_hint=login_hint
     )
     now = time.time()
     pending = {
@@ -389,7 +403,13 @@ def mailbox_oauth_start(request: HttpRequest, provider: str) -> HttpResponse:
         for state, entry in (request.session.get(OAUTH_SESSION_KEY) or {}).items()
         if entry.get("at", 0) > now - OAUTH_PENDING_SECONDS
     }
-    pending[start.state] = {"kind": provider, "verifier": start.code_verifier, "user": request.user.pk, "at": now}
+    pending[start.state] = {
+        "kind": provider,
+        "verifier": start.code_verifier,
+        "user": request.user.pk,
+        "at": now,
+        "address": address,
+    }
     request.session[OAUTH_SESSION_KEY] = pending
     return redirect(start.url)
 
@@ -428,6 +448,7 @@ def mailbox_oauth_callback(request: HttpRequest, provider: str) -> HttpResponse:
             code=request.GET["code"],
             redirect_uri=_oauth_redirect_uri(provider),
             code_verifier=entry["verifier"],
+            address=entry.get("address", ""),
         )
     except ApplicationError as exc:
         messages.error(request, exc.message)

@@ -57,7 +57,12 @@ PROVIDER = "mailbox"
 BATCH = 50
 # Read through a provider's API (outreach.mail.services.oauth_mailboxes), not IMAP.
 API_KINDS = (MailboxConnection.Kind.GOOGLE, MailboxConnection.Kind.MICROSOFT)
-SYNCED_KINDS = (MailboxConnection.Kind.IMAP_SMTP, MailboxConnection.Kind.LOCAL, *API_KINDS)
+SYNCED_KINDS = (
+    MailboxConnection.Kind.IMAP_SMTP,
+    MailboxConnection.Kind.IMAP_OAUTH,
+    MailboxConnection.Kind.LOCAL,
+    *API_KINDS,
+)
 # A first read after UIDVALIDITY changed looks back no further than this.
 RESYNC_DAYS = 14
 
@@ -391,7 +396,7 @@ def mailbox_sync(*, mailbox_id: int) -> SyncResult:
         mailboxes.mailbox_mark_broken(
             mailbox_id=mailbox.pk,
             state=MailboxConnection.State.NEEDS_REAUTH,
-            reason="The server refused the saved password; enter it again.",
+            reason=mailboxes.login_refused_reason(mailbox),
         )
         result.error = "login refused"
         _save_cursor(mailbox, sync_lease_until=None, last_sync_error=result.error)

@@ -4,6 +4,10 @@ broken connection does to the emails waiting to go out through it.
 A mailbox that needs re-authorization or fails to log in holds its owner's queued emails (state
 "held", code mailbox_disconnected, with the reason): they are never dropped and never sent through
 another channel without a person deciding. Reconnecting releases them.
+
+IMAP/SMTP mailboxes log in with a password, or (kind imap_oauth) with an OAuth 2.0 access token
+(SASL XOAUTH2) from the grant stored as Google's and Microsoft's are, refreshed the same way
+(`outreach.mail.services.oauth_mailboxes`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
 from outreach.core.netguard import DestinationRefused
-from outreach.mail.imap import LoginError, PinnedIMAPClient, imap_open
+from outreach.mail.imap import AuthorizationRefused, LoginError, PinnedIMAPClient, TokenSource, imap_open
 from outreach.mail.models import LocalMailboxMessage, MailboxConnection, OutboundMessage
 
 logger = logging.getLogger(__name__)
@@ -33,13 +37,24 @@ State = MailboxConnection.State
 Security = MailboxConnection.Security
 # Connected with OAuth 2.0 and used through the provider's API (outreach.mail.services.oauth_mailboxes).
 OAUTH_KINDS = (MailboxConnection.Kind.GOOGLE, MailboxConnection.Kind.MICROSOFT)
+# The stored secret is an OAuth 2.0 grant (revoked at the provider on disconnect where it can be).
+TOKEN_KINDS = (*OAUTH_KINDS, MailboxConnection.Kind.IMAP_OAUTH)
 
 
 def own_smtp_connection(
-    *, host: str, port: int, username: str, password: str, use_tls: bool, use_ssl: bool, timeout: int | None = None
+    *,
+    host: str,
+    port: int,
+    username: str,
+    password: str,
+    use_tls: bool,
+    use_ssl: bool,
+    timeout: int | None = None,
+    access_token: TokenSource | None = None,
 ):
     """Django's SMTP backend to a server a person typed: checked and pinned at each connection
-    (outreach.mail.backends.PinnedSMTPBackend). Used for SenderConfig and mailboxes alike."""
+    (outreach.mail.backends.PinnedSMTPBackend). Used for SenderConfig and mailboxes alike. With
+    `access_token`, it logs in with XOAUTH2 instead of the password."""
     return get_connection(
         OWN_SMTP_BACKEND,
         fail_silently=False,
@@ -52,7 +67,26 @@ def own_smtp_connection(
         use_tls=use_tls,
         use_ssl=use_ssl,
         timeout=timeout or settings.EMAIL_TIMEOUT,
+        access_token=access_token,
     )
+
+
+def _token_source(mailbox: MailboxConnection) -> TokenSource | None:
+    """For an imap_oauth mailbox, where its logins get their access token; else None (password)."""
+    if mailbox.kind != MailboxConnection.Kind.IMAP_OAUTH:
+        return None
+    from outreach.mail.services import oauth_mailboxes
+
+    return oauth_mailboxes.xoauth2_token_source(mailbox)
+
+
+def login_refused_reason(mailbox: MailboxConnection) -> str:
+    """What the owner is told when the mailbox's server refuses our login."""
+    if mailbox.kind in TOKEN_KINDS:
+        from outreach.mail.services import oauth_mailboxes
+
+        return oauth_mailboxes.reauthorization_reason(mailbox)
+    return "The server refused the saved password; enter it again."
 
 
 LOCAL_BACKEND = "outreach.mail.local_mailbox.LocalMailboxBackend"
@@ -65,20 +99,28 @@ def mailbox_smtp_connection(mailbox: MailboxConnection):
         host=mailbox.smtp_host,
         port=mailbox.smtp_port,
         username=mailbox.username,
-        password=mailbox.get_secret(),
         use_tls=mailbox.smtp_security == Security.STARTTLS,
         use_ssl=mailbox.smtp_security == Security.SSL,
+        **_credentials(mailbox),
     )
 
 
+def _credentials(mailbox: MailboxConnection) -> dict:
+    source = _token_source(mailbox)
+    if source is not None:
+        return {"password": "", "access_token": source}
+    return {"password": mailbox.get_secret()}
+
+
 def mailbox_imap(mailbox: MailboxConnection) -> PinnedIMAPClient:
-    """A logged-in IMAP client for the mailbox (LoginError when the password is refused)."""
+    """A logged-in IMAP client for the mailbox (LoginError when the password or the OAuth grant is
+    refused; AuthorizationUnavailable, an OSError, when no access token could be had just now)."""
     return imap_open(
         host=mailbox.imap_host,
         port=mailbox.imap_port,
         security=mailbox.imap_security,
         username=mailbox.username,
-        password=mailbox.get_secret(),
+        **_credentials(mailbox),
     )
 
 
@@ -107,10 +149,17 @@ class ConnectionCheck:
     uidnext: int
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: Exception, mailbox: MailboxConnection | None = None) -> str:
+    token_login = mailbox is not None and mailbox.kind == MailboxConnection.Kind.IMAP_OAUTH
+    if isinstance(exc, AuthorizationRefused):
+        return "The provider no longer accepts the authorization; connect the mailbox again."
     if isinstance(exc, LoginError):
+        if token_login:
+            return "The IMAP server refused the access token for this address."
         return "The server refused the username or password."
     if isinstance(exc, smtplib.SMTPAuthenticationError):
+        if token_login:
+            return "The SMTP server refused the access token for this address."
         return "The SMTP server refused the username or password."
     if isinstance(exc, DestinationRefused):
         return f"The host is {exc.message}."
@@ -136,7 +185,7 @@ def mailbox_check(mailbox: MailboxConnection) -> ConnectionCheck:
         smtp.open()
         smtp.close()
     except (Exception, imaplib.IMAP4.error) as exc:
-        raise ApplicationError(f"Could not connect {mailbox.email_address}: {_describe(exc)}") from exc
+        raise ApplicationError(f"Could not connect {mailbox.email_address}: {_describe(exc, mailbox)}") from exc
     return ConnectionCheck(
         sent_folder=sent_folder, uidvalidity=int(status[b"UIDVALIDITY"]), uidnext=int(status[b"UIDNEXT"])
     )
@@ -159,6 +208,38 @@ def mailbox_connect_imap(
 
     Reading starts with what arrives from now on. Reconnecting an address keeps its sync cursor
     and releases the emails that waited for it."""
+    return mailbox_connect_servers(
+        user=user,
+        kind=MailboxConnection.Kind.IMAP_SMTP,
+        email_address=email_address,
+        imap_host=imap_host,
+        imap_port=imap_port,
+        imap_security=imap_security,
+        smtp_host=smtp_host,
+        smtp_port=smtp_port,
+        smtp_security=smtp_security,
+        username=username,
+        secret=password,
+    )
+
+
+def mailbox_connect_servers(
+    *,
+    user,
+    kind: str,
+    email_address: str,
+    imap_host: str,
+    imap_port: int,
+    imap_security: str,
+    smtp_host: str,
+    smtp_port: int,
+    smtp_security: str,
+    username: str,
+    secret: str,
+) -> MailboxConnection:
+    """Connect (or reconnect) a mailbox read over IMAP and sent through over SMTP, logging in with
+    a password (kind imap_smtp) or an OAuth 2.0 grant (kind imap_oauth, `secret` the token as
+    stored). Nothing is saved unless both logins work."""
     email_address = email_address.strip().lower()
     existing = (
         MailboxConnection.objects.filter(user=user, email_address=email_address)
@@ -166,7 +247,7 @@ def mailbox_connect_imap(
         .first()
     )
     mailbox = existing or MailboxConnection(user=user, email_address=email_address)
-    mailbox.kind = MailboxConnection.Kind.IMAP_SMTP
+    mailbox.kind = kind
     mailbox.imap_host = imap_host.strip()
     mailbox.imap_port = imap_port
     mailbox.imap_security = imap_security
@@ -174,8 +255,10 @@ def mailbox_connect_imap(
     mailbox.smtp_port = smtp_port
     mailbox.smtp_security = smtp_security
     mailbox.username = username.strip() or email_address
-    if password:
-        mailbox.set_secret(password)
+    if existing is not None and existing.kind in OAUTH_KINDS:
+        mailbox.server_saves_sent = False  # the API filed sent mail; SMTP does not
+    if secret:
+        mailbox.set_secret(secret)
     elif not mailbox.has_secret:
         raise ApplicationError("Enter the mailbox's password or app password.")
     try:
@@ -320,11 +403,12 @@ def mailbox_send_test(*, mailbox: MailboxConnection, user) -> str:
         return message_id
     try:
         email.send(fail_silently=False)
-    except smtplib.SMTPAuthenticationError as exc:
-        mailbox_mark_broken(mailbox_id=mailbox.pk, state=State.NEEDS_REAUTH, reason=_describe(exc))
-        raise ApplicationError(f"The test email was not sent: {_describe(exc)}") from exc
+    except (smtplib.SMTPAuthenticationError, LoginError) as exc:
+        reason = login_refused_reason(mailbox) if mailbox.kind in TOKEN_KINDS else _describe(exc)
+        mailbox_mark_broken(mailbox_id=mailbox.pk, state=State.NEEDS_REAUTH, reason=reason)
+        raise ApplicationError(f"The test email was not sent: {_describe(exc, mailbox)}") from exc
     except Exception as exc:
-        raise ApplicationError(f"The test email was not sent: {_describe(exc)}") from exc
+        raise ApplicationError(f"The test email was not sent: {_describe(exc, mailbox)}") from exc
     return message_id
 
 
@@ -333,7 +417,7 @@ def mailbox_disconnect(*, mailbox: MailboxConnection, user) -> MailboxConnection
     revoked at the provider where it supports that: Google), the row stays for the history of
     what went out through it. Emails already held stay held until a mailbox is connected."""
     note = ""
-    if mailbox.kind in OAUTH_KINDS and mailbox.has_secret:
+    if mailbox.kind in TOKEN_KINDS and mailbox.has_secret:
         from outreach.mail.services import oauth_mailboxes
 
         # Outside the transaction: no row lock is held over the network.

@@ -21,6 +21,12 @@ participant check, then the Gmail thread, then the participants).
 Reading (Graph): the Inbox's delta query from the stored delta link (one request when nothing
 changed); a delta token Graph no longer knows (410) restarts the query from what arrived since
 connecting. Matching uses the conversationId as the thread.
+
+Any other provider (kind imap_oauth, configured by the MAILBOX_OAUTH_* settings): the same connect
+and the same tokens, but mail goes through the provider's IMAP and SMTP servers, which take the
+access token instead of a password (SASL XOAUTH2). The person types their address; the first
+IMAP and SMTP logins with the new token prove the grant is for that mailbox. Sending, reading and
+recovery are then the IMAP/SMTP mailbox's own (`mailboxes`, `mailbox_sync`).
 """
 
 from __future__ import annotations
@@ -39,9 +45,11 @@ from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
 from outreach.core.normalize import normalize_email
+from outreach.mail.imap import AuthorizationRefused, AuthorizationUnavailable, TokenSource
 from outreach.mail.models import EngagementEvent, MailboxConnection
 from outreach.mail.oauth_api import (
     GOOGLE,
+    IMAP_OAUTH,
     REFRESH_LEEWAY_SECONDS,
     ApiError,
     DeltaExpired,
@@ -85,6 +93,8 @@ def reauthorization_reason(mailbox: MailboxConnection) -> str:
 
 
 def _label(kind: str) -> str:
+    if kind == Kind.IMAP_OAUTH:
+        return settings.MAILBOX_OAUTH_LABEL
     return {Kind.GOOGLE: "Google", Kind.MICROSOFT: "Microsoft 365"}.get(kind, kind)  # type: ignore[call-overload]
 
 
@@ -134,12 +144,16 @@ def _no_refresh(token: str, stale: str | None) -> str:
     return token
 
 
-def oauth_connect_finish(*, user, kind: str, code: str, redirect_uri: str, code_verifier: str) -> MailboxConnection:
+def oauth_connect_finish(
+    *, user, kind: str, code: str, redirect_uri: str, code_verifier: str, address: str = ""
+) -> MailboxConnection:
     """Exchange the code, learn the address, store the tokens encrypted and release what waited.
 
     Reconnecting an address keeps its reading cursor (what arrived meanwhile is read) and queues
-    the emails held for it again."""
+    the emails held for it again. For imap_oauth, `address` is the one the person typed."""
     provider = _provider(kind)
+    if kind == IMAP_OAUTH and not address:
+        raise ApplicationError("Enter the mailbox's address before connecting it.")
     try:
         token = code_exchange(provider, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier)
     except ApiError as exc:
@@ -152,6 +166,8 @@ def oauth_connect_finish(*, user, kind: str, code: str, redirect_uri: str, code_
         raise ApplicationError(f"{provider.label} did not grant {names}: connect again and allow every permission.")
     if not token["refresh_token"]:
         raise ApplicationError(f"{provider.label} gave no refresh token: connect again and allow offline access.")
+    if kind == IMAP_OAUTH:
+        return _xoauth2_connect_finish(user=user, address=address, token=token)
     try:
         address, cursor = _identity(provider, token["access_token"])
     except ApiError as exc:
@@ -180,6 +196,24 @@ def oauth_connect_finish(*, user, kind: str, code: str, redirect_uri: str, code_
         mailbox.save()
         mailboxes.outbound_messages_release(mailbox=mailbox)
     return mailbox
+
+
+def _xoauth2_connect_finish(*, user, address: str, token: dict) -> MailboxConnection:
+    """Log in to the configured IMAP and SMTP servers with the new token (XOAUTH2): nothing is saved
+    unless both accept it for this address."""
+    return mailboxes.mailbox_connect_servers(
+        user=user,
+        kind=Kind.IMAP_OAUTH,
+        email_address=address,
+        imap_host=settings.MAILBOX_OAUTH_IMAP_HOST,
+        imap_port=settings.MAILBOX_OAUTH_IMAP_PORT,
+        imap_security=settings.MAILBOX_OAUTH_IMAP_SECURITY,
+        smtp_host=settings.MAILBOX_OAUTH_SMTP_HOST,
+        smtp_port=settings.MAILBOX_OAUTH_SMTP_PORT,
+        smtp_security=settings.MAILBOX_OAUTH_SMTP_SECURITY,
+        username=address,
+        secret=json.dumps(token),
+    )
 
 
 def _store_token(mailbox: MailboxConnection, token: dict) -> None:
@@ -222,6 +256,33 @@ def mailbox_access_token(*, mailbox_id: int, stale: str | None = None) -> str:
         _store_token(mailbox, new)
         mailbox.save(update_fields=["secret_encrypted", "updated_at"])
         return new["access_token"]
+
+
+def xoauth2_token_source(mailbox: MailboxConnection) -> TokenSource:
+    """Access tokens for the mailbox's IMAP and SMTP logins (XOAUTH2): the one held in memory while
+    it has time left, else one from mailbox_access_token (refreshed under the row lock when due).
+
+    A refused grant raises AuthorizationRefused (a LoginError: the mailbox needs re-authorization,
+    as with a refused password); no answer from the token endpoint raises AuthorizationUnavailable
+    (an OSError: try again later)."""
+
+    def access_token(stale: str | None) -> str:
+        token = _load_token(mailbox)
+        access = token.get("access_token") or ""
+        expires_at = token.get("expires_at")
+        fresh = bool(access) and (expires_at is None or expires_at - REFRESH_LEEWAY_SECONDS > time.time())
+        if fresh and access != stale:
+            return access
+        if mailbox.pk is None:  # being connected: only the token just issued
+            raise AuthorizationRefused(f"{_label(mailbox.kind)} refused the token it just issued")
+        try:
+            return mailbox_access_token(mailbox_id=mailbox.pk, stale=stale or access)
+        except GrantRevoked as exc:
+            raise AuthorizationRefused(exc.message) from exc
+        except ApiError as exc:
+            raise AuthorizationUnavailable(exc.message) from exc
+
+    return access_token
 
 
 def mailbox_api(mailbox: MailboxConnection) -> Gmail | Graph:

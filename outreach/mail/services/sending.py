@@ -631,7 +631,10 @@ def _deliver_through_mailbox(message: OutboundMessage, mailbox: MailboxConnectio
         raise SendFailure(exc.message, transient=False) from exc
     except (smtplib.SMTPAuthenticationError, LoginError) as exc:
         raise SendFailure(
-            f"{mailbox.email_address} refused the login: {exc}", transient=True, mailbox_refused_login=True
+            f"{mailbox.email_address} refused the login: {exc}",
+            transient=True,
+            mailbox_refused_login=True,
+            mailbox_reason=mailboxes.login_refused_reason(mailbox),
         ) from exc
     except Exception as exc:
         raise _classify(exc) from exc

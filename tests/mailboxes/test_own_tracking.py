@@ -26,8 +26,10 @@ APPROVED_HTML = (
 APPROVED_TEXT = f"Hi there,\n\nHere is the reports guide: {GUIDE}\n\nRita"
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def tasks_run_inline(monkeypatch):
+    """Committed rows nudge their tasks (this test commits for real, for the live server): they run
+    inline, here and in the server's thread, instead of waiting in the broker."""
     from django_q.conf import Conf
 
     monkeypatch.setattr(Conf, "SYNC", True)
@@ -45,8 +47,8 @@ def send(rep, approve, rep_mailbox, submission):
             body_text=APPROVED_TEXT,
             body_html=APPROVED_HTML,
         )
-        message = approve(draft)
-        outbound_message_send(message_id=message.pk)
+        message = approve(draft)  # its send task runs as the approval commits
+        outbound_message_send(message_id=message.pk)  # a second nudge changes nothing
         message.refresh_from_db()
         assert (message.state, message.mailbox_id) == (OutboundMessage.State.SENT, rep_mailbox.pk)
         [delivered] = [r.message for r in submission.received if r.message["Message-ID"] == message.message_id]
@@ -75,7 +77,7 @@ def _get(url: str) -> http.client.HTTPResponse:
 
 
 def test_a_consenting_recipients_email_carries_our_pixel_and_redirect_and_they_work_over_http(
-    send, live_server, settings, dovecot, rep_mailbox, tasks_run_inline
+    send, live_server, settings, dovecot, rep_mailbox
 ):
     settings.SITE_URL = live_server.url
     message, delivered = send(consent=True)

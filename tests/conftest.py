@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.test import Client
+from django.test import Client, override_settings
 
 from .anthropic_stub import AnthropicStub
 
@@ -34,6 +34,15 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Test users' passwords are hashed with MD5: the production hasher (PBKDF2, a million
+    iterations, ~0.35 s a password on the CI machine) made creating users the largest single cost of
+    the suite. Logging in still checks the password; nothing here tests the hasher's strength."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)

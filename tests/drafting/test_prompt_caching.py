@@ -299,3 +299,31 @@ def test_the_signals_page_shows_each_campaigns_cache_hit_rate_and_tokens_read(cs
     section = html.split('id="cache-heading"')[1].split("</section>")[0]
     assert '<th scope="row">Q4 renewals</th>' in section
     assert "75%" in section and "4500" in section
+
+
+def test_a_message_batch_sends_the_same_marked_prefix_and_its_results_report_the_cache(anthropic_stub):
+    anthropic_stub.emulate_caching = True
+    sonnet = provider(anthropic_stub)
+    names = ("Ana", "Ben", "Cy")
+    items = [
+        (f"draft-{n}-v1", make_request(facts=[{"id": "f-name", "kind": "first_name", "text": name, "value": name}]))
+        for n, name in enumerate(names, start=1)
+    ]
+    long_items = [(cid, make_request(facts=r.facts, style_examples=approved_emails())) for cid, r in items]
+    sonnet.batch_submit(long_items)
+    [create] = [r for r in anthropic_stub.requests if r.path == "/v1/messages/batches"]
+    systems = [r["params"]["system"] for r in create.json["requests"]]
+    assert all(s == systems[0] for s in systems) and systems[0][-1]["cache_control"] == {"type": "ephemeral"}
+    assert len(anthropic_stub.count_requests) == 2, "one prefix, counted once for the whole batch"
+    status = sonnet.batch_status(sonnet.batch_submit(items).id)  # the short prefix: unmarked
+    assert status.ended
+    short = [r for r in anthropic_stub.requests if r.path == "/v1/messages/batches"][-1]
+    assert not any(marked(r["params"]) for r in short.json["requests"])
+    first_batch = next(iter(anthropic_stub.batches))
+    anthropic_stub.end_batch(first_batch)
+    usage = [(i.raw.cache_write_tokens, i.raw.cache_read_tokens) for i in sonnet.batch_results(first_batch) if i.raw]
+    size = sonnet.prefix_size(long_items[0][1]).tokens
+    assert usage == [(size, 0), (0, size), (0, size)]
+    assert all(
+        i.raw and (i.raw.cache_write_tokens, i.raw.cache_read_tokens) == (0, 0) for i in sonnet.batch_results(status.id)
+    )

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import anthropic
+if TYPE_CHECKING:
+    import anthropic
+else:
+
+    class _Anthropic:
+        """The SDK, imported on first use: importing it takes about a second of CPU, which every
+        process (web, worker, each management command) paid at start-up though only drafting with
+        the Anthropic provider needs it."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(importlib.import_module("anthropic"), name)
+
+    anthropic = _Anthropic()
 
 from . import caching, prompt, second_opinion
 from .errors import DraftingError

@@ -7,6 +7,7 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -169,15 +170,8 @@ class AnthropicProvider:
     def _call(self, call: Callable[[], T]) -> T:
         """Run one SDK call, turning its errors into DraftingError with a storable reason."""
         try:
-            return call()
-        except anthropic.APITimeoutError as exc:
-            raise DraftingError("timeout: the model did not answer in time", retryable=True) from exc
-        except anthropic.APIConnectionError as exc:
-            raise DraftingError("connection error: could not reach the model API", retryable=True) from exc
-        except anthropic.RateLimitError as exc:
-            raise DraftingError("rate limited: still limited after retries", retryable=True) from exc
-        except anthropic.APIStatusError as exc:
-            raise _status_error(exc) from exc
+            with api_errors():
+                return call()
         except (anthropic.APIResponseValidationError, ValueError) as exc:  # a body that is not a Message
             raise DraftingError("invalid response: the API answer could not be parsed", retryable=True) from exc
         except anthropic.AnthropicError as exc:
@@ -243,6 +237,22 @@ def _batch_status(batch: Any) -> BatchStatus:
     )
 
 
+@contextmanager
+def api_errors() -> Iterator[None]:
+    """Timeouts, connection errors, rate limits and error statuses as DraftingError with a storable
+    reason (the SDK has already retried what it retries)."""
+    try:
+        yield
+    except anthropic.APITimeoutError as exc:
+        raise DraftingError("timeout: the model did not answer in time", retryable=True) from exc
+    except anthropic.APIConnectionError as exc:
+        raise DraftingError("connection error: could not reach the model API", retryable=True) from exc
+    except anthropic.RateLimitError as exc:
+        raise DraftingError("rate limited: still limited after retries", retryable=True) from exc
+    except anthropic.APIStatusError as exc:
+        raise _status_error(exc) from exc
+
+
 def _status_error(exc: anthropic.APIStatusError) -> DraftingError:
     status = exc.status_code
     if status == 529:
@@ -262,16 +272,8 @@ def call_strict_tool(provider: AnthropicProvider, params: dict[str, Any], tool_n
     API errors become DraftingError with a storable reason; a refusal says the model declined `what`
     ("to classify this reply"); an answer without the tool call is an invalid response. The caller
     checks the input's shape."""
-    try:
+    with api_errors():
         message = provider.client.messages.create(**params)
-    except anthropic.APITimeoutError as exc:
-        raise DraftingError("timeout: the model did not answer in time", retryable=True) from exc
-    except anthropic.APIConnectionError as exc:
-        raise DraftingError("connection error: could not reach the model API", retryable=True) from exc
-    except anthropic.RateLimitError as exc:
-        raise DraftingError("rate limited: still limited after retries", retryable=True) from exc
-    except anthropic.APIStatusError as exc:
-        raise _status_error(exc) from exc
     if message.stop_reason == "refusal":
         raise DraftingError(f"refusal: the model declined {what}", retryable=False)
     block = next(

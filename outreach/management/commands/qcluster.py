@@ -16,6 +16,7 @@ INSTALLED_APPS). What it adds:
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -131,6 +132,10 @@ class Command(DjangoQCommand):
         settings.SECRET_KEY  # noqa: B018 (tasks are signed with it: fail now if it is missing)
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
+        if settings.DRAFTING_PROVIDER == "anthropic":
+            # Imported on first use elsewhere (outreach/drafting/providers.py); the workers fork
+            # from this process, so importing it here once spares each worker the import.
+            importlib.import_module("anthropic")
         q_cluster.Sentinel = GracefulSentinel
         cluster = q_cluster.Cluster()
         cluster.start()

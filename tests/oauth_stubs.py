@@ -21,6 +21,7 @@ import calendar
 import email
 import email.policy
 import hashlib
+import html
 import itertools
 import json
 import re
@@ -189,6 +190,9 @@ class OAuthServerMixin:
         self.expires_in = 3600
         self.rotate_refresh_tokens = False
         self.deny_consent = False
+        # False: the consent page answers "Allow" at once (the Django test client). True: it is an
+        # HTML page with Allow and Cancel buttons, for a browser to press.
+        self.consent_page = False
         self.granted_scope: str | None = None  # None: what was asked for
         self.codes: dict[str, dict] = {}
         self.grants: dict[str, Grant] = {}  # by refresh token
@@ -220,7 +224,14 @@ class OAuthServerMixin:
     # --- endpoints ------------------------------------------------------------------------------
     def oauth_handle(self, request: Recorded) -> Reply | None:
         if request.method == "GET" and request.path == self.authorize_path:
-            return self._authorize({k: v[0] for k, v in request.query.items()})
+            params = {k: v[0] for k, v in request.query.items()}
+            if self.consent_page and params.get("client_id") == CLIENT_ID:
+                return self._consent_page(params)
+            return self._authorize(params)
+        if request.method == "POST" and request.path == self.authorize_path:
+            # The person pressed Allow or Cancel on the consent page.
+            form = request.form
+            return self._authorize(form, denied=form.pop("decision", "") != "allow")
         if request.method == "POST" and request.path == self.token_path:
             return self._token(request)
         if request.method == "POST" and request.path == self.revoke_path:
@@ -232,13 +243,31 @@ class OAuthServerMixin:
             return Reply(200, {})
         return None
 
-    def _authorize(self, params: dict[str, str]) -> Reply:
+    consent_app_name = "Outreach Review"
+
+    def _consent_page(self, params: dict[str, str]) -> Reply:
+        """A provider's consent screen, reduced to what a person does there: read what the app asks
+        for and press Allow (or Cancel). The authorization request travels in hidden fields."""
+        scopes = "".join(f"<li>{html.escape(s)}</li>" for s in params.get("scope", "").split())
+        hidden = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in params.items()
+        )
+        page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign in · {self.name}</title></head>
+<body><main><h1>{self.consent_app_name} wants to access your account</h1>
+<p>Signed in as {html.escape(params.get("login_hint") or getattr(self, "address", ""))}</p><p>It asks for:</p><ul>{scopes}</ul>
+<form method="post" action="{self.authorize_path}">{hidden}
+<button type="submit" name="decision" value="cancel">Cancel</button>
+<button type="submit" name="decision" value="allow">Allow</button></form></main></body></html>"""
+        return Reply(200, page.encode(), {"content-type": "text/html; charset=utf-8"})
+
+    def _authorize(self, params: dict[str, str], *, denied: bool = False) -> Reply:
         self.authorize_requests.append(params)
         redirect = params.get("redirect_uri", "")
         if params.get("client_id") != CLIENT_ID or params.get("response_type") != "code" or not redirect:
             return Reply(400, {"error": "invalid_request"})
         sep = "&" if "?" in redirect else "?"
-        if self.deny_consent:
+        if self.deny_consent or denied:
             query = urlencode({"error": "access_denied", "state": params.get("state", "")})
             return Reply(302, None, {"location": f"{redirect}{sep}{query}"})
         if params.get("code_challenge_method") != "S256" or not params.get("code_challenge"):

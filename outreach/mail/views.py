@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -351,7 +352,7 @@ def _get_own_mailbox(request: HttpRequest, mailbox_id: int) -> MailboxConnection
 
 def mailbox_connections(request: HttpRequest) -> HttpResponse:
     """My mailboxes: connect an IMAP/SMTP account, see each one's health, test, disconnect."""
-    form = MailboxConnectForm(request.POST or None)
+    form = MailboxConnectForm(request.POST or None, initial=_reconnect_initial(request))
     if request.method == "POST" and form.is_valid():
         try:
             mailbox = mailboxes.mailbox_connect_imap(user=request.user, **form.cleaned_data)
@@ -361,8 +362,38 @@ def mailbox_connections(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"{mailbox.email_address} is connected.")
             return redirect("mailbox_connections")
     own = [m for m in selectors.mailboxes_visible_to(request.user) if m.user_id == request.user.pk]
-    context = {"form": form, "mailboxes": own, "oauth_providers": oauth_providers_configured()}
-    return render(request, "mail/mailbox_connections.html", context)
+    providers = oauth_providers_configured()
+    context = {"form": form, "mailboxes": own, "oauth_providers": providers}
+    response = render(request, "mail/mailbox_connections.html", context)
+    if providers:
+        # "Connect Google" posts here and is redirected to the provider's consent page: browsers
+        # hold the whole redirect chain of a form to `form-action`, which is 'self' everywhere
+        # else. This page alone also allows the configured providers' authorization origins.
+        response._csp_update = {"form-action": sorted({_origin(p.authorize_url) for p in providers})}  # type: ignore[attr-defined]
+    return response
+
+
+def _reconnect_initial(request: HttpRequest) -> dict:
+    """?reconnect=<id> (the Reconnect of one's own IMAP/SMTP mailbox): the form filled in with its
+    settings, all but the password, which the person types anew."""
+    mailbox_id = request.GET.get("reconnect", "")
+    if not mailbox_id.isascii() or not mailbox_id.isdigit() or len(mailbox_id) > 18:
+        return {}
+    mailbox = (
+        selectors.mailboxes_visible_to(request.user)
+        .filter(pk=int(mailbox_id), kind=MailboxConnection.Kind.IMAP_SMTP)
+        .first()
+    )
+    if mailbox is None or mailbox.user_id != request.user.pk:  # a CSM sees others' mailboxes: only one's own
+        return {}
+    fields = ["email_address", "username", "imap_host", "imap_port", "imap_security"]
+    fields += ["smtp_host", "smtp_port", "smtp_security"]
+    return {name: getattr(mailbox, name) for name in fields}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 # OAuth 2.0: the state and PKCE verifier of each authorization started from this session.

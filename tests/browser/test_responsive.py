@@ -41,6 +41,8 @@ def _pages() -> list[str]:
         reverse("audit_index"),
         reverse("recipient_audit", args=[recipient.pk]),
         reverse("mailbox"),
+        reverse("mailbox_connections"),
+        reverse("mailbox_admin"),
         reverse("sender_config"),
         reverse("reviewer_settings"),
         reverse("settings_tokens"),

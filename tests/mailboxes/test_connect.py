@@ -128,3 +128,33 @@ def test_a_broken_mailbox_shows_a_banner_to_its_owner(rep_client, rep):
 def test_no_banner_while_the_mailbox_works(rep_client, rep):
     MailboxConnection.objects.create(user=rep, email_address="rep1@team.example")
     assert 'id="mailbox-banner"' not in rep_client.get("/review/").content.decode()
+
+
+def test_reconnect_fills_in_the_form_with_the_mailboxs_settings_but_never_the_password(rep_client, rep, other_rep):
+    settings_ = {
+        "imap_host": "imap.team.example",
+        "imap_port": 143,
+        "imap_security": "starttls",
+        "smtp_host": "smtp.team.example",
+        "smtp_port": 465,
+        "smtp_security": "ssl",
+        "username": "rep1",
+    }
+    mine = MailboxConnection.objects.create(
+        user=rep, email_address="rep1@team.example", state="needs_reauth", state_reason="Password changed", **settings_
+    )
+    mine.set_secret("old-password")
+    mine.save()
+    theirs = MailboxConnection.objects.create(user=other_rep, email_address="rep2@team.example", **settings_)
+
+    page = rep_client.get("/settings/mailboxes/").content.decode()
+    assert f'href="?reconnect={mine.pk}#connect-imap"' in page
+
+    response = rep_client.get(f"/settings/mailboxes/?reconnect={mine.pk}")
+    form = response.context["form"]
+    assert {name: form[name].value() for name in settings_} == settings_
+    assert form["email_address"].value() == "rep1@team.example"
+    assert "old-password" not in response.content.decode()
+    # Someone else's mailbox, or a made-up id, fills in nothing.
+    for other in (theirs.pk, "99999999", "١٢"):
+        assert rep_client.get(f"/settings/mailboxes/?reconnect={other}").context["form"]["imap_host"].value() is None

@@ -128,3 +128,19 @@ def test_a_failed_revocation_still_deletes_the_tokens_and_says_so(rep, google_ma
     google_mailbox.refresh_from_db()
     assert google_mailbox.secret_encrypted == ""
     assert "did not confirm the revocation" in google_mailbox.state_reason
+
+
+def _form_action(response) -> list[str]:
+    policy = response.headers["Content-Security-Policy"]
+    [directive] = [d.split()[1:] for d in policy.split(";") if d.split()[:1] == ["form-action"]]
+    return directive
+
+
+def test_my_mailboxes_lets_connect_be_redirected_to_the_providers_consent_page_only(rep_client, google, settings):
+    # Browsers hold a form's whole redirect chain to form-action: with only 'self' the button that
+    # posts here and is redirected to Google's consent page does nothing (tests/browser/test_mailbox_oauth.py).
+    settings.GOOGLE_OAUTH_AUTHORIZE_URL = "https://accounts.google.com/o/oauth2/v2/auth"
+    assert _form_action(rep_client.get("/settings/mailboxes/")) == ["'self'", "https://accounts.google.com"]
+    assert _form_action(rep_client.get("/review/")) == ["'self'"]  # every other page: our own forms only
+    settings.GOOGLE_OAUTH_CLIENT_ID = ""
+    assert _form_action(rep_client.get("/settings/mailboxes/")) == ["'self'"]

@@ -334,9 +334,9 @@ def test_the_schedule_reads_one_batch_and_hands_the_others_to_the_workers(local_
     said = tasks.mailboxes_sync_due()
     assert said == "2 mailboxes synced here (0 with new mail), 2 batches handed to the workers"
     handed = [q.task for q in OrmQ.objects.order_by("pk")]
-    assert [(t["func"], t["args"]) for t in handed] == [
-        ("outreach.mail.tasks.mailboxes_sync", (ids[2:4],)),
-        ("outreach.mail.tasks.mailboxes_sync", (ids[4:],)),
+    assert [(t["func"], t["args"], t["save"]) for t in handed] == [
+        ("outreach.mail.tasks.mailboxes_sync", (ids[2:4],), False),
+        ("outreach.mail.tasks.mailboxes_sync", (ids[4:],), False),
     ]
     synced = set(MailboxConnection.objects.exclude(last_synced_at=None).values_list("pk", flat=True))
     assert synced == set(ids[:2])

@@ -576,7 +576,9 @@ def mailboxes_sync_due_spread(*, now: datetime | None = None) -> tuple[int, list
         return 0, []
     handed = 0
     for batch in batches[1:]:
-        if task_enqueue("outreach.mail.tasks.mailboxes_sync", batch) is not None:
+        # save=False: a batch's success is not kept in the task history (failures are), or a few
+        # hours of these would push every other task's result out of it (Q_CLUSTER save_limit).
+        if task_enqueue("outreach.mail.tasks.mailboxes_sync", batch, save=False) is not None:
             handed += 1
         else:  # the broker is down: read them here rather than wait a tick
             batches[0] += batch

@@ -333,6 +333,9 @@ IMAP_FOLDER = env_str("IMAP_FOLDER", "INBOX")
 MAILBOX_SYNC_INTERVAL_SECONDS = env_int("MAILBOX_SYNC_INTERVAL_SECONDS", 60)
 MAILBOX_IMAP_TIMEOUT = env_int("MAILBOX_IMAP_TIMEOUT", 30)
 MAILBOX_MAX_BODY_BYTES = env_int("MAILBOX_MAX_BODY_BYTES", 2_000_000)
+# When a mailbox's cursor is void (IMAP UIDVALIDITY changed, Gmail history id or Graph delta
+# token expired), what arrived since connecting is read again, going back at most this many days.
+MAILBOX_RESYNC_DAYS = env_int("MAILBOX_RESYNC_DAYS", 14)
 if MAILBOX_SYNC_INTERVAL_SECONDS < 5:
     raise ImproperlyConfigured("MAILBOX_SYNC_INTERVAL_SECONDS must be at least 5")
 # Google (Gmail API) and Microsoft 365 (Graph) mailboxes, connected with OAuth 2.0 (authorization

@@ -6,7 +6,7 @@ owner sent, the rest are other mail.
 What the first sync must read is what arrived since the connection: the 9,800 older emails are
 never fetched, and of the 200 only the headers unless they match one of ours. Then the same
 mailbox after a restore (a new UIDVALIDITY, connected a month ago): what arrived in the last 14
-days (RESYNC_DAYS) is read again, nothing counted twice.
+days (MAILBOX_RESYNC_DAYS) is read again, nothing counted twice.
 
 The same set-up is built twice, in two mailboxes: one timed, one read under tracemalloc (which
 slows Python several times) for the peak of memory. BENCH_MAILBOX_MESSAGES (10,000) and

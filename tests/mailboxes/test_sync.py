@@ -278,6 +278,20 @@ def test_a_new_uidvalidity_rereads_without_counting_twice(sent, rep_mailbox, dov
     assert EngagementEvent.objects.count() == 2
 
 
+def test_after_a_new_uidvalidity_only_the_last_mailbox_resync_days_are_read_again(sent, rep_mailbox, dovecot, settings):
+    settings.MAILBOX_RESYNC_DAYS = 3
+    MailboxConnection.objects.filter(pk=rep_mailbox.pk).update(
+        connected_at=timezone.now() - timezone.timedelta(days=30)
+    )
+    dovecot.recreate_folder(rep_mailbox.email_address)
+    with dovecot.client(rep_mailbox.email_address) as client:
+        for days, msgid in ((5, "<five-days-ago@c>"), (1, "<yesterday@c>")):
+            arrived = timezone.now() - timezone.timedelta(days=days)
+            client.append("INBOX", reply_to(sent, msgid=msgid), msg_time=arrived)
+    assert run(rep_mailbox).outcomes == {"replied": 1}
+    assert EngagementEvent.objects.get().payload["message_id"] == "<yesterday@c>"
+
+
 def test_a_refused_login_marks_the_mailbox_for_reauthorization(sent, rep_mailbox, dovecot):
     dovecot.add_user(rep_mailbox.email_address, "changed")
     result = run(rep_mailbox)

@@ -63,8 +63,6 @@ SYNCED_KINDS = (
     MailboxConnection.Kind.LOCAL,
     *API_KINDS,
 )
-# A first read after UIDVALIDITY changed looks back no further than this.
-RESYNC_DAYS = 14
 
 _AUTO_SUBJECT = re.compile(
     r"^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response)|autoreply|auto:|"
@@ -433,7 +431,7 @@ def _sync_folder(client, mailbox: MailboxConnection, result: SyncResult, now: da
     if uidvalidity != mailbox.sync_uidvalidity:
         # Every stored UID is void. Re-read what arrived since connecting (bounded); replies already
         # recorded are recognised by their Message-ID.
-        since = max(mailbox.connected_at, now - timedelta(days=RESYNC_DAYS))
+        since = max(mailbox.connected_at, now - timedelta(days=settings.MAILBOX_RESYNC_DAYS))
         logger.info(
             "mailbox %s: UIDVALIDITY changed (%s -> %s); re-reading since %s",
             mailbox.pk,

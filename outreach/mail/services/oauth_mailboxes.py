@@ -14,7 +14,7 @@ expired, password changed) marks the mailbox "needs re-authorization" and holds 
 
 Reading (Gmail): users.history.list from the stored history id, INBOX additions only: one request
 when nothing changed. A history id Google no longer keeps (404) re-reads what arrived since
-connecting (at most RESYNC_DAYS); replies already recorded are recognised by their Message-ID.
+connecting (at most MAILBOX_RESYNC_DAYS); replies already recorded are recognised by their Message-ID.
 Each new email is matched through the same path as IMAP (In-Reply-To/References with the
 participant check, then the Gmail thread, then the participants).
 
@@ -74,8 +74,7 @@ _MSGID = re.compile(r"<[^<>\s]+>")
 Kind = MailboxConnection.Kind
 State = MailboxConnection.State
 OAUTH_KINDS = (Kind.GOOGLE, Kind.MICROSOFT)
-# A first read after Google forgot our history id looks back no further than this.
-RESYNC_DAYS = 14
+# A re-read after Google forgot our history id lists at most this many emails.
 RESYNC_LIMIT = 500
 
 
@@ -427,7 +426,7 @@ def _gmail_sync(api: Gmail, mailbox: MailboxConnection, result, now: datetime) -
                 break
     except NotFound:
         # Google keeps history for a limited time: re-read what arrived since connecting (bounded).
-        since = max(mailbox.connected_at, now - timedelta(days=RESYNC_DAYS))
+        since = max(mailbox.connected_at, now - timedelta(days=settings.MAILBOX_RESYNC_DAYS))
         logger.info("mailbox %s: history id %s expired; re-reading since %s", mailbox.pk, cursor, since.date())
         latest = str(api.profile().get("historyId") or "")
         refs = list(reversed(api.message_ids(q=f"after:{int(since.timestamp())}", label="INBOX", limit=RESYNC_LIMIT)))
@@ -478,7 +477,7 @@ def _graph_sync(api: Graph, mailbox: MailboxConnection, result, now: datetime) -
     try:
         new_link, entries = _graph_delta_collect(api, link)
     except DeltaExpired:
-        since = max(mailbox.connected_at, now - timedelta(days=RESYNC_DAYS))
+        since = max(mailbox.connected_at, now - timedelta(days=settings.MAILBOX_RESYNC_DAYS))
         logger.info("mailbox %s: delta token expired; re-reading since %s", mailbox.pk, since.date())
         new_link, entries = _graph_delta_collect(api, api.delta_start(since_iso=_iso(since)))
     entries = [e for e in entries if e.get("id") and "@removed" not in e]

@@ -338,24 +338,22 @@ def local_mailboxes(settings):
     ]
 
 
+@pytest.mark.broker
 def test_the_schedule_reads_one_batch_and_hands_the_others_to_the_workers(local_mailboxes, monkeypatch):
-    from django_q.models import OrmQ
-
     from outreach.mail import tasks
+    from tests.broker import queued_tasks, run_queued_tasks
 
     monkeypatch.setattr(sync, "SPREAD_BATCH", 2)
     ids = [m.pk for m in local_mailboxes]
     said = tasks.mailboxes_sync_due()
     assert said == "2 mailboxes synced here (0 with new mail), 2 batches handed to the workers"
-    handed = [q.task for q in OrmQ.objects.order_by("pk")]
-    assert [(t["func"], t["args"], t["save"]) for t in handed] == [
-        ("outreach.mail.tasks.mailboxes_sync", (ids[2:4],), False),
-        ("outreach.mail.tasks.mailboxes_sync", (ids[4:],), False),
+    assert [(t.func, t.args) for t in queued_tasks()] == [
+        ("outreach.mail.tasks.mailboxes_sync", (ids[2:4],)),
+        ("outreach.mail.tasks.mailboxes_sync", (ids[4:],)),
     ]
     synced = set(MailboxConnection.objects.exclude(last_synced_at=None).values_list("pk", flat=True))
     assert synced == set(ids[:2])
-    for t in handed:
-        tasks.mailboxes_sync(*t["args"])
+    run_queued_tasks()
     assert MailboxConnection.objects.filter(last_synced_at=None).count() == 0
     assert tasks.mailboxes_sync_due() == "0 mailboxes synced here (0 with new mail), 0 batches handed to the workers"
 

@@ -3,7 +3,11 @@ shown again, test email, disconnect, and who sees which mailbox."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+import time_machine
+from django.utils import timezone
 
 from outreach.core.errors import ApplicationError
 from outreach.mail.models import MailboxConnection
@@ -158,3 +162,15 @@ def test_reconnect_fills_in_the_form_with_the_mailboxs_settings_but_never_the_pa
     # Someone else's mailbox, or a made-up id, fills in nothing.
     for other in (theirs.pk, "99999999", "١٢"):
         assert rep_client.get(f"/settings/mailboxes/?reconnect={other}").context["form"]["imap_host"].value() is None
+
+
+def test_last_sync_reads_as_a_person_would_say_it(rep_client, rep):
+    mailbox = MailboxConnection.objects.create(user=rep, email_address="rep1@team.example")
+    synced = timezone.now()
+    MailboxConnection.objects.filter(pk=mailbox.pk).update(last_synced_at=synced)
+
+    with time_machine.travel(synced, tick=False):
+        assert "Last sync</dt><dd>now</dd>" in rep_client.get("/settings/mailboxes/").content.decode()
+    with time_machine.travel(synced + timedelta(minutes=2), tick=False):
+        page = rep_client.get("/settings/mailboxes/").content.decode().replace("\xa0", " ")
+    assert "Last sync</dt><dd>2 minutes ago</dd>" in page

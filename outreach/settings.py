@@ -339,6 +339,19 @@ MAILBOX_MAX_BODY_BYTES = env_int("MAILBOX_MAX_BODY_BYTES", 2_000_000)
 MAILBOX_RESYNC_DAYS = env_int("MAILBOX_RESYNC_DAYS", 14)
 if MAILBOX_SYNC_INTERVAL_SECONDS < 5:
     raise ImproperlyConfigured("MAILBOX_SYNC_INTERVAL_SECONDS must be at least 5")
+# IMAP IDLE (`manage.py idle_mailboxes`, a process beside the worker): one kept-open connection per
+# connected IMAP mailbox whose server offers IDLE, so a reply is read within seconds. IDLE is
+# issued again every MAILBOX_IDLE_RENEW_SECONDS (servers may drop an IDLE after 30 minutes: RFC
+# 2177 says re-issue at least every 29), a dropped connection is retried after 1, 2, 4… seconds up
+# to MAILBOX_IDLE_BACKOFF_MAX_SECONDS, at most MAILBOX_IDLE_MAX_MAILBOXES connections are held (the
+# rest are read on the schedule), and the list of mailboxes is read again every
+# MAILBOX_IDLE_RESCAN_SECONDS.
+MAILBOX_IDLE_RENEW_SECONDS = env_int("MAILBOX_IDLE_RENEW_SECONDS", 25 * 60)
+MAILBOX_IDLE_BACKOFF_MAX_SECONDS = env_int("MAILBOX_IDLE_BACKOFF_MAX_SECONDS", 300)
+MAILBOX_IDLE_MAX_MAILBOXES = env_int("MAILBOX_IDLE_MAX_MAILBOXES", 100)
+MAILBOX_IDLE_RESCAN_SECONDS = env_int("MAILBOX_IDLE_RESCAN_SECONDS", 30)
+if not 1 <= MAILBOX_IDLE_RENEW_SECONDS <= 29 * 60:
+    raise ImproperlyConfigured("MAILBOX_IDLE_RENEW_SECONDS must be between 1 and 1740 (29 minutes)")
 # Google (Gmail API) and Microsoft 365 (Graph) mailboxes, connected with OAuth 2.0 (authorization
 # code with PKCE). A provider's "Connect" button shows only when its client id is set. The URLs
 # are settings so tests (and sovereign clouds) point them elsewhere.

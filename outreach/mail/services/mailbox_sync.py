@@ -334,6 +334,8 @@ class SyncResult:
     outcomes: dict[str, int] = field(default_factory=dict)
     error: str = ""
     skipped: str = ""
+    # The IMAP connection failed mid-pass (a kept-open one must be opened again).
+    connection_lost: bool = False
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -357,8 +359,12 @@ def _save_cursor(mailbox: MailboxConnection, **fields) -> None:
     MailboxConnection.objects.filter(pk=mailbox.pk).update(**fields)
 
 
-def mailbox_sync(*, mailbox_id: int) -> SyncResult:
-    """Read what arrived in one mailbox since the last pass. Safe to run twice or concurrently."""
+def mailbox_sync(*, mailbox_id: int, client=None) -> SyncResult:
+    """Read what arrived in one mailbox since the last pass. Safe to run twice or concurrently.
+
+    `client`: an IMAP connection already logged in to this mailbox and kept open by the caller (the
+    IDLE loop): the pass uses it and leaves it open, with no mailbox selected or one selected
+    read-only; otherwise a connection is opened and closed for the pass."""
     now = timezone.now()
     result = SyncResult(mailbox_id=mailbox_id)
     if not _lease(mailbox_id, now):
@@ -388,8 +394,10 @@ def mailbox_sync(*, mailbox_id: int) -> SyncResult:
                 mailbox, sync_lease_until=None, last_synced_at=timezone.now(), last_sync_error=result.error[:500]
             )
         return result
+    own_client = client is None
     try:
-        client = mailboxes.mailbox_imap(mailbox)
+        if own_client:
+            client = mailboxes.mailbox_imap(mailbox)
     except LoginError:
         mailboxes.mailbox_mark_broken(
             mailbox_id=mailbox.pk,
@@ -408,9 +416,11 @@ def mailbox_sync(*, mailbox_id: int) -> SyncResult:
     except (TimeoutError, OSError, imaplib.IMAP4.error) as exc:
         # A dropped connection: the cursor already moved past what was handled; resume next time.
         result.error = f"connection lost: {type(exc).__name__}: {exc}"
+        result.connection_lost = True
         logger.warning("mailbox %s: sync stopped: %s", mailbox.pk, result.error)
     finally:
-        mailboxes.imap_close(client)
+        if own_client:
+            mailboxes.imap_close(client)
         _save_cursor(
             mailbox,
             sync_lease_until=None,

@@ -23,6 +23,9 @@ REVIEWERS = [u for u in os.environ.get("LOAD_REVIEWERS", "").split(",") if u]
 TOKENS = [t for t in os.environ.get("LOAD_API_TOKENS", "").split(",") if t]
 SEQUENCE_ID = os.environ.get("LOAD_SEQUENCE_ID", "")  # seq_…, the public id
 DECISIONS_LOG = os.environ.get("LOAD_DECISIONS_LOG", "")
+# Every Nth decision the reviewer goes back to the full queue page (0: only at the start), so the
+# page is measured at steady state, not only during the login burst.
+QUEUE_EVERY = int(os.environ.get("LOAD_QUEUE_EVERY", "0"))
 
 _reviewer_ids = itertools.count()
 _token_ids = itertools.count()
@@ -63,6 +66,7 @@ class Reviewer(HttpUser):
         if response.status_code != 302:
             response.failure(f"login refused for {self.username}: {response.status_code}")
         self.current: tuple[str, str, str, str] | None = None
+        self.decisions = 0
         self.open_queue()
 
     def _htmx(self, target: str) -> dict[str, str]:
@@ -128,6 +132,9 @@ class Reviewer(HttpUser):
             self._read(response.text)
         # The page refreshes its counts on the draftDecided event.
         self.client.get("/review/", headers=self._htmx("queue-counts"), name="GET /review/ (counts, htmx)")
+        self.decisions += 1
+        if QUEUE_EVERY and self.decisions % QUEUE_EVERY == 0:
+            self.open_queue()
 
 
 class ApiClient(HttpUser):

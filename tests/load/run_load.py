@@ -397,6 +397,9 @@ def main() -> int:
     parser.add_argument("--worker-processes", type=int, default=1, help="separate `manage.py qcluster` processes")
     parser.add_argument("--broker", choices=["orm", "redis"], default="orm", help="redis: a private redis-server")
     parser.add_argument("--smtp", action="store_true", help="deliver to a real SMTP server that counts arrivals")
+    parser.add_argument(
+        "--queue-page-every", type=int, default=0, help="reviewers reopen the full queue page every N decisions"
+    )
     args = parser.parse_args()
     seconds = _seconds(args.duration)
     database_url = os.environ.get("LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/outreach_load")
@@ -490,6 +493,7 @@ def main() -> int:
                 **load_env,
                 "LOAD_DECISIONS_LOG": str(decisions_log),
                 "LOAD_REVIEWER_USERS": str(args.reviewers),
+                "LOAD_QUEUE_EVERY": str(args.queue_page_every),
                 "LOAD_API_USERS": str(args.api_clients),
             },
             check=False,

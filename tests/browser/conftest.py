@@ -1,4 +1,4 @@
-"""Shared browser fixtures: one headless Chromium per test, pages at any viewport, demo data."""
+"""Shared browser fixtures: one headless Chromium per test module, pages at any viewport, demo data."""
 
 from __future__ import annotations
 
@@ -16,28 +16,39 @@ NARROW = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
 
 
-@pytest.fixture
-def chromium(live_server, monkeypatch) -> Iterator:
-    """A Chromium browser; `chromium.new_context(viewport=...)` for each viewport a test needs."""
-    # Playwright's sync API runs an event loop in this thread, and the test reads the database
-    # from it. Set for this test only: the variable must never reach a deployment check.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        message = f"Chromium not found at {CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
+@pytest.fixture(scope="module")
+def _module_chromium() -> Iterator:
+    """One headless Chromium for the tests of a module (launching one per test cost seconds each);
+    every test works in browser contexts of its own, closed when it ends."""
+    # Playwright's sync API runs an event loop in this thread while the browser is open, and the
+    # tests read the database from it. Set for this module only: the variable must never reach a
+    # deployment check.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+            message = f"Chromium not found at {CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
-        )  # fmt: skip
-        yield browser
-        browser.close()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                      "--disable-sync"],
+            )  # fmt: skip
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def chromium(_module_chromium, live_server) -> Iterator:
+    """A Chromium browser; `chromium.new_context(viewport=...)` for each viewport a test needs."""
+    yield _module_chromium
+    for context in _module_chromium.contexts:
+        context.close()
 
 
 def login(page, base: str, username: str, password: str) -> None:

@@ -142,6 +142,7 @@ def test_an_admin_may_approve_any_draft_as_in_the_browser(admin_user, ready_draf
 # --- draft_edit_signal -----------------------------------------------------------------------------
 
 
+@pytest.mark.broker
 def test_an_edited_approval_emits_a_draft_edit_signal_with_its_distance(
     rep, ready_draft, django_capture_on_commit_callbacks
 ):
@@ -171,6 +172,7 @@ def test_a_refused_decision_stores_no_signal(rep, ready_draft):
     assert list(EmittedEvent.objects.values_list("payload__decision", flat=True)) == ["approve"]
 
 
+@pytest.mark.broker
 def test_an_api_approval_emits_a_signal_saying_so(rep, ready_draft, api_client_for, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         api_client_for(rep, "email:send").post_json(

@@ -150,6 +150,7 @@ def test_a_replay_from_the_browser_sends_again(subscription, receiver, admin_cli
     assert len(receiver.requests) == 2
 
 
+@pytest.mark.broker
 def test_the_sweeper_picks_up_due_deliveries(subscription, receiver):
     events.suppression_emit(entry=suppression_add(kind="address", value="a@example.com", reason="manual"))
     assert webhook_tasks.webhook_deliveries_sweep() == 1

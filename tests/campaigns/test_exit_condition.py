@@ -158,6 +158,7 @@ def test_a_reply_while_the_broker_is_down_is_judged_once_after_it_returns(
     assert services.exit_condition_checks_sweep(now=later + timedelta(minutes=10)) == 0
 
 
+@pytest.mark.broker
 def test_a_check_whose_worker_died_mid_call_is_judged_again_after_the_task_timeout(running_enrollment, settings):
     enrollment, message = running_enrollment
     event = record_event(message, EngagementEvent.Kind.REPLIED, reply_text="I am not the right person.")

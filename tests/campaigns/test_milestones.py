@@ -228,6 +228,7 @@ def test_the_campaign_scans_are_scheduled_once(db):
     assert set(Schedule.objects.filter(name__startswith="campaigns:").values_list("func", "minutes")) == {
         ("campaigns.tasks.enrollment_advance_due_task", 5),
         ("campaigns.tasks.milestone_scan_task", 60),
+        ("campaigns.tasks.exit_condition_checks_sweep", 2),
     }
 
 
@@ -250,6 +251,7 @@ def test_the_scan_evaluates_with_a_fixed_number_of_queries(rep, django_assert_ma
             milestone_scan()
 
 
+@pytest.mark.broker
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_scans_at_once_enroll_each_occurrence_once(rep):

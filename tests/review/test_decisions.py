@@ -130,6 +130,7 @@ def test_an_approved_draft_cannot_then_be_rejected(draft, rep):
         services.draft_reject(draft=draft, user=rep, expected_version=2, reason="tone")
 
 
+@pytest.mark.broker
 def test_decisions_send_draft_decided_on_commit_with_the_edit(draft, rep, decided, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.draft_approve(draft=draft, user=rep, expected_version=1, subject="New subject")
@@ -147,6 +148,7 @@ def test_rejections_are_emitted_as_events_too(draft, rep, decided, django_captur
     assert decided[0]["decision"].reason == "not_relevant" and decided[0]["edit"] is None
 
 
+@pytest.mark.broker
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_reviewers_racing_to_approve_create_one_message(rep, other_rep):
@@ -174,6 +176,7 @@ def test_two_reviewers_racing_to_approve_create_one_message(rep, other_rep):
     assert DraftDecision.objects.filter(draft=draft).count() == 1
 
 
+@pytest.mark.broker
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_reviewer_who_waited_on_the_lock_is_told_who_decided(rep, other_rep):

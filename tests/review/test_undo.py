@@ -87,6 +87,7 @@ def test_undo_is_refused_when_turned_off(draft, rep, settings):
         services.draft_undo_approve(draft=draft, user=rep, expected_version=2)
 
 
+@pytest.mark.broker
 def test_undo_returns_a_sequence_to_waiting_for_review(csm, rep, undo_hold, django_capture_on_commit_callbacks):
     campaign = make_campaign(created_by=csm)
     enrollment = campaign_services.enrollment_create(campaign=campaign, recipient=RecipientFactory(owner=rep))

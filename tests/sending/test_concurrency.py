@@ -13,6 +13,7 @@ from outreach.mail.services.sending import outbound_message_send
 from tests.factories import ApprovedDraftFactory
 
 
+@pytest.mark.broker
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_claiming_the_same_rows_send_each_once(approve, mailoutbox, rep):
@@ -44,6 +45,7 @@ def test_two_workers_claiming_the_same_rows_send_each_once(approve, mailoutbox, 
     assert all(m.attempts == 1 for m in OutboundMessage.objects.all())
 
 
+@pytest.mark.broker
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_daily_limit_holds_across_two_workers(approve, mailoutbox, rep):

@@ -44,6 +44,7 @@ def substitute(body: dict, ids: dict[str, str]) -> dict:
     return walk(copy.deepcopy(body))
 
 
+@pytest.mark.broker
 def test_the_documented_flow_works_verbatim(csm, rep, api_client_for, settings, django_capture_on_commit_callbacks):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     carl = api_client_for(csm, *EXAMPLES["scopes"])  # the integration, acting as a CSM

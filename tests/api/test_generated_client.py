@@ -106,6 +106,7 @@ def value(field) -> str:
     return field.value
 
 
+@pytest.mark.broker
 def test_it_runs_the_documented_flow_through_a_client_generated_from_the_served_schema(
     generated, client_for, csm, rep, settings, transactional_db
 ):

@@ -117,6 +117,7 @@ def _out_of_office_arrives(message: OutboundMessage) -> None:
     engagement_event_process(event_id=event.pk)
 
 
+@pytest.mark.broker
 @pytest.mark.parametrize(("option", "held"), [(True, True), (False, False)], ids=["on", "off"])
 def test_an_api_sequence_with_the_option_holds_the_next_email_until_the_return_date(
     csm_api, rep, ids, option, held, settings, django_capture_on_commit_callbacks

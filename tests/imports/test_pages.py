@@ -187,6 +187,7 @@ def test_an_import_confirmed_while_the_broker_is_down_is_queued_and_runs_once_af
     assert imports.import_jobs_sweep(now=later + timedelta(minutes=30)) == 0
 
 
+@pytest.mark.broker
 def test_an_import_whose_chain_was_lost_mid_file_is_nudged_after_the_task_timeout(settings):
     job = imports.import_job_create(file=csv_upload("Email\na@a.example\nb@a.example\nc@a.example\n"))
     imports.import_job_confirm(job=job, mapping=job.mapping, enqueue=False)

@@ -66,8 +66,12 @@ def test_on_a_phone_the_change_fits_and_the_preview_text_is_edited_by_touch(chro
     page.tap(f"#queue-item-{draft.pk}")
     page.wait_for_selector("#detail .version-change", state="visible")
     assert horizontal_overflow(page)["over"] <= 0
-    summary = page.locator("#detail .version-change summary").bounding_box()
-    assert summary["height"] >= 44
+    # Measured in the page once the summary is laid out (bounding_box() is None while the detail
+    # pane is still being swapped in on a busy machine).
+    summary_height = page.wait_for_function(
+        "() => document.querySelector('#detail .version-change summary')?.getBoundingClientRect().height"
+    ).json_value()
+    assert summary_height >= 44
     page.locator("#detail .version-change").scroll_into_view_if_needed()
     screenshot(page, "phone-regenerated-diff")
 

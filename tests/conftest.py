@@ -14,13 +14,14 @@ from .broker import (  # noqa: F401
     pytest_terminal_summary,
     stoppable_redis,
 )
+from .database import django_db_setup  # noqa: F401 (one migrated template per run, copied per worker)
 from .factories import UserFactory
 from .network import ConnectionLog, FakeDns
 
 
 def pytest_collection_modifyitems(config, items):
     """Randomized tests are marked `property` (so `make test-fast` can leave them out); tests about
-    locking or SQL only PostgreSQL has skip, visibly, on SQLite."""
+    locking or SQL only PostgreSQL has skip, visibly, on SQLite; the order is _spread_out's."""
     for item in items:
         randomized = (
             getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
@@ -34,6 +35,28 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)
+    items[:] = _spread_out(items)
+
+
+def _spread_out(items: list) -> list:
+    """The order pytest-xdist hands tests out in (one at a time: --maxschedchunk=1). The tests that
+    mostly wait (on worker and server processes, on Chromium) are spread evenly over the first three
+    quarters of the run, so that at any time about one worker waits while the others keep both
+    cores busy; the long randomized tests go first, so that no long test ends the run alone.
+    Otherwise the collection order is kept, module by module."""
+    waiting = [i for i in items if i.get_closest_marker("processes") or i.get_closest_marker("browser")]
+    waits = set(map(id, waiting))
+    rest = sorted((i for i in items if id(i) not in waits), key=lambda i: i.get_closest_marker("property") is None)
+    if not waiting:
+        return rest
+    out, taken = [], 0
+    every = len(rest) * 3 / 4 / len(waiting)
+    for k, item in enumerate(waiting):
+        upto = int(k * every)
+        out.extend(rest[taken:upto])
+        taken = max(taken, upto)
+        out.append(item)
+    return out + rest[taken:]
 
 
 @pytest.fixture(scope="session", autouse=True)

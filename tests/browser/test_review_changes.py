@@ -5,6 +5,7 @@ drafts (keyboard, touch, a confirmation of the count)."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from outreach.mail.models import OutboundMessage
 from review import services
@@ -33,6 +34,7 @@ def test_regenerate_by_keyboard_then_see_what_changed_and_every_version(chromium
 
     page.focus("#draft")
     page.keyboard.press("g")
+    expect(page.locator("#regenerate-instruction")).to_be_focused()
     page.keyboard.type("shorter")
     page.keyboard.press("Enter")
     page.wait_for_selector("#detail [role=status]:has-text('Writing a new version')")

@@ -8,6 +8,8 @@ both in the browser and in the API shows one user the same set of objects.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.test import Client
 
@@ -17,7 +19,7 @@ from outreach.integrations.models import ApiToken
 from outreach.integrations.services.tokens import api_token_create
 from tests.factories import CampaignFactory, DraftFactory, OutboundMessageFactory, RecipientFactory, UserFactory
 from tests.hostile.test_access_walk import classify
-from tests.hostile.walk import SECRET, all_routes, url_for
+from tests.hostile.walk import EVERY_KEY, SECRET, all_routes, query_keys_read, url_for
 
 pytestmark = pytest.mark.django_db
 
@@ -96,13 +98,31 @@ def test_the_campaign_preview_answers_404_for_what_is_not_an_id(rep_client, own_
     assert step.status_code in (200, 404) if value == "" else step.status_code == 404
 
 
+def _opened_with_params_read(client, world: dict, victim: dict) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Each page the rep can open (refused ones read no parameter: someone else's, or not for a rep),
+    with the object parameters it asks for. Asked twice, with none of them and with all of them set
+    to the rep's own objects, so a page that reads one parameter only once another is set counts
+    too; a page that goes through the whole query string is walked with every parameter."""
+    for path in _paths(world, victim):
+        with query_keys_read() as keys:
+            if client.get(path).status_code != 200:
+                continue
+            client.get(path, {p: world.get(p) or world.get(f"{p}_id") or world["recipient_id"] for p in OBJECT_PARAMS})
+        yield path, tuple(p for p in OBJECT_PARAMS if p in keys or EVERY_KEY in keys)
+
+
+def test_the_walks_send_each_page_the_parameters_it_reads(rep_client, own_world, victim_world):
+    read = dict(_opened_with_params_read(rep_client, own_world, victim_world))
+    assert len(read) >= 10, "the walk must reach the rep's own pages"
+    assert "draft" in read["/review/"]  # the queue opens the draft named in ?draft=
+    assert read["/settings/tokens/"] == ()  # a page that reads no parameter gets none
+
+
 def test_no_query_parameter_reaches_someone_elses_object(rep_client, own_world, victim_world):
     opened = 0
-    for path in _paths(own_world, victim_world):
-        if rep_client.get(path).status_code != 200:
-            continue  # refused before any parameter is read (someone else's, or not for a rep)
+    for path, params in _opened_with_params_read(rep_client, own_world, victim_world):
         opened += 1
-        for param in OBJECT_PARAMS:
+        for param in params:
             victim_id = victim_world.get(param) or victim_world.get(f"{param}_id") or victim_world["recipient_id"]
             response = rep_client.get(path, {param: victim_id})
             where = f"GET {path}?{param}={victim_id} -> {response.status_code}"
@@ -112,10 +132,8 @@ def test_no_query_parameter_reaches_someone_elses_object(rep_client, own_world, 
 
 
 def test_no_query_parameter_that_is_not_an_id_answers_500(rep_client, own_world, victim_world):
-    for path in _paths(own_world, victim_world):
-        if rep_client.get(path).status_code != 200:
-            continue
-        for param in OBJECT_PARAMS:
+    for path, params in _opened_with_params_read(rep_client, own_world, victim_world):
+        for param in params:
             for value in NOT_IDS:
                 response = rep_client.get(path, {param: value})
                 assert response.status_code < 500, f"GET {path}?{param}={value} -> {response.status_code}"

@@ -3,11 +3,13 @@ one object of every kind, owned by someone else, each carrying SECRET in its vis
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from django.http import QueryDict
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from campaigns.models import Enrollment, EnrollmentEvent, LabelAutomation, MilestoneRule, SequenceStep
@@ -134,3 +136,36 @@ def url_for(route: Route, ids: dict) -> str:
 
     url = re.sub(r"<(?:(\w+):)?(\w+)>", lambda m: fill(m) if m.group(2) else m.group(0), url)
     return url.replace("^", "").replace("$", "")
+
+
+EVERY_KEY = "*"  # what query_keys_read() records when a view goes through the whole query string
+
+
+@contextlib.contextmanager
+def query_keys_read() -> Iterator[set[str]]:
+    """The query-string keys that views ask for while inside: by name (`get`, `[]`, `getlist`, `in`),
+    or EVERY_KEY when one iterates the query string (`items()`, `copy()`, a loop...)."""
+    keys: set[str] = set()
+    by_name = ("__getitem__", "get", "getlist", "__contains__")
+    whole = ("__iter__", "keys", "items", "lists", "values", "dict")
+    saved = {name: QueryDict.__dict__.get(name) for name in by_name + whole}
+
+    def recording(name: str):
+        original = getattr(QueryDict, name)
+
+        def record(self, *args, **kwargs):
+            keys.add(str(args[0]) if name in by_name and args else EVERY_KEY)
+            return original(self, *args, **kwargs)
+
+        return record
+
+    for name in saved:
+        setattr(QueryDict, name, recording(name))
+    try:
+        yield keys
+    finally:
+        for name, method in saved.items():
+            if method is None:
+                delattr(QueryDict, name)
+            else:
+                setattr(QueryDict, name, method)

@@ -40,17 +40,23 @@ def pytest_collection_modifyitems(config, items):
 
 def _spread_out(items: list) -> list:
     """The order pytest-xdist hands tests out in (one at a time: --maxschedchunk=1). The tests that
-    mostly wait (on worker and server processes, on Chromium) are spread evenly over the first three
-    quarters of the run, so that at any time about one worker waits while the others keep both
-    cores busy; the long randomized tests go first, so that no long test ends the run alone.
-    Otherwise the collection order is kept, module by module."""
-    waiting = [i for i in items if i.get_closest_marker("processes") or i.get_closest_marker("browser")]
-    waits = set(map(id, waiting))
-    rest = sorted((i for i in items if id(i) not in waits), key=lambda i: i.get_closest_marker("property") is None)
+    mostly wait (on worker and server processes first, then on Chromium) are spread evenly over the
+    first two thirds of the run, so that at any time about one worker waits while the others keep
+    both cores busy; the long ones (`property`, `slow`) start first, so that no long test ends the
+    run alone. Otherwise the collection order is kept, module by module."""
+
+    def waits(item) -> int:
+        return 0 if item.get_closest_marker("processes") else 1 if item.get_closest_marker("browser") else 2
+
+    def runs_long(item) -> bool:
+        return bool(item.get_closest_marker("property") or item.get_closest_marker("slow"))
+
+    waiting = sorted((i for i in items if waits(i) < 2), key=waits)
+    rest = sorted((i for i in items if waits(i) == 2), key=lambda i: not runs_long(i))
     if not waiting:
         return rest
     out, taken = [], 0
-    every = len(rest) * 3 / 4 / len(waiting)
+    every = len(rest) * 2 / 3 / len(waiting)
     for k, item in enumerate(waiting):
         upto = int(k * every)
         out.extend(rest[taken:upto])

@@ -141,6 +141,7 @@ def test_bulk_add_reports_bad_lines_by_number_and_adds_the_rest():
     assert [e["line"] for e in result.errors] == [3]
 
 
+@pytest.mark.slow
 def test_the_bulk_check_uses_one_query_for_thousands_of_recipients(django_assert_num_queries):
     recipients = RecipientFactory.create_batch(3000)
     for i in range(0, 3000, 10):

@@ -103,6 +103,7 @@ def _old_rows(old):
     }
 
 
+@pytest.mark.slow
 def test_upgrading_from_upward_foreign_keys_keeps_every_row_and_the_rules_each_email_had():
     ids = _old_rows(_migrate(BEFORE))
 

@@ -246,6 +246,7 @@ def test_an_anonymous_visitor_is_sent_to_login_or_refused_everywhere(victim_worl
     assert admin.status_code == 302 and "/admin/login/" in admin.url
 
 
+@pytest.mark.slow
 def test_a_rep_reaches_nothing_of_someone_elses_by_any_url(victim_world, rep, rep_client, settings):
     settings.ANYMAIL = {"WEBHOOK_SECRET": "hook-user:hook-pass-123", "RESEND_API_KEY": "re_test"}
     draft_version = Draft.objects.get(pk=victim_world["draft_id"]).version

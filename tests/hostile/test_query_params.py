@@ -118,6 +118,7 @@ def test_the_walks_send_each_page_the_parameters_it_reads(rep_client, own_world,
     assert read["/settings/tokens/"] == ()  # a page that reads no parameter gets none
 
 
+@pytest.mark.slow
 def test_no_query_parameter_reaches_someone_elses_object(rep_client, own_world, victim_world):
     opened = 0
     for path, params in _opened_with_params_read(rep_client, own_world, victim_world):
@@ -131,6 +132,7 @@ def test_no_query_parameter_reaches_someone_elses_object(rep_client, own_world, 
     assert opened >= 10, "the walk must reach the rep's own pages"
 
 
+@pytest.mark.slow
 def test_no_query_parameter_that_is_not_an_id_answers_500(rep_client, own_world, victim_world):
     for path, params in _opened_with_params_read(rep_client, own_world, victim_world):
         for param in params:
@@ -139,6 +141,7 @@ def test_no_query_parameter_that_is_not_an_id_answers_500(rep_client, own_world,
                 assert response.status_code < 500, f"GET {path}?{param}={value} -> {response.status_code}"
 
 
+@pytest.mark.slow
 def test_no_api_filter_reaches_someone_elses_object(rep, own_world, victim_world, settings):
     settings.API_RATE_LIMIT_PER_MINUTE = 100_000  # hundreds of requests, one token
     secret = api_token_create(user=rep, name="walker", scopes=list(ApiToken.Scope.values)).secret

@@ -17,6 +17,7 @@ PADDING = 8_000  # characters per row in an ignored column: makes the file ~40 M
 BOUND = 4_000_000  # bytes, a tenth of the file: reading it whole (bytes, let alone text) breaks this
 
 
+@pytest.mark.slow
 def test_a_large_file_imports_in_bounded_memory(tmp_path):
     path = tmp_path / "large.csv"
     with open(path, "w", encoding="utf-8") as fh:

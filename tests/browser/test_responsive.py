@@ -75,6 +75,7 @@ def demo(db):
     Draft.objects.filter(state__in=[Draft.State.QUEUED, Draft.State.DRAFTING]).update(state=Draft.State.READY)
 
 
+@pytest.mark.broker
 def test_no_page_scrolls_sideways_at_360_px(chromium, live_server, demo):
     context = chromium.new_context(viewport=NARROW)
     page = context.new_page()
@@ -91,6 +92,7 @@ def test_no_page_scrolls_sideways_at_360_px(chromium, live_server, demo):
     assert wide == {}
 
 
+@pytest.mark.broker
 def test_the_navigation_collapses_into_a_menu_and_escape_closes_it(chromium, live_server, demo):
     page = chromium.new_context(viewport=PHONE).new_page()
     login(page, live_server.url, "carl", "outreach-demo")
@@ -112,6 +114,7 @@ def _touch_target_sizes(page, selector: str) -> list[tuple[str, float, float]]:
     )
 
 
+@pytest.mark.broker
 def test_a_rep_on_a_phone_goes_from_the_list_to_a_draft_and_decides_by_touch(chromium, live_server, demo):
     page = chromium.new_context(viewport=PHONE, has_touch=True).new_page()
     login(page, live_server.url, "rita", "outreach-demo")

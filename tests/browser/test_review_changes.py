@@ -14,7 +14,7 @@ from tests.factories import DEFAULT_PASSWORD, FactFactory, RecipientFactory, Use
 
 from .conftest import DESKTOP, PHONE, horizontal_overflow, login, screenshot
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
 
 def _written(rep) -> Draft:

@@ -33,6 +33,7 @@ def _drafts(rep, n: int) -> list[Draft]:
     ]
 
 
+@pytest.mark.broker
 def test_u_undoes_an_approve_and_nothing_is_sent(chromium, live_server, undo_hold):
     rep = UserFactory(username="undo-rep", role="rep")
     first, second = _drafts(rep, 2)
@@ -53,6 +54,7 @@ def test_u_undoes_an_approve_and_nothing_is_sent(chromium, live_server, undo_hol
     assert Draft.objects.get(pk=second.pk).state == Draft.State.READY
 
 
+@pytest.mark.broker
 def test_a_rep_on_a_phone_undoes_an_approve_by_touch(chromium, live_server, undo_hold):
     rep = UserFactory(username="undo-phone", role="rep")
     first, _ = _drafts(rep, 2)
@@ -128,6 +130,7 @@ def test_search_and_filters_update_the_list_without_a_page_load(chromium, live_s
     assert page.get_attribute("#draft", "data-draft-id") == str(drafts[0].pk)  # the draft on screen stays
 
 
+@pytest.mark.broker
 def test_single_key_shortcuts_need_the_queue_focus_and_can_be_turned_off(chromium, live_server):
     rep = UserFactory(username="keys-rep", role="rep")
     first, _ = _drafts(rep, 2)
@@ -211,6 +214,7 @@ def test_escape_returns_focus_to_the_button_that_opened_the_form(chromium, live_
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
 
 
+@pytest.mark.broker
 def test_a_key_pressed_while_a_decision_is_on_its_way_is_visibly_refused(chromium, live_server):
     rep = UserFactory(username="fast-rep", role="rep")
     drafts = _drafts(rep, 4)

@@ -65,6 +65,7 @@ def _wait_for_next(page, previous: int) -> int:
     return _shown(page)
 
 
+@pytest.mark.broker
 def test_a_rep_clears_drafts_with_the_keyboard_edits_one_and_rejects_one(page, live_server):
     rep = UserFactory(username="browser-rep", role="rep")
     now = timezone.now()
@@ -121,6 +122,7 @@ def test_a_rep_clears_drafts_with_the_keyboard_edits_one_and_rejects_one(page, l
     assert DraftDecision.objects.get(draft=drafts[2]).reason == "tone"
 
 
+@pytest.mark.broker
 def test_a_stale_approve_shows_a_readable_message_in_place(page, live_server):
     rep = UserFactory(username="browser-rep2", role="rep")
     draft = DraftFactory(sender=rep)

@@ -57,7 +57,11 @@ from outreach.suppression.models import Suppression
 from outreach.suppression.services import suppression_add, suppression_list_get_global, suppression_remove
 from review import services as review_services
 from review.models import Draft, DraftDecision, DraftSkip, RejectReason
+from tests.broker import broker_purge
 from tests.factories import UserFactory
+
+# Sends, webhooks and imports hand tasks to the broker: run on the ORM broker and on Redis.
+pytestmark = pytest.mark.broker
 
 State = OutboundMessage.State
 
@@ -119,6 +123,8 @@ class PromisesMachine(RuleBasedStateMachine):
         # Everything this example writes is rolled back in teardown().
         self._atomic = transaction.atomic()
         self._atomic.__enter__()
+        # The broker's queue too: the ORM broker's rows would roll back, a Redis queue would not.
+        broker_purge()
         mail.outbox = []
         # What a human approved, by message id: (subject, body_text, user id).
         self.approved: dict[int, tuple[str, str, int]] = {}

@@ -7,7 +7,8 @@ points this process's django-q2 at it; every test starts with its queue empty. `
 
 Tests that hand a task to the broker (an enqueue that is not run inline) are marked
 `@pytest.mark.broker`; `.ci/run` runs them a second time on Redis (`-m broker`). A test that
-enqueues without the mark is listed at the end of the run, so the list stays complete.
+enqueues without the mark fails, so every enqueuing test runs on both brokers. Tests that request
+a `broker` fixture (tests/faults/) are parametrized over both brokers themselves and need no mark.
 """
 
 from __future__ import annotations
@@ -117,12 +118,15 @@ def _broker_for_the_run():
 
 @pytest.fixture(autouse=True)
 def _broker_queue_per_test(request, monkeypatch):
-    """Each test starts with the run's Redis queue empty (the ORM broker's rows roll back with the
-    test); an enqueue by a test without the `broker` mark is noted for the end of the run."""
+    """Each marked test starts with the run's Redis queue empty; a test that enqueues without the
+    `broker` mark fails, as it would otherwise never run on Redis."""
     # The mark itself, not `keywords` (which also holds the names of the folders above the test).
     marked = request.node.get_closest_marker("broker") is not None
     if TEST_BROKER == "redis" and marked:
         broker_purge()
+    if marked or "broker" in request.fixturenames:  # a `broker` fixture runs the test on both itself
+        yield
+        return
     import django_q.tasks
 
     real = django_q.tasks.async_task
@@ -137,24 +141,13 @@ def _broker_queue_per_test(request, monkeypatch):
 
     monkeypatch.setattr(django_q.tasks, "async_task", recording)
     yield
-    if seen and not marked:
-        # Carried to the controlling process in the test's report (also under pytest-xdist).
-        request.node.user_properties.append(("enqueued_unmarked", seen[0]))
-
-
-_UNMARKED: list[str] = []
-
-
-def pytest_runtest_logreport(report):
-    if report.when == "teardown" and any(k == "enqueued_unmarked" for k, _ in report.user_properties):
-        _UNMARKED.append(report.nodeid)
-
-
-def pytest_terminal_summary(terminalreporter):
-    if _UNMARKED:
-        terminalreporter.section("tests that enqueue through django-q without @pytest.mark.broker")
-        for nodeid in _UNMARKED:
-            terminalreporter.write_line(nodeid)
+    if seen:
+        # At teardown: the enqueue may have happened in another thread (live_server's).
+        pytest.fail(
+            f"this test enqueues {seen[0]} through django-q but is not marked @pytest.mark.broker: "
+            "mark it, so `make test-redis` runs it on Redis too (tests/broker.py)",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

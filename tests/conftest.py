@@ -6,14 +6,8 @@ from django.test import Client, override_settings
 
 from .anthropic_stub import AnthropicStub
 
-# The run's django-q2 broker (TEST_BROKER), the `broker` mark's bookkeeping, a stoppable Redis.
-from .broker import (  # noqa: F401
-    _broker_for_the_run,
-    _broker_queue_per_test,
-    pytest_runtest_logreport,
-    pytest_terminal_summary,
-    stoppable_redis,
-)
+# The run's django-q2 broker (TEST_BROKER), the `broker` mark's check, a stoppable Redis.
+from .broker import _broker_for_the_run, _broker_queue_per_test, stoppable_redis  # noqa: F401
 from .database import django_db_setup  # noqa: F401 (one migrated template per run, copied per worker)
 from .factories import UserFactory
 from .network import ConnectionLog, FakeDns

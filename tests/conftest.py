@@ -13,7 +13,6 @@ from .factories import UserFactory
 from .network import ConnectionLog, FakeDns
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     """Randomized tests are marked `property` (so `make test-fast` can leave them out); tests about
     locking or SQL only PostgreSQL has skip, visibly, on SQLite; the order is _spread_out's."""
@@ -25,12 +24,6 @@ def pytest_collection_modifyitems(config, items):
         )
         if randomized:
             item.add_marker(pytest.mark.property)
-        # Tests that share what is costly to start run on one worker: a module's browser tests share
-        # one Chromium (tests/browser/conftest.py), the spamd tests one spamd (~10 s of CPU each).
-        if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-        elif "spamd_server" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("spamd"))
     if settings.IS_SQLITE:
         skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://... (CI does)")
         for item in items:
@@ -40,9 +33,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _spread_out(items: list) -> list:
-    """The order pytest-xdist hands tests out in (one at a time, a browser module's together). The
-    tests that mostly wait (on worker and server processes first, then on Chromium) are spread evenly
-    over the first two thirds of the run, so that at any time about one worker waits while the others keep
+    """The order pytest-xdist hands tests out in (one at a time: --maxschedchunk=1). The tests that
+    mostly wait (on worker and server processes first, then on Chromium) are spread evenly over the
+    first two thirds of the run, so that at any time about one worker waits while the others keep
     both cores busy; the long ones (`property`, `slow`) start first, so that no long test ends the
     run alone. Otherwise the collection order is kept, module by module."""
 

@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DEBUG ?= 1
 
-# Tests run in parallel, one pytest-xdist worker per core (each worker has its own test database,
-# test_<name>_gw0, gw1, ...). PYTEST_WORKERS=0 runs them in one process.
-PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+# Tests run in parallel, two pytest-xdist workers per core: much of the suite waits on the worker,
+# server and browser processes it starts, and a second worker per core fills that time (each worker
+# has its own test database, test_<name>_gw0, gw1, ...). PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= $(shell echo $$((2 * $$(nproc 2>/dev/null || echo 1))))
 
 .PHONY: install run test test-redis test-fast lint bench load clean
 

@@ -35,28 +35,31 @@ def pytest_collection_modifyitems(config, items):
 def _spread_out(items: list) -> list:
     """The order pytest-xdist hands tests out in (one at a time: --maxschedchunk=1). The tests that
     mostly wait (on worker and server processes first, then on Chromium) are spread evenly over the
-    first two thirds of the run, so that at any time about one worker waits while the others keep
-    both cores busy; the long ones (`property`, `slow`) start first, so that no long test ends the
-    run alone. Otherwise the collection order is kept, module by module."""
+    first four fifths of the run's estimated time, so that about one worker at a time waits while
+    the others keep both cores busy; the long ones (`property`, `slow`) start first, so that no long
+    test ends the run alone. Otherwise the collection order is kept, module by module."""
 
     def waits(item) -> int:
         return 0 if item.get_closest_marker("processes") else 1 if item.get_closest_marker("browser") else 2
 
-    def runs_long(item) -> bool:
-        return bool(item.get_closest_marker("property") or item.get_closest_marker("slow"))
+    def seconds(item) -> float:
+        """A rough cost estimate from the CI machine's durations: only where tests fall matters."""
+        return 15.0 if item.get_closest_marker("slow") else 2.0 if item.get_closest_marker("property") else 0.3
 
     waiting = sorted((i for i in items if waits(i) < 2), key=waits)
-    rest = sorted((i for i in items if waits(i) == 2), key=lambda i: not runs_long(i))
+    rest = sorted((i for i in items if waits(i) == 2), key=lambda i: seconds(i) == 0.3)
     if not waiting:
         return rest
-    out, taken = [], 0
-    every = len(rest) * 2 / 3 / len(waiting)
-    for k, item in enumerate(waiting):
-        upto = int(k * every)
-        out.extend(rest[taken:upto])
-        taken = max(taken, upto)
+    gap = sum(map(seconds, rest)) * 4 / 5 / len(waiting)
+    out, elapsed, due = [], 0.0, 0.0
+    pending = iter(waiting)
+    for item in rest:
+        while elapsed >= due and (next_waiting := next(pending, None)) is not None:
+            out.append(next_waiting)
+            due += gap
         out.append(item)
-    return out + rest[taken:]
+        elapsed += seconds(item)
+    return out + list(pending)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -67,6 +67,7 @@ def test_on_a_phone_the_change_fits_and_the_preview_text_is_edited_by_touch(chro
 
     page.tap(f"#queue-item-{draft.pk}")
     page.wait_for_selector("#detail .version-change", state="visible")
+    page.wait_for_load_state("networkidle")  # the detail may be swapped in once more after the tap
     assert horizontal_overflow(page)["over"] <= 0
     # Measured in the page once the summary is laid out (bounding_box() is None while the detail
     # pane is still being swapped in on a busy machine).

@@ -65,9 +65,12 @@ def test_on_a_phone_the_change_fits_and_the_preview_text_is_edited_by_touch(chro
     login(page, live_server.url, "regen-phone", DEFAULT_PASSWORD)
     page.goto(f"{live_server.url}/review/")
 
-    page.tap(f"#queue-item-{draft.pk}")
+    # The page already shows this (only) draft; the tap loads it again into #detail. Wait for that
+    # swap to land, or the edit below goes into a form about to be replaced.
+    with page.expect_response(lambda r: r.request.headers.get("hx-request") == "true"):
+        page.tap(f"#queue-item-{draft.pk}")
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
     page.wait_for_selector("#detail .version-change", state="visible")
-    page.wait_for_load_state("networkidle")  # the detail may be swapped in once more after the tap
     assert horizontal_overflow(page)["over"] <= 0
     # Measured in the page once the summary is laid out (bounding_box() is None while the detail
     # pane is still being swapped in on a busy machine).
